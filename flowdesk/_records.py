@@ -1,0 +1,101 @@
+"""The plain, read-only objects the public API returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessDefinition:
+    """One deployed version of a BPMN process (or, with `kind="decision"`, a DMN decision)."""
+
+    key: str
+    version: int
+    name: str
+    kind: str = "process"
+    file: str = ""
+    deployed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormField:
+    """One field of a user task's Camunda form (`camunda:formField`)."""
+
+    id: str
+    label: str
+    type: str
+    required: bool = False
+    enum_values: tuple[str, ...] = ()
+    enum_labels: tuple[str, ...] = ()
+    default: Any = None
+    constraints: tuple[tuple[str, str | None], ...] = ()
+    readonly: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessInstance:
+    """One run of a process definition."""
+
+    id: str
+    key: str
+    version: int
+    business_key: str | None
+    state: str
+    variables: dict[str, Any]
+    started_at: datetime
+    ended_at: datetime | None = None
+    incident: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    """One user-task instance: who may do it, what its form asks, and when it is due."""
+
+    id: str
+    instance_id: str
+    element_id: str
+    name: str
+    assignee: str | None
+    candidate_groups: tuple[str, ...]
+    candidate_users: tuple[str, ...]
+    form_key: str | None
+    form_fields: tuple[FormField, ...]
+    due: datetime | None
+    created_at: datetime
+    documentation: str = ""
+    priority: int = 50
+    state: str = "open"
+    process_key: str = ""
+    business_key: str | None = None
+    claimed_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryEvent:
+    """One entry of an instance's append-only history."""
+
+    type: str
+    at: datetime
+    element_id: str | None
+    user: str | None
+    data: dict[str, Any]
+    instance_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """A timer or other piece of work that waits for its due time."""
+
+    id: str
+    instance_id: str
+    element_id: str
+    type: str
+    due_at: datetime
+    state: str
+    attempts: int = 0
+    error: str | None = None

@@ -1,0 +1,1 @@
+"""SpiffWorkflow adapter: the only package that imports SpiffWorkflow."""

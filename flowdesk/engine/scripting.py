@@ -1,0 +1,109 @@
+"""The script engine every flowdesk workflow runs with: sandboxed, and able to call services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+
+from flowdesk import handlers
+from flowdesk.engine import expressions, sandbox
+from flowdesk.errors import BpmnError, ExpressionError, HandlerError
+
+# The Camunda attributes that name a service task's implementation, most specific first.
+IMPLEMENTATION_ATTRIBUTES = ("class", "delegateExpression", "expression", "topic")
+
+
+@dataclass(frozen=True, slots=True)
+class CallScope:
+    """Who the running workflow is, for handlers."""
+
+    instance_id: str
+    process_key: str
+    business_key: str | None
+
+
+def implementation_of(extensions: Mapping[str, Any]) -> str | None:
+    """The implementation text of a service task, e.g. a class name, `${bean}` or a topic."""
+    camunda = extensions.get("camunda", {})
+    for attribute in IMPLEMENTATION_ATTRIBUTES:
+        if camunda.get(attribute):
+            return str(camunda[attribute])
+    return None
+
+
+class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff is untyped
+    """Evaluates in the sandbox, and runs service tasks through the handler registry."""
+
+    def __init__(self, registry: handlers.HandlerRegistry, scope: CallScope) -> None:
+        super().__init__(environment=sandbox.SandboxEnvironment())
+        self.registry = registry
+        self.scope = scope
+
+    def validate(self, expression: str) -> None:
+        # Spiff's DMN parser checks expressions with ast.parse; JUEL must be translated first.
+        expressions.translate(expression)
+
+    def run_service(self, task: Any) -> bool:
+        """Run the handler of a service task; its returned variables go into the task data.
+
+        A `BpmnError` from the handler is thrown into the model as a BPMN error event.
+        Any other failure propagates, and the engine turns it into an incident.
+        """
+        spec = task.task_spec
+        implementation = implementation_of(spec.extensions)
+        if implementation is None:
+            raise HandlerError(spec.bpmn_id, "service task has no camunda:class, "
+                               "delegateExpression, expression or topic")
+        handler = self.registry.service(implementation)
+        camunda = spec.extensions.get("camunda", {})
+        if handler is None and camunda.get("expression"):
+            result = self._evaluate_bean_expression(task, camunda["expression"])
+            if camunda.get("resultVariable"):
+                task.data[camunda["resultVariable"]] = result
+            return True
+        if handler is None:
+            raise HandlerError(implementation, f"no handler registered for service task "
+                               f"{spec.bpmn_id!r}")
+        call = handlers.ServiceCall(
+            instance_id=self.scope.instance_id,
+            process_key=self.scope.process_key,
+            business_key=self.scope.business_key,
+            element_id=spec.bpmn_id,
+            implementation=implementation,
+            variables=dict(task.data),
+            properties=dict(spec.extensions.get("properties", {})),
+        )
+        try:
+            result = handler(call)
+        except BpmnError as err:
+            self._throw_bpmn_error(task, err)
+            return True
+        if isinstance(result, Mapping):
+            task.data.update(result)
+        elif result is not None and camunda.get("resultVariable"):
+            task.data[camunda["resultVariable"]] = result
+        return True
+
+    def _evaluate_bean_expression(self, task: Any, expression: str) -> Any:
+        """`camunda:expression` calling registered services by name, e.g. `${mailer(to)}`."""
+        beans = {name: handler for name, handler in self.registry.services.items()
+                 if name.isidentifier()}
+        try:
+            return self.environment.evaluate(expression, task.data, beans)
+        except ExpressionError as err:
+            raise HandlerError(task.task_spec.bpmn_id, str(err)) from err
+
+    @staticmethod
+    def _throw_bpmn_error(task: Any, err: BpmnError) -> None:
+        from SpiffWorkflow.bpmn import BpmnEvent
+        from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+            ErrorEventDefinition,
+        )
+
+        task.data.update(err.variables)
+        event = BpmnEvent(ErrorEventDefinition(None, err.code), err.variables,
+                          target=task.workflow)
+        task.workflow.top_workflow.catch(event)

@@ -1,0 +1,160 @@
+"""Every error flowdesk raises, rooted at `FlowdeskError`.
+
+```
+FlowdeskError
+├── BpmnValidationError      BPMN/DMN rejected at deploy (file, line, element_id)
+├── ExpressionError          JUEL/Python that cannot be translated, or is not allowed
+├── NotFound                 (also a LookupError) definition / instance / task
+├── NotAuthorized            the user may not act on this task (user, task_id)
+├── FormValidationError      completion data fails the form (errors: field -> message)
+├── TaskStateError           task not open: completed, cancelled, or held by another user
+├── InstanceStateError       the instance is not in a state that allows the call
+├── ConcurrencyConflict      lost an optimistic-lock race; retrying is safe
+├── CorrelationError         message matched no waiting instance, or several
+├── HandlerError             a handler failed (original on __cause__)
+└── StoreError               database failure (SQLAlchemy error on __cause__)
+```
+
+`BpmnError` is not an error of flowdesk's: a service-task handler raises it to throw a BPMN
+error that the model catches with an error boundary or event subprocess.
+
+Messages name the ids needed to act, never process variables (they may hold personal data).
+This module imports nothing from flowdesk so that every layer may use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+class FlowdeskError(Exception):
+    """Base class of every error flowdesk raises."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a BPMN or DMN file, located as precisely as the file allows."""
+
+    file: str
+    line: int | None
+    element_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        element = f" [{self.element_id}]" if self.element_id else ""
+        return f"{where}{element}: {self.message}"
+
+
+class BpmnValidationError(FlowdeskError):
+    """A BPMN or DMN file was rejected; `problems` lists every finding, the first is on self."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        if not problems:
+            raise ValueError("BpmnValidationError needs at least one problem")
+        self.problems = list(problems)
+        first = self.problems[0]
+        self.file = first.file
+        self.line = first.line
+        self.element_id = first.element_id
+        text = "\n".join(str(p) for p in self.problems)
+        super().__init__(text)
+
+
+class ExpressionError(FlowdeskError):
+    """An expression or script could not be translated, or does what the sandbox forbids."""
+
+    def __init__(self, expression: str, reason: str, *, element_id: str | None = None) -> None:
+        where = f" in {element_id!r}" if element_id else ""
+        super().__init__(f"expression {expression!r}{where}: {reason}")
+        self.expression = expression
+        self.reason = reason
+        self.element_id = element_id
+
+
+class NotFound(FlowdeskError, LookupError):
+    """No definition, instance, task or decision has this key or id."""
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"no {kind} {ident!r}")
+        self.kind = kind
+        self.ident = ident
+
+
+class NotAuthorized(FlowdeskError):
+    """The user is neither the assignee nor a candidate of the task."""
+
+    def __init__(self, task_id: str, user: str) -> None:
+        super().__init__(f"user {user!r} may not act on task {task_id!r}")
+        self.task_id = task_id
+        self.user = user
+
+
+class FormValidationError(FlowdeskError):
+    """Completion data fails the task's form; `errors` maps each field id to what is wrong."""
+
+    def __init__(self, task_id: str, errors: Mapping[str, str]) -> None:
+        detail = "; ".join(f"{field}: {message}" for field, message in errors.items())
+        super().__init__(f"task {task_id!r}: {detail}")
+        self.task_id = task_id
+        self.errors = dict(errors)
+
+
+class TaskStateError(FlowdeskError):
+    """The task is not open (completed or cancelled), or another user holds it."""
+
+    def __init__(self, task_id: str, reason: str) -> None:
+        super().__init__(f"task {task_id!r}: {reason}")
+        self.task_id = task_id
+        self.reason = reason
+
+
+class InstanceStateError(FlowdeskError):
+    """The instance's state does not allow the call (e.g. retrying one with no incident)."""
+
+    def __init__(self, instance_id: str, state: str, reason: str) -> None:
+        super().__init__(f"instance {instance_id!r} is {state}: {reason}")
+        self.instance_id = instance_id
+        self.state = state
+
+
+class ConcurrencyConflict(FlowdeskError):
+    """Another caller changed the instance first; nothing was saved and retrying is safe."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"instance {instance_id!r} was changed concurrently; retry the call")
+        self.instance_id = instance_id
+
+
+class CorrelationError(FlowdeskError):
+    """A message matched no waiting instance or start event, or matched several."""
+
+    def __init__(self, message_name: str, reason: str) -> None:
+        super().__init__(f"message {message_name!r}: {reason}")
+        self.message_name = message_name
+        self.reason = reason
+
+
+class HandlerError(FlowdeskError):
+    """A registered handler failed; the original exception is on `__cause__`."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"handler {name!r}: {reason}")
+        self.name = name
+
+
+class StoreError(FlowdeskError):
+    """The database failed; the SQLAlchemy error is on `__cause__`."""
+
+
+class BpmnError(Exception):
+    """Raised by a service-task handler to throw a BPMN error the model can catch.
+
+    Any other exception from a handler is a technical failure and becomes an incident.
+    """
+
+    def __init__(self, code: str, message: str = "", variables: Mapping[str, object] | None = None):
+        super().__init__(message or code)
+        self.code = code
+        self.variables = dict(variables or {})

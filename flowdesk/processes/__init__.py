@@ -1,0 +1,1 @@
+"""Business processes shipped with flowdesk; each uses only the public `flowdesk` API."""

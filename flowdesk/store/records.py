@@ -1,0 +1,132 @@
+"""The rows the store hands out: plain frozen dataclasses, never ORM objects.
+
+The store knows nothing of SpiffWorkflow or of business processes: a workflow's state is an
+opaque JSON text with the version of the serializer that wrote it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class InstanceState(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+    INCIDENT = "incident"
+
+
+class TaskState(enum.StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class JobState(enum.StrEnum):
+    WAITING = "waiting"
+    FAILED = "failed"
+
+
+class SubscriptionKind(enum.StrEnum):
+    MESSAGE = "message"
+    SIGNAL = "signal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DefinitionRow:
+    id: int
+    key: str
+    version: int
+    name: str
+    kind: str  # "process" or "decision"
+    resource_name: str
+    content_hash: str
+    xml: str
+    deployed_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceRow:
+    id: str
+    definition_id: int
+    process_key: str
+    version: int
+    business_key: str | None
+    state: str
+    variables: dict[str, Any]
+    workflow_state: str | None
+    serializer_version: str
+    lock_version: int
+    started_at: datetime
+    ended_at: datetime | None = None
+    incident: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserTaskRow:
+    id: str
+    instance_id: str
+    element_id: str
+    name: str
+    state: str
+    assignee: str | None
+    candidate_groups: tuple[str, ...]
+    candidate_users: tuple[str, ...]
+    form_key: str | None
+    form_fields: list[dict[str, Any]]
+    documentation: str
+    due: datetime | None
+    priority: int
+    created_at: datetime
+    claimed_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+    # Filled from the instance row when read, for filters and display; not stored twice.
+    process_key: str = ""
+    business_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryRow:
+    id: int
+    instance_id: str
+    type: str
+    at: datetime
+    element_id: str | None
+    user: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRow:
+    id: str
+    instance_id: str
+    element_id: str
+    task_ref: str  # the engine's own id for the waiting task; opaque to the store
+    type: str  # "timer" and, from later issues, "async"
+    due_at: datetime
+    state: str
+    attempts: int
+    retries_left: int
+    created_at: datetime
+    locked_by: str | None = None
+    lock_expires_at: datetime | None = None
+    error: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionRow:
+    id: str
+    instance_id: str | None  # None: a start event of a deployed definition
+    definition_id: int | None
+    kind: str
+    name: str
+    element_id: str
+    task_ref: str | None
+    business_key: str | None
+    created_at: datetime
