@@ -1,1 +1,70 @@
-"""flowdesk: run Camunda Modeler BPMN 2.0 processes in Python, persisted in SQLite or PostgreSQL."""
+"""flowdesk: run Camunda Modeler BPMN 2.0 processes in Python, persisted in SQLite or PostgreSQL.
+
+Everything an application needs is importable from here; see `API.md` in the docs.
+"""
+
+from __future__ import annotations
+
+from flowdesk._engine import Engine
+from flowdesk._records import (
+    FormField,
+    HistoryEvent,
+    Job,
+    ProcessDefinition,
+    ProcessInstance,
+    Task,
+)
+from flowdesk.errors import (
+    BpmnError,
+    BpmnValidationError,
+    ConcurrencyConflict,
+    CorrelationError,
+    ExpressionError,
+    FlowdeskError,
+    FormValidationError,
+    HandlerError,
+    InstanceStateError,
+    MissingHandlerWarning,
+    NotAuthorized,
+    NotFound,
+    Problem,
+    StoreError,
+    TaskStateError,
+)
+from flowdesk.handlers import (
+    AutoCompleteHandler,
+    ConsoleHandler,
+    HandlerRegistry,
+    ServiceCall,
+    UserTaskHandler,
+)
+
+__all__ = [
+    "AutoCompleteHandler",
+    "BpmnError",
+    "BpmnValidationError",
+    "ConcurrencyConflict",
+    "ConsoleHandler",
+    "CorrelationError",
+    "Engine",
+    "ExpressionError",
+    "FlowdeskError",
+    "FormField",
+    "FormValidationError",
+    "HandlerError",
+    "HandlerRegistry",
+    "HistoryEvent",
+    "InstanceStateError",
+    "Job",
+    "MissingHandlerWarning",
+    "NotAuthorized",
+    "NotFound",
+    "Problem",
+    "ProcessDefinition",
+    "ProcessInstance",
+    "ServiceCall",
+    "StoreError",
+    "Task",
+    "TaskStateError",
+    "UserTaskHandler",
+]

@@ -148,6 +148,19 @@ class StoreError(FlowdeskError):
     """The database failed; the SQLAlchemy error is on `__cause__`."""
 
 
+class MissingHandlerWarning(UserWarning):
+    """A deployed service task has no registered handler: running it will raise an incident."""
+
+    def __init__(self, process_key: str, element_id: str, implementation: str | None) -> None:
+        super().__init__(
+            f"process {process_key!r}: service task {element_id!r} "
+            f"({implementation or 'no implementation'}) has no registered handler"
+        )
+        self.process_key = process_key
+        self.element_id = element_id
+        self.implementation = implementation
+
+
 class BpmnError(Exception):
     """Raised by a service-task handler to throw a BPMN error the model can catch.
 

@@ -84,8 +84,9 @@ class ConsoleHandler(UserTaskHandler):
             label = form_field.label
             if form_field.enum_values:
                 label += f" [{'/'.join(form_field.enum_values)}]"
-            answer = click.prompt(label, default=form_field.default or "",
-                                  show_default=form_field.default is not None)
+            answer = click.prompt(
+                label, default=form_field.default or "", show_default=form_field.default is not None
+            )
             if answer != "":
                 data[form_field.id] = answer
         return data
@@ -122,8 +123,11 @@ class _Registration:
             return -1
         if self.process_key is not None and self.process_key != process_key:
             return -1
-        return ((self.element_id is not None) * 4 + (self.form_key is not None) * 2
-                + (self.process_key is not None))
+        return (
+            (self.element_id is not None) * 4
+            + (self.form_key is not None) * 2
+            + (self.process_key is not None)
+        )
 
 
 class HandlerRegistry:
@@ -155,7 +159,8 @@ class HandlerRegistry:
         best, best_score = self._default, 0
         for registration in self._user_tasks:
             score = registration.score(
-                process_key=process_key, element_id=element_id, form_key=form_key)
+                process_key=process_key, element_id=element_id, form_key=form_key
+            )
             if score >= max(best_score, 1):
                 best, best_score = registration.handler, score
         return best
@@ -209,4 +214,5 @@ def _default_value(form_field: FormField, task: Task) -> Any:
     if form_field.enum_values:
         return form_field.enum_values[0]
     return {"long": 0, "boolean": False, "date": task.created_at.date().isoformat()}.get(
-        form_field.type, "auto")
+        form_field.type, "auto"
+    )

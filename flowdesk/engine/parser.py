@@ -104,13 +104,17 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
             if text_node is not None:
                 text = timers.python_timer_text(text_node.text or "", element_id=element_id)
                 return cls(name, text, description=description)
-        raise ValidationException("timer has no timeDate, timeDuration or timeCycle",
-                                  node=self.node, file_name=self.filename)
+        raise ValidationException(
+            "timer has no timeDate, timeDuration or timeCycle",
+            node=self.node,
+            file_name=self.filename,
+        )
 
     def parse_message_event(self, message_event: Any) -> Any:
         parsed = super().parse_message_event(message_event)
-        return MessageDefinition(parsed.name, parsed.correlation_properties,
-                                 parsed.expression, parsed.result_var)
+        return MessageDefinition(
+            parsed.name, parsed.correlation_properties, parsed.expression, parsed.result_var
+        )
 
 
 def _with(mixins: tuple[type, ...], base: type) -> type:
@@ -140,7 +144,9 @@ def _override_classes() -> dict[str, tuple[type, type]]:
         classes[tag] = (_with((_CamundaExtensionsMixin,), parser_cls), spec_cls)
     for name, (parser_cls, spec_cls) in _EVENT_PARSERS.items():
         classes[full_tag(name)] = (
-            _with((_CamundaExtensionsMixin, _CamundaEventMixin), parser_cls), spec_cls)
+            _with((_CamundaExtensionsMixin, _CamundaEventMixin), parser_cls),
+            spec_cls,
+        )
     classes[full_tag("serviceTask")] = (_service_task_parser(), FlowdeskServiceTask)
     return classes
 
@@ -167,8 +173,9 @@ def _parameter_value(param: Any) -> Any:
         if child.tag == f"{_CAMUNDA}list":
             return {"list": [item.text or "" for item in child if item.tag == f"{_CAMUNDA}value"]}
         if child.tag == f"{_CAMUNDA}map":
-            return {"map": {e.get("key"): e.text or "" for e in child
-                            if e.tag == f"{_CAMUNDA}entry"}}
+            return {
+                "map": {e.get("key"): e.text or "" for e in child if e.tag == f"{_CAMUNDA}entry"}
+            }
         if child.tag == f"{_CAMUNDA}script":
             return {"script": child.text or "", "format": child.get("scriptFormat")}
     text = param.text
@@ -193,10 +200,14 @@ def _form_fields(form: Any) -> list[dict[str, Any]]:
             if child.tag == f"{_CAMUNDA}value":
                 field["enum"].append([child.get("id"), child.get("name") or child.get("id")])
             elif child.tag == f"{_CAMUNDA}validation":
-                field["constraints"] = [[c.get("name"), c.get("config")] for c in child
-                                        if c.tag == f"{_CAMUNDA}constraint"]
+                field["constraints"] = [
+                    [c.get("name"), c.get("config")]
+                    for c in child
+                    if c.tag == f"{_CAMUNDA}constraint"
+                ]
             elif child.tag == f"{_CAMUNDA}properties":
-                field["properties"] = {p.get("id"): p.get("value") for p in child
-                                       if p.tag == f"{_CAMUNDA}property"}
+                field["properties"] = {
+                    p.get("id"): p.get("value") for p in child if p.tag == f"{_CAMUNDA}property"
+                }
         fields.append(field)
     return fields

@@ -55,8 +55,10 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         spec = task.task_spec
         implementation = implementation_of(spec.extensions)
         if implementation is None:
-            raise HandlerError(spec.bpmn_id, "service task has no camunda:class, "
-                               "delegateExpression, expression or topic")
+            raise HandlerError(
+                spec.bpmn_id,
+                "service task has no camunda:class, delegateExpression, expression or topic",
+            )
         handler = self.registry.service(implementation)
         camunda = spec.extensions.get("camunda", {})
         if handler is None and camunda.get("expression"):
@@ -65,8 +67,9 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
                 task.data[camunda["resultVariable"]] = result
             return True
         if handler is None:
-            raise HandlerError(implementation, f"no handler registered for service task "
-                               f"{spec.bpmn_id!r}")
+            raise HandlerError(
+                implementation, f"no handler registered for service task {spec.bpmn_id!r}"
+            )
         call = handlers.ServiceCall(
             instance_id=self.scope.instance_id,
             process_key=self.scope.process_key,
@@ -89,8 +92,9 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
 
     def _evaluate_bean_expression(self, task: Any, expression: str) -> Any:
         """`camunda:expression` calling registered services by name, e.g. `${mailer(to)}`."""
-        beans = {name: handler for name, handler in self.registry.services.items()
-                 if name.isidentifier()}
+        beans = {
+            name: handler for name, handler in self.registry.services.items() if name.isidentifier()
+        }
         try:
             return self.environment.evaluate(expression, task.data, beans)
         except ExpressionError as err:
@@ -104,6 +108,5 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         )
 
         task.data.update(err.variables)
-        event = BpmnEvent(ErrorEventDefinition(None, err.code), err.variables,
-                          target=task.workflow)
+        event = BpmnEvent(ErrorEventDefinition(None, err.code), err.variables, target=task.workflow)
         task.workflow.top_workflow.catch(event)

@@ -28,8 +28,13 @@ class _InstanceOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # Sp
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def from_dict(self, dct: dict[str, Any], spec: Any = None,
-                  subprocess_specs: dict[str, Any] | None = None, **_: Any) -> Any:
+    def from_dict(
+        self,
+        dct: dict[str, Any],
+        spec: Any = None,
+        subprocess_specs: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
         from uuid import UUID
 
         dct.pop("spec", None)
@@ -46,8 +51,9 @@ class _InstanceOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # Sp
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(DEFAULT_CONFIG)
     config[BpmnWorkflow] = _InstanceOnlyConverter
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config),
-                                  version=SERIALIZER_VERSION)
+    return BpmnWorkflowSerializer(
+        BpmnWorkflowSerializer.configure(config), version=SERIALIZER_VERSION
+    )
 
 
 class InstanceSerializer:

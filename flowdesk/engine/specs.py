@@ -1,4 +1,4 @@
-"""Task and event specs flowdesk adds to SpiffWorkflow's: service tasks that run, Camunda messages."""
+"""Specs flowdesk adds to SpiffWorkflow's: service tasks that run, and Camunda messages."""
 
 from __future__ import annotations
 
@@ -30,8 +30,11 @@ class MessageDefinition(CamundaMessageEventDefinition):  # type: ignore[misc]
     """
 
     def throw(self, my_task: Any) -> None:
-        payload = (my_task.workflow.script_engine.evaluate(my_task, self.expression)
-                   if self.expression else {})
+        payload = (
+            my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            if self.expression
+            else {}
+        )
         event = BpmnEvent(self, payload={"payload": payload, "result_var": self.result_var})
         my_task.workflow.top_workflow.catch(event)
 

@@ -82,3 +82,10 @@ def python_timer_text(text: str, *, element_id: str | None = None) -> str:
 def parse_due(value: str) -> datetime:
     """An ISO 8601 due time as SpiffWorkflow stores it, aware and in UTC."""
     return _spiff_timer.TimerEventDefinition.get_datetime(value).astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def after_duration(start: datetime, duration: str) -> datetime:
+    """`start` plus an ISO 8601 duration such as `P2D` or `PT4H`."""
+    parsed = _spiff_timer.TimerEventDefinition.parse_iso_duration(duration)
+    delta = _spiff_timer.TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    return start + delta  # type: ignore[no-any-return]

@@ -22,8 +22,8 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.simple import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
@@ -94,20 +94,22 @@ class WorkflowRun:
     # -- life cycle -------------------------------------------------------------------------
 
     @classmethod
-    def new(cls, bundle: SpecBundle, variables: Mapping[str, Any],
-            script_engine: FlowdeskScriptEngine) -> WorkflowRun:
+    def new(
+        cls, bundle: SpecBundle, variables: Mapping[str, Any], script_engine: FlowdeskScriptEngine
+    ) -> WorkflowRun:
         workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=script_engine)
         workflow.data.update(copy.deepcopy(dict(variables)))
         return cls(workflow, script_engine)
 
     @classmethod
-    def load(cls, state: str, bundle: SpecBundle,
-             script_engine: FlowdeskScriptEngine) -> WorkflowRun:
+    def load(
+        cls, state: str, bundle: SpecBundle, script_engine: FlowdeskScriptEngine
+    ) -> WorkflowRun:
         workflow = InstanceSerializer.load(state, bundle.spec, bundle.subprocess_specs)
         return cls(workflow, script_engine)
 
     def dump(self) -> str:
-        """The workflow's state as JSON text, without its spec (the store keeps that per version)."""
+        """The workflow state as JSON, without its spec (the store keeps that per version)."""
         return InstanceSerializer.dump(self._wf)
 
     serializer_version = SERIALIZER_VERSION
@@ -134,13 +136,10 @@ class WorkflowRun:
         if task is None or task.state != TaskState.WAITING:
             return False
         # Spiff fires when due < now (strictly); a job run at its due time must not wait.
-        floor = due_at + timedelta(microseconds=1)
-
-        def clock() -> datetime:
-            return max(timers.now(), floor)
+        at = max(timers.now(), due_at + timedelta(microseconds=1))
 
         def act() -> None:
-            with timers.using_clock(clock):
+            with timers.using_clock(lambda: at):
                 task.task_spec._update(task)
                 self._advance()
 
@@ -149,8 +148,10 @@ class WorkflowRun:
 
     def deliver_message(self, name: str, variables: Mapping[str, Any]) -> bool:
         """Hand a message to the waiting catch event; False if none waits for it."""
-        event = BpmnEvent(MessageDefinition(name), payload={
-            "payload": copy.deepcopy(dict(variables)), "result_var": None})
+        event = BpmnEvent(
+            MessageDefinition(name),
+            payload={"payload": copy.deepcopy(dict(variables)), "result_var": None},
+        )
         if not any(w.kind == "message" and w.name == name for w in self.waits()):
             return False
         self._guarded(lambda: (self._wf.catch(event), self._advance()))
@@ -194,7 +195,7 @@ class WorkflowRun:
                 element_id=task.task_spec.bpmn_id,
                 name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                 documentation=task.task_spec.documentation or "",
-                extensions=task.task_spec.extensions or {},
+                extensions=_extensions(task),
                 variables=self._task_view(task),
             )
             for task in self._wf.get_tasks(state=TaskState.READY, manual=True)
@@ -245,8 +246,7 @@ class WorkflowRun:
             failed = self._wf.get_tasks(state=TaskState.ERROR)
             task = failed[0] if failed else None
             element_id = task.task_spec.bpmn_id if task is not None else ""
-            self.incident = Incident(element_id or "", str(task.id) if task else "",
-                                     _describe(err))
+            self.incident = Incident(element_id or "", str(task.id) if task else "", _describe(err))
 
     def _advance(self) -> None:
         """Run everything that needs no person until only waits remain.
@@ -256,8 +256,11 @@ class WorkflowRun:
         """
         while True:
             self._wf.do_engine_steps(will_complete_task=self._before, did_complete_task=self._after)
-            passthrough = [t for t in self._wf.get_tasks(state=TaskState.READY, manual=True)
-                           if not isinstance(t.task_spec, UserTask)]
+            passthrough = [
+                t
+                for t in self._wf.get_tasks(state=TaskState.READY, manual=True)
+                if not isinstance(t.task_spec, UserTask)
+            ]
             if not passthrough:
                 return
             for task in passthrough:
@@ -272,9 +275,8 @@ class WorkflowRun:
 
     def _before(self, task: Any) -> None:
         scope = self._wf.data
-        task.data.update(copy.deepcopy({k: v for k, v in scope.items()
-                                        if k not in _INTERNAL_KEYS}))
-        local = _evaluate_parameters(task.task_spec.extensions, "inputs", task.data)
+        task.data.update(copy.deepcopy({k: v for k, v in scope.items() if k not in _INTERNAL_KEYS}))
+        local = _evaluate_parameters(_extensions(task), "inputs", task.data)
         task.data.update(local)
         task.internal_data["flowdesk_before"] = _fingerprint(task.data)
         task.internal_data["flowdesk_local"] = sorted(local)
@@ -284,33 +286,41 @@ class WorkflowRun:
         local = set(task.internal_data.pop("flowdesk_local", []))
         if before is None:
             return
-        outputs = _evaluate_parameters(task.task_spec.extensions, "outputs", task.data)
+        outputs = _evaluate_parameters(_extensions(task), "outputs", task.data)
         scope = self._wf.data
         if outputs or local:
             # Camunda: with an inputOutput mapping, input parameters stay local to the activity.
-            changed = {k: v for k, v in task.data.items() if k not in local
-                       and _fingerprint_value(v) != before.get(k)}
+            changed = {
+                k: v
+                for k, v in task.data.items()
+                if k not in local and _fingerprint_value(v) != before.get(k)
+            }
         else:
             changed = {k: v for k, v in task.data.items() if _fingerprint_value(v) != before.get(k)}
         for key in before:
             if key not in task.data and key not in local and key in scope:
                 del scope[key]
         changed.update(outputs)
-        scope.update(copy.deepcopy({k: v for k, v in changed.items()
-                                    if k not in _INTERNAL_KEYS}))
+        scope.update(copy.deepcopy({k: v for k, v in changed.items() if k not in _INTERNAL_KEYS}))
         spec = task.task_spec
         if getattr(spec, "bpmn_id", None):
-            self.log.completed.append((spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
-                                       type(spec).__name__))
+            self.log.completed.append(
+                (spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
+            )
 
     def _task_view(self, task: Any) -> dict[str, Any]:
         variables = self.variables
-        variables.update(_evaluate_parameters(task.task_spec.extensions, "inputs", variables))
+        variables.update(_evaluate_parameters(_extensions(task), "inputs", variables))
         return variables
 
 
-def _evaluate_parameters(extensions: Mapping[str, Any] | None, kind: str,
-                         variables: Mapping[str, Any]) -> dict[str, Any]:
+def _extensions(task: Any) -> dict[str, Any]:
+    return getattr(task.task_spec, "extensions", None) or {}
+
+
+def _evaluate_parameters(
+    extensions: Mapping[str, Any] | None, kind: str, variables: Mapping[str, Any]
+) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name, value in (extensions or {}).get(kind, []):
         context = {**variables, **result}

@@ -1,0 +1,301 @@
+"""`Engine`: the one object an application talks to.
+
+Its methods follow Camunda 7's services — repository (`deploy`, `definitions`), runtime
+(`start`, `correlate`, `instance`, `instances`, `retry`), tasks (`tasks`, `claim`,
+`complete`), jobs (`run_due_jobs`, `jobs`) and history (`history`) — each implemented in its
+own module under `flowdesk.engine`. Every call is one database transaction: it loads what it
+needs, runs the workflow to its next wait state, saves and commits, or changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flowdesk._records import HistoryEvent, Job, ProcessDefinition, ProcessInstance, Task
+from flowdesk.engine import timers
+from flowdesk.engine.execution import EngineContext
+from flowdesk.engine.history import HistoryService
+from flowdesk.engine.jobs import JobService
+from flowdesk.engine.repository import PROCESS, RepositoryService, definition_record
+from flowdesk.engine.runtime import RuntimeService
+from flowdesk.engine.tasks import TaskService
+from flowdesk.handlers import HandlerRegistry
+from flowdesk.store import Store, UnitOfWork
+
+DEFAULT_URL = "sqlite:///flowdesk.db"
+Groups = Mapping[str, Collection[str]] | Callable[[str], Collection[str]]
+T = TypeVar("T")
+
+
+class Engine:
+    """A flowdesk process engine on one database.
+
+    Args:
+        url: A SQLAlchemy URL; when None, `FLOWDESK_DB`, else `sqlite:///flowdesk.db`.
+        groups: Each user's groups, as a mapping or a function of the user name; used to
+            decide who may claim and complete tasks offered to candidate groups.
+        clock: Returns the current time (timezone-aware); tests pass one they can move.
+        handlers: The handler registry to use; a new one when None.
+        load_entry_points: Whether to run the `flowdesk.handlers` entry points.
+
+    Raises:
+        StoreError: The database cannot be reached or migrated.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        groups: Groups | None = None,
+        clock: Callable[[], datetime] | None = None,
+        handlers: HandlerRegistry | None = None,
+        load_entry_points: bool = True,
+    ) -> None:
+        self.url = url or os.environ.get("FLOWDESK_DB") or DEFAULT_URL
+        self.handlers = handlers or HandlerRegistry()
+        if load_entry_points:
+            self.handlers.load_entry_points()
+        self._clock = clock or timers.system_clock
+        self._store = Store(self.url)
+        self._ctx = EngineContext(self._store, self.handlers, self._clock, _groups_of(groups))
+        self._repository = RepositoryService(self.handlers)
+        self._runtime = RuntimeService(self._ctx)
+        self._tasks = TaskService(self._ctx)
+        self._jobs = JobService(self._ctx)
+        self._history = HistoryService()
+
+    # -- repository ---------------------------------------------------------------------------
+
+    def deploy(self, path: str | os.PathLike[str]) -> list[ProcessDefinition]:
+        """Deploy a `.bpmn`/`.dmn` file, or every such file below a folder.
+
+        An unchanged file makes no new version; a changed one makes the next version of each
+        process in it. Instances already running stay on their version.
+
+        Returns:
+            The definitions in the files, as deployed now or as they already were.
+
+        Raises:
+            BpmnValidationError: Any file is rejected; every problem is listed, with file,
+                line and element id, and nothing is deployed.
+            NotFound: The path does not exist or holds no BPMN/DMN file.
+        """
+        return self._call(lambda uow: self._repository.deploy(uow, Path(path), now=timers.now()))
+
+    def definitions(
+        self, *, key: str | None = None, all_versions: bool = False
+    ) -> list[ProcessDefinition]:
+        """The latest version of each deployed process (or every version, or one key's)."""
+        return self._call(
+            lambda uow: [
+                definition_record(row)
+                for row in uow.definitions.list(kind=PROCESS, key=key, latest_only=not all_versions)
+            ]
+        )
+
+    # -- runtime --------------------------------------------------------------------------------
+
+    def start(
+        self,
+        key: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        business_key: str | None = None,
+        user: str | None = None,
+        version: int | None = None,
+    ) -> ProcessInstance:
+        """Start an instance of the latest (or the given) version of a process.
+
+        `user`, when given, is stored as the `initiator` variable (Camunda's
+        `camunda:initiator` convention) unless the variables already name one.
+
+        Raises:
+            NotFound: No process with this key (and version) is deployed.
+            ExpressionError: An expression the start needs cannot be evaluated.
+        """
+        return self._call(
+            lambda uow: self._runtime.start(
+                uow,
+                key,
+                dict(variables or {}),
+                business_key=business_key,
+                user=user,
+                version=version,
+            )
+        )
+
+    def correlate(
+        self,
+        message_name: str,
+        *,
+        business_key: str | None = None,
+        correlation_keys: Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> ProcessInstance:
+        """Deliver a message to the one instance waiting for it, or start one with it.
+
+        Raises:
+            CorrelationError: No instance waits and no process starts with the message, or
+                several instances match.
+        """
+        return self._call(
+            lambda uow: self._runtime.correlate(
+                uow,
+                message_name,
+                business_key=business_key,
+                correlation_keys=correlation_keys,
+                variables=dict(variables or {}),
+            )
+        )
+
+    def instance(self, instance_id: str) -> ProcessInstance:
+        """One instance. Raises `NotFound` for an unknown id."""
+        return self._call(lambda uow: self._runtime.instance(uow, instance_id))
+
+    def instances(
+        self, *, key: str | None = None, state: str | None = None, business_key: str | None = None
+    ) -> list[ProcessInstance]:
+        """Instances, oldest first, filtered by process key, state and business key."""
+        return self._call(
+            lambda uow: self._runtime.instances(
+                uow, key=key, state=state, business_key=business_key
+            )
+        )
+
+    def retry(self, instance_id: str, *, user: str | None = None) -> ProcessInstance:
+        """Run an instance's failed step again (after the cause was fixed).
+
+        Raises:
+            NotFound: No such instance.
+            InstanceStateError: The instance is not in state "incident".
+        """
+        return self._call(lambda uow: self._runtime.retry(uow, instance_id, user=user))
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def tasks(
+        self,
+        *,
+        instance_id: str | None = None,
+        assignee: str | None = None,
+        candidate_group: str | None = None,
+        candidate_user: str | None = None,
+        key: str | None = None,
+        business_key: str | None = None,
+        state: str | None = "open",
+    ) -> list[Task]:
+        """User tasks matching every filter given; open ones unless `state` says otherwise."""
+        return self._call(
+            lambda uow: self._tasks.tasks(
+                uow,
+                instance_id=instance_id,
+                assignee=assignee,
+                candidate_group=candidate_group,
+                candidate_user=candidate_user,
+                key=key,
+                business_key=business_key,
+                state=state,
+            )
+        )
+
+    def task(self, task_id: str) -> Task:
+        """One user task, in any state. Raises `NotFound` for an unknown id."""
+        return self._call(lambda uow: self._tasks.task(uow, task_id))
+
+    def claim(self, task_id: str, *, user: str) -> Task:
+        """Give an open user task to one user.
+
+        Args:
+            task_id: The task, as listed by `tasks()`.
+            user: Who takes it. Claiming a task the user already holds is a no-op.
+
+        Returns:
+            The task after the claim.
+
+        Raises:
+            NotFound: No task has this id.
+            TaskStateError: The task is not open, or another user holds it.
+            NotAuthorized: The user is not a candidate for it.
+        """
+        return self._call(lambda uow: self._tasks.claim(uow, task_id, user=user))
+
+    def complete(
+        self, task_id: str, data: Mapping[str, Any] | None = None, *, user: str | None = None
+    ) -> ProcessInstance:
+        """Complete a user task with its form data, and run the instance to its next wait.
+
+        Args:
+            task_id: The task, as listed by `tasks()`.
+            data: Form values and any other variables to set on the instance.
+            user: Who completes it; None is a trusted system call.
+
+        Returns:
+            The instance after the step.
+
+        Raises:
+            NotFound: No task has this id.
+            TaskStateError: The task is already completed or cancelled.
+            NotAuthorized: The user is not the assignee, nor (with no assignee) a candidate.
+            FormValidationError: The data fails the form (required, type, enum, limits) or
+                the task's handler.
+            ConcurrencyConflict: Another caller changed the instance at the same time.
+        """
+
+        def act(uow: UnitOfWork) -> ProcessInstance:
+            instance_id = uow.tasks.get(task_id).instance_id
+            self._tasks.complete(uow, task_id, dict(data or {}), user=user)
+            return self._runtime.instance(uow, instance_id)
+
+        return self._call(act)
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def run_due_jobs(self, *, limit: int = 100) -> int:
+        """Fire the timers that are due on the engine's clock; returns how many ran."""
+        with timers.using_clock(self._clock):
+            return self._jobs.run_due_jobs(self._store.unit_of_work, limit=limit)
+
+    def jobs(self, *, instance_id: str | None = None) -> list[Job]:
+        """Waiting and failed jobs (timers), soonest first."""
+        return self._call(lambda uow: self._jobs.jobs(uow, instance_id=instance_id))
+
+    # -- history --------------------------------------------------------------------------------
+
+    def history(self, instance_id: str) -> list[HistoryEvent]:
+        """What happened to an instance, oldest first. Raises `NotFound` for an unknown id."""
+        return self._call(lambda uow: self._history.history(uow, instance_id))
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._store.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, action: Callable[[UnitOfWork], T]) -> T:
+        with self._transaction() as uow:
+            return action(uow)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[UnitOfWork]:
+        with timers.using_clock(self._clock), self._store.unit_of_work() as uow:
+            yield uow
+
+
+def _groups_of(groups: Groups | None) -> Callable[[str], Collection[str]]:
+    if groups is None:
+        return lambda user: ()
+    if callable(groups):
+        return groups
+    mapping = dict(groups)
+    return lambda user: tuple(mapping.get(user, ()))

@@ -1,0 +1,447 @@
+"""One process instance inside one unit of work: load, act, then save everything it implies.
+
+Saving is where the workflow's state meets the store's rows: the user tasks that appeared get
+a row (with assignee and candidates evaluated, and the handler's `on_create` applied), the ones
+that disappeared are cancelled, every waiting timer has a job row and every waiting message or
+signal a subscription, the history gets what happened, and the instance row is written with an
+optimistic-lock check. Handlers that complete tasks at once (simulations, consoles) run here
+too, so a single call settles the instance at its next real wait.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import jinja2
+import jinja2.sandbox
+
+from flowdesk import handlers
+from flowdesk._records import Task
+from flowdesk.engine import forms, sandbox, timers
+from flowdesk.engine.repository import SpecCache
+from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
+from flowdesk.engine.workflow import Incident, OpenUserTask, WorkflowRun
+from flowdesk.errors import ExpressionError, FormValidationError, InstanceStateError
+from flowdesk.store import (
+    DefinitionRow,
+    InstanceRow,
+    InstanceState,
+    JobRow,
+    JobState,
+    Store,
+    SubscriptionRow,
+    TaskState,
+    UnitOfWork,
+    UserTaskRow,
+)
+
+GroupsOf = Callable[[str], Collection[str]]
+DEFAULT_JOB_RETRIES = 3
+
+
+@dataclass
+class EngineContext:
+    """What every service shares: the store, the handlers, the clock, groups and spec cache."""
+
+    store: Store
+    registry: handlers.HandlerRegistry
+    clock: timers.Clock
+    groups_of: GroupsOf
+    specs: SpecCache = field(default_factory=SpecCache)
+
+    def now(self) -> datetime:
+        return timers.now()
+
+
+class Execution:
+    """A loaded instance; call `save()` once the action is done."""
+
+    def __init__(
+        self,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        row: InstanceRow,
+        definition: DefinitionRow,
+        run: WorkflowRun,
+        *,
+        is_new: bool,
+    ) -> None:
+        self.ctx = ctx
+        self.uow = uow
+        self.row = row
+        self.definition = definition
+        self.run = run
+        self._is_new = is_new
+        self._completed_refs: set[str] = set()
+
+    @classmethod
+    def start(
+        cls,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        definition: DefinitionRow,
+        variables: Mapping[str, Any],
+        *,
+        business_key: str | None,
+        user: str | None,
+    ) -> Execution:
+        instance_id = str(uuid.uuid4())
+        now = ctx.now()
+        row = InstanceRow(
+            id=instance_id,
+            definition_id=definition.id,
+            process_key=definition.key,
+            version=definition.version,
+            business_key=business_key,
+            state=InstanceState.RUNNING.value,
+            variables=dict(variables),
+            workflow_state=None,
+            serializer_version=WorkflowRun.serializer_version,
+            lock_version=0,
+            started_at=now,
+        )
+        bundle = ctx.specs.bundle(uow, definition)
+        run = WorkflowRun.new(bundle, variables, _script_engine(ctx, row))
+        execution = cls(ctx, uow, row, definition, run, is_new=True)
+        uow.instances.add(row)
+        execution.record("instance_started", user=user, data={"business_key": business_key})
+        run.start()
+        return execution
+
+    @classmethod
+    def open(cls, ctx: EngineContext, uow: UnitOfWork, instance_id: str) -> Execution:
+        row = uow.instances.get(instance_id)
+        if row.workflow_state is None:
+            raise InstanceStateError(instance_id, row.state, "it has no stored workflow state")
+        definition = uow.definitions.get(row.definition_id)
+        bundle = ctx.specs.bundle(uow, definition)
+        run = WorkflowRun.load(row.workflow_state, bundle, _script_engine(ctx, row))
+        return cls(ctx, uow, row, definition, run, is_new=False)
+
+    def record(
+        self,
+        type_: str,
+        *,
+        element_id: str | None = None,
+        user: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.uow.history.add(
+            instance_id=self.row.id,
+            type=type_,
+            at=self.ctx.now(),
+            element_id=element_id,
+            user=user,
+            data=dict(data or {}),
+        )
+
+    def complete_task(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> None:
+        """Mark the row completed and run the workflow on; `data` must already be valid."""
+        now = self.ctx.now()
+        self.uow.tasks.update(
+            task.id, state=TaskState.COMPLETED.value, completed_at=now, completed_by=user
+        )
+        self._completed_refs.add(task.id)
+        self.record(
+            "task_completed",
+            element_id=task.element_id,
+            user=user,
+            data={"task_id": task.id, "variables": _jsonable(data)},
+        )
+        self.run.complete_user_task(task.id, data)
+
+    def save(self) -> InstanceRow:
+        """Write back tasks, jobs, subscriptions, history and the instance row."""
+        while True:
+            created = self._sync_tasks()
+            if not self._auto_complete(created):
+                break
+        self._sync_jobs()
+        self._sync_subscriptions()
+        for element_id, name, kind in self.run.log.completed:
+            if kind != "UserTask":
+                self.record(
+                    "activity_completed", element_id=element_id, data={"name": name, "kind": kind}
+                )
+        self.run.log.completed.clear()
+        for kind, name, payload in self.run.thrown_events():
+            self.record(f"{kind}_thrown", data={"name": name, "variables": _jsonable(payload)})
+        return self._save_row()
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def _sync_tasks(self) -> list[UserTaskRow]:
+        open_rows = {
+            r.id: r
+            for r in self.uow.tasks.list(instance_id=self.row.id, state=TaskState.OPEN.value)
+        }
+        live = self.run.open_user_tasks() if self.run.incident is None else []
+        live_refs = {task.task_ref for task in live}
+        created = []
+        for task in live:
+            if task.task_ref in open_rows or task.task_ref in self._completed_refs:
+                continue
+            row = self._new_task_row(task)
+            if row is None:
+                break
+            self.uow.tasks.add(row)
+            self.record(
+                "task_created",
+                element_id=row.element_id,
+                data={"task_id": row.id, "assignee": row.assignee},
+            )
+            created.append(row)
+        if self.run.incident is None:
+            for ref, row in open_rows.items():
+                if ref not in live_refs:
+                    self.uow.tasks.update(
+                        ref, state=TaskState.CANCELLED.value, completed_at=self.ctx.now()
+                    )
+                    self.record("task_cancelled", element_id=row.element_id, data={"task_id": ref})
+        return created
+
+    def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | None:
+        camunda = task.extensions.get("camunda", {})
+        try:
+            assignee = _text(_evaluate(camunda.get("assignee"), task.variables))
+            groups = _names(_evaluate(camunda.get("candidateGroups"), task.variables))
+            users = _names(_evaluate(camunda.get("candidateUsers"), task.variables))
+            due = _due(_evaluate(camunda.get("dueDate"), task.variables), self.ctx.now())
+            priority = int(_evaluate(camunda.get("priority"), task.variables) or 50)
+        except (ExpressionError, ValueError, TypeError) as err:
+            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
+            return None
+        now = self.ctx.now()
+        row = UserTaskRow(
+            id=task.task_ref,
+            instance_id=self.row.id,
+            element_id=task.element_id,
+            name=task.name,
+            state=TaskState.OPEN.value,
+            assignee=assignee,
+            candidate_groups=groups,
+            candidate_users=users,
+            form_key=camunda.get("formKey"),
+            form_fields=list(task.extensions.get("form_fields", [])),
+            documentation=task.documentation,
+            due=due,
+            priority=priority,
+            created_at=now,
+            properties=dict(task.extensions.get("properties", {})),
+            process_key=self.row.process_key,
+            business_key=self.row.business_key,
+        )
+        handler = self._handler(row)
+        changes = handler.on_create(task_record(row, self.run.variables))
+        if changes:
+            allowed = {"assignee", "due", "priority", "candidate_groups", "candidate_users"}
+            unknown = set(changes) - allowed
+            if unknown:
+                raise ValueError(
+                    f"on_create may change only {sorted(allowed)}, not {sorted(unknown)}"
+                )
+            updates = dict(changes)
+            for key in ("candidate_groups", "candidate_users"):
+                if key in updates:
+                    updates[key] = tuple(updates[key])
+            row = replace(row, **updates)
+        return row
+
+    def _handler(self, row: UserTaskRow) -> handlers.UserTaskHandler:
+        return self.ctx.registry.user_task_handler(
+            process_key=self.row.process_key, element_id=row.element_id, form_key=row.form_key
+        )
+
+    def _auto_complete(self, created: list[UserTaskRow]) -> bool:
+        done = False
+        for row in created:
+            handler = self._handler(row)
+            record = task_record(row, self.run.variables)
+            data = handler.auto_complete(record)
+            if data is None:
+                continue
+            converted, errors = forms.validate(record.form_fields, data)
+            if errors:
+                raise FormValidationError(row.id, errors)
+            handler.validate(record, converted)
+            self.complete_task(row, converted, None)
+            handler.on_complete(record, converted, None)
+            done = True
+            if self.run.incident is not None:
+                break
+        return done
+
+    # -- jobs and subscriptions ------------------------------------------------------------------
+
+    def _sync_jobs(self) -> None:
+        existing = {
+            job.task_ref: job
+            for job in self.uow.jobs.list(instance_id=self.row.id)
+            if job.type == "timer"
+        }
+        waiting = {w.task_ref: w for w in self.run.waits() if w.kind == "timer"}
+        for ref, job in existing.items():
+            if ref not in waiting:
+                self.uow.jobs.delete(job.id)
+        for ref, wait in waiting.items():
+            assert wait.due_at is not None
+            job = existing.get(ref)
+            if job is None:
+                self.uow.jobs.add(
+                    JobRow(
+                        id=str(uuid.uuid4()),
+                        instance_id=self.row.id,
+                        element_id=wait.element_id,
+                        task_ref=ref,
+                        type="timer",
+                        due_at=wait.due_at,
+                        state=JobState.WAITING.value,
+                        attempts=0,
+                        retries_left=DEFAULT_JOB_RETRIES,
+                        created_at=self.ctx.now(),
+                        payload={"name": wait.name},
+                    )
+                )
+            elif job.due_at != wait.due_at:
+                self.uow.jobs.update(
+                    job.id,
+                    due_at=wait.due_at,
+                    state=JobState.WAITING.value,
+                    locked_by=None,
+                    lock_expires_at=None,
+                )
+
+    def _sync_subscriptions(self) -> None:
+        self.uow.subscriptions.delete_for_instance(self.row.id)
+        for wait in self.run.waits():
+            if wait.kind in ("message", "signal"):
+                self.uow.subscriptions.add(
+                    SubscriptionRow(
+                        id=str(uuid.uuid4()),
+                        instance_id=self.row.id,
+                        definition_id=None,
+                        kind=wait.kind,
+                        name=wait.name,
+                        element_id=wait.element_id,
+                        task_ref=wait.task_ref,
+                        business_key=self.row.business_key,
+                        created_at=self.ctx.now(),
+                    )
+                )
+
+    # -- the instance row -----------------------------------------------------------------------
+
+    def _save_row(self) -> InstanceRow:
+        now = self.ctx.now()
+        changes: dict[str, Any] = {
+            "variables": _jsonable(self.run.variables),
+            "workflow_state": self.run.dump(),
+            "serializer_version": self.run.serializer_version,
+        }
+        incident = self.run.incident
+        if incident is not None:
+            changes.update(state=InstanceState.INCIDENT.value, incident=incident.message)
+            if self.row.state != InstanceState.INCIDENT.value or self._is_new:
+                self.record(
+                    "incident", element_id=incident.element_id, data={"message": incident.message}
+                )
+        elif self.run.is_completed:
+            changes.update(state=InstanceState.COMPLETED.value, ended_at=now, incident=None)
+            self.record("instance_completed")
+        else:
+            changes.update(state=InstanceState.RUNNING.value, incident=None)
+        return self.uow.instances.update(
+            self.row.id, expected_lock_version=self.row.lock_version, **changes
+        )
+
+
+def task_record(row: UserTaskRow, variables: Mapping[str, Any]) -> Task:
+    """The public record of a task row; documentation is rendered with the instance variables."""
+    return Task(
+        id=row.id,
+        instance_id=row.instance_id,
+        element_id=row.element_id,
+        name=row.name,
+        assignee=row.assignee,
+        candidate_groups=tuple(row.candidate_groups),
+        candidate_users=tuple(row.candidate_users),
+        form_key=row.form_key,
+        form_fields=forms.form_fields(row.form_fields),
+        due=row.due,
+        created_at=row.created_at,
+        documentation=render_documentation(row.documentation, variables),
+        priority=row.priority,
+        state=row.state,
+        process_key=row.process_key,
+        business_key=row.business_key,
+        claimed_at=row.claimed_at,
+        completed_at=row.completed_at,
+        completed_by=row.completed_by,
+        properties=dict(row.properties),
+    )
+
+
+_JINJA = jinja2.sandbox.SandboxedEnvironment(autoescape=False, undefined=jinja2.ChainableUndefined)
+
+
+def render_documentation(text: str, variables: Mapping[str, Any]) -> str:
+    """Task documentation is a Jinja2 template of the instance's variables (sandboxed)."""
+    if "{{" not in text and "{%" not in text:
+        return text
+    try:
+        return _JINJA.from_string(text).render(**variables)
+    except jinja2.TemplateError as err:
+        return f"{text}\n\n[documentation could not be rendered: {err}]"
+
+
+def _script_engine(ctx: EngineContext, row: InstanceRow) -> FlowdeskScriptEngine:
+    return FlowdeskScriptEngine(ctx.registry, CallScope(row.id, row.process_key, row.business_key))
+
+
+def _evaluate(text: str | None, variables: Mapping[str, Any]) -> Any:
+    if text is None or text == "":
+        return None
+    return sandbox.evaluate_value(text, variables)
+
+
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+
+
+def _due(value: Any, now: datetime) -> datetime | None:
+    """A Camunda due date: a date-time, a date, or (a flowdesk extension) a duration from now."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
+    text = str(value).strip()
+    if text.startswith("P"):
+        return timers.after_duration(now, text)
+    parsed_dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed_dt if parsed_dt.tzinfo else parsed_dt.replace(tzinfo=now.tzinfo)
+
+
+def _jsonable(value: Any) -> Any:
+    """Variables as the store keeps them: JSON types, dates as ISO text."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return repr(value)

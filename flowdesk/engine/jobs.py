@@ -1,0 +1,92 @@
+"""The job service: fire due timers.
+
+Jobs are acquired in one short transaction (with `FOR UPDATE SKIP LOCKED` and a lease on
+PostgreSQL, so several workers share one database), then each job runs in a transaction of its
+own that fires the timer and deletes or reschedules the job together: a timer fires once, and a
+worker that dies mid-job leaves it to be taken over when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import timedelta
+
+from flowdesk._records import Job
+from flowdesk.engine.execution import EngineContext, Execution
+from flowdesk.errors import ConcurrencyConflict, FlowdeskError
+from flowdesk.store import JobRow, JobState, UnitOfWork
+
+LEASE = timedelta(minutes=5)
+_log = logging.getLogger("flowdesk.jobs")
+
+
+def job_record(row: JobRow) -> Job:
+    return Job(
+        id=row.id,
+        instance_id=row.instance_id,
+        element_id=row.element_id,
+        type=row.type,
+        due_at=row.due_at,
+        state=row.state,
+        attempts=row.attempts,
+        error=row.error,
+    )
+
+
+class JobService:
+    """Runs due jobs; one instance of it is one worker."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+        self.worker_id = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+    def run_due_jobs(
+        self, transaction: Callable[[], AbstractContextManager[UnitOfWork]], *, limit: int = 100
+    ) -> int:
+        now = self._ctx.now()
+        with transaction() as uow:
+            acquired = uow.jobs.acquire_due(now, owner=self.worker_id, lease=LEASE, limit=limit)
+        count = 0
+        for job in acquired:
+            try:
+                with transaction() as uow:
+                    if self._run(uow, job):
+                        count += 1
+            except ConcurrencyConflict:
+                # The instance moved on under us; the job is released and tried again later.
+                with transaction() as uow:
+                    uow.jobs.update(job.id, locked_by=None, lock_expires_at=None)
+            except FlowdeskError as err:
+                _log.exception("job %s of instance %s failed", job.id, job.instance_id)
+                with transaction() as uow:
+                    retries = job.retries_left - 1
+                    uow.jobs.update(
+                        job.id,
+                        locked_by=None,
+                        lock_expires_at=None,
+                        attempts=job.attempts + 1,
+                        retries_left=retries,
+                        error=str(err),
+                        state=(JobState.WAITING.value if retries > 0 else JobState.FAILED.value),
+                    )
+        return count
+
+    def jobs(self, uow: UnitOfWork, *, instance_id: str | None) -> list[Job]:
+        return [job_record(row) for row in uow.jobs.list(instance_id=instance_id)]
+
+    def _run(self, uow: UnitOfWork, job: JobRow) -> bool:
+        execution = Execution.open(self._ctx, uow, job.instance_id)
+        if not execution.run.fire_due_timer(job.task_ref, job.due_at):
+            uow.jobs.delete(job.id)  # the timer no longer waits (its task moved on)
+            return False
+        execution.record(
+            "timer_fired",
+            element_id=job.element_id,
+            data={"job_id": job.id, "due_at": job.due_at.isoformat()},
+        )
+        execution.save()
+        return True

@@ -1,0 +1,381 @@
+"""The repository service: deploy BPMN/DMN files, version them, and parse them once per version.
+
+A deployed file is stored whole (its XML) with every process or decision it defines, so an
+instance can be resumed from the database alone. A process's version changes when its file's
+content does (Camunda's deploy-changed-only). Called processes and decision tables resolve to
+the latest version deployed *at or before* the caller's own deployment, so one version always
+parses to the same specs, however much is deployed later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from flowdesk import handlers
+from flowdesk._records import ProcessDefinition
+from flowdesk.engine import validation
+from flowdesk.engine.parser import FlowdeskParser
+from flowdesk.engine.scripting import implementation_of
+from flowdesk.engine.specs import FlowdeskServiceTask
+from flowdesk.engine.workflow import SpecBundle
+from flowdesk.errors import (
+    BpmnValidationError,
+    ExpressionError,
+    MissingHandlerWarning,
+    NotFound,
+    Problem,
+)
+from flowdesk.store import DefinitionRow, SubscriptionKind, SubscriptionRow, UnitOfWork
+
+PROCESS = "process"
+DECISION = "decision"
+_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".dmn11.xml")
+
+
+@dataclass(frozen=True, slots=True)
+class _Resource:
+    name: str
+    content: bytes
+    tree: Any
+    kind: str  # "bpmn" | "dmn"
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def definition_record(row: DefinitionRow) -> ProcessDefinition:
+    return ProcessDefinition(
+        key=row.key,
+        version=row.version,
+        name=row.name,
+        kind=row.kind,
+        file=row.resource_name,
+        deployed_at=row.deployed_at,
+    )
+
+
+def collect_files(path: str | Path) -> list[Path]:
+    """The BPMN and DMN files at `path`: the file itself, or every one below a folder."""
+    target = Path(path)
+    if target.is_dir():
+        files = sorted(
+            p for p in target.rglob("*") if p.is_file() and p.name.lower().endswith(_SUFFIXES)
+        )
+        if not files:
+            raise NotFound("BPMN or DMN file in folder", str(target))
+        return files
+    if not target.is_file():
+        raise NotFound("file", str(target))
+    return [target]
+
+
+class SpecCache:
+    """Parsed specs per deployed version, built on first use from the stored XML.
+
+    SpiffWorkflow mutates specs at run time (the Camunda multi-instance task rewrites its
+    inputs), so a cached bundle belongs to one engine and is not shared across threads.
+    """
+
+    def __init__(self) -> None:
+        self._bundles: dict[int, SpecBundle] = {}
+        self._lock = threading.Lock()
+
+    def bundle(self, uow: UnitOfWork, definition: DefinitionRow) -> SpecBundle:
+        with self._lock:
+            cached = self._bundles.get(definition.id)
+        if cached is not None:
+            return cached
+        bundle = _parse_bundle(uow, definition)
+        with self._lock:
+            self._bundles[definition.id] = bundle
+        return bundle
+
+
+class RepositoryService:
+    """Deploys files and answers which definitions exist."""
+
+    def __init__(self, registry: handlers.HandlerRegistry) -> None:
+        self._registry = registry
+
+    def deploy(self, uow: UnitOfWork, path: str | Path, *, now: Any) -> list[ProcessDefinition]:
+        resources = [_load(file) for file in collect_files(path)]
+        _check(uow, resources)
+        deployed: list[ProcessDefinition] = []
+        for resource in resources:
+            for kind, key, name in _definitions_in(resource):
+                latest = uow.definitions.latest(kind, key)
+                if latest is not None and latest.content_hash == resource.content_hash:
+                    deployed.append(definition_record(latest))
+                    continue
+                row = uow.definitions.add(
+                    key=key,
+                    name=name,
+                    kind=kind,
+                    resource_name=resource.name,
+                    content_hash=resource.content_hash,
+                    xml=resource.content.decode("utf-8"),
+                    deployed_at=now,
+                )
+                if kind == PROCESS:
+                    _subscribe_start_messages(uow, resource, row, previous=latest, now=now)
+                deployed.append(definition_record(row))
+        self._warn_missing_handlers(resources)
+        return deployed
+
+    def _warn_missing_handlers(self, resources: Iterable[_Resource]) -> None:
+        parser = _parser_for(list(resources))
+        for process_id in parser.get_process_ids():
+            for spec in _all_task_specs(parser, process_id):
+                if not isinstance(spec, FlowdeskServiceTask):
+                    continue
+                implementation = implementation_of(spec.extensions)
+                camunda = spec.extensions.get("camunda", {})
+                if implementation is None or (
+                    self._registry.service(implementation) is None and not camunda.get("expression")
+                ):
+                    warnings.warn(
+                        MissingHandlerWarning(process_id, spec.bpmn_id, implementation),
+                        stacklevel=4,
+                    )
+
+
+def _subscribe_start_messages(
+    uow: UnitOfWork,
+    resource: _Resource,
+    row: DefinitionRow,
+    *,
+    previous: DefinitionRow | None,
+    now: Any,
+) -> None:
+    """Message start events of the new version wait for `correlate`; the old version's stop."""
+    if previous is not None:
+        uow.subscriptions.delete_for_definition(previous.id)
+    for message_name, element_id in _message_start_events(resource.tree, row.key):
+        uow.subscriptions.add(
+            SubscriptionRow(
+                id=str(uuid.uuid4()),
+                instance_id=None,
+                definition_id=row.id,
+                kind=SubscriptionKind.MESSAGE.value,
+                name=message_name,
+                element_id=element_id,
+                task_ref=None,
+                business_key=None,
+                created_at=now,
+            )
+        )
+
+
+_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+def _message_start_events(tree: Any, process_id: str) -> list[tuple[str, str]]:
+    """(message name, start event id) of a process's top-level message start events."""
+    ns = {"bpmn": _BPMN_NS}
+    root = tree.getroot()
+    names = {m.get("id"): m.get("name") or m.get("id") for m in root.findall("bpmn:message", ns)}
+    result = []
+    for process in root.findall("bpmn:process", ns):
+        if process.get("id") != process_id:
+            continue
+        for start in process.findall("bpmn:startEvent", ns):
+            for definition in start.findall("bpmn:messageEventDefinition", ns):
+                ref = definition.get("messageRef")
+                if ref in names:
+                    result.append((str(names[ref]), str(start.get("id"))))
+    return result
+
+
+def _all_task_specs(parser: Any, process_id: str) -> list[Any]:
+    specs = [parser.get_spec(process_id)]
+    specs.extend(
+        parser.get_subprocess_specs(process_id, require_call_activity_specs=False).values()
+    )
+    return [task_spec for spec in specs for task_spec in spec.task_specs.values()]
+
+
+def _load(file: Path) -> _Resource:
+    content = file.read_bytes()
+    tree = validation.parse_xml(content, str(file))
+    return _Resource(str(file), content, tree, validation.kind_of(tree))
+
+
+def _definitions_in(resource: _Resource) -> list[tuple[str, str, str]]:
+    root = resource.tree.getroot()
+    if resource.kind == "dmn":
+        return [
+            (DECISION, key, _name_of(root, key)) for key in validation.decision_ids(resource.tree)
+        ]
+    return [
+        (PROCESS, key, _name_of(root, key))
+        for key, executable in validation.process_ids(resource.tree).items()
+        if executable
+    ]
+
+
+def _name_of(root: Any, element_id: str) -> str:
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get("id") == element_id:
+            return str(element.get("name") or element_id)
+    return element_id
+
+
+def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
+    """Every problem in the deployment, or nothing; then a trial parse by SpiffWorkflow."""
+    known_processes = {row.key for row in uow.definitions.list(kind=PROCESS, latest_only=True)}
+    known_decisions = {row.key for row in uow.definitions.list(kind=DECISION, latest_only=True)}
+    for resource in resources:
+        if resource.kind == "bpmn":
+            known_processes.update(validation.process_ids(resource.tree))
+        else:
+            known_decisions.update(validation.decision_ids(resource.tree))
+    problems: list[Problem] = []
+    for resource in resources:
+        if resource.kind == "bpmn":
+            problems += validation.validate_bpmn(
+                resource.tree,
+                resource.name,
+                known_process_ids=known_processes,
+                known_decision_ids=known_decisions,
+            )
+        else:
+            problems += validation.validate_dmn(resource.tree, resource.name)
+    if problems:
+        raise BpmnValidationError(problems)
+    bpmn = [r for r in resources if r.kind == "bpmn"]
+    if not bpmn:
+        return
+    # Spiff needs the called processes and decisions of earlier deployments to parse this one.
+    extra = _stored_dependencies(uow, bpmn, max_id=None)
+    try:
+        parser = _parser_for(resources + extra)
+        for process_id, executable in _executable_ids(bpmn):
+            if executable:
+                parser.get_spec(process_id)
+                parser.get_subprocess_specs(process_id)
+    except ValidationException as err:
+        raise BpmnValidationError([_problem_from_spiff(err, resources)]) from err
+    except ExpressionError as err:
+        resource = _resource_with_id(resources, err.element_id)
+        raise BpmnValidationError(
+            [
+                Problem(
+                    resource.name if resource else resources[0].name,
+                    _line_of(resource, err.element_id) if resource else None,
+                    err.element_id,
+                    str(err),
+                )
+            ]
+        ) from err
+    except SpiffWorkflowException as err:
+        raise BpmnValidationError([Problem(resources[0].name, None, None, str(err))]) from err
+
+
+def _executable_ids(resources: Iterable[_Resource]) -> list[tuple[str, bool]]:
+    return [item for r in resources for item in validation.process_ids(r.tree).items()]
+
+
+def _parser_for(resources: list[_Resource]) -> Any:
+    parser = FlowdeskParser()
+    seen: set[str] = set()
+    for resource in resources:
+        if resource.content_hash in seen:
+            continue
+        seen.add(resource.content_hash)
+        if resource.kind == "bpmn":
+            parser.add_bpmn_xml(resource.tree.getroot(), filename=resource.name)
+        else:
+            parser.add_dmn_xml(resource.tree.getroot(), filename=resource.name)
+    return parser
+
+
+def _stored_dependencies(
+    uow: UnitOfWork, resources: list[_Resource], max_id: int | None
+) -> list[_Resource]:
+    """Stored files that define what `resources` call or decide with, transitively."""
+    have_processes = {k for r in resources for k in validation.process_ids(r.tree)}
+    have_decisions = {
+        k for r in resources if r.kind == "dmn" for k in validation.decision_ids(r.tree)
+    }
+    found: list[_Resource] = []
+    pending = list(resources)
+    while pending:
+        resource = pending.pop()
+        if resource.kind != "bpmn":
+            continue
+        wanted = [
+            (PROCESS, name)
+            for name, _, _ in validation.called_elements(resource.tree)
+            if name not in have_processes
+        ]
+        wanted += [
+            (DECISION, name)
+            for name, _, _ in validation.decision_refs(resource.tree)
+            if name not in have_decisions
+        ]
+        for kind, key in wanted:
+            row = uow.definitions.latest(kind, key, max_id=max_id)
+            if row is None:
+                continue  # reported by validation at deploy; a run-time error otherwise
+            content = row.xml.encode("utf-8")
+            tree = validation.parse_xml(content, row.resource_name)
+            dependency = _Resource(row.resource_name, content, tree, validation.kind_of(tree))
+            found.append(dependency)
+            pending.append(dependency)
+            have_processes.update(validation.process_ids(tree) if dependency.kind == "bpmn" else {})
+            have_decisions.update(validation.decision_ids(tree) if dependency.kind == "dmn" else [])
+    return found
+
+
+def _parse_bundle(uow: UnitOfWork, definition: DefinitionRow) -> SpecBundle:
+    content = definition.xml.encode("utf-8")
+    tree = validation.parse_xml(content, definition.resource_name)
+    own = _Resource(definition.resource_name, content, tree, validation.kind_of(tree))
+    resources = [own, *_stored_dependencies(uow, [own], max_id=definition.id)]
+    parser = _parser_for(resources)
+    return SpecBundle(parser.get_spec(definition.key), parser.get_subprocess_specs(definition.key))
+
+
+def _problem_from_spiff(err: ValidationException, resources: list[_Resource]) -> Problem:
+    element_id = getattr(err, "id", None) or None
+    resource = _resource_named(resources, getattr(err, "file_name", "")) or _resource_with_id(
+        resources, element_id
+    )
+    line = _line_of(resource, element_id) if resource else None
+    message = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return Problem(
+        resource.name if resource else (err.file_name or resources[0].name),
+        line,
+        element_id,
+        message,
+    )
+
+
+def _resource_named(resources: list[_Resource], name: str) -> _Resource | None:
+    return next((r for r in resources if r.name == name), None)
+
+
+def _resource_with_id(resources: list[_Resource], element_id: str | None) -> _Resource | None:
+    if not element_id:
+        return None
+    return next((r for r in resources if _line_of(r, element_id) is not None), None)
+
+
+def _line_of(resource: _Resource | None, element_id: str | None) -> int | None:
+    if resource is None or not element_id:
+        return None
+    for element in resource.tree.getroot().iter():
+        if isinstance(element.tag, str) and element.get("id") == element_id:
+            return int(element.sourceline) if element.sourceline is not None else None
+    return None

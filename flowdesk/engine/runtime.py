@@ -1,0 +1,135 @@
+"""The runtime service: start instances, correlate messages, read and retry instances."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flowdesk._records import ProcessInstance
+from flowdesk.engine.execution import EngineContext, Execution
+from flowdesk.engine.repository import PROCESS
+from flowdesk.errors import CorrelationError, InstanceStateError, NotFound
+from flowdesk.store import InstanceRow, InstanceState, SubscriptionKind, UnitOfWork
+
+
+def instance_record(row: InstanceRow) -> ProcessInstance:
+    return ProcessInstance(
+        id=row.id,
+        key=row.process_key,
+        version=row.version,
+        business_key=row.business_key,
+        state=row.state,
+        variables=dict(row.variables),
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        incident=row.incident,
+    )
+
+
+class RuntimeService:
+    """Starts and moves process instances."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+
+    def start(
+        self,
+        uow: UnitOfWork,
+        key: str,
+        variables: Mapping[str, Any],
+        *,
+        business_key: str | None,
+        user: str | None,
+        version: int | None = None,
+    ) -> ProcessInstance:
+        definition = (
+            uow.definitions.latest(PROCESS, key)
+            if version is None
+            else uow.definitions.find_version(PROCESS, key, version)
+        )
+        if definition is None:
+            ident = key if version is None else f"{key}:{version}"
+            raise NotFound("process definition", ident)
+        start_variables = dict(variables)
+        if user is not None:
+            start_variables.setdefault("initiator", user)
+        execution = Execution.start(
+            self._ctx, uow, definition, start_variables, business_key=business_key, user=user
+        )
+        return instance_record(execution.save())
+
+    def correlate(
+        self,
+        uow: UnitOfWork,
+        message_name: str,
+        *,
+        business_key: str | None,
+        correlation_keys: Mapping[str, Any] | None,
+        variables: Mapping[str, Any],
+    ) -> ProcessInstance:
+        waiting = uow.subscriptions.list(
+            kind=SubscriptionKind.MESSAGE.value, name=message_name, business_key=business_key
+        )
+        candidates = [s for s in waiting if s.instance_id is not None]
+        if correlation_keys:
+            candidates = [
+                s
+                for s in candidates
+                if s.instance_id is not None
+                and _matches(uow.instances.get(s.instance_id), correlation_keys)
+            ]
+        instance_ids = sorted({s.instance_id for s in candidates if s.instance_id})
+        if len(instance_ids) > 1:
+            raise CorrelationError(
+                message_name,
+                f"{len(instance_ids)} instances wait for it "
+                "(give a business key or correlation keys)",
+            )
+        if instance_ids:
+            execution = Execution.open(self._ctx, uow, instance_ids[0])
+            execution.run.deliver_message(message_name, variables)
+            execution.record("message_correlated", data={"message": message_name})
+            return instance_record(execution.save())
+        starts = [
+            s
+            for s in uow.subscriptions.list(
+                kind=SubscriptionKind.MESSAGE.value, name=message_name, start_events_only=True
+            )
+        ]
+        if not starts:
+            raise CorrelationError(
+                message_name, "no instance waits for it and no deployed process starts with it"
+            )
+        if len(starts) > 1:
+            raise CorrelationError(message_name, "several process definitions start with it")
+        assert starts[0].definition_id is not None
+        definition = uow.definitions.get(starts[0].definition_id)
+        execution = Execution.start(
+            self._ctx, uow, definition, {}, business_key=business_key, user=None
+        )
+        execution.run.deliver_message(message_name, variables)
+        execution.record("message_correlated", data={"message": message_name})
+        return instance_record(execution.save())
+
+    def instance(self, uow: UnitOfWork, instance_id: str) -> ProcessInstance:
+        return instance_record(uow.instances.get(instance_id))
+
+    def instances(
+        self, uow: UnitOfWork, *, key: str | None, state: str | None, business_key: str | None
+    ) -> list[ProcessInstance]:
+        rows = uow.instances.list(process_key=key, state=state, business_key=business_key)
+        return [instance_record(row) for row in rows]
+
+    def retry(self, uow: UnitOfWork, instance_id: str, *, user: str | None) -> ProcessInstance:
+        execution = Execution.open(self._ctx, uow, instance_id)
+        if execution.row.state != InstanceState.INCIDENT.value:
+            raise InstanceStateError(
+                instance_id, execution.row.state, "only an instance in incident can be retried"
+            )
+        execution.record("incident_retried", user=user)
+        execution.run.retry()
+        return instance_record(execution.save())
+
+
+def _matches(row: InstanceRow, keys: Mapping[str, Any]) -> bool:
+    return all(row.variables.get(name) == value for name, value in keys.items())

@@ -1,0 +1,118 @@
+"""The task service: list, claim and complete user tasks, with authorisation and form checks."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from flowdesk._records import Task
+from flowdesk.engine import forms
+from flowdesk.engine.execution import EngineContext, Execution, task_record
+from flowdesk.errors import FormValidationError, NotAuthorized, TaskStateError
+from flowdesk.store import TaskState, UnitOfWork, UserTaskRow
+
+
+class TaskService:
+    """User tasks: who may see, claim and complete them."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+
+    def tasks(
+        self,
+        uow: UnitOfWork,
+        *,
+        instance_id: str | None,
+        assignee: str | None,
+        candidate_group: str | None,
+        candidate_user: str | None,
+        key: str | None,
+        business_key: str | None,
+        state: str | None,
+    ) -> list[Task]:
+        rows = uow.tasks.list(
+            state=state,
+            instance_id=instance_id,
+            assignee=assignee,
+            candidate_group=candidate_group,
+            candidate_user=candidate_user,
+            process_key=key,
+            business_key=business_key,
+        )
+        variables: dict[str, dict[str, Any]] = {}
+        result = []
+        for row in rows:
+            if row.instance_id not in variables:
+                variables[row.instance_id] = uow.instances.get(row.instance_id).variables
+            result.append(task_record(row, variables[row.instance_id]))
+        return result
+
+    def task(self, uow: UnitOfWork, task_id: str) -> Task:
+        row = uow.tasks.get(task_id)
+        return task_record(row, uow.instances.get(row.instance_id).variables)
+
+    def claim(self, uow: UnitOfWork, task_id: str, *, user: str) -> Task:
+        row = _open_task(uow, task_id)
+        if row.assignee == user:
+            return task_record(row, uow.instances.get(row.instance_id).variables)
+        if row.assignee is not None:
+            raise TaskStateError(task_id, f"it is held by {row.assignee!r}")
+        if not _is_candidate(row, user, self._ctx.groups_of(user)):
+            raise NotAuthorized(task_id, user)
+        updated = uow.tasks.update(task_id, assignee=user, claimed_at=self._ctx.now())
+        uow.history.add(
+            instance_id=row.instance_id,
+            type="task_claimed",
+            at=self._ctx.now(),
+            element_id=row.element_id,
+            user=user,
+            data={"task_id": task_id},
+        )
+        return task_record(updated, uow.instances.get(row.instance_id).variables)
+
+    def complete(
+        self, uow: UnitOfWork, task_id: str, data: Mapping[str, Any], *, user: str | None
+    ) -> None:
+        row = _open_task(uow, task_id)
+        if user is not None and not may_complete(row, user, self._ctx.groups_of(user)):
+            raise NotAuthorized(task_id, user)
+        execution = Execution.open(self._ctx, uow, row.instance_id)
+        record = task_record(row, execution.run.variables)
+        converted, errors = forms.validate(record.form_fields, data)
+        if errors:
+            raise FormValidationError(task_id, errors)
+        handler = self._ctx.registry.user_task_handler(
+            process_key=row.process_key, element_id=row.element_id, form_key=row.form_key
+        )
+        handler.validate(record, converted)
+        try:
+            execution.complete_task(row, converted, user)
+        except LookupError:
+            raise TaskStateError(task_id, "the workflow no longer waits for it") from None
+        handler.on_complete(record, converted, user)
+        execution.save()
+
+
+def may_complete(row: UserTaskRow, user: str, groups: Collection[str]) -> bool:
+    """Camunda's rule: the assignee; with none, a candidate user or a candidate group member.
+
+    A task with neither assignee nor candidates is open to everyone.
+    """
+    if row.assignee is not None:
+        return row.assignee == user
+    if not row.candidate_users and not row.candidate_groups:
+        return True
+    return _is_candidate(row, user, groups)
+
+
+def _is_candidate(row: UserTaskRow, user: str, groups: Collection[str]) -> bool:
+    if not row.candidate_users and not row.candidate_groups:
+        return True
+    return user in row.candidate_users or bool(set(groups) & set(row.candidate_groups))
+
+
+def _open_task(uow: UnitOfWork, task_id: str) -> UserTaskRow:
+    row = uow.tasks.get(task_id)
+    if row.state != TaskState.OPEN.value:
+        raise TaskStateError(task_id, f"it is {row.state}")
+    return row

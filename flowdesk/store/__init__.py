@@ -1,0 +1,49 @@
+"""The persistence layer: a `Store`, its units of work, repositories and the rows they return.
+
+This is the whole interface the engine sees. Sessions and ORM models stay inside the store.
+"""
+
+from __future__ import annotations
+
+from flowdesk.store.database import Store, UnitOfWork
+from flowdesk.store.records import (
+    DefinitionRow,
+    HistoryRow,
+    InstanceRow,
+    InstanceState,
+    JobRow,
+    JobState,
+    SubscriptionKind,
+    SubscriptionRow,
+    TaskState,
+    UserTaskRow,
+)
+from flowdesk.store.repositories import (
+    DefinitionRepository,
+    HistoryRepository,
+    InstanceRepository,
+    JobRepository,
+    SubscriptionRepository,
+    UserTaskRepository,
+)
+
+__all__ = [
+    "DefinitionRepository",
+    "DefinitionRow",
+    "HistoryRepository",
+    "HistoryRow",
+    "InstanceRepository",
+    "InstanceRow",
+    "InstanceState",
+    "JobRepository",
+    "JobRow",
+    "JobState",
+    "Store",
+    "SubscriptionKind",
+    "SubscriptionRepository",
+    "SubscriptionRow",
+    "TaskState",
+    "UnitOfWork",
+    "UserTaskRepository",
+    "UserTaskRow",
+]

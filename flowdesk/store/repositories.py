@@ -1,0 +1,1023 @@
+"""Repositories: read and write the store's tables and hand out the frozen rows of `records`.
+
+A repository works inside the unit of work that made it and never commits. Every statement is
+an explicit `select()`, `insert()`, `update()` or `delete()`; reads refresh any object already
+in the session (`populate_existing`), so a row read after an UPDATE statement is never stale.
+SQLAlchemy errors leave a repository as `StoreError`, or as `ConcurrencyConflict` where an
+optimistic lock was lost.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import functools
+from collections.abc import Callable, Collection, Iterable
+from datetime import datetime, timedelta
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.orm import Session, selectinload
+
+from flowdesk import errors
+from flowdesk.store import models, records
+
+__all__ = [
+    "DefinitionRepository",
+    "HistoryRepository",
+    "InstanceRepository",
+    "JobRepository",
+    "SubscriptionRepository",
+    "UserTaskRepository",
+    "as_flowdesk_error",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_Repo = TypeVar("_Repo", bound="_Repository")
+
+# PostgreSQL: serialization_failure and deadlock_detected. Both mean "another transaction got
+# there first"; retrying the whole call is safe.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+_GROUP = "group"
+_USER = "user"
+
+
+def as_flowdesk_error(err: SQLAlchemyError) -> Exception:
+    """Translate a SQLAlchemy error into the error a flowdesk caller should see.
+
+    A ValueError or TypeError raised while SQLAlchemy converted a Python value for the database
+    (a naive datetime, a variable that is not JSON) is a caller's mistake, not a database
+    failure, so it is returned unwrapped. Everything else becomes `StoreError`. The message
+    names the error class and the database's first line, never the SQL parameters, which may
+    hold process variables.
+    """
+    orig = err.orig if isinstance(err, StatementError) else None
+    if not isinstance(err, DBAPIError) and isinstance(orig, ValueError | TypeError):
+        return orig
+    detail = str(orig if orig is not None else err.args[0] if err.args else err)
+    first_line = detail.strip().splitlines()[0] if detail.strip() else type(err).__name__
+    return errors.StoreError(f"database error ({type(err).__name__}): {first_line}")
+
+
+def _store_errors(
+    method: Callable[Concatenate[_Repo, _P], _R],
+) -> Callable[Concatenate[_Repo, _P], _R]:
+    """Let no SQLAlchemy error out of a repository method (see `as_flowdesk_error`)."""
+
+    @functools.wraps(method)
+    def wrapper(self: _Repo, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except SQLAlchemyError as err:
+            translated = as_flowdesk_error(err)
+            if translated is err.orig:
+                raise translated from None
+            raise translated from err
+
+    return wrapper
+
+
+class _Repository:
+    """Holds the unit of work's session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+
+class DefinitionRepository(_Repository):
+    """Deployed BPMN processes and DMN decisions, versioned per (kind, key)."""
+
+    @_store_errors
+    def add(
+        self,
+        *,
+        key: str,
+        name: str,
+        kind: str,
+        resource_name: str,
+        content_hash: str,
+        xml: str,
+        deployed_at: datetime,
+    ) -> records.DefinitionRow:
+        """Store a new version of a definition.
+
+        Args:
+            key: The BPMN process id or DMN decision id.
+            name: Display name.
+            kind: "process" or "decision".
+            resource_name: The file it came from.
+            content_hash: Hash of the XML, to recognise an unchanged redeploy.
+            xml: The whole document.
+            deployed_at: When, as an aware datetime.
+
+        Returns:
+            The stored row, with `version` one above the highest of this (kind, key), from 1.
+
+        Raises:
+            StoreError: The database failed, e.g. a concurrent deploy took the same version.
+        """
+        highest = self._session.scalar(
+            select(func.max(models.Definition.version)).where(
+                models.Definition.kind == kind, models.Definition.key == key
+            )
+        )
+        model = models.Definition(
+            key=key,
+            version=(highest or 0) + 1,
+            name=name,
+            kind=kind,
+            resource_name=resource_name,
+            content_hash=content_hash,
+            xml=xml,
+            deployed_at=deployed_at,
+        )
+        self._session.add(model)
+        self._session.flush()
+        return _definition_row(model)
+
+    @_store_errors
+    def get(self, id: int) -> records.DefinitionRow:
+        """Return the definition with this id.
+
+        Raises:
+            NotFound: No definition has this id.
+            StoreError: The database failed.
+        """
+        model = _first(self._session, select(models.Definition).where(models.Definition.id == id))
+        if model is None:
+            raise errors.NotFound("definition", str(id))
+        return _definition_row(model)
+
+    @_store_errors
+    def find_by_hash(self, kind: str, key: str, content_hash: str) -> records.DefinitionRow | None:
+        """Return the newest version of (kind, key) whose XML has this hash, or None."""
+        stmt = (
+            select(models.Definition)
+            .where(
+                models.Definition.kind == kind,
+                models.Definition.key == key,
+                models.Definition.content_hash == content_hash,
+            )
+            .order_by(models.Definition.version.desc())
+            .limit(1)
+        )
+        model = _first(self._session, stmt)
+        return None if model is None else _definition_row(model)
+
+    @_store_errors
+    def latest(
+        self, kind: str, key: str, *, max_id: int | None = None
+    ) -> records.DefinitionRow | None:
+        """Return the highest version of (kind, key), or None if there is none.
+
+        Args:
+            kind: "process" or "decision".
+            key: The BPMN process id or DMN decision id.
+            max_id: Consider only definitions with `id <= max_id`: what was deployed by then
+                (e.g. a call activity resolving its callee as of its caller's deployment).
+        """
+        stmt = select(models.Definition).where(
+            models.Definition.kind == kind, models.Definition.key == key
+        )
+        if max_id is not None:
+            stmt = stmt.where(models.Definition.id <= max_id)
+        model = _first(self._session, stmt.order_by(models.Definition.version.desc()).limit(1))
+        return None if model is None else _definition_row(model)
+
+    @_store_errors
+    def find_version(self, kind: str, key: str, version: int) -> records.DefinitionRow | None:
+        """Return one version of (kind, key), or None."""
+        stmt = select(models.Definition).where(
+            models.Definition.kind == kind,
+            models.Definition.key == key,
+            models.Definition.version == version,
+        )
+        model = _first(self._session, stmt)
+        return None if model is None else _definition_row(model)
+
+    @_store_errors
+    def list(
+        self, *, kind: str | None = None, key: str | None = None, latest_only: bool = False
+    ) -> builtins.list[records.DefinitionRow]:
+        """Return definitions ordered by key, then version.
+
+        Args:
+            kind: Only this kind.
+            key: Only this key.
+            latest_only: Only the highest version of each (kind, key).
+        """
+        stmt = select(models.Definition)
+        if kind is not None:
+            stmt = stmt.where(models.Definition.kind == kind)
+        if key is not None:
+            stmt = stmt.where(models.Definition.key == key)
+        if latest_only:
+            newest = (
+                select(
+                    models.Definition.kind,
+                    models.Definition.key,
+                    func.max(models.Definition.version).label("version"),
+                )
+                .group_by(models.Definition.kind, models.Definition.key)
+                .subquery()
+            )
+            stmt = stmt.join(
+                newest,
+                and_(
+                    models.Definition.kind == newest.c.kind,
+                    models.Definition.key == newest.c.key,
+                    models.Definition.version == newest.c.version,
+                ),
+            )
+        stmt = stmt.order_by(
+            models.Definition.key, models.Definition.version, models.Definition.id
+        )
+        return [_definition_row(m) for m in _all(self._session, stmt)]
+
+
+class InstanceRepository(_Repository):
+    """Process instances, saved with optimistic locking on `lock_version`."""
+
+    _CHANGEABLE = frozenset(f.name for f in dataclasses.fields(records.InstanceRow)) - {
+        "id",
+        "lock_version",
+    }
+
+    @_store_errors
+    def add(self, row: records.InstanceRow) -> None:
+        """Insert a new instance.
+
+        Raises:
+            StoreError: The database failed, e.g. the id exists or the definition does not.
+        """
+        self._session.add(models.Instance(**_fields(row)))
+        self._session.flush()
+
+    @_store_errors
+    def get(self, id: str) -> records.InstanceRow:
+        """Return the instance with this id.
+
+        Raises:
+            NotFound: No instance has this id.
+            StoreError: The database failed.
+        """
+        row = self.find(id)
+        if row is None:
+            raise errors.NotFound("instance", id)
+        return row
+
+    @_store_errors
+    def find(self, id: str) -> records.InstanceRow | None:
+        """Return the instance with this id, or None."""
+        model = _first(self._session, select(models.Instance).where(models.Instance.id == id))
+        return None if model is None else _instance_row(model)
+
+    @_store_errors
+    def list(
+        self,
+        *,
+        process_key: str | None = None,
+        state: str | None = None,
+        business_key: str | None = None,
+        definition_id: int | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[records.InstanceRow]:
+        """Return instances matching every filter given, oldest first (started_at, then id)."""
+        stmt = select(models.Instance)
+        if process_key is not None:
+            stmt = stmt.where(models.Instance.process_key == process_key)
+        if state is not None:
+            stmt = stmt.where(models.Instance.state == state)
+        if business_key is not None:
+            stmt = stmt.where(models.Instance.business_key == business_key)
+        if definition_id is not None:
+            stmt = stmt.where(models.Instance.definition_id == definition_id)
+        stmt = stmt.order_by(models.Instance.started_at, models.Instance.id).limit(limit)
+        return [_instance_row(m) for m in _all(self._session, stmt)]
+
+    @_store_errors
+    def update(
+        self, id: str, *, expected_lock_version: int, **changes: Any
+    ) -> records.InstanceRow:
+        """Save changes to an instance if nobody else saved it since it was read.
+
+        Runs `UPDATE ... SET ..., lock_version = lock_version + 1 WHERE id = :id AND
+        lock_version = :expected`. On PostgreSQL a concurrent writer of the same row waits for
+        the first to commit, then matches no row; on SQLite writers are serialised, so the
+        second simply matches no row.
+
+        Args:
+            id: The instance.
+            expected_lock_version: The `lock_version` of the row the caller read.
+            **changes: New values, by `InstanceRow` field name (not `id` or `lock_version`).
+
+        Returns:
+            The row as saved, with `lock_version` one higher.
+
+        Raises:
+            ConcurrencyConflict: The instance was saved by someone else since it was read.
+            NotFound: No instance has this id.
+            TypeError: A change names no changeable field.
+            StoreError: The database failed.
+        """
+        _check_fields(changes, self._CHANGEABLE, "instance")
+        stmt = (
+            update(models.Instance)
+            .where(
+                models.Instance.id == id,
+                models.Instance.lock_version == expected_lock_version,
+            )
+            .values(**changes, lock_version=models.Instance.lock_version + 1)
+            .returning(models.Instance)
+        )
+        try:
+            model = _returning(self._session, stmt)
+        except DBAPIError as err:
+            if getattr(err.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+                raise errors.ConcurrencyConflict(id) from err
+            raise
+        if model is None:
+            if self.find(id) is None:
+                raise errors.NotFound("instance", id)
+            raise errors.ConcurrencyConflict(id)
+        return _instance_row(model)
+
+
+class UserTaskRepository(_Repository):
+    """User tasks with their candidate groups and users."""
+
+    _CHANGEABLE = frozenset(f.name for f in dataclasses.fields(records.UserTaskRow)) - {
+        "id",
+        "instance_id",
+        "process_key",
+        "business_key",
+    }
+
+    @_store_errors
+    def add(self, row: records.UserTaskRow) -> None:
+        """Insert a new task and its candidates.
+
+        `process_key` and `business_key` of the row are ignored: they are read from the
+        instance. Duplicate candidates are stored once.
+
+        Raises:
+            StoreError: The database failed, e.g. the id exists or the instance does not.
+        """
+        values = _fields(row)
+        for name in ("candidate_groups", "candidate_users", "process_key", "business_key"):
+            del values[name]
+        self._session.add(models.UserTask(**values))
+        self._session.flush()
+        self._add_candidates(row.id, _GROUP, row.candidate_groups)
+        self._add_candidates(row.id, _USER, row.candidate_users)
+
+    @_store_errors
+    def get(self, id: str) -> records.UserTaskRow:
+        """Return the task with this id, in any state.
+
+        Raises:
+            NotFound: No task has this id.
+            StoreError: The database failed.
+        """
+        row = self.find(id)
+        if row is None:
+            raise errors.NotFound("task", id)
+        return row
+
+    @_store_errors
+    def find(self, id: str) -> records.UserTaskRow | None:
+        """Return the task with this id, in any state, or None."""
+        rows = self._select(models.UserTask.id == id, limit=None)
+        return rows[0] if rows else None
+
+    @_store_errors
+    def list(
+        self,
+        *,
+        state: str | None = records.TaskState.OPEN,
+        instance_id: str | None = None,
+        assignee: str | None = None,
+        candidate_group: str | None = None,
+        candidate_groups: Collection[str] | None = None,
+        candidate_user: str | None = None,
+        process_key: str | None = None,
+        business_key: str | None = None,
+        element_id: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[records.UserTaskRow]:
+        """Return tasks matching every filter given, oldest first (created_at, then id).
+
+        Args:
+            state: Only tasks in this state; None for any state. Default: open tasks.
+            instance_id: Only tasks of this instance.
+            assignee: Only tasks held by this user.
+            candidate_group: Only tasks that name this candidate group.
+            candidate_groups: With `candidate_user`: only tasks offered to that user, directly
+                or through one of these groups. Alone: only tasks that name at least one of
+                these groups (an empty collection matches nothing).
+            candidate_user: Only tasks that name this candidate user (or, with
+                `candidate_groups`, one of those groups).
+            process_key: Only tasks of instances of this process.
+            business_key: Only tasks of instances with this business key.
+            element_id: Only tasks of this BPMN element.
+            limit: At most this many.
+        """
+        where: builtins.list[ColumnElement[bool]] = []
+        if state is not None:
+            where.append(models.UserTask.state == state)
+        if instance_id is not None:
+            where.append(models.UserTask.instance_id == instance_id)
+        if assignee is not None:
+            where.append(models.UserTask.assignee == assignee)
+        if element_id is not None:
+            where.append(models.UserTask.element_id == element_id)
+        if process_key is not None:
+            where.append(models.Instance.process_key == process_key)
+        if business_key is not None:
+            where.append(models.Instance.business_key == business_key)
+        if candidate_group is not None:
+            where.append(_has_candidate(_GROUP, candidate_group))
+        offered: builtins.list[ColumnElement[bool]] = []
+        if candidate_user is not None:
+            offered.append(
+                and_(models.TaskCandidate.kind == _USER, models.TaskCandidate.value == candidate_user)
+            )
+        if candidate_groups is not None:
+            offered.append(
+                and_(
+                    models.TaskCandidate.kind == _GROUP,
+                    models.TaskCandidate.value.in_(sorted(set(candidate_groups))),
+                )
+            )
+        if offered:
+            where.append(
+                exists().where(
+                    models.TaskCandidate.task_id == models.UserTask.id, or_(*offered)
+                )
+            )
+        return self._select(*where, limit=limit)
+
+    @_store_errors
+    def update(self, id: str, **changes: Any) -> records.UserTaskRow:
+        """Change a task; new `candidate_groups` or `candidate_users` replace the old ones.
+
+        Args:
+            id: The task.
+            **changes: New values, by `UserTaskRow` field name (not `id`, `instance_id`,
+                `process_key` or `business_key`).
+
+        Returns:
+            The task as saved.
+
+        Raises:
+            NotFound: No task has this id.
+            TypeError: A change names no changeable field.
+            StoreError: The database failed.
+        """
+        _check_fields(changes, self._CHANGEABLE, "task")
+        groups = changes.pop("candidate_groups", None)
+        users = changes.pop("candidate_users", None)
+        if changes:
+            result = self._session.execute(
+                update(models.UserTask).where(models.UserTask.id == id).values(**changes),
+                execution_options={"synchronize_session": False},
+            )
+            found = _rowcount(result) > 0
+        else:
+            found = (
+                self._session.scalar(select(models.UserTask.id).where(models.UserTask.id == id))
+                is not None
+            )
+        if not found:
+            raise errors.NotFound("task", id)
+        for kind, values in ((_GROUP, groups), (_USER, users)):
+            if values is not None:
+                self._session.execute(
+                    delete(models.TaskCandidate).where(
+                        models.TaskCandidate.task_id == id, models.TaskCandidate.kind == kind
+                    ),
+                    execution_options={"synchronize_session": False},
+                )
+                self._add_candidates(id, kind, values)
+        return self.get(id)
+
+    @_store_errors
+    def reassign(self, from_user: str, to_user: str) -> int:
+        """Move a user's open tasks to another user.
+
+        Open tasks held by `from_user` are assigned to `to_user` (keeping `claimed_at`), and
+        `from_user` is replaced by `to_user` among the candidate users of open tasks.
+
+        Returns:
+            How many distinct open tasks changed, by either rule.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        if from_user == to_user:
+            return 0
+        open_tasks = select(models.UserTask.id).where(
+            models.UserTask.state == records.TaskState.OPEN
+        )
+        held = set(
+            self._session.scalars(open_tasks.where(models.UserTask.assignee == from_user))
+        )
+        offered = set(
+            self._session.scalars(
+                select(models.TaskCandidate.task_id).where(
+                    models.TaskCandidate.kind == _USER,
+                    models.TaskCandidate.value == from_user,
+                    models.TaskCandidate.task_id.in_(open_tasks.scalar_subquery()),
+                )
+            )
+        )
+        if held:
+            self._session.execute(
+                update(models.UserTask)
+                .where(models.UserTask.id.in_(sorted(held)))
+                .values(assignee=to_user),
+                execution_options={"synchronize_session": False},
+            )
+        if offered:
+            already = set(
+                self._session.scalars(
+                    select(models.TaskCandidate.task_id).where(
+                        models.TaskCandidate.kind == _USER,
+                        models.TaskCandidate.value == to_user,
+                        models.TaskCandidate.task_id.in_(sorted(offered)),
+                    )
+                )
+            )
+            self._session.execute(
+                delete(models.TaskCandidate).where(
+                    models.TaskCandidate.kind == _USER,
+                    models.TaskCandidate.value == from_user,
+                    models.TaskCandidate.task_id.in_(sorted(offered)),
+                ),
+                execution_options={"synchronize_session": False},
+            )
+            self._session.add_all(
+                models.TaskCandidate(task_id=task_id, kind=_USER, value=to_user)
+                for task_id in sorted(offered - already)
+            )
+            self._session.flush()
+        return len(held | offered)
+
+    def _add_candidates(self, task_id: str, kind: str, values: Iterable[str]) -> None:
+        self._session.add_all(
+            models.TaskCandidate(task_id=task_id, kind=kind, value=value)
+            for value in sorted(set(values))
+        )
+        self._session.flush()
+
+    def _select(
+        self, *where: ColumnElement[bool], limit: int | None
+    ) -> builtins.list[records.UserTaskRow]:
+        stmt = (
+            select(models.UserTask, models.Instance.process_key, models.Instance.business_key)
+            .join(models.Instance, models.Instance.id == models.UserTask.instance_id)
+            .where(*where)
+            .options(selectinload(models.UserTask.candidates))
+            .order_by(models.UserTask.created_at, models.UserTask.id)
+            .limit(limit)
+        )
+        result = self._session.execute(stmt, execution_options={"populate_existing": True})
+        return [
+            _task_row(task, process_key=process_key, business_key=business_key)
+            for task, process_key, business_key in result.tuples()
+        ]
+
+
+class HistoryRepository(_Repository):
+    """The append-only history of what happened to instances."""
+
+    @_store_errors
+    def add(
+        self,
+        *,
+        instance_id: str,
+        type: str,
+        at: datetime,
+        element_id: str | None = None,
+        user: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> records.HistoryRow:
+        """Append one event.
+
+        Args:
+            instance_id: The instance it happened to.
+            type: e.g. "instance_started", "task_completed".
+            at: When, as an aware datetime.
+            element_id: The BPMN element, if any.
+            user: Who did it, if anyone.
+            data: Details, JSON-serialisable.
+
+        Returns:
+            The stored event, with its id (ids grow in insertion order).
+
+        Raises:
+            StoreError: The database failed.
+        """
+        model = models.HistoryEntry(
+            instance_id=instance_id,
+            type=type,
+            at=at,
+            element_id=element_id,
+            user=user,
+            data=dict(data or {}),
+        )
+        self._session.add(model)
+        self._session.flush()
+        return _history_row(model)
+
+    @_store_errors
+    def list(
+        self, instance_id: str | None = None, *, types: Collection[str] | None = None
+    ) -> builtins.list[records.HistoryRow]:
+        """Return events oldest first (by id), of one instance or of all.
+
+        Args:
+            instance_id: Only this instance's events.
+            types: Only events of these types.
+        """
+        stmt = select(models.HistoryEntry)
+        if instance_id is not None:
+            stmt = stmt.where(models.HistoryEntry.instance_id == instance_id)
+        if types is not None:
+            stmt = stmt.where(models.HistoryEntry.type.in_(sorted(set(types))))
+        stmt = stmt.order_by(models.HistoryEntry.id)
+        return [_history_row(m) for m in _all(self._session, stmt)]
+
+
+class JobRepository(_Repository):
+    """Timers and other deferred work, leased to one worker at a time.
+
+    Job claiming is built on two mechanisms. A lease (`locked_by`, `lock_expires_at`) written
+    and committed by `acquire_due` keeps other workers off a job while its owner runs it in a
+    later transaction, and lets another worker take it over once the lease expires (the owner
+    died). On PostgreSQL, `SELECT ... FOR UPDATE SKIP LOCKED` makes concurrent acquirers skip
+    rows another transaction is leasing at that very moment instead of waiting for it or
+    leasing the same job twice. SQLite has no row locks; its writers are serialised (every
+    unit of work that may write begins with `BEGIN IMMEDIATE`), which gives the same result.
+    Advisory locks and a separate queue table were dropped: they add moving parts without
+    doing more than this.
+    """
+
+    _CHANGEABLE = frozenset(f.name for f in dataclasses.fields(records.JobRow)) - {"id"}
+
+    @_store_errors
+    def add(self, row: records.JobRow) -> None:
+        """Insert a new job.
+
+        Raises:
+            StoreError: The database failed, e.g. the id exists or the instance does not.
+        """
+        self._session.add(models.Job(**_fields(row)))
+        self._session.flush()
+
+    @_store_errors
+    def get(self, id: str) -> records.JobRow:
+        """Return the job with this id.
+
+        Raises:
+            NotFound: No job has this id.
+            StoreError: The database failed.
+        """
+        model = _first(self._session, select(models.Job).where(models.Job.id == id))
+        if model is None:
+            raise errors.NotFound("job", id)
+        return _job_row(model)
+
+    @_store_errors
+    def list(
+        self, *, instance_id: str | None = None, state: str | None = None
+    ) -> builtins.list[records.JobRow]:
+        """Return jobs matching every filter given, soonest first (due_at, then id)."""
+        stmt = select(models.Job)
+        if instance_id is not None:
+            stmt = stmt.where(models.Job.instance_id == instance_id)
+        if state is not None:
+            stmt = stmt.where(models.Job.state == state)
+        stmt = stmt.order_by(models.Job.due_at, models.Job.id)
+        return [_job_row(m) for m in _all(self._session, stmt)]
+
+    @_store_errors
+    def delete(self, id: str) -> None:
+        """Delete a job.
+
+        Raises:
+            NotFound: No job has this id.
+            StoreError: The database failed.
+        """
+        result = self._session.execute(
+            delete(models.Job).where(models.Job.id == id),
+            execution_options={"synchronize_session": False},
+        )
+        if _rowcount(result) == 0:
+            raise errors.NotFound("job", id)
+
+    @_store_errors
+    def update(self, id: str, **changes: Any) -> records.JobRow:
+        """Change a job.
+
+        Args:
+            id: The job.
+            **changes: New values, by `JobRow` field name (not `id`).
+
+        Returns:
+            The job as saved.
+
+        Raises:
+            NotFound: No job has this id.
+            TypeError: A change names no changeable field.
+            StoreError: The database failed.
+        """
+        _check_fields(changes, self._CHANGEABLE, "job")
+        if not changes:
+            return self.get(id)
+        stmt = (
+            update(models.Job).where(models.Job.id == id).values(**changes).returning(models.Job)
+        )
+        model = _returning(self._session, stmt)
+        if model is None:
+            raise errors.NotFound("job", id)
+        return _job_row(model)
+
+    @_store_errors
+    def acquire_due(
+        self, now: datetime, *, owner: str, lease: timedelta, limit: int
+    ) -> builtins.list[records.JobRow]:
+        """Lease waiting jobs that are due and not leased to a live worker.
+
+        Selects jobs with state "waiting", `due_at <= now` and no lease or an expired one
+        (`lock_expires_at < now`), soonest first, skipping rows that a concurrent transaction
+        has locked (PostgreSQL), and sets `locked_by=owner`, `lock_expires_at=now + lease`.
+        Commit the unit of work to make the lease visible to other workers.
+
+        Args:
+            now: The current time, aware.
+            owner: Names the worker, e.g. host and process id.
+            lease: How long the worker may take before another may take the job over.
+            limit: At most this many jobs.
+
+        Returns:
+            The leased jobs, soonest first.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        due = (
+            select(models.Job.id)
+            .where(
+                models.Job.state == records.JobState.WAITING,
+                models.Job.due_at <= now,
+                or_(models.Job.locked_by.is_(None), models.Job.lock_expires_at < now),
+            )
+            .order_by(models.Job.due_at, models.Job.id)
+            .limit(limit)
+        )
+        if self._session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = builtins.list(self._session.scalars(due))
+        if not ids:
+            return []
+        stmt = (
+            update(models.Job)
+            .where(models.Job.id.in_(ids))
+            .values(locked_by=owner, lock_expires_at=now + lease)
+            .returning(models.Job)
+        )
+        leased = [_job_row(m) for m in _returning_all(self._session, stmt)]
+        return sorted(leased, key=lambda job: (job.due_at, job.id))
+
+
+class SubscriptionRepository(_Repository):
+    """Message and signal catch events waiting for a correlation."""
+
+    @_store_errors
+    def add(self, row: records.SubscriptionRow) -> None:
+        """Insert a new subscription.
+
+        Raises:
+            StoreError: The database failed, e.g. the id exists.
+        """
+        self._session.add(models.Subscription(**_fields(row)))
+        self._session.flush()
+
+    @_store_errors
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        start_events_only: bool = False,
+    ) -> builtins.list[records.SubscriptionRow]:
+        """Return subscriptions matching every filter given, oldest first (created_at, id).
+
+        Args:
+            kind: "message" or "signal".
+            name: The message or signal name.
+            instance_id: Only this instance's subscriptions.
+            business_key: Only subscriptions with exactly this business key.
+            start_events_only: Only start events of definitions (no instance).
+        """
+        stmt = select(models.Subscription)
+        if kind is not None:
+            stmt = stmt.where(models.Subscription.kind == kind)
+        if name is not None:
+            stmt = stmt.where(models.Subscription.name == name)
+        if instance_id is not None:
+            stmt = stmt.where(models.Subscription.instance_id == instance_id)
+        if business_key is not None:
+            stmt = stmt.where(models.Subscription.business_key == business_key)
+        if start_events_only:
+            stmt = stmt.where(models.Subscription.instance_id.is_(None))
+        stmt = stmt.order_by(models.Subscription.created_at, models.Subscription.id)
+        return [_subscription_row(m) for m in _all(self._session, stmt)]
+
+    @_store_errors
+    def delete(self, id: str) -> None:
+        """Delete a subscription.
+
+        Raises:
+            NotFound: No subscription has this id.
+            StoreError: The database failed.
+        """
+        result = self._session.execute(
+            delete(models.Subscription).where(models.Subscription.id == id),
+            execution_options={"synchronize_session": False},
+        )
+        if _rowcount(result) == 0:
+            raise errors.NotFound("subscription", id)
+
+    @_store_errors
+    def delete_for_instance(self, instance_id: str) -> None:
+        """Delete every subscription of an instance (there may be none)."""
+        self._session.execute(
+            delete(models.Subscription).where(models.Subscription.instance_id == instance_id),
+            execution_options={"synchronize_session": False},
+        )
+
+    @_store_errors
+    def delete_for_definition(self, definition_id: int) -> None:
+        """Delete every subscription of a definition (there may be none)."""
+        self._session.execute(
+            delete(models.Subscription).where(
+                models.Subscription.definition_id == definition_id
+            ),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def _first(session: Session, stmt: Any) -> Any:
+    """The first entity the statement returns, refreshed from the database, or None."""
+    return session.scalars(stmt, execution_options={"populate_existing": True}).first()
+
+
+def _all(session: Session, stmt: Any) -> builtins.list[Any]:
+    return builtins.list(
+        session.scalars(stmt, execution_options={"populate_existing": True}).all()
+    )
+
+
+def _returning(session: Session, stmt: Any) -> Any:
+    """The first entity an UPDATE ... RETURNING gives back, refreshed in the session, or None."""
+    rows = _returning_all(session, stmt)
+    return rows[0] if rows else None
+
+
+def _returning_all(session: Session, stmt: Any) -> builtins.list[Any]:
+    options = {"populate_existing": True, "synchronize_session": False}
+    return builtins.list(session.scalars(stmt, execution_options=options).all())
+
+
+def _rowcount(result: Any) -> int:
+    count: int = result.rowcount
+    return count
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    return {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+
+
+def _check_fields(changes: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise TypeError(f"cannot change {what} field(s) {', '.join(unknown)}")
+
+
+def _has_candidate(kind: str, value: str) -> ColumnElement[bool]:
+    return exists().where(
+        models.TaskCandidate.task_id == models.UserTask.id,
+        models.TaskCandidate.kind == kind,
+        models.TaskCandidate.value == value,
+    )
+
+
+def _definition_row(model: models.Definition) -> records.DefinitionRow:
+    return records.DefinitionRow(
+        id=model.id,
+        key=model.key,
+        version=model.version,
+        name=model.name,
+        kind=model.kind,
+        resource_name=model.resource_name,
+        content_hash=model.content_hash,
+        xml=model.xml,
+        deployed_at=model.deployed_at,
+    )
+
+
+def _instance_row(model: models.Instance) -> records.InstanceRow:
+    return records.InstanceRow(
+        id=model.id,
+        definition_id=model.definition_id,
+        process_key=model.process_key,
+        version=model.version,
+        business_key=model.business_key,
+        state=model.state,
+        variables=model.variables,
+        workflow_state=model.workflow_state,
+        serializer_version=model.serializer_version,
+        lock_version=model.lock_version,
+        started_at=model.started_at,
+        ended_at=model.ended_at,
+        incident=model.incident,
+    )
+
+
+def _task_row(
+    model: models.UserTask, *, process_key: str, business_key: str | None
+) -> records.UserTaskRow:
+    return records.UserTaskRow(
+        id=model.id,
+        instance_id=model.instance_id,
+        element_id=model.element_id,
+        name=model.name,
+        state=model.state,
+        assignee=model.assignee,
+        candidate_groups=tuple(c.value for c in model.candidates if c.kind == _GROUP),
+        candidate_users=tuple(c.value for c in model.candidates if c.kind == _USER),
+        form_key=model.form_key,
+        form_fields=model.form_fields,
+        documentation=model.documentation,
+        due=model.due,
+        priority=model.priority,
+        created_at=model.created_at,
+        claimed_at=model.claimed_at,
+        completed_at=model.completed_at,
+        completed_by=model.completed_by,
+        properties=model.properties,
+        process_key=process_key,
+        business_key=business_key,
+    )
+
+
+def _history_row(model: models.HistoryEntry) -> records.HistoryRow:
+    return records.HistoryRow(
+        id=model.id,
+        instance_id=model.instance_id,
+        type=model.type,
+        at=model.at,
+        element_id=model.element_id,
+        user=model.user,
+        data=model.data,
+    )
+
+
+def _job_row(model: models.Job) -> records.JobRow:
+    return records.JobRow(
+        id=model.id,
+        instance_id=model.instance_id,
+        element_id=model.element_id,
+        task_ref=model.task_ref,
+        type=model.type,
+        due_at=model.due_at,
+        state=model.state,
+        attempts=model.attempts,
+        retries_left=model.retries_left,
+        created_at=model.created_at,
+        locked_by=model.locked_by,
+        lock_expires_at=model.lock_expires_at,
+        error=model.error,
+        payload=model.payload,
+    )
+
+
+def _subscription_row(model: models.Subscription) -> records.SubscriptionRow:
+    return records.SubscriptionRow(
+        id=model.id,
+        instance_id=model.instance_id,
+        definition_id=model.definition_id,
+        kind=model.kind,
+        name=model.name,
+        element_id=model.element_id,
+        task_ref=model.task_ref,
+        business_key=model.business_key,
+        created_at=model.created_at,
+    )
