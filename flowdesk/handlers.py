@@ -176,6 +176,10 @@ class HandlerRegistry:
                 return self._services[name]
         return None
 
+    def service_exact(self, name: str) -> ServiceHandler | None:
+        """The handler registered under exactly this name."""
+        return self._services.get(name)
+
     @property
     def services(self) -> Mapping[str, ServiceHandler]:
         """Every registered service handler by name."""

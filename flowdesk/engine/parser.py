@@ -16,6 +16,7 @@ The extensions dict of every task spec has these keys:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from lxml import etree
@@ -155,6 +156,60 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     """A `CamundaParser` that keeps every Camunda 7 setting flowdesk runs."""
 
     OVERRIDE_PARSER_CLASSES = _override_classes()
+
+    def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
+        super().add_bpmn_xml(_without_reserved_ids(bpmn), filename)
+
+    def get_spec(self, process_id: str, required: bool = True) -> Any:
+        spec = super().get_spec(process_id, required)
+        _restore_reserved_ids(spec)
+        return spec
+
+    def get_subprocess_specs(
+        self, name: str, specs: Any = None, require_call_activity_specs: bool = True
+    ) -> Any:
+        found = super().get_subprocess_specs(name, specs, require_call_activity_specs)
+        for spec in found.values():
+            _restore_reserved_ids(spec)
+        return found
+
+
+# SpiffWorkflow 3.2 names its own task specs "Start", "End" and "Root" and keys specs by BPMN
+# id, so an element with such an id silently replaces one of them. Such elements are renamed
+# for Spiff, and their specs get their real id back as `bpmn_id` after parsing.
+_RESERVED_IDS = frozenset({"Start", "End", "Root"})
+_RENAMED_SUFFIX = "__flowdesk"
+_REFERENCE_ATTRIBUTES = ("id", "sourceRef", "targetRef", "attachedToRef", "default", "bpmnElement")
+_REFERENCE_TEXTS = frozenset({"incoming", "outgoing", "flowNodeRef"})
+
+
+def _without_reserved_ids(root: Any) -> Any:
+    if not any(
+        element.get("id") in _RESERVED_IDS
+        for element in root.iter()
+        if isinstance(element.tag, str)
+    ):
+        return root
+    root = copy.deepcopy(root)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for attribute in _REFERENCE_ATTRIBUTES:
+            if element.get(attribute) in _RESERVED_IDS:
+                element.set(attribute, element.get(attribute) + _RENAMED_SUFFIX)
+        if (
+            etree.QName(element).localname in _REFERENCE_TEXTS
+            and (element.text or "").strip() in _RESERVED_IDS
+        ):
+            element.text = element.text.strip() + _RENAMED_SUFFIX
+    return root
+
+
+def _restore_reserved_ids(spec: Any) -> None:
+    for task_spec in spec.task_specs.values():
+        bpmn_id = getattr(task_spec, "bpmn_id", None)
+        if bpmn_id and bpmn_id.endswith(_RENAMED_SUFFIX):
+            task_spec.bpmn_id = bpmn_id[: -len(_RENAMED_SUFFIX)]
 
 
 def _child(node: Any, local_name: str, ns: str | None = None) -> Any:

@@ -38,13 +38,22 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
     """Evaluates in the sandbox, and runs service tasks through the handler registry."""
 
     def __init__(self, registry: handlers.HandlerRegistry, scope: CallScope) -> None:
-        super().__init__(environment=sandbox.SandboxEnvironment())
+        # JUEL's execution.processBusinessKey / processInstanceId translate to these names.
+        super().__init__(
+            environment=sandbox.SandboxEnvironment(
+                {"business_key": scope.business_key, "instance_id": scope.instance_id}
+            )
+        )
         self.registry = registry
         self.scope = scope
 
     def validate(self, expression: str) -> None:
-        # Spiff's DMN parser checks expressions with ast.parse; JUEL must be translated first.
-        expressions.translate(expression)
+        # Spiff's DMN parser checks expressions with ast.parse and catches only SyntaxError
+        # (it retries a unary test such as "> 1000" as "v > 1000"); JUEL is translated first.
+        try:
+            expressions.translate(expression)
+        except ExpressionError as err:
+            raise SyntaxError(str(err)) from err
 
     def run_service(self, task: Any) -> bool:
         """Run the handler of a service task; its returned variables go into the task data.
@@ -59,13 +68,14 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
                 spec.bpmn_id,
                 "service task has no camunda:class, delegateExpression, expression or topic",
             )
-        handler = self.registry.service(implementation)
         camunda = spec.extensions.get("camunda", {})
-        if handler is None and camunda.get("expression"):
+        if camunda.get("expression") and self.registry.service_exact(implementation) is None:
+            # Camunda evaluates the expression, calling the beans it names.
             result = self._evaluate_bean_expression(task, camunda["expression"])
             if camunda.get("resultVariable"):
                 task.data[camunda["resultVariable"]] = result
             return True
+        handler = self.registry.service(implementation)
         if handler is None:
             raise HandlerError(
                 implementation, f"no handler registered for service task {spec.bpmn_id!r}"

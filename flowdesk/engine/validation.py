@@ -147,6 +147,12 @@ def parse_xml(source: bytes, file: str) -> etree._ElementTree:
 def kind_of(tree: etree._ElementTree) -> Literal["bpmn", "dmn"]:
     """Whether the tree is a BPMN or a DMN (1.1, 1.2 or 1.3) file.
 
+    Args:
+        tree: A parsed file.
+
+    Returns:
+        `bpmn` or `dmn`, from the root element's namespace.
+
     Raises:
         ValueError: The root is neither BPMN nor DMN `definitions`.
     """
@@ -165,7 +171,12 @@ def kind_of(tree: etree._ElementTree) -> Literal["bpmn", "dmn"]:
 def process_ids(tree: etree._ElementTree) -> dict[str, bool]:
     """Each process id in the file, with whether it is executable.
 
-    A process without `isExecutable` counts as executable, as in Camunda 7.
+    Args:
+        tree: A parsed BPMN file (a DMN file has no processes).
+
+    Returns:
+        Process id -> `isExecutable`; a process without the attribute counts as executable,
+        as in Camunda 7.
     """
     return {
         process.get("id", ""): _is_executable(process)
@@ -175,7 +186,14 @@ def process_ids(tree: etree._ElementTree) -> dict[str, bool]:
 
 
 def decision_ids(tree: etree._ElementTree) -> list[str]:
-    """The ids of the decisions in a DMN file (none for a BPMN file)."""
+    """The ids of the decisions in a DMN file.
+
+    Args:
+        tree: A parsed file.
+
+    Returns:
+        The decision ids in document order; none for a BPMN file.
+    """
     root = tree.getroot()
     namespace = etree.QName(root).namespace
     if namespace not in DMN_NAMESPACES:
@@ -184,10 +202,15 @@ def decision_ids(tree: etree._ElementTree) -> list[str]:
 
 
 def called_elements(tree: etree._ElementTree) -> list[tuple[str, str | None, int | None]]:
-    """`(calledElement, element_id, line)` of each call activity that names a process statically.
+    """The processes the file's call activities call, by name.
 
-    Call activities whose `calledElement` is an expression (`${...}`) or missing are left out:
-    they cannot be resolved before the instance runs.
+    Args:
+        tree: A parsed BPMN file.
+
+    Returns:
+        `(calledElement, element_id, line)` per call activity. Those whose `calledElement` is
+        an expression (`${...}`) or missing are left out: they cannot be resolved before the
+        instance runs.
     """
     found = []
     for activity in tree.getroot().iter(f"{_B}callActivity"):
@@ -198,7 +221,15 @@ def called_elements(tree: etree._ElementTree) -> list[tuple[str, str | None, int
 
 
 def decision_refs(tree: etree._ElementTree) -> list[tuple[str, str | None, int | None]]:
-    """`(decisionRef, element_id, line)` of each business rule task naming a decision statically."""
+    """The decisions the file's business rule tasks evaluate, by name.
+
+    Args:
+        tree: A parsed BPMN file.
+
+    Returns:
+        `(camunda:decisionRef, element_id, line)` per business rule task; expressions
+        (`${...}`) and tasks without a decisionRef are left out.
+    """
     found = []
     for task in tree.getroot().iter(f"{_B}businessRuleTask"):
         ref = (_camunda(task, "decisionRef") or "").strip()
@@ -760,13 +791,15 @@ _DAY_OF_MONTH, _DAY_OF_WEEK = 3, 5
 def _is_cron(value: str) -> bool:
     """A Quartz cron expression as Camunda 7 reads it: 6 fields, or 7 with the year.
 
-    The check is syntactic (field forms and ranges); Quartz's rule that one of day-of-month and
-    day-of-week must be `?` is not enforced, since newer Camunda 7 releases relax it.
+    As in Quartz, exactly one of day-of-month and day-of-week is `?` (`0 0 12 * * ?`, not
+    `0 0 12 * * *`): Quartz cannot combine the two.
     """
     fields = value.upper().split()
-    return len(fields) in (6, 7) and all(
-        _is_cron_field(field, index) for index, field in enumerate(fields)
-    )
+    if len(fields) not in (6, 7):
+        return False
+    if (fields[_DAY_OF_MONTH] == "?") == (fields[_DAY_OF_WEEK] == "?"):
+        return False
+    return all(_is_cron_field(field, index) for index, field in enumerate(fields))
 
 
 def _is_cron_field(field: str, index: int) -> bool:

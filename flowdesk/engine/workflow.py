@@ -302,6 +302,10 @@ class WorkflowRun:
                 del scope[key]
         changed.update(outputs)
         scope.update(copy.deepcopy({k: v for k, v in changed.items() if k not in _INTERNAL_KEYS}))
+        # Input parameters are local: they must not flow on to the next tasks' copies.
+        for holder in (task, *task.children):
+            for key in local:
+                holder.data.pop(key, None)
         spec = task.task_spec
         if getattr(spec, "bpmn_id", None):
             self.log.completed.append(
@@ -358,7 +362,8 @@ def _timer_due(task: Any) -> datetime | None:
 
 
 def _describe(err: BaseException) -> str:
-    cause = getattr(err, "exception", None) or err.__cause__
+    # Spiff 3.2's WorkflowTaskException keeps the original error only as __context__.
+    cause = getattr(err, "exception", None) or err.__cause__ or err.__context__
     text = f"{type(err).__name__}: {err}"
     if cause is not None and str(cause) not in text:
         text += f" ({type(cause).__name__}: {cause})"

@@ -587,7 +587,7 @@ class UserTaskRepository(_Repository):
         result = self._session.execute(stmt, execution_options={"populate_existing": True})
         return [
             _task_row(task, process_key=process_key, business_key=business_key)
-            for task, process_key, business_key in result.tuples()
+            for task, process_key, business_key in result
         ]
 
 

@@ -764,6 +764,9 @@ def test_timer_kind__recognises_each_kind(text, kind):
         "R3/PT1H/PT2H",
         "* * * * *",
         "0 0 12 ? * 8",
+        "0 0 12 * * MON",
+        "0 0 12 ? * ?",
+        "0 0 12 * * *",
         "0 0 0/0 * * ?",
     ],
 )

@@ -1,0 +1,88 @@
+"""The public surface is pinned: changing it must be deliberate."""
+
+from __future__ import annotations
+
+import inspect
+
+import flowdesk
+
+EXPECTED = [
+    "AutoCompleteHandler",
+    "BpmnError",
+    "BpmnValidationError",
+    "ConcurrencyConflict",
+    "ConsoleHandler",
+    "CorrelationError",
+    "Engine",
+    "ExpressionError",
+    "FlowdeskError",
+    "FormField",
+    "FormValidationError",
+    "HandlerError",
+    "HandlerRegistry",
+    "HistoryEvent",
+    "InstanceStateError",
+    "Job",
+    "MissingHandlerWarning",
+    "NotAuthorized",
+    "NotFound",
+    "Problem",
+    "ProcessDefinition",
+    "ProcessInstance",
+    "ServiceCall",
+    "StoreError",
+    "Task",
+    "TaskStateError",
+    "UserTaskHandler",
+]
+
+
+def test_all__is_sorted_and_pinned() -> None:
+    assert flowdesk.__all__ == sorted(flowdesk.__all__)
+    assert flowdesk.__all__ == EXPECTED
+
+
+def test_engine__has_every_method_api_md_names() -> None:
+    for name in [
+        "deploy",
+        "definitions",
+        "start",
+        "tasks",
+        "claim",
+        "complete",
+        "correlate",
+        "run_due_jobs",
+        "instance",
+        "instances",
+        "history",
+        "retry",
+    ]:
+        assert callable(getattr(flowdesk.Engine, name)), name
+
+
+def test_errors__share_one_base_and_not_found_is_a_lookup_error() -> None:
+    errors = [
+        getattr(flowdesk, name)
+        for name in flowdesk.__all__
+        if inspect.isclass(getattr(flowdesk, name))
+        and issubclass(getattr(flowdesk, name), Exception)
+    ]
+    for error in errors:
+        if error is not flowdesk.BpmnError and not issubclass(error, Warning):
+            assert issubclass(error, flowdesk.FlowdeskError), error
+    assert issubclass(flowdesk.NotFound, LookupError)
+
+
+def test_records__are_frozen_dataclasses() -> None:
+    import dataclasses
+
+    for record in (
+        flowdesk.ProcessDefinition,
+        flowdesk.ProcessInstance,
+        flowdesk.Task,
+        flowdesk.HistoryEvent,
+        flowdesk.FormField,
+        flowdesk.Job,
+    ):
+        assert dataclasses.is_dataclass(record)
+        assert record.__dataclass_params__.frozen  # type: ignore[attr-defined]

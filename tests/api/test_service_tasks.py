@@ -1,0 +1,118 @@
+"""Service tasks run registered Python code; a failure is an incident that can be retried."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from conftest import DATA, only_task
+
+import flowdesk
+
+
+def register_billing(registry: flowdesk.HandlerRegistry, calls: list[str]) -> None:
+    def price(call: flowdesk.ServiceCall) -> Mapping[str, Any]:
+        calls.append(f"price:{call.implementation}:{call.business_key}")
+        return {"price": call.variables["quantity"] * 10}
+
+    def tax(call: flowdesk.ServiceCall) -> Mapping[str, Any]:
+        calls.append("tax")
+        return {"tax": call.variables["price"] // 10}
+
+    class Totals:
+        def add(self, a: int, b: int) -> int:
+            calls.append("total")
+            return a + b
+
+    registry.register_service("PriceCalculator", price)
+    registry.register_service("taxDelegate", tax)
+    registry.register_service("invoicing", lambda call: calls.append("invoice") and None)
+    # A bean for camunda:expression is looked up by name among the registered services.
+    registry.register_service("totals", Totals())  # type: ignore[arg-type]
+
+
+def test_service_tasks__class_delegate_expression_and_topic_run_their_handlers(
+    make_engine,
+) -> None:
+    calls: list[str] = []
+    engine = make_engine()
+    register_billing(engine.handlers, calls)
+    engine.deploy(DATA / "service_tasks.bpmn")
+    instance = engine.start("billing", {"quantity": 3}, business_key="INV-9")
+
+    variables = engine.instance(instance.id).variables
+    assert (variables["price"], variables["tax"], variables["total"]) == (30, 3, 33)
+    assert calls == ["price:com.acme.billing.PriceCalculator:INV-9", "tax", "total", "invoice"]
+    assert only_task(engine, instance.id).element_id == "Task_check"
+
+
+def test_service_task__without_handler_warns_at_deploy_and_is_an_incident_at_run(
+    make_engine,
+) -> None:
+    engine = make_engine()
+    with pytest.warns(flowdesk.MissingHandlerWarning) as warned:
+        engine.deploy(DATA / "service_tasks.bpmn")
+    assert sorted(w.message.element_id for w in warned) == [  # type: ignore[union-attr]
+        "Task_invoice",
+        "Task_price",
+        "Task_tax",
+    ]
+    instance = engine.start("billing", {"quantity": 3})
+
+    assert instance.state == "incident"
+    assert "PriceCalculator" in (instance.incident or "")
+    incident = [e for e in engine.history(instance.id) if e.type == "incident"]
+    assert incident and incident[0].element_id == "Task_price"
+    assert engine.tasks(instance_id=instance.id) == []
+
+
+def test_retry__after_registering_the_handler_completes_the_step(make_engine) -> None:
+    engine = make_engine()
+    with pytest.warns(flowdesk.MissingHandlerWarning):
+        engine.deploy(DATA / "service_tasks.bpmn")
+    instance = engine.start("billing", {"quantity": 2})
+    assert instance.state == "incident"
+
+    calls: list[str] = []
+    register_billing(engine.handlers, calls)
+    retried = engine.retry(instance.id, user="ops")
+
+    assert retried.state == "running"
+    assert retried.variables["total"] == 22
+    assert only_task(engine, instance.id).element_id == "Task_check"
+    assert "incident_retried" in [e.type for e in engine.history(instance.id)]
+
+
+def test_failing_handler__becomes_an_incident_not_an_exception(make_engine) -> None:
+    engine = make_engine()
+    calls: list[str] = []
+    register_billing(engine.handlers, calls)
+
+    def broken(call: flowdesk.ServiceCall) -> None:
+        raise ConnectionError("tax service unreachable")
+
+    engine.handlers.register_service("taxDelegate", broken)
+    engine.deploy(DATA / "service_tasks.bpmn")
+    instance = engine.start("billing", {"quantity": 1})
+
+    assert instance.state == "incident"
+    assert "tax service unreachable" in (instance.incident or "")
+    assert instance.variables["price"] == 10  # the step before the failure is kept
+
+
+def test_retry__of_an_instance_without_incident_raises(make_engine) -> None:
+    engine = make_engine()
+    register_billing(engine.handlers, [])
+    engine.deploy(DATA / "service_tasks.bpmn")
+    instance = engine.start("billing", {"quantity": 1})
+    with pytest.raises(flowdesk.InstanceStateError):
+        engine.retry(instance.id)
+
+
+def test_script_task__cannot_import_modules(engine: flowdesk.Engine) -> None:
+    engine.deploy(DATA / "script_escape.bpmn")
+    instance = engine.start("escape")
+    assert instance.state == "incident"
+    assert "listing" not in instance.variables
+    assert "import" in (instance.incident or "").lower()
