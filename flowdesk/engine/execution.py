@@ -157,20 +157,27 @@ class Execution:
     def save(self) -> InstanceRow:
         """Write back tasks, jobs, subscriptions, history and the instance row."""
         while True:
+            self._record_completed_activities()
             created = self._sync_tasks()
             if not self._auto_complete(created):
                 break
+        self._record_completed_activities()
         self._sync_jobs()
         self._sync_subscriptions()
-        for element_id, name, kind in self.run.log.completed:
-            if kind != "UserTask":
-                self.record(
-                    "activity_completed", element_id=element_id, data={"name": name, "kind": kind}
-                )
-        self.run.log.completed.clear()
         for kind, name, payload in self.run.thrown_events():
             self.record(f"{kind}_thrown", data={"name": name, "variables": _jsonable(payload)})
         return self._save_row()
+
+    def _record_completed_activities(self) -> None:
+        """History in the order the workflow ran them; a gateway also records where it went."""
+        for activity in self.run.log.completed:
+            if activity.kind == "UserTask":
+                continue
+            data: dict[str, Any] = {"name": activity.name, "kind": activity.kind}
+            if activity.next_elements:
+                data["next"] = list(activity.next_elements)
+            self.record("activity_completed", element_id=activity.element_id, data=data)
+        self.run.log.completed.clear()
 
     # -- tasks ---------------------------------------------------------------------------------
 

@@ -30,12 +30,15 @@ class TaskService:
         business_key: str | None,
         state: str | None,
     ) -> list[Task]:
+        # As Camunda's taskCandidateUser: tasks offered to the user or to one of their groups.
+        groups = self._ctx.groups_of(candidate_user) if candidate_user is not None else None
         rows = uow.tasks.list(
             state=state,
             instance_id=instance_id,
             assignee=assignee,
             candidate_group=candidate_group,
             candidate_user=candidate_user,
+            candidate_groups=groups,
             process_key=key,
             business_key=business_key,
         )

@@ -25,6 +25,8 @@ from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
@@ -32,6 +34,8 @@ from flowdesk.engine import sandbox, timers
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
 from flowdesk.engine.specs import MessageDefinition
+
+_GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
 # Keys Spiff keeps in workflow.data for itself, never shown as process variables.
 _INTERNAL_KEYS = frozenset({"data_objects"})
@@ -75,11 +79,19 @@ class Incident:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class CompletedActivity:
+    element_id: str
+    name: str
+    kind: str  # the Spiff spec class, e.g. "ExclusiveGateway"
+    next_elements: tuple[str, ...] = ()  # for gateways: where the token went
+
+
 @dataclass
 class StepLog:
     """What happened during the call, for the history table."""
 
-    completed: list[tuple[str, str, str]] = field(default_factory=list)  # element, name, kind
+    completed: list[CompletedActivity] = field(default_factory=list)
 
 
 class WorkflowRun:
@@ -308,8 +320,18 @@ class WorkflowRun:
                 holder.data.pop(key, None)
         spec = task.task_spec
         if getattr(spec, "bpmn_id", None):
+            taken: tuple[str, ...] = ()
+            if isinstance(spec, _GATEWAYS):
+                taken = tuple(
+                    child.task_spec.bpmn_id
+                    for child in task.children
+                    if child.has_state(TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK)
+                    and getattr(child.task_spec, "bpmn_id", None)
+                )
             self.log.completed.append(
-                (spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__)
+                CompletedActivity(
+                    spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__, taken
+                )
             )
 
     def _task_view(self, task: Any) -> dict[str, Any]:

@@ -79,21 +79,24 @@ class Store:
             psycopg 3.
 
     Raises:
-        ValueError: The URL is malformed or names another database.
+        ValueError: The URL is malformed, or names another database or driver.
         StoreError: The database cannot be reached or migrated, or its schema is newer than
             this flowdesk.
     """
 
     def __init__(self, url: str) -> None:
         self._url = _normalise_url(url)
-        backend = self._url.get_backend_name()
-        if backend == "sqlite":
+        backend, driver = self._url.get_backend_name(), self._url.get_driver_name()
+        if (backend, driver) == ("sqlite", "pysqlite"):
             self._engine = _sqlite_engine(self._url)
-        elif backend == "postgresql":
+        elif (backend, driver) == ("postgresql", "psycopg"):
             # pre_ping: a long-running worker survives a database restart.
             self._engine = create_engine(self._url, pool_pre_ping=True)
         else:
-            raise ValueError(f"flowdesk supports SQLite and PostgreSQL, not {backend!r}")
+            raise ValueError(
+                "flowdesk supports sqlite:// and postgresql+psycopg://, "
+                f"not {self._url.drivername}://"
+            )
         readonly_options: dict[str, Any] = {_READONLY: True}
         if backend == "postgresql":
             readonly_options["postgresql_readonly"] = True
@@ -105,11 +108,11 @@ class Store:
             raise
         except SQLAlchemyError as err:
             self._engine.dispose()
-            raise repositories.as_flowdesk_error(err) from err
+            repositories.raise_as_flowdesk_error(err)
 
     @property
     def dialect(self) -> str:
-        """"sqlite" or "postgresql"."""
+        """Which database this is: "sqlite" or "postgresql"."""
         return self._engine.dialect.name
 
     @property
@@ -143,13 +146,17 @@ class Store:
                 session.commit()
             except SQLAlchemyError as err:
                 session.rollback()
-                raise repositories.as_flowdesk_error(err) from err
+                repositories.raise_as_flowdesk_error(err)
             except BaseException:
                 session.rollback()
                 raise
 
     def dispose(self) -> None:
-        """Close every pooled connection. The store can still be used; it reconnects."""
+        """Close every pooled connection.
+
+        The store can still be used afterwards: it reconnects. An in-memory SQLite database
+        (`sqlite://`) lives in its one connection, so disposing of it loses its content.
+        """
         self._engine.dispose()
 
 
@@ -189,9 +196,7 @@ def _sqlite_engine(url: URL) -> Engine:
     in_memory = url.database in (None, "", ":memory:")
     if in_memory:
         # One connection for the process: every Session sees the same in-memory database.
-        engine = create_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         engine = create_engine(url)
 
@@ -254,7 +259,8 @@ def _upgrade_to_head(engine: Engine, readonly_engine: Engine) -> None:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(
-                text("SELECT pg_advisory_xact_lock(CAST(:key AS BIGINT))"), {"key": _MIGRATION_LOCK_KEY}
+                text("SELECT pg_advisory_xact_lock(CAST(:key AS BIGINT))"),
+                {"key": _MIGRATION_LOCK_KEY},
             )
         current = _current_revision(connection)
         if current == head:

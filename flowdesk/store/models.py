@@ -9,7 +9,7 @@ state later needs no migration (SQLite cannot alter a constraint without copying
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -82,7 +82,7 @@ class Base(DeclarativeBase):
     """Declarative base of every flowdesk table; its metadata names constraints by convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, str: String()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, str: String()}
 
 
 class Definition(Base):

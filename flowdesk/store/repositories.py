@@ -1,8 +1,10 @@
 """Repositories: read and write the store's tables and hand out the frozen rows of `records`.
 
 A repository works inside the unit of work that made it and never commits. Every statement is
-an explicit `select()`, `insert()`, `update()` or `delete()`; reads refresh any object already
-in the session (`populate_existing`), so a row read after an UPDATE statement is never stale.
+an explicit `select()`, `insert()`, `update()` or `delete()`, executed at once (nothing waits
+for a flush), and reads refresh any object already in the session (`populate_existing`): the
+session's identity map never hands out a stale row, and deleting then re-adding an id in one
+unit of work works.
 SQLAlchemy errors leave a repository as `StoreError`, or as `ConcurrencyConflict` where an
 optimistic lock was lost.
 """
@@ -14,9 +16,9 @@ import dataclasses
 import functools
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, selectinload
 
@@ -30,12 +32,11 @@ __all__ = [
     "JobRepository",
     "SubscriptionRepository",
     "UserTaskRepository",
-    "as_flowdesk_error",
+    "raise_as_flowdesk_error",
 ]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-_Repo = TypeVar("_Repo", bound="_Repository")
 
 # PostgreSQL: serialization_failure and deadlock_detected. Both mean "another transaction got
 # there first"; retrying the whole call is safe.
@@ -45,37 +46,32 @@ _GROUP = "group"
 _USER = "user"
 
 
-def as_flowdesk_error(err: SQLAlchemyError) -> Exception:
-    """Translate a SQLAlchemy error into the error a flowdesk caller should see.
+def raise_as_flowdesk_error(err: SQLAlchemyError) -> NoReturn:
+    """Raise, in place of a SQLAlchemy error, the error a flowdesk caller should see.
 
     A ValueError or TypeError raised while SQLAlchemy converted a Python value for the database
-    (a naive datetime, a variable that is not JSON) is a caller's mistake, not a database
-    failure, so it is returned unwrapped. Everything else becomes `StoreError`. The message
-    names the error class and the database's first line, never the SQL parameters, which may
-    hold process variables.
+    (a naive datetime, a variable that is not JSON) is the caller's mistake, not a database
+    failure: it is raised as it was. Everything else becomes `StoreError`, with the SQLAlchemy
+    error on `__cause__`. The message names the error class and the database's first line,
+    never the SQL parameters, which may hold process variables.
     """
     orig = err.orig if isinstance(err, StatementError) else None
     if not isinstance(err, DBAPIError) and isinstance(orig, ValueError | TypeError):
-        return orig
-    detail = str(orig if orig is not None else err.args[0] if err.args else err)
-    first_line = detail.strip().splitlines()[0] if detail.strip() else type(err).__name__
-    return errors.StoreError(f"database error ({type(err).__name__}): {first_line}")
+        raise orig from None
+    detail = str(orig if orig is not None else err.args[0] if err.args else "").strip()
+    first_line = detail.splitlines()[0] if detail else "no detail"
+    raise errors.StoreError(f"database error ({type(err).__name__}): {first_line}") from err
 
 
-def _store_errors(
-    method: Callable[Concatenate[_Repo, _P], _R],
-) -> Callable[Concatenate[_Repo, _P], _R]:
-    """Let no SQLAlchemy error out of a repository method (see `as_flowdesk_error`)."""
+def _store_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Let no SQLAlchemy error out of a repository method (see `raise_as_flowdesk_error`)."""
 
     @functools.wraps(method)
-    def wrapper(self: _Repo, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
-            return method(self, *args, **kwargs)
+            return method(*args, **kwargs)
         except SQLAlchemyError as err:
-            translated = as_flowdesk_error(err)
-            if translated is err.orig:
-                raise translated from None
-            raise translated from err
+            raise_as_flowdesk_error(err)
 
     return wrapper
 
@@ -124,19 +120,21 @@ class DefinitionRepository(_Repository):
                 models.Definition.kind == kind, models.Definition.key == key
             )
         )
-        model = models.Definition(
-            key=key,
-            version=(highest or 0) + 1,
-            name=name,
-            kind=kind,
-            resource_name=resource_name,
-            content_hash=content_hash,
-            xml=xml,
-            deployed_at=deployed_at,
+        stmt = (
+            insert(models.Definition)
+            .values(
+                key=key,
+                version=(highest or 0) + 1,
+                name=name,
+                kind=kind,
+                resource_name=resource_name,
+                content_hash=content_hash,
+                xml=xml,
+                deployed_at=deployed_at,
+            )
+            .returning(models.Definition)
         )
-        self._session.add(model)
-        self._session.flush()
-        return _definition_row(model)
+        return _definition_row(_returning(self._session, stmt))
 
     @_store_errors
     def get(self, id: int) -> records.DefinitionRow:
@@ -232,9 +230,7 @@ class DefinitionRepository(_Repository):
                     models.Definition.version == newest.c.version,
                 ),
             )
-        stmt = stmt.order_by(
-            models.Definition.key, models.Definition.version, models.Definition.id
-        )
+        stmt = stmt.order_by(models.Definition.key, models.Definition.version, models.Definition.id)
         return [_definition_row(m) for m in _all(self._session, stmt)]
 
 
@@ -253,8 +249,7 @@ class InstanceRepository(_Repository):
         Raises:
             StoreError: The database failed, e.g. the id exists or the definition does not.
         """
-        self._session.add(models.Instance(**_fields(row)))
-        self._session.flush()
+        self._session.execute(insert(models.Instance).values(**_fields(row)))
 
     @_store_errors
     def get(self, id: str) -> records.InstanceRow:
@@ -299,9 +294,7 @@ class InstanceRepository(_Repository):
         return [_instance_row(m) for m in _all(self._session, stmt)]
 
     @_store_errors
-    def update(
-        self, id: str, *, expected_lock_version: int, **changes: Any
-    ) -> records.InstanceRow:
+    def update(self, id: str, *, expected_lock_version: int, **changes: Any) -> records.InstanceRow:
         """Save changes to an instance if nobody else saved it since it was read.
 
         Runs `UPDATE ... SET ..., lock_version = lock_version + 1 WHERE id = :id AND
@@ -369,8 +362,7 @@ class UserTaskRepository(_Repository):
         values = _fields(row)
         for name in ("candidate_groups", "candidate_users", "process_key", "business_key"):
             del values[name]
-        self._session.add(models.UserTask(**values))
-        self._session.flush()
+        self._session.execute(insert(models.UserTask).values(**values))
         self._add_candidates(row.id, _GROUP, row.candidate_groups)
         self._add_candidates(row.id, _USER, row.candidate_users)
 
@@ -443,7 +435,9 @@ class UserTaskRepository(_Repository):
         offered: builtins.list[ColumnElement[bool]] = []
         if candidate_user is not None:
             offered.append(
-                and_(models.TaskCandidate.kind == _USER, models.TaskCandidate.value == candidate_user)
+                and_(
+                    models.TaskCandidate.kind == _USER, models.TaskCandidate.value == candidate_user
+                )
             )
         if candidate_groups is not None:
             offered.append(
@@ -454,9 +448,7 @@ class UserTaskRepository(_Repository):
             )
         if offered:
             where.append(
-                exists().where(
-                    models.TaskCandidate.task_id == models.UserTask.id, or_(*offered)
-                )
+                exists().where(models.TaskCandidate.task_id == models.UserTask.id, or_(*offered))
             )
         return self._select(*where, limit=limit)
 
@@ -522,9 +514,7 @@ class UserTaskRepository(_Repository):
         open_tasks = select(models.UserTask.id).where(
             models.UserTask.state == records.TaskState.OPEN
         )
-        held = set(
-            self._session.scalars(open_tasks.where(models.UserTask.assignee == from_user))
-        )
+        held = set(self._session.scalars(open_tasks.where(models.UserTask.assignee == from_user)))
         offered = set(
             self._session.scalars(
                 select(models.TaskCandidate.task_id).where(
@@ -559,19 +549,14 @@ class UserTaskRepository(_Repository):
                 ),
                 execution_options={"synchronize_session": False},
             )
-            self._session.add_all(
-                models.TaskCandidate(task_id=task_id, kind=_USER, value=to_user)
-                for task_id in sorted(offered - already)
-            )
-            self._session.flush()
+            for task_id in sorted(offered - already):
+                self._add_candidates(task_id, _USER, [to_user])
         return len(held | offered)
 
     def _add_candidates(self, task_id: str, kind: str, values: Iterable[str]) -> None:
-        self._session.add_all(
-            models.TaskCandidate(task_id=task_id, kind=kind, value=value)
-            for value in sorted(set(values))
-        )
-        self._session.flush()
+        rows = [{"task_id": task_id, "kind": kind, "value": value} for value in sorted(set(values))]
+        if rows:
+            self._session.execute(insert(models.TaskCandidate), rows)
 
     def _select(
         self, *where: ColumnElement[bool], limit: int | None
@@ -621,17 +606,19 @@ class HistoryRepository(_Repository):
         Raises:
             StoreError: The database failed.
         """
-        model = models.HistoryEntry(
-            instance_id=instance_id,
-            type=type,
-            at=at,
-            element_id=element_id,
-            user=user,
-            data=dict(data or {}),
+        stmt = (
+            insert(models.HistoryEntry)
+            .values(
+                instance_id=instance_id,
+                type=type,
+                at=at,
+                element_id=element_id,
+                user=user,
+                data=dict(data or {}),
+            )
+            .returning(models.HistoryEntry)
         )
-        self._session.add(model)
-        self._session.flush()
-        return _history_row(model)
+        return _history_row(_returning(self._session, stmt))
 
     @_store_errors
     def list(
@@ -675,8 +662,7 @@ class JobRepository(_Repository):
         Raises:
             StoreError: The database failed, e.g. the id exists or the instance does not.
         """
-        self._session.add(models.Job(**_fields(row)))
-        self._session.flush()
+        self._session.execute(insert(models.Job).values(**_fields(row)))
 
     @_store_errors
     def get(self, id: str) -> records.JobRow:
@@ -738,9 +724,7 @@ class JobRepository(_Repository):
         _check_fields(changes, self._CHANGEABLE, "job")
         if not changes:
             return self.get(id)
-        stmt = (
-            update(models.Job).where(models.Job.id == id).values(**changes).returning(models.Job)
-        )
+        stmt = update(models.Job).where(models.Job.id == id).values(**changes).returning(models.Job)
         model = _returning(self._session, stmt)
         if model is None:
             raise errors.NotFound("job", id)
@@ -804,8 +788,7 @@ class SubscriptionRepository(_Repository):
         Raises:
             StoreError: The database failed, e.g. the id exists.
         """
-        self._session.add(models.Subscription(**_fields(row)))
-        self._session.flush()
+        self._session.execute(insert(models.Subscription).values(**_fields(row)))
 
     @_store_errors
     def list(
@@ -867,9 +850,7 @@ class SubscriptionRepository(_Repository):
     def delete_for_definition(self, definition_id: int) -> None:
         """Delete every subscription of a definition (there may be none)."""
         self._session.execute(
-            delete(models.Subscription).where(
-                models.Subscription.definition_id == definition_id
-            ),
+            delete(models.Subscription).where(models.Subscription.definition_id == definition_id),
             execution_options={"synchronize_session": False},
         )
 
@@ -880,9 +861,7 @@ def _first(session: Session, stmt: Any) -> Any:
 
 
 def _all(session: Session, stmt: Any) -> builtins.list[Any]:
-    return builtins.list(
-        session.scalars(stmt, execution_options={"populate_existing": True}).all()
-    )
+    return builtins.list(session.scalars(stmt, execution_options={"populate_existing": True}).all())
 
 
 def _returning(session: Session, stmt: Any) -> Any:

@@ -72,3 +72,16 @@ def test_history__unknown_instance_raises_not_found(engine: flowdesk.Engine) -> 
 
     with pytest.raises(flowdesk.NotFound):
         engine.history("no-such-instance")
+
+
+def test_history__gateway_records_the_way_it_took_in_order(
+    started_instance: flowdesk.ProcessInstance, expense: flowdesk.Engine
+) -> None:
+    submit(expense, started_instance.id, 200)
+    events = expense.history(started_instance.id)
+    gateway = next(e for e in events if e.element_id == "Gateway_amount")
+    assert gateway.data["next"] == ["Task_pay"]
+    order = [(e.type, e.element_id) for e in events]
+    assert order.index(("activity_completed", "Gateway_amount")) < order.index(
+        ("task_created", "Task_pay")
+    )

@@ -227,3 +227,12 @@ def test_form__limits_from_constraints_are_enforced(engine: flowdesk.Engine) -> 
     with pytest.raises(flowdesk.FormValidationError) as caught:
         engine.complete(task.id, {"verdict": "ok", "pages": 501, "urgent": "maybe"}, user="erin")
     assert set(caught.value.errors) == {"pages", "urgent"}
+
+
+def test_tasks__candidate_user_includes_tasks_offered_to_the_users_groups(
+    started_instance: flowdesk.ProcessInstance, expense: flowdesk.Engine
+) -> None:
+    submit(expense, started_instance.id, 200)
+    (task,) = expense.tasks(candidate_user="carol")
+    assert task.element_id == "Task_pay"
+    assert expense.tasks(candidate_user="bob") == []

@@ -176,8 +176,12 @@ def test_datetimes__compare_in_utc_across_offsets(store):
         definition_id = _definition_id(uow)
         # "a" is 09:00 UTC, written as 10:00+01:00; "b" is 09:30 UTC. As wall-clock text
         # "b" would sort first.
-        uow.instances.add(_instance(definition_id, id="b", started_at=datetime(2025, 3, 1, 9, 30, tzinfo=UTC)))
-        uow.instances.add(_instance(definition_id, id="a", started_at=datetime(2025, 3, 1, 10, tzinfo=CET)))
+        uow.instances.add(
+            _instance(definition_id, id="b", started_at=datetime(2025, 3, 1, 9, 30, tzinfo=UTC))
+        )
+        uow.instances.add(
+            _instance(definition_id, id="a", started_at=datetime(2025, 3, 1, 10, tzinfo=CET))
+        )
 
     with store.unit_of_work() as uow:
         assert [row.id for row in uow.instances.list()] == ["a", "b"]
@@ -205,6 +209,11 @@ def test_json__round_trips_nested_documents(store):
 
     with store.unit_of_work() as uow:
         assert uow.instances.get("i-1").variables == variables
+
+
+def test_json__value_that_is_not_json_raises_type_error(store):
+    with pytest.raises(TypeError), store.unit_of_work() as uow:
+        uow.instances.add(_instance(_definition_id(uow), variables={"when": object()}))
 
 
 def test_metadata__names_every_constraint_and_index_by_convention():

@@ -218,7 +218,9 @@ def test_store__sqlite_file_uses_wal(db_url, store):
         connection.close()
 
 
-@pytest.mark.parametrize("url", ["mysql://u@h/db", "not a url"])
+@pytest.mark.parametrize(
+    "url", ["mysql://u@h/db", "postgresql+psycopg2://u@h/db", "sqlite+aiosqlite://", "not a url"]
+)
 def test_store__rejects_other_databases(url):
     with pytest.raises(ValueError):
         Store(url)
@@ -355,9 +357,7 @@ def test_instances_update__saves_changes_and_bumps_lock_version(store, started_i
         assert uow.instances.get("i-1") == saved
 
 
-def test_instances_update__stale_lock_version_raises_concurrency_conflict(
-    store, started_instance
-):
+def test_instances_update__stale_lock_version_raises_concurrency_conflict(store, started_instance):
     with store.unit_of_work() as uow:
         uow.instances.update("i-1", expected_lock_version=0, variables={"by": "first"})
 
@@ -548,6 +548,17 @@ def test_tasks_update__changes_fields_and_rewrites_candidates(store, task_board)
     assert only_users.candidate_groups == ("support",)
 
 
+def test_tasks_update__same_candidates_after_a_read_in_one_unit_of_work(store, task_board):
+    with store.unit_of_work() as uow:
+        before = uow.tasks.get("t-mixed")
+        after = uow.tasks.update(
+            "t-mixed",
+            candidate_groups=before.candidate_groups,
+            candidate_users=before.candidate_users,
+        )
+    assert after == before
+
+
 def test_tasks_update__completes_a_task(store, task_board):
     with store.unit_of_work() as uow:
         uow.tasks.update(
@@ -644,9 +655,7 @@ def test_jobs__add_get_list_update_delete(store, started_instance):
         assert uow.jobs.list() == [soon, later]
         assert uow.jobs.list(instance_id="i-1", state=JobState.FAILED) == []
         failed = uow.jobs.update("soon", state=JobState.FAILED, attempts=1, error="boom")
-        assert failed == dataclasses.replace(
-            soon, state=JobState.FAILED, attempts=1, error="boom"
-        )
+        assert failed == dataclasses.replace(soon, state=JobState.FAILED, attempts=1, error="boom")
         assert uow.jobs.list(state=JobState.FAILED) == [failed]
         uow.jobs.delete("later")
         assert uow.jobs.list() == [failed]
@@ -656,6 +665,18 @@ def test_jobs__add_get_list_update_delete(store, started_instance):
             uow.jobs.get("later")
         with pytest.raises(NotFound):
             uow.jobs.update("later", attempts=2)
+
+
+def test_jobs__delete_then_add_the_same_id_in_one_unit_of_work(store, started_instance):
+    with store.unit_of_work() as uow:
+        uow.jobs.add(job_row("i-1", "cycle", due_at=T0))
+        uow.jobs.get("cycle")
+        uow.jobs.delete("cycle")
+        uow.jobs.add(job_row("i-1", "cycle", due_at=T0 + minutes(60)))
+        assert uow.jobs.get("cycle").due_at == T0 + minutes(60)
+
+    with store.unit_of_work() as uow:
+        assert [(j.id, j.due_at) for j in uow.jobs.list()] == [("cycle", T0 + minutes(60))]
 
 
 def test_jobs_acquire_due__leases_due_free_jobs_soonest_first(store, started_instance):

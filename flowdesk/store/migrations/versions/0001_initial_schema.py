@@ -45,9 +45,7 @@ def upgrade() -> None:
         sa.Column("xml", sa.Text(), nullable=False),
         sa.Column("deployed_at", _when(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_definitions")),
-        sa.UniqueConstraint(
-            "kind", "key", "version", name=op.f("uq_definitions_kind_key_version")
-        ),
+        sa.UniqueConstraint("kind", "key", "version", name=op.f("uq_definitions_kind_key_version")),
     )
     op.create_index(
         op.f("ix_definitions_kind_key_content_hash"),
