@@ -296,8 +296,8 @@ class Execution:
                 self.uow.jobs.delete(job.id)
         for ref, wait in waiting.items():
             assert wait.due_at is not None
-            job = existing.get(ref)
-            if job is None:
+            current = existing.get(ref)
+            if current is None:
                 self.uow.jobs.add(
                     JobRow(
                         id=str(uuid.uuid4()),
@@ -313,9 +313,9 @@ class Execution:
                         payload={"name": wait.name},
                     )
                 )
-            elif job.due_at != wait.due_at:
+            elif current.due_at != wait.due_at:
                 self.uow.jobs.update(
-                    job.id,
+                    current.id,
                     due_at=wait.due_at,
                     state=JobState.WAITING.value,
                     locked_by=None,

@@ -267,12 +267,12 @@ def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
     except ValidationException as err:
         raise BpmnValidationError([_problem_from_spiff(err, resources)]) from err
     except ExpressionError as err:
-        resource = _resource_with_id(resources, err.element_id)
+        located = _resource_with_id(resources, err.element_id)
         raise BpmnValidationError(
             [
                 Problem(
-                    resource.name if resource else resources[0].name,
-                    _line_of(resource, err.element_id) if resource else None,
+                    located.name if located else resources[0].name,
+                    _line_of(located, err.element_id),
                     err.element_id,
                     str(err),
                 )

@@ -166,15 +166,19 @@ class WorkflowRun:
         )
         if not any(w.kind == "message" and w.name == name for w in self.waits()):
             return False
-        self._guarded(lambda: (self._wf.catch(event), self._advance()))
+        self._guarded(lambda: self._catch(event))
         return True
 
     def deliver_signal(self, name: str, variables: Mapping[str, Any]) -> bool:
         if not any(w.kind == "signal" and w.name == name for w in self.waits()):
             return False
         event = BpmnEvent(SignalEventDefinition(name), payload=copy.deepcopy(dict(variables)))
-        self._guarded(lambda: (self._wf.catch(event), self._advance()))
+        self._guarded(lambda: self._catch(event))
         return True
+
+    def _catch(self, event: Any) -> None:
+        self._wf.catch(event)
+        self._advance()
 
     def retry(self) -> None:
         """Run the failed task again, then carry on."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -23,10 +24,8 @@ class MeetAtBarrier(flowdesk.UserTaskHandler):
         self.barrier = barrier
 
     def validate(self, task: flowdesk.Task, data: Mapping[str, Any]) -> None:
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             self.barrier.wait(timeout=1)
-        except threading.BrokenBarrierError:
-            pass
 
 
 def test_two_engines_completing_one_task_at_once__one_wins_and_nothing_is_lost(
