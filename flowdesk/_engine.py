@@ -25,6 +25,7 @@ from flowdesk.engine.repository import PROCESS, RepositoryService, definition_re
 from flowdesk.engine.runtime import RuntimeService
 from flowdesk.engine.tasks import TaskService
 from flowdesk.handlers import HandlerRegistry
+from flowdesk.errors import StoreError
 from flowdesk.store import Store, UnitOfWork
 
 DEFAULT_URL = "sqlite:///flowdesk.db"
@@ -61,7 +62,10 @@ class Engine:
         if load_entry_points:
             self.handlers.load_entry_points()
         self._clock = clock or timers.system_clock
-        self._store = Store(self.url)
+        try:
+            self._store = Store(self.url)
+        except ValueError as err:  # an unsupported URL scheme or driver
+            raise StoreError(str(err)) from err
         self._ctx = EngineContext(self._store, self.handlers, self._clock, _groups_of(groups))
         self._repository = RepositoryService(self.handlers)
         self._runtime = RuntimeService(self._ctx)
@@ -91,7 +95,7 @@ class Engine:
         self, *, key: str | None = None, all_versions: bool = False
     ) -> list[ProcessDefinition]:
         """The latest version of each deployed process (or every version, or one key's)."""
-        return self._call(
+        return self._read(
             lambda uow: [
                 definition_record(row)
                 for row in uow.definitions.list(kind=PROCESS, key=key, latest_only=not all_versions)
@@ -155,13 +159,13 @@ class Engine:
 
     def instance(self, instance_id: str) -> ProcessInstance:
         """One instance. Raises `NotFound` for an unknown id."""
-        return self._call(lambda uow: self._runtime.instance(uow, instance_id))
+        return self._read(lambda uow: self._runtime.instance(uow, instance_id))
 
     def instances(
         self, *, key: str | None = None, state: str | None = None, business_key: str | None = None
     ) -> list[ProcessInstance]:
         """Instances, oldest first, filtered by process key, state and business key."""
-        return self._call(
+        return self._read(
             lambda uow: self._runtime.instances(
                 uow, key=key, state=state, business_key=business_key
             )
@@ -190,7 +194,7 @@ class Engine:
         state: str | None = "open",
     ) -> list[Task]:
         """User tasks matching every filter given; open ones unless `state` says otherwise."""
-        return self._call(
+        return self._read(
             lambda uow: self._tasks.tasks(
                 uow,
                 instance_id=instance_id,
@@ -205,7 +209,7 @@ class Engine:
 
     def task(self, task_id: str) -> Task:
         """One user task, in any state. Raises `NotFound` for an unknown id."""
-        return self._call(lambda uow: self._tasks.task(uow, task_id))
+        return self._read(lambda uow: self._tasks.task(uow, task_id))
 
     def claim(self, task_id: str, *, user: str) -> Task:
         """Give an open user task to one user.
@@ -262,13 +266,13 @@ class Engine:
 
     def jobs(self, *, instance_id: str | None = None) -> list[Job]:
         """Waiting and failed jobs (timers), soonest first."""
-        return self._call(lambda uow: self._jobs.jobs(uow, instance_id=instance_id))
+        return self._read(lambda uow: self._jobs.jobs(uow, instance_id=instance_id))
 
     # -- history --------------------------------------------------------------------------------
 
     def history(self, instance_id: str) -> list[HistoryEvent]:
         """What happened to an instance, oldest first. Raises `NotFound` for an unknown id."""
-        return self._call(lambda uow: self._history.history(uow, instance_id))
+        return self._read(lambda uow: self._history.history(uow, instance_id))
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -284,6 +288,11 @@ class Engine:
 
     def _call(self, action: Callable[[UnitOfWork], T]) -> T:
         with self._transaction() as uow:
+            return action(uow)
+
+    def _read(self, action: Callable[[UnitOfWork], T]) -> T:
+        # Read-only units of work do not queue behind SQLite's single writer.
+        with timers.using_clock(self._clock), self._store.unit_of_work(readonly=True) as uow:
             return action(uow)
 
     @contextlib.contextmanager

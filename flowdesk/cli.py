@@ -54,11 +54,7 @@ class Settings:
         """An engine on the database, closed when the current command ends."""
         ctx = click.get_current_context()
         kwargs.setdefault("groups", self.groups)
-        try:
-            engine = flowdesk.Engine(self.db, **kwargs)
-        except ValueError as err:  # a URL the store does not support
-            raise click.BadParameter(str(err), ctx=ctx, param_hint="'--db'") from err
-        return ctx.with_resource(engine)
+        return ctx.with_resource(flowdesk.Engine(self.db, **kwargs))
 
     def acting_user(self, user: str | None) -> str | None:
         """The command's own `--user`, else the global one."""
