@@ -24,8 +24,8 @@ from flowdesk.engine.jobs import JobService
 from flowdesk.engine.repository import PROCESS, RepositoryService, definition_record
 from flowdesk.engine.runtime import RuntimeService
 from flowdesk.engine.tasks import TaskService
-from flowdesk.handlers import HandlerRegistry
 from flowdesk.errors import StoreError
+from flowdesk.handlers import HandlerRegistry
 from flowdesk.store import Store, UnitOfWork
 
 DEFAULT_URL = "sqlite:///flowdesk.db"
