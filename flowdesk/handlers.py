@@ -63,7 +63,7 @@ class AutoCompleteHandler(UserTaskHandler):
         self._values = values
 
     def auto_complete(self, task: Task) -> Mapping[str, Any] | None:
-        data = {f.id: _default_value(f, task) for f in task.form_fields}
+        data = {f.id: _default_value(f, task) for f in task.form_fields if not f.readonly}
         data = {k: v for k, v in data.items() if v is not None}
         extra = self._values(task) if callable(self._values) else self._values
         data.update(extra or {})

@@ -213,12 +213,18 @@ class Execution:
 
     def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | None:
         camunda = task.extensions.get("camunda", {})
+        # JUEL's execution.processBusinessKey / processInstanceId translate to these names.
+        context = {
+            "business_key": self.row.business_key,
+            "instance_id": self.row.id,
+            **task.variables,
+        }
         try:
-            assignee = _text(_evaluate(camunda.get("assignee"), task.variables))
-            groups = _names(_evaluate(camunda.get("candidateGroups"), task.variables))
-            users = _names(_evaluate(camunda.get("candidateUsers"), task.variables))
-            due = _due(_evaluate(camunda.get("dueDate"), task.variables), self.ctx.now())
-            priority = int(_evaluate(camunda.get("priority"), task.variables) or 50)
+            assignee = _text(_evaluate(camunda.get("assignee"), context))
+            groups = _names(_evaluate(camunda.get("candidateGroups"), context))
+            users = _names(_evaluate(camunda.get("candidateUsers"), context))
+            due = _due(_evaluate(camunda.get("dueDate"), context), self.ctx.now())
+            priority = int(_evaluate(camunda.get("priority"), context) or 50)
         except (ExpressionError, ValueError, TypeError) as err:
             self.run.incident = Incident(task.element_id, task.task_ref, str(err))
             return None
@@ -392,7 +398,7 @@ def task_record(row: UserTaskRow, variables: Mapping[str, Any]) -> Task:
     )
 
 
-_JINJA = jinja2.sandbox.SandboxedEnvironment(autoescape=False, undefined=jinja2.ChainableUndefined)
+_JINJA = jinja2.sandbox.SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
 
 
 def render_documentation(text: str, variables: Mapping[str, Any]) -> str:

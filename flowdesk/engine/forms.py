@@ -54,6 +54,7 @@ def validate(
                 errors[field.id] = "is required"
             continue
         if field.readonly:
+            errors[field.id] = "is read-only"
             continue
         try:
             value = _convert(field, data[field.id])

@@ -206,6 +206,8 @@ def _without_reserved_ids(root: Any) -> Any:
 
 
 def _restore_reserved_ids(spec: Any) -> None:
+    if spec is None:  # a called process that is not available to this parser
+        return
     for task_spec in spec.task_specs.values():
         bpmn_id = getattr(task_spec, "bpmn_id", None)
         if bpmn_id and bpmn_id.endswith(_RENAMED_SUFFIX):

@@ -112,7 +112,7 @@ class RepositoryService:
         resources = [_load(file) for file in collect_files(path)]
         _check(uow, resources)
         deployed: list[ProcessDefinition] = []
-        for resource in resources:
+        for resource in _dependencies_first(resources):
             for kind, key, name in _definitions_in(resource):
                 latest = uow.definitions.latest(kind, key)
                 if latest is not None and latest.content_hash == resource.content_hash:
@@ -130,7 +130,7 @@ class RepositoryService:
                 if kind == PROCESS:
                     _subscribe_start_messages(uow, resource, row, previous=latest, now=now)
                 deployed.append(definition_record(row))
-        self._warn_missing_handlers(resources)
+        self._warn_missing_handlers(resources + _stored_dependencies(uow, resources, max_id=None))
         return deployed
 
     def _warn_missing_handlers(self, resources: Iterable[_Resource]) -> None:
@@ -148,6 +148,37 @@ class RepositoryService:
                         MissingHandlerWarning(process_id, spec.bpmn_id, implementation),
                         stacklevel=4,
                     )
+
+
+def _dependencies_first(resources: list[_Resource]) -> list[_Resource]:
+    """Decision files, then each BPMN file after the files whose processes it calls.
+
+    A version resolves what it calls among definitions stored before it, so within one
+    deployment the called definitions must be stored first. Call cycles keep file order.
+    """
+    ordered = [r for r in resources if r.kind == "dmn"]
+    pending = [r for r in resources if r.kind == "bpmn"]
+    while pending:
+        placed = {
+            key for r in ordered if r.kind == "bpmn" for key in validation.process_ids(r.tree)
+        }
+        defined_later = {key for r in pending for key in validation.process_ids(r.tree)}
+        ready = next(
+            (
+                r
+                for r in pending
+                if all(
+                    name in placed
+                    or name not in defined_later
+                    or name in validation.process_ids(r.tree)
+                    for name, _, _ in validation.called_elements(r.tree)
+                )
+            ),
+            pending[0],
+        )
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered
 
 
 def _subscribe_start_messages(

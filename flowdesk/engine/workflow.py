@@ -169,13 +169,6 @@ class WorkflowRun:
         self._guarded(lambda: self._catch(event))
         return True
 
-    def deliver_signal(self, name: str, variables: Mapping[str, Any]) -> bool:
-        if not any(w.kind == "signal" and w.name == name for w in self.waits()):
-            return False
-        event = BpmnEvent(SignalEventDefinition(name), payload=copy.deepcopy(dict(variables)))
-        self._guarded(lambda: self._catch(event))
-        return True
-
     def _catch(self, event: Any) -> None:
         self._wf.catch(event)
         self._advance()
@@ -190,9 +183,6 @@ class WorkflowRun:
             self._advance()
 
         self._guarded(act)
-
-    def set_variables(self, variables: Mapping[str, Any]) -> None:
-        self._wf.data.update(copy.deepcopy(dict(variables)))
 
     # -- what the engine reads back --------------------------------------------------------
 
@@ -326,12 +316,7 @@ class WorkflowRun:
         if getattr(spec, "bpmn_id", None):
             taken: tuple[str, ...] = ()
             if isinstance(spec, _GATEWAYS):
-                taken = tuple(
-                    child.task_spec.bpmn_id
-                    for child in task.children
-                    if child.has_state(TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK)
-                    and getattr(child.task_spec, "bpmn_id", None)
-                )
+                taken = tuple(_taken_elements(task))
             self.log.completed.append(
                 CompletedActivity(
                     spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__, taken
@@ -342,6 +327,22 @@ class WorkflowRun:
         variables = self.variables
         variables.update(_evaluate_parameters(_extensions(task), "inputs", variables))
         return variables
+
+
+def _taken_elements(gateway: Any) -> list[str]:
+    """The BPMN elements a gateway's token went to.
+
+    A target with boundary events sits behind a Spiff-internal split task without a BPMN id.
+    """
+    taken = []
+    for child in gateway.children:
+        if not child.has_state(TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK):
+            continue
+        if getattr(child.task_spec, "bpmn_id", None):
+            taken.append(child.task_spec.bpmn_id)
+        else:
+            taken.extend(_taken_elements(child)[:1])
+    return taken
 
 
 def _extensions(task: Any) -> dict[str, Any]:

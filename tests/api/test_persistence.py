@@ -85,3 +85,13 @@ def test_history__gateway_records_the_way_it_took_in_order(
     assert order.index(("activity_completed", "Gateway_amount")) < order.index(
         ("task_created", "Task_pay")
     )
+
+
+def test_history__gateway_outcome_is_named_when_the_target_has_a_boundary_event(
+    started_instance: flowdesk.ProcessInstance, expense: flowdesk.Engine
+) -> None:
+    submit(expense, started_instance.id, 5000)
+    gateway = next(
+        e for e in expense.history(started_instance.id) if e.element_id == "Gateway_amount"
+    )
+    assert gateway.data["next"] == ["Task_approve"]
