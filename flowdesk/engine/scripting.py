@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 
 from flowdesk import handlers
 from flowdesk.engine import expressions, sandbox
@@ -112,11 +114,6 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
 
     @staticmethod
     def _throw_bpmn_error(task: Any, err: BpmnError) -> None:
-        from SpiffWorkflow.bpmn import BpmnEvent
-        from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
-            ErrorEventDefinition,
-        )
-
         task.data.update(err.variables)
         event = BpmnEvent(ErrorEventDefinition(None, err.code), err.variables, target=task.workflow)
         task.workflow.top_workflow.catch(event)

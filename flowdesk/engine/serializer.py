@@ -8,7 +8,9 @@ source of truth for the model.
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -35,8 +37,6 @@ class _InstanceOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # Sp
         subprocess_specs: dict[str, Any] | None = None,
         **_: Any,
     ) -> Any:
-        from uuid import UUID
-
         dct.pop("spec", None)
         dct.pop("subprocess_specs", None)
         workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
@@ -67,8 +67,6 @@ class InstanceSerializer:
 
     @classmethod
     def load(cls, state: str, spec: Any, subprocess_specs: dict[str, Any]) -> Any:
-        import json
-
         dct = json.loads(state)
         dct.pop(cls._serializer.VERSION_KEY, None)
         return cls._serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)

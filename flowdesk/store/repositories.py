@@ -698,12 +698,7 @@ class JobRepository(_Repository):
             NotFound: No job has this id.
             StoreError: The database failed.
         """
-        result = self._session.execute(
-            delete(models.Job).where(models.Job.id == id),
-            execution_options={"synchronize_session": False},
-        )
-        if _rowcount(result) == 0:
-            raise errors.NotFound("job", id)
+        _delete_by_id(self._session, models.Job, "job", id)
 
     @_store_errors
     def update(self, id: str, **changes: Any) -> records.JobRow:
@@ -831,12 +826,7 @@ class SubscriptionRepository(_Repository):
             NotFound: No subscription has this id.
             StoreError: The database failed.
         """
-        result = self._session.execute(
-            delete(models.Subscription).where(models.Subscription.id == id),
-            execution_options={"synchronize_session": False},
-        )
-        if _rowcount(result) == 0:
-            raise errors.NotFound("subscription", id)
+        _delete_by_id(self._session, models.Subscription, "subscription", id)
 
     @_store_errors
     def delete_for_instance(self, instance_id: str) -> None:
@@ -1000,3 +990,13 @@ def _subscription_row(model: models.Subscription) -> records.SubscriptionRow:
         business_key=model.business_key,
         created_at=model.created_at,
     )
+
+
+def _delete_by_id(session: Session, model: Any, kind: str, id: str) -> None:
+    """Delete one row by primary key; NotFound when there is none."""
+    result = session.execute(
+        delete(model).where(model.id == id),
+        execution_options={"synchronize_session": False},
+    )
+    if _rowcount(result) == 0:
+        raise errors.NotFound(kind, id)
