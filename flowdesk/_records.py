@@ -92,7 +92,7 @@ class Job:
     """A timer or other piece of work that waits for its due time."""
 
     id: str
-    instance_id: str
+    instance_id: str | None
     element_id: str
     type: str
     due_at: datetime

@@ -79,6 +79,7 @@ class JobService:
         return [job_record(row) for row in uow.jobs.list(instance_id=instance_id)]
 
     def _run(self, uow: UnitOfWork, job: JobRow) -> bool:
+        assert job.instance_id is not None  # timer start events have no instance yet
         execution = Execution.open(self._ctx, uow, job.instance_id)
         if not execution.run.fire_due_timer(job.task_ref, job.due_at):
             uow.jobs.delete(job.id)  # the timer no longer waits (its task moved on)

@@ -124,6 +124,8 @@ class Instance(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     incident: Mapped[str | None] = mapped_column(Text)
+    parent_instance_id: Mapped[str | None] = mapped_column(INSTANCE_ID, index=True)
+    parent_task_ref: Mapped[str | None]
 
 
 class UserTask(Base):
@@ -191,7 +193,7 @@ class Job(Base):
     __table_args__ = (Index(None, "state", "due_at"),)
 
     id: Mapped[str] = mapped_column(primary_key=True)
-    instance_id: Mapped[str] = mapped_column(
+    instance_id: Mapped[str | None] = mapped_column(
         INSTANCE_ID, ForeignKey("instances.id", ondelete="CASCADE"), index=True
     )
     element_id: Mapped[str]
@@ -206,6 +208,9 @@ class Job(Base):
     lock_expires_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+    definition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("definitions.id", ondelete="CASCADE")
+    )
 
 
 class Subscription(Base):

@@ -63,6 +63,8 @@ class InstanceRow:
     started_at: datetime
     ended_at: datetime | None = None
     incident: str | None = None
+    parent_instance_id: str | None = None  # the instance whose call activity started this one
+    parent_task_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,7 +106,7 @@ class HistoryRow:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobRow:
     id: str
-    instance_id: str
+    instance_id: str | None  # None: a timer start event of `definition_id`
     element_id: str
     task_ref: str  # the engine's own id for the waiting task; opaque to the store
     type: str  # "timer" and, from later issues, "async"
@@ -117,6 +119,7 @@ class JobRow:
     lock_expires_at: datetime | None = None
     error: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    definition_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -278,6 +278,7 @@ class InstanceRepository(_Repository):
         state: str | None = None,
         business_key: str | None = None,
         definition_id: int | None = None,
+        parent_instance_id: str | None = None,
         limit: int | None = None,
     ) -> builtins.list[records.InstanceRow]:
         """Return instances matching every filter given, oldest first (started_at, then id)."""
@@ -290,6 +291,8 @@ class InstanceRepository(_Repository):
             stmt = stmt.where(models.Instance.business_key == business_key)
         if definition_id is not None:
             stmt = stmt.where(models.Instance.definition_id == definition_id)
+        if parent_instance_id is not None:
+            stmt = stmt.where(models.Instance.parent_instance_id == parent_instance_id)
         stmt = stmt.order_by(models.Instance.started_at, models.Instance.id).limit(limit)
         return [_instance_row(m) for m in _all(self._session, stmt)]
 
@@ -679,12 +682,18 @@ class JobRepository(_Repository):
 
     @_store_errors
     def list(
-        self, *, instance_id: str | None = None, state: str | None = None
+        self,
+        *,
+        instance_id: str | None = None,
+        state: str | None = None,
+        definition_id: int | None = None,
     ) -> builtins.list[records.JobRow]:
         """Return jobs matching every filter given, soonest first (due_at, then id)."""
         stmt = select(models.Job)
         if instance_id is not None:
             stmt = stmt.where(models.Job.instance_id == instance_id)
+        if definition_id is not None:
+            stmt = stmt.where(models.Job.definition_id == definition_id)
         if state is not None:
             stmt = stmt.where(models.Job.state == state)
         stmt = stmt.order_by(models.Job.due_at, models.Job.id)
@@ -917,6 +926,8 @@ def _instance_row(model: models.Instance) -> records.InstanceRow:
         started_at=model.started_at,
         ended_at=model.ended_at,
         incident=model.incident,
+        parent_instance_id=model.parent_instance_id,
+        parent_task_ref=model.parent_task_ref,
     )
 
 
@@ -975,6 +986,7 @@ def _job_row(model: models.Job) -> records.JobRow:
         lock_expires_at=model.lock_expires_at,
         error=model.error,
         payload=model.payload,
+        definition_id=model.definition_id,
     )
 
 
