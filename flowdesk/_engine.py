@@ -162,12 +162,17 @@ class Engine:
         return self._read(lambda uow: self._runtime.instance(uow, instance_id))
 
     def instances(
-        self, *, key: str | None = None, state: str | None = None, business_key: str | None = None
+        self,
+        *,
+        key: str | None = None,
+        state: str | None = None,
+        business_key: str | None = None,
+        parent_id: str | None = None,
     ) -> list[ProcessInstance]:
-        """Instances, oldest first, filtered by process key, state and business key."""
+        """Instances, oldest first, filtered by process key, state, business key and caller."""
         return self._read(
             lambda uow: self._runtime.instances(
-                uow, key=key, state=state, business_key=business_key
+                uow, key=key, state=state, business_key=business_key, parent_id=parent_id
             )
         )
 

@@ -47,6 +47,7 @@ class ProcessInstance:
     started_at: datetime
     ended_at: datetime | None = None
     incident: str | None = None
+    parent_id: str | None = None  # the instance whose call activity started this one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

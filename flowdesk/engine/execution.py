@@ -21,11 +21,11 @@ import jinja2.sandbox
 
 from flowdesk import handlers
 from flowdesk._records import Task
-from flowdesk.engine import forms, sandbox, timers
+from flowdesk.engine import calls, forms, sandbox, timers
 from flowdesk.engine.repository import SpecCache
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
 from flowdesk.engine.workflow import Incident, OpenUserTask, WorkflowRun
-from flowdesk.errors import ExpressionError, FormValidationError, InstanceStateError
+from flowdesk.errors import ExpressionError, FormValidationError, InstanceStateError, NotFound
 from flowdesk.store import (
     DefinitionRow,
     InstanceRow,
@@ -77,6 +77,10 @@ class Execution:
         self.run = run
         self._is_new = is_new
         self._completed_refs: set[str] = set()
+        # The caller's execution when this instance was started by a call activity in the same
+        # unit of work; its called instances that ended meanwhile, by call activity task.
+        self.parent: Execution | None = None
+        self._ended_calls: list[tuple[str, dict[str, Any]]] = []
 
     @classmethod
     def start(
@@ -88,7 +92,9 @@ class Execution:
         *,
         business_key: str | None,
         user: str | None,
+        parent: tuple[Execution, str] | None = None,
     ) -> Execution:
+        """Start an instance; `parent` is the calling execution and its call activity task."""
         instance_id = str(uuid.uuid4())
         now = ctx.now()
         row = InstanceRow(
@@ -103,12 +109,18 @@ class Execution:
             serializer_version=WorkflowRun.serializer_version,
             lock_version=0,
             started_at=now,
+            parent_instance_id=parent[0].row.id if parent else None,
+            parent_task_ref=parent[1] if parent else None,
         )
         bundle = ctx.specs.bundle(uow, definition)
         run = WorkflowRun.new(bundle, variables, _script_engine(ctx, row))
         execution = cls(ctx, uow, row, definition, run, is_new=True)
+        execution.parent = parent[0] if parent else None
         uow.instances.add(row)
-        execution.record("instance_started", user=user, data={"business_key": business_key})
+        started: dict[str, Any] = {"business_key": business_key}
+        if parent:
+            started["called_by"] = parent[0].row.id
+        execution.record("instance_started", user=user, data=started)
         run.start()
         return execution
 
@@ -159,14 +171,18 @@ class Execution:
         while True:
             self._record_completed_activities()
             created = self._sync_tasks()
-            if not self._auto_complete(created):
+            if not (self._auto_complete(created) or self._start_calls() or self._finish_calls()):
                 break
         self._record_completed_activities()
+        self._end_abandoned_calls()
         self._sync_jobs()
         self._sync_subscriptions()
         for kind, name, payload in self.run.thrown_events():
             self.record(f"{kind}_thrown", data={"name": name, "variables": _jsonable(payload)})
-        return self._save_row()
+        row = self._save_row()
+        if row.parent_instance_id and row.state in _ENDED:
+            self._report_to_caller(row)
+        return row
 
     def _record_completed_activities(self) -> None:
         """History in the order the workflow ran them; a gateway also records where it went."""
@@ -346,6 +362,69 @@ class Execution:
                     )
                 )
 
+    # -- call activities -------------------------------------------------------------------------
+
+    def _start_calls(self) -> bool:
+        """Start the instance of each call activity that asks for one; True if any started."""
+        if self.run.incident is not None:
+            return False
+        started = False
+        for request in self.run.call_requests():
+            context = {**self._reserved_names(), **request.variables}
+            try:
+                definition = calls.called_definition(self.uow, self.definition, request, context)
+                variables = calls.in_variables(request, context)
+                business_key = calls.business_key(request, context)
+            except (NotFound, ExpressionError, ValueError, TypeError) as err:
+                self.run.incident = Incident(request.element_id, request.task_ref, str(err))
+                return started
+            child = Execution.start(
+                self.ctx,
+                self.uow,
+                definition,
+                variables,
+                business_key=business_key,
+                user=None,
+                parent=(self, request.task_ref),
+            )
+            self.run.mark_call_started(request.task_ref, child.row.id)
+            self.record(
+                "call_started",
+                element_id=request.element_id,
+                data={"instance_id": child.row.id, "key": definition.key},
+            )
+            child.save()
+            started = True
+        return started
+
+    def _finish_calls(self) -> bool:
+        """Complete the call activities whose instances ended; True if any did."""
+        finished = False
+        while self._ended_calls and self.run.incident is None:
+            task_ref, variables = self._ended_calls.pop(0)
+            finished = self.run.complete_call(task_ref, variables) or finished
+        return finished
+
+    def call_ended(self, task_ref: str, variables: Mapping[str, Any]) -> None:
+        """A called instance of this one ended with `variables`; its call activity goes on."""
+        self._ended_calls.append((task_ref, dict(variables)))
+
+    def _report_to_caller(self, row: InstanceRow) -> None:
+        assert row.parent_instance_id is not None and row.parent_task_ref is not None
+        caller = self.parent or Execution.open(self.ctx, self.uow, row.parent_instance_id)
+        extensions = caller.run.call_extensions(row.parent_task_ref)
+        caller.call_ended(row.parent_task_ref, calls.out_variables(extensions, row.variables))
+        if self.parent is None:  # the caller is not saving right now: save it here
+            caller.save()
+
+    def _end_abandoned_calls(self) -> None:
+        for instance_id in self.run.abandoned_calls():
+            terminate(self.ctx, self.uow, instance_id, reason="its call activity was cancelled")
+
+    def _reserved_names(self) -> dict[str, Any]:
+        # JUEL's execution.processBusinessKey / processInstanceId translate to these names.
+        return {"business_key": self.row.business_key, "instance_id": self.row.id}
+
     # -- the instance row -----------------------------------------------------------------------
 
     def _save_row(self) -> InstanceRow:
@@ -370,6 +449,42 @@ class Execution:
         return self.uow.instances.update(
             self.row.id, expected_lock_version=self.row.lock_version, **changes
         )
+
+
+def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: str) -> None:
+    """End an instance where it stands, and every instance it called that still runs.
+
+    Its open tasks are cancelled and its timers and subscriptions removed; the workflow state
+    is kept as it was, for inspection.
+    """
+    row = uow.instances.get(instance_id)
+    if row.state in _ENDED:
+        return
+    now = ctx.now()
+    for task in uow.tasks.list(instance_id=instance_id, state=TaskState.OPEN.value):
+        uow.tasks.update(task.id, state=TaskState.CANCELLED.value, completed_at=now)
+    for job in uow.jobs.list(instance_id=instance_id):
+        uow.jobs.delete(job.id)
+    uow.subscriptions.delete_for_instance(instance_id)
+    for child in uow.instances.list(parent_instance_id=instance_id):
+        terminate(ctx, uow, child.id, reason="its caller was terminated")
+    uow.history.add(
+        instance_id=instance_id,
+        type="instance_terminated",
+        at=now,
+        element_id=None,
+        user=None,
+        data={"reason": reason},
+    )
+    uow.instances.update(
+        instance_id,
+        expected_lock_version=row.lock_version,
+        state=InstanceState.TERMINATED.value,
+        ended_at=now,
+    )
+
+
+_ENDED = frozenset({InstanceState.COMPLETED.value, InstanceState.TERMINATED.value})
 
 
 def task_record(row: UserTaskRow, variables: Mapping[str, Any]) -> Task:

@@ -11,7 +11,10 @@ The extensions dict of every task spec has these keys:
 - `camunda`: the element's `camunda:*` attributes, e.g. `{"assignee": "${starter}"}`;
 - `properties`: `camunda:properties` of this element only (Spiff's `.//` also took nested ones);
 - `inputs` / `outputs`: `camunda:inputOutput` parameters as `[name, value-expression-or-None]`;
-- `form_fields`: `camunda:formData` fields as dicts (see `_form_fields`).
+- `form_fields`: `camunda:formData` fields as dicts (see `_form_fields`);
+- `call_in` / `call_out` (only when present): a call activity's `camunda:in`/`camunda:out`
+  mappings, each the element's attributes (`source`, `sourceExpression`, `target`,
+  `variables`, `businessKey`, `local`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
 from flowdesk.engine import timers
-from flowdesk.engine.specs import FlowdeskServiceTask, MessageDefinition
+from flowdesk.engine.specs import FlowdeskCallActivity, FlowdeskServiceTask, MessageDefinition
 
 _CAMUNDA = "{" + CAMUNDA_MODEL_NS + "}"
 
@@ -73,6 +76,10 @@ class _CamundaExtensionsMixin:
         elements = _child(node, "extensionElements")
         if elements is None:
             return extensions
+        for direction in ("in", "out"):
+            mappings = [dict(e.attrib) for e in elements if e.tag == f"{_CAMUNDA}{direction}"]
+            if mappings:
+                extensions[f"call_{direction}"] = mappings
         properties = _child(elements, "properties", _CAMUNDA)
         if properties is not None:
             for prop in properties:
@@ -122,6 +129,15 @@ def _with(mixins: tuple[type, ...], base: type) -> type:
     return type(f"Flowdesk{base.__name__}", (*mixins, base), {})
 
 
+def _call_activity_parser() -> type:
+    class CallActivityParser(_CamundaExtensionsMixin, CamundaTaskParser):  # type: ignore[misc]
+        def create_task(self) -> Any:
+            called = self.node.get("calledElement") or ""
+            return self.spec_class(self.spec, self.bpmn_id, called, **self.bpmn_attributes)
+
+    return CallActivityParser
+
+
 def _service_task_parser() -> type:
     class ServiceTaskParser(_CamundaExtensionsMixin, CamundaTaskParser):  # type: ignore[misc]
         def create_task(self) -> Any:
@@ -149,6 +165,7 @@ def _override_classes() -> dict[str, tuple[type, type]]:
             spec_cls,
         )
     classes[full_tag("serviceTask")] = (_service_task_parser(), FlowdeskServiceTask)
+    classes[full_tag("callActivity")] = (_call_activity_parser(), FlowdeskCallActivity)
     return classes
 
 

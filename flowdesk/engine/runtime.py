@@ -23,6 +23,7 @@ def instance_record(row: InstanceRow) -> ProcessInstance:
         started_at=row.started_at,
         ended_at=row.ended_at,
         incident=row.incident,
+        parent_id=row.parent_instance_id,
     )
 
 
@@ -115,9 +116,17 @@ class RuntimeService:
         return instance_record(uow.instances.get(instance_id))
 
     def instances(
-        self, uow: UnitOfWork, *, key: str | None, state: str | None, business_key: str | None
+        self,
+        uow: UnitOfWork,
+        *,
+        key: str | None,
+        state: str | None,
+        business_key: str | None,
+        parent_id: str | None = None,
     ) -> list[ProcessInstance]:
-        rows = uow.instances.list(process_key=key, state=state, business_key=business_key)
+        rows = uow.instances.list(
+            process_key=key, state=state, business_key=business_key, parent_instance_id=parent_id
+        )
         return [instance_record(row) for row in rows]
 
     def retry(self, uow: UnitOfWork, instance_id: str, *, user: str | None) -> ProcessInstance:

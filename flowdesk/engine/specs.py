@@ -1,10 +1,12 @@
-"""Specs flowdesk adds to SpiffWorkflow's: service tasks that run, and Camunda messages."""
+"""Specs flowdesk adds to SpiffWorkflow's: service tasks that run, Camunda messages, and call
+activities that start instances of their own."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.camunda.specs.event_definitions import (
     MessageEventDefinition as CamundaMessageEventDefinition,
@@ -48,3 +50,27 @@ class MessageDefinition(CamundaMessageEventDefinition):  # type: ignore[misc]
             my_task.data[result_var] = payload
         elif isinstance(payload, dict):
             my_task.data.update(payload)
+
+
+class FlowdeskCallActivity(BpmnSpecMixin):  # type: ignore[misc]  # Spiff is untyped
+    """A call activity that starts a separate process instance, as Camunda 7 does.
+
+    SpiffWorkflow runs a called process inside the caller's workflow, sharing its id, lock and
+    history. This spec only marks itself as requested and stays STARTED; the engine starts the
+    called instance and completes (or fails) this task when that instance ends.
+    """
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, called_element: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.called_element = called_element
+
+    def _run_hook(self, my_task: Any) -> Any:
+        my_task.internal_data[CALL_STATE] = CALL_REQUESTED
+        return None  # STARTED until the called instance ends
+
+
+# The key in a call activity task's internal data: "requested", then the called instance's id,
+# and "abandoned" once the engine has ended the called instance of a cancelled call activity.
+CALL_STATE = "flowdesk_call"
+CALL_REQUESTED = "requested"
+CALL_ABANDONED = "abandoned"

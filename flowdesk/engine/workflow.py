@@ -33,7 +33,13 @@ from SpiffWorkflow.util.task import TaskState
 from flowdesk.engine import sandbox, timers
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
-from flowdesk.engine.specs import MessageDefinition
+from flowdesk.engine.specs import (
+    CALL_ABANDONED,
+    CALL_REQUESTED,
+    CALL_STATE,
+    FlowdeskCallActivity,
+    MessageDefinition,
+)
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
@@ -85,6 +91,17 @@ class CompletedActivity:
     name: str
     kind: str  # the Spiff spec class, e.g. "ExclusiveGateway"
     next_elements: tuple[str, ...] = ()  # for gateways: where the token went
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """A call activity that wants its process started."""
+
+    task_ref: str
+    element_id: str
+    called_element: str
+    extensions: dict[str, Any]
+    variables: dict[str, Any]  # what the activity sees: scope, input parameters, MI locals
 
 
 @dataclass
@@ -183,6 +200,58 @@ class WorkflowRun:
             self._advance()
 
         self._guarded(act)
+
+    def complete_call(self, task_ref: str, variables: Mapping[str, Any]) -> bool:
+        """Complete a call activity whose instance ended; False if it no longer waits."""
+        task = self._task(task_ref)
+        if task is None or task.state != TaskState.STARTED:
+            return False
+
+        def act() -> None:
+            self._before(task)
+            task.data.update(copy.deepcopy(dict(variables)))
+            task.complete()
+            self._after(task)
+            self._advance()
+
+        self._guarded(act)
+        return True
+
+    def call_extensions(self, task_ref: str) -> dict[str, Any]:
+        """The Camunda settings of a call activity task (its `camunda:out` mappings)."""
+        return _extensions(self._task(task_ref))
+
+    def mark_call_started(self, task_ref: str, instance_id: str) -> None:
+        self._task(task_ref).internal_data[CALL_STATE] = instance_id
+
+    def call_requests(self) -> list[CallRequest]:
+        """Call activities that want their instance started."""
+        return [
+            CallRequest(
+                task_ref=str(task.id),
+                element_id=task.task_spec.bpmn_id,
+                called_element=task.task_spec.called_element,
+                extensions=_extensions(task),
+                variables={k: v for k, v in task.data.items() if k not in _INTERNAL_KEYS},
+            )
+            for task in self._wf.get_tasks(state=TaskState.STARTED)
+            if isinstance(task.task_spec, FlowdeskCallActivity)
+            and task.internal_data.get(CALL_STATE) == CALL_REQUESTED
+        ]
+
+    def abandoned_calls(self) -> list[str]:
+        """Called instances whose call activity was cancelled (by a boundary event, say)."""
+        abandoned = []
+        for task in self._wf.get_tasks(state=TaskState.CANCELLED):
+            state = task.internal_data.get(CALL_STATE)
+            if isinstance(task.task_spec, FlowdeskCallActivity) and state not in (
+                None,
+                CALL_REQUESTED,
+                CALL_ABANDONED,
+            ):
+                abandoned.append(state)
+                task.internal_data[CALL_STATE] = CALL_ABANDONED
+        return abandoned
 
     # -- what the engine reads back --------------------------------------------------------
 
@@ -288,6 +357,8 @@ class WorkflowRun:
         task.internal_data["flowdesk_local"] = sorted(local)
 
     def _after(self, task: Any) -> None:
+        if task.state == TaskState.STARTED:
+            return  # a call activity waiting for its instance: written back when that ends
         before = task.internal_data.pop("flowdesk_before", None)
         local = set(task.internal_data.pop("flowdesk_local", []))
         if before is None:

@@ -47,8 +47,9 @@ CHILD = (
 
 def run_through(engine: flowdesk.Engine) -> None:
     instance = engine.start("caller")
-    assert only_task(engine, instance.id).element_id == "Task_child"
-    engine.complete(only_task(engine, instance.id).id)
+    (called,) = engine.instances(parent_id=instance.id)
+    assert only_task(engine, called.id).element_id == "Task_child"
+    engine.complete(only_task(engine, called.id).id)
     assert only_task(engine, instance.id).element_id == "Task_after"
 
 
