@@ -229,13 +229,9 @@ class Execution:
 
     def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | None:
         camunda = task.extensions.get("camunda", {})
-        # JUEL's execution.processBusinessKey / processInstanceId translate to these names.
-        context = {
-            "business_key": self.row.business_key,
-            "instance_id": self.row.id,
-            **task.variables,
-        }
+        context = {**self._reserved_names(), **task.variables}
         try:
+            name = _text(_evaluate(task.name, context)) or task.element_id  # names may hold ${}
             assignee = _text(_evaluate(camunda.get("assignee"), context))
             groups = _names(_evaluate(camunda.get("candidateGroups"), context))
             users = _names(_evaluate(camunda.get("candidateUsers"), context))
@@ -249,7 +245,7 @@ class Execution:
             id=task.task_ref,
             instance_id=self.row.id,
             element_id=task.element_id,
-            name=task.name,
+            name=name,
             state=TaskState.OPEN.value,
             assignee=assignee,
             candidate_groups=groups,
