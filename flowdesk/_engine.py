@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from flowdesk._records import HistoryEvent, Job, ProcessDefinition, ProcessInstance, Task
 from flowdesk.engine import timers
+from flowdesk.engine.dmn.service import DecisionService
 from flowdesk.engine.execution import EngineContext
 from flowdesk.engine.history import HistoryService
 from flowdesk.engine.jobs import JobService
@@ -72,6 +73,7 @@ class Engine:
         self._tasks = TaskService(self._ctx)
         self._jobs = JobService(self._ctx)
         self._history = HistoryService()
+        self._decisions = DecisionService()
 
     # -- repository ---------------------------------------------------------------------------
 
@@ -156,6 +158,19 @@ class Engine:
                 variables=dict(variables or {}),
             )
         )
+
+    def signal(self, signal_name: str, variables: Mapping[str, Any] | None = None) -> int:
+        """Broadcast a signal: every instance waiting for it gets it, and every process whose
+        start event waits for it (latest version) starts, all in one transaction.
+
+        Args:
+            signal_name: The `name` of the `bpmn:signal`.
+            variables: Set in each receiving instance's scope.
+
+        Returns:
+            How many instances the signal reached, started ones included (0 is no error).
+        """
+        return self._call(lambda uow: self._runtime.signal(uow, signal_name, dict(variables or {})))
 
     def instance(self, instance_id: str) -> ProcessInstance:
         """One instance. Raises `NotFound` for an unknown id."""
@@ -272,6 +287,38 @@ class Engine:
     def jobs(self, *, instance_id: str | None = None) -> list[Job]:
         """Waiting and failed jobs (timers), soonest first."""
         return self._read(lambda uow: self._jobs.jobs(uow, instance_id=instance_id))
+
+    # -- decisions ------------------------------------------------------------------------------
+
+    def evaluate_decision(
+        self,
+        key: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+    ) -> dict[str, Any] | list[dict[str, Any]] | None:
+        """Evaluate a deployed DMN decision (its required decisions first), as Camunda's
+        `DecisionService.evaluateDecisionById` does.
+
+        Args:
+            key: The decision id.
+            variables: The values its input expressions read.
+            version: A deployed version; the latest when None.
+
+        Returns:
+            UNIQUE, FIRST, PRIORITY and ANY tables: the matched rule's outputs by name, or None
+            when no rule matches. COLLECT, RULE ORDER and OUTPUT ORDER: a list with one such
+            dict per matched rule. COLLECT with SUM, MIN, MAX or COUNT: `{output: value}` (None
+            when SUM, MIN or MAX matched nothing). A literal expression: `{variable: value}`.
+
+        Raises:
+            NotFound: No decision with this key (and version) is deployed.
+            DecisionError: The decision fails for these variables, e.g. two rules of a UNIQUE
+                table match, or a value cannot be compared.
+        """
+        return self._read(
+            lambda uow: self._decisions.evaluate(uow, key, dict(variables or {}), version=version)
+        )
 
     # -- history --------------------------------------------------------------------------------
 

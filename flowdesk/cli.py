@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import click
 
 import flowdesk
+from flowdesk import worker as flowdesk_worker
 
 DEFAULT_DB = "sqlite:///flowdesk.db"
 EXIT_ERROR = 1
@@ -401,6 +402,24 @@ def correlate(
     _print_next_tasks(engine, instance)
 
 
+@_command("signal")
+@click.argument("signal_name", metavar="SIGNAL")
+@_variable_options
+@click.pass_obj
+def send_signal(
+    settings: Settings, signal_name: str, var: tuple[str, ...], vars_json: str | None
+) -> None:
+    """Broadcast a signal to every waiting instance.
+
+    SIGNAL also starts every deployed process whose start event waits for it.
+    """
+    reached = settings.engine().signal(signal_name, parse_variables(var, vars_json))
+    if settings.json:
+        _print_json({"signal": signal_name, "reached": reached})
+        return
+    click.echo(f"Signal {signal_name!r} reached {reached} instance{'' if reached == 1 else 's'}.")
+
+
 @_command()
 @click.option("--key", help="Only instances of this process key.")
 @click.option("--state", type=click.Choice(INSTANCE_STATES), help="Only instances in this state.")
@@ -527,50 +546,40 @@ def jobs(settings: Settings, list_only: bool) -> None:
 @click.option(
     "--interval",
     type=click.FloatRange(min=0, min_open=True),
-    default=5.0,
+    default=flowdesk_worker.DEFAULT_INTERVAL,
     show_default=True,
     metavar="SECONDS",
     help="Pause between passes.",
 )
 @click.option("--once", is_flag=True, help="Run one pass and stop.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="Level of the flowdesk.worker and flowdesk.jobs logs (stderr).",
+)
 @click.pass_obj
-def worker(settings: Settings, interval: float, once: bool) -> None:
+def worker(settings: Settings, interval: float, once: bool, log_level: str) -> None:
     """Fire due timers and jobs until stopped.
 
-    Runs passes of due jobs until SIGTERM or Ctrl-C.
-    Each pass is logged. A signal stops the worker between passes (a pass in progress
-    finishes first). A pass that fails is logged and retried after the interval; with
-    --once, its error ends the command.
+    Runs passes of due jobs until SIGTERM or Ctrl-C (SIGINT).
+    Each fired timer is logged (logger flowdesk.jobs), each pass that fired any too
+    (flowdesk.worker; every pass at DEBUG). A signal stops the worker between passes (a pass
+    in progress finishes first) and it exits 0. A pass that fails is logged and retried
+    after the interval; with --once, its error ends the command.
     """
-    _configure_logging()
+    _configure_logging(log_level)
     engine = settings.engine()
     stop = threading.Event()
-    passes = fired_total = 0
-    batch = 100
     with _stop_on_signals(stop):
-        while not stop.is_set():
-            passes += 1
-            try:
-                fired = engine.run_due_jobs(limit=batch)
-            except flowdesk.FlowdeskError as err:
-                if once:
-                    raise
-                logger.error("pass %d failed: %s", passes, err)
-                fired = 0
-            else:
-                logger.info("pass %d: %d job(s) fired", passes, fired)
-            fired_total += fired
-            if once:
-                break
-            if fired >= batch:
-                continue  # more may be due right now: no pause
-            stop.wait(interval)
-    logger.info("worker stopped after %d pass(es)", passes)
+        result = flowdesk_worker.run_worker(engine, interval=interval, stop=stop, once=once)
     if settings.json:
-        _print_json({"passes": passes, "fired": fired_total})
+        _print_json({"passes": result.passes, "fired": result.fired})
     else:
         click.echo(
-            f"Worker stopped after {_count(passes, 'pass')}; {_count(fired_total, 'job')} fired."
+            f"Worker stopped after {_count(result.passes, 'pass')}; "
+            f"{_count(result.fired, 'job')} fired."
         )
 
 
@@ -993,12 +1002,11 @@ def _validate_one(engine: flowdesk.Engine, path: Path) -> dict[str, Any]:
     return result
 
 
-def _configure_logging() -> None:
-    """Log worker passes to stderr unless the application configured logging already."""
+def _configure_logging(level: str = "INFO") -> None:
+    """Log flowdesk's worker and jobs to stderr unless the application configured logging."""
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
+    logging.getLogger("flowdesk").setLevel(level.upper())
 
 
 @contextmanager

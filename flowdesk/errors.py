@@ -171,3 +171,18 @@ class BpmnError(Exception):
         super().__init__(message or code)
         self.code = code
         self.variables = dict(variables or {})
+
+
+class DecisionError(FlowdeskError):
+    """A DMN decision failed while it was evaluated (e.g. two rules match a UNIQUE table).
+
+    `decision_id` is the decision, `element_id` the rule, input or output entry at fault when
+    one is known. In a business rule task this error becomes the instance's incident.
+    """
+
+    def __init__(self, decision_id: str, reason: str, *, element_id: str | None = None) -> None:
+        where = f" [{element_id}]" if element_id else ""
+        super().__init__(f"decision {decision_id!r}{where}: {reason}")
+        self.decision_id = decision_id
+        self.element_id = element_id
+        self.reason = reason

@@ -80,7 +80,7 @@ class Execution:
         # The caller's execution when this instance was started by a call activity in the same
         # unit of work; its called instances that ended meanwhile, by call activity task.
         self.parent: Execution | None = None
-        self._ended_calls: list[tuple[str, dict[str, Any]]] = []
+        self._ended_calls: list[tuple[str, dict[str, Any], tuple[str, dict[str, Any]] | None]] = []
 
     @classmethod
     def start(
@@ -177,12 +177,34 @@ class Execution:
         self._end_abandoned_calls()
         self._sync_jobs()
         self._sync_subscriptions()
-        for kind, name, payload in self.run.thrown_events():
-            self.record(f"{kind}_thrown", data={"name": name, "variables": _jsonable(payload)})
+        thrown = self.run.thrown_events()
         row = self._save_row()
-        if row.parent_instance_id and row.state in _ENDED:
-            self._report_to_caller(row)
+        if row.parent_instance_id:
+            errors = [(name, data) for kind, name, data in thrown if kind == "error"]
+            if row.state in _ENDED or errors:
+                self._report_to_caller(row, errors[0] if errors else None)
+        self._deliver_thrown(thrown)
         return row
+
+    def _deliver_thrown(self, thrown: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Messages and signals the instance threw go to other instances, once it is saved."""
+        from flowdesk.engine import correlation  # correlation drives Executions in turn
+
+        for kind, name, payload in thrown:
+            data: dict[str, Any] = {"name": name}
+            if kind == "message":
+                data["variables"] = _jsonable(payload)
+                data["delivered_to"] = correlation.deliver_thrown_message(
+                    self.ctx, self.uow, name, payload, sender=self.row
+                )
+            elif kind == "signal":
+                data["variables"] = _jsonable(payload)
+                data["reached"] = correlation.broadcast(
+                    self.ctx, self.uow, name, payload, sender=self.row
+                )
+            else:  # an error or escalation nothing caught: its path ended there
+                data.update(_jsonable(payload))
+            self.record(f"{kind}_thrown", data=data)
 
     def _record_completed_activities(self) -> None:
         """History in the order the workflow ran them; a gateway also records where it went."""
@@ -252,7 +274,11 @@ class Execution:
             candidate_users=users,
             form_key=camunda.get("formKey"),
             form_fields=list(task.extensions.get("form_fields", [])),
-            documentation=task.documentation,
+            documentation=(
+                freeze_documentation(task.documentation, context)
+                if task.instance_locals
+                else task.documentation
+            ),
             due=due,
             priority=priority,
             created_at=now,
@@ -342,21 +368,20 @@ class Execution:
 
     def _sync_subscriptions(self) -> None:
         self.uow.subscriptions.delete_for_instance(self.row.id)
-        for wait in self.run.waits():
-            if wait.kind in ("message", "signal"):
-                self.uow.subscriptions.add(
-                    SubscriptionRow(
-                        id=str(uuid.uuid4()),
-                        instance_id=self.row.id,
-                        definition_id=None,
-                        kind=wait.kind,
-                        name=wait.name,
-                        element_id=wait.element_id,
-                        task_ref=wait.task_ref,
-                        business_key=self.row.business_key,
-                        created_at=self.ctx.now(),
-                    )
+        for wait in self.run.subscriptions():
+            self.uow.subscriptions.add(
+                SubscriptionRow(
+                    id=str(uuid.uuid4()),
+                    instance_id=self.row.id,
+                    definition_id=None,
+                    kind=wait.kind,
+                    name=wait.name,
+                    element_id=wait.element_id,
+                    task_ref=wait.task_ref,
+                    business_key=self.row.business_key,
+                    created_at=self.ctx.now(),
                 )
+            )
 
     # -- call activities -------------------------------------------------------------------------
 
@@ -394,22 +419,30 @@ class Execution:
         return started
 
     def _finish_calls(self) -> bool:
-        """Complete the call activities whose instances ended; True if any did."""
+        """Go on with the call activities whose instances ended or threw; True if any did."""
         finished = False
         while self._ended_calls and self.run.incident is None:
-            task_ref, variables = self._ended_calls.pop(0)
-            finished = self.run.complete_call(task_ref, variables) or finished
+            task_ref, variables, error = self._ended_calls.pop(0)
+            if error is None:
+                finished = self.run.complete_call(task_ref, variables) or finished
+            else:
+                finished = self.run.throw_call_error(task_ref, *error) or finished
         return finished
 
-    def call_ended(self, task_ref: str, variables: Mapping[str, Any]) -> None:
-        """A called instance of this one ended with `variables`; its call activity goes on."""
-        self._ended_calls.append((task_ref, dict(variables)))
+    def _report_to_caller(self, row: InstanceRow, error: tuple[str, dict[str, Any]] | None) -> None:
+        """Hand an ended instance's variables, or an error it did not catch, to its caller.
 
-    def _report_to_caller(self, row: InstanceRow) -> None:
+        As in Camunda, a BPMN error a called instance does not catch reaches the call activity;
+        an error boundary there cancels the call, which terminates the called instance.
+        """
         assert row.parent_instance_id is not None and row.parent_task_ref is not None
         caller = self.parent or Execution.open(self.ctx, self.uow, row.parent_instance_id)
-        extensions = caller.run.call_extensions(row.parent_task_ref)
-        caller.call_ended(row.parent_task_ref, calls.out_variables(extensions, row.variables))
+        if error is not None:
+            caller._ended_calls.append((row.parent_task_ref, {}, error))
+        else:
+            extensions = caller.run.call_extensions(row.parent_task_ref)
+            variables = calls.out_variables(extensions, row.variables)
+            caller._ended_calls.append((row.parent_task_ref, variables, None))
         if self.parent is None:  # the caller is not saving right now: save it here
             caller.save()
 
@@ -437,6 +470,14 @@ class Execution:
                 self.record(
                     "incident", element_id=incident.element_id, data={"message": incident.message}
                 )
+        elif self.run.terminated_by is not None:
+            # Camunda 7's history calls this INTERNALLY_TERMINATED, apart from COMPLETED.
+            changes.update(state=InstanceState.TERMINATED.value, ended_at=now, incident=None)
+            self.record(
+                "instance_terminated",
+                element_id=self.run.terminated_by,
+                data={"reason": "terminate end event"},
+            )
         elif self.run.is_completed:
             changes.update(state=InstanceState.COMPLETED.value, ended_at=now, incident=None)
             self.record("instance_completed")
@@ -520,6 +561,22 @@ def render_documentation(text: str, variables: Mapping[str, Any]) -> str:
         return _JINJA.from_string(text).render(**variables)
     except jinja2.TemplateError as err:
         return f"{text}\n\n[documentation could not be rendered: {err}]"
+
+
+def freeze_documentation(text: str, variables: Mapping[str, Any]) -> str:
+    """Documentation rendered once, now: for a multi-instance task, whose locals (its element
+    variable, `loopCounter`) are gone when the task is read. A failed rendering keeps the
+    template, so reading shows the error; braces in the result are escaped for that reading.
+    """
+    if "{{" not in text and "{%" not in text:
+        return text
+    try:
+        rendered = _JINJA.from_string(text).render(**variables)
+    except jinja2.TemplateError:
+        return text
+    if "{{" in rendered or "{%" in rendered:
+        return rendered.replace("{", "{{ '{' }}")
+    return rendered
 
 
 def _script_engine(ctx: EngineContext, row: InstanceRow) -> FlowdeskScriptEngine:

@@ -24,6 +24,14 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    ReceiveTaskParser,
+    SendTaskParser,
+)
+from SpiffWorkflow.bpmn.parser.task_parsers import SubprocessParser
 from SpiffWorkflow.bpmn.parser.util import first
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import (
@@ -31,12 +39,9 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     EndEvent,
     IntermediateCatchEvent,
     IntermediateThrowEvent,
+    ReceiveTask,
+    SendTask,
     StartEvent,
-)
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    DurationTimerEventDefinition,
-    TimeDateEventDefinition,
 )
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
@@ -49,8 +54,19 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import timers
-from flowdesk.engine.specs import FlowdeskCallActivity, FlowdeskServiceTask, MessageDefinition
+from flowdesk.engine import timer_events, timers
+from flowdesk.engine.dmn.registry import DecisionRegistry
+from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
+from flowdesk.engine.multi_instance import with_camunda_loops
+from flowdesk.engine.specs import (
+    ErrorDefinition,
+    EscalationDefinition,
+    EventSubprocess,
+    FlowdeskCallActivity,
+    FlowdeskServiceTask,
+    MessageDefinition,
+    SignalDefinition,
+)
 
 _CAMUNDA = "{" + CAMUNDA_MODEL_NS + "}"
 
@@ -103,15 +119,13 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
         name = self.node.get("name", self.node.get("id"))
         description = self.get_event_description(event)
         element_id = self.node.get("id")
-        for tag, cls in (
-            ("timeDate", TimeDateEventDefinition),
-            ("timeDuration", DurationTimerEventDefinition),
-            ("timeCycle", CycleTimerEventDefinition),
-        ):
+        for tag in ("timeDate", "timeDuration", "timeCycle"):
             text_node = first(self.xpath(f".//bpmn:{tag}"))
             if text_node is not None:
                 text = timers.python_timer_text(text_node.text or "", element_id=element_id)
-                return cls(name, text, description=description)
+                return timer_events.make(
+                    tag, name, text, description=description, **_timer_role(self.node)
+                )
         raise ValidationException(
             "timer has no timeDate, timeDuration or timeCycle",
             node=self.node,
@@ -123,6 +137,84 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
         return MessageDefinition(
             parsed.name, parsed.correlation_properties, parsed.expression, parsed.result_var
         )
+
+    def parse_signal_event(self, signal_event: Any) -> Any:
+        parsed = super().parse_signal_event(signal_event)
+        return SignalDefinition(parsed.name, description=parsed.description)
+
+    def parse_error_event(self, error_event: Any) -> Any:
+        parsed = super().parse_error_event(error_event)
+        ref = error_event.get("errorRef")
+        error = first(self.doc_xpath(f'.//bpmn:error[@id="{ref}"]')) if ref else None
+        return ErrorDefinition(
+            parsed.name,
+            parsed.code,
+            message=error.get(f"{_CAMUNDA}errorMessage") if error is not None else None,
+            code_variable=error_event.get(f"{_CAMUNDA}errorCodeVariable"),
+            message_variable=error_event.get(f"{_CAMUNDA}errorMessageVariable"),
+            description=parsed.description,
+        )
+
+    def parse_escalation_event(self, escalation_event: Any) -> Any:
+        parsed = super().parse_escalation_event(escalation_event)
+        return EscalationDefinition(
+            parsed.name,
+            parsed.code,
+            code_variable=escalation_event.get(f"{_CAMUNDA}escalationCodeVariable"),
+            description=parsed.description,
+        )
+
+    def get_event_definition(self, xpaths: list[str]) -> Any:
+        # Spiff 3.2 reads no error or escalation start events (an event sub-process started by
+        # one would run at once, as if it had a none start) and no signal end events.
+        extra = {
+            "startEvent": [ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH],
+            "endEvent": [SIGNAL_EVENT_XPATH],
+        }.get(etree.QName(self.node).localname, [])
+        return super().get_event_definition([*xpaths, *(x for x in extra if x not in xpaths)])
+
+    def create_task(self) -> Any:
+        # SpiffWorkflow 3.2 has no compensation: it raises a bare NotImplementedError for a
+        # compensation boundary event and reads every other compensation event as a none event,
+        # which would run the handler never (or an event sub-process at once).
+        if self.xpath("./bpmn:compensateEventDefinition"):
+            raise ValidationException(
+                f"compensation event {self.bpmn_id!r} is not supported: flowdesk (SpiffWorkflow "
+                "3.2) cannot undo completed activities; model the undo steps explicitly",
+                node=self.node,
+                file_name=self.filename,
+            )
+        if self.xpath("./bpmn:cancelEventDefinition") and self.node.get("attachedToRef"):
+            attached = self.process_parser.get_node_by_id(self.node.get("attachedToRef"))
+            if (
+                attached is not None
+                and _child(attached, "multiInstanceLoopCharacteristics") is not None
+            ):
+                raise ValidationException(
+                    f"cancel boundary event {self.bpmn_id!r} is attached to a multi-instance "
+                    "transaction, which flowdesk (SpiffWorkflow 3.2) cannot cancel as a whole; "
+                    "put the multi-instance activity inside the transaction",
+                    node=self.node,
+                    file_name=self.filename,
+                )
+        return super().create_task()
+
+
+def _timer_role(node: Any) -> dict[str, Any]:
+    """Where a timer event sits, which decides how it fires (see `timer_events`)."""
+    kind = etree.QName(node).localname
+    parent = node.getparent()
+    in_process = parent is not None and etree.QName(parent).localname == "process"
+    starts = [c for c in parent if c.tag == node.tag] if parent is not None else [node]
+    return {
+        "element_id": node.get("id"),
+        "starts_process": kind == "startEvent" and in_process,
+        "sole_start": len(starts) == 1,
+        # Camunda: a cycle repeats on a non-interrupting boundary event or event sub-process
+        # start; an interrupting one, or an intermediate timer, fires once.
+        "repeats": (kind == "boundaryEvent" and node.get("cancelActivity") == "false")
+        or (kind == "startEvent" and not in_process and node.get("isInterrupting") == "false"),
+    }
 
 
 def _with(mixins: tuple[type, ...], base: type) -> type:
@@ -152,7 +244,39 @@ _EVENT_PARSERS = {
     "intermediateCatchEvent": (CamundaIntermediateCatchEventParser, IntermediateCatchEvent),
     "intermediateThrowEvent": (CamundaIntermediateThrowEventParser, IntermediateThrowEvent),
     "boundaryEvent": (CamundaBoundaryEventParser, BoundaryEvent),
+    # Spiff's Camunda parser leaves these two to the plain BPMN parser, whose messages never
+    # match a Camunda message: a receive task would wait forever.
+    "receiveTask": (ReceiveTaskParser, ReceiveTask),
+    "sendTask": (SendTaskParser, SendTask),
 }
+
+
+def _subprocess_parser(base: type) -> type:
+    class SubProcessParser(base):  # type: ignore[misc]
+        """Embedded sub-processes, and event sub-processes that know if they interrupt."""
+
+        def create_task(self) -> Any:
+            if self.node.get("triggeredByEvent") != "true":
+                return super().create_task()
+            if etree.QName(self.node.getparent()).localname != "process":
+                # Spiff 3.2 triggers only the event sub-processes of the top-level process.
+                raise ValidationException(
+                    f"event sub-process {self.bpmn_id!r} is inside a sub-process; flowdesk "
+                    "(SpiffWorkflow 3.2) runs event sub-processes only at the process level",
+                    node=self.node,
+                    file_name=self.filename,
+                )
+            start = _child(self.node, "startEvent")
+            interrupting = start is None or start.get("isInterrupting", "true") != "false"
+            return EventSubprocess(
+                self.spec,
+                self.bpmn_id,
+                SubprocessParser.get_subprocess_spec(self),
+                interrupting=interrupting,
+                **self.bpmn_attributes,
+            )
+
+    return SubProcessParser
 
 
 def _override_classes() -> dict[str, tuple[type, type]]:
@@ -165,6 +289,12 @@ def _override_classes() -> dict[str, tuple[type, type]]:
             spec_cls,
         )
     classes[full_tag("serviceTask")] = (_service_task_parser(), FlowdeskServiceTask)
+    classes[full_tag("businessRuleTask")] = (
+        _with((_CamundaExtensionsMixin,), BusinessRuleTaskParser),
+        FlowdeskBusinessRuleTask,
+    )
+    subprocess_parser, subprocess_spec = classes[full_tag("subProcess")]
+    classes[full_tag("subProcess")] = (_subprocess_parser(subprocess_parser), subprocess_spec)
     classes[full_tag("callActivity")] = (_call_activity_parser(), FlowdeskCallActivity)
     return classes
 
@@ -172,10 +302,24 @@ def _override_classes() -> dict[str, tuple[type, type]]:
 class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     """A `CamundaParser` that keeps every Camunda 7 setting flowdesk runs."""
 
-    OVERRIDE_PARSER_CLASSES = _override_classes()
+    OVERRIDE_PARSER_CLASSES = with_camunda_loops(_override_classes())
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decisions = DecisionRegistry()
+
+    def add_dmn_xml(
+        self, node: Any, filename: str | None = None, pinned: tuple[str, int] | None = None
+    ) -> None:
+        """Read a DMN file with flowdesk's DMN engine (SpiffWorkflow's is not used).
+
+        `pinned` adds the file as one version of one decision, for business rule tasks bound
+        to that version (`camunda:decisionRefBinding="version"`).
+        """
+        self.decisions.add(node, filename or "", pinned=pinned)
 
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
-        super().add_bpmn_xml(_without_reserved_ids(bpmn), filename)
+        super().add_bpmn_xml(_with_links_as_flows(_without_reserved_ids(bpmn), filename), filename)
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:
         spec = super().get_spec(process_id, required)
@@ -285,3 +429,52 @@ def _form_fields(form: Any) -> list[dict[str, Any]]:
                 }
         fields.append(field)
     return fields
+
+
+def _with_links_as_flows(root: Any, filename: str | None) -> Any:
+    """Link events become the sequence flow they stand for.
+
+    SpiffWorkflow 3.2 does not know link events: it reads a link throw event as a none event
+    with no way out, so the path would silently end. A link is only a drawing aid for a long
+    sequence flow, so each throw gets a flow to the catch event of the same name in the same
+    process or sub-process.
+    """
+    throws = [
+        event
+        for event in root.iter(f"{_BPMN}intermediateThrowEvent")
+        if _child(event, "linkEventDefinition") is not None
+    ]
+    if not throws:
+        return root
+    root = copy.deepcopy(root)
+    for throw in root.iter(f"{_BPMN}intermediateThrowEvent"):
+        link = _child(throw, "linkEventDefinition")
+        if link is None:
+            continue
+        container = throw.getparent()
+        name = link.get("name") or throw.get("name")
+        targets = [
+            catch
+            for catch in container.iterchildren(f"{_BPMN}intermediateCatchEvent")
+            if (found := _child(catch, "linkEventDefinition")) is not None
+            and (found.get("name") or catch.get("name")) == name
+        ]
+        if len(targets) != 1:
+            raise ValidationException(
+                f"link event {throw.get('id')!r} throws link {name!r}, but "
+                f"{'no' if not targets else len(targets)} link catch events in the same "
+                "process or sub-process have this name (exactly one must)",
+                node=throw,
+                file_name=filename,
+            )
+        flow_id = f"{throw.get('id')}__link"
+        flow = etree.SubElement(container, f"{_BPMN}sequenceFlow")
+        flow.set("id", flow_id)
+        flow.set("sourceRef", throw.get("id"))
+        flow.set("targetRef", targets[0].get("id"))
+        etree.SubElement(throw, f"{_BPMN}outgoing").text = flow_id
+        etree.SubElement(targets[0], f"{_BPMN}incoming").text = flow_id
+    return root
+
+
+_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"

@@ -23,7 +23,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
 from flowdesk._records import ProcessDefinition
-from flowdesk.engine import validation
+from flowdesk.engine import start_timers, validation
+from flowdesk.engine.dmn.task import pinned_refs
 from flowdesk.engine.parser import FlowdeskParser
 from flowdesk.engine.scripting import implementation_of
 from flowdesk.engine.specs import FlowdeskServiceTask
@@ -48,6 +49,8 @@ class _Resource:
     content: bytes
     tree: Any
     kind: str  # "bpmn" | "dmn"
+    # A DMN file loaded as one version of one decision (camunda:decisionRefBinding="version").
+    pinned: tuple[str, int] | None = None
 
     @property
     def content_hash(self) -> str:
@@ -129,6 +132,7 @@ class RepositoryService:
                 )
                 if kind == PROCESS:
                     _subscribe_start_messages(uow, resource, row, previous=latest, now=now)
+                    start_timers.schedule(uow, row, resource.tree, previous=latest, now=now)
                 deployed.append(definition_record(row))
         self._warn_missing_handlers(resources + _stored_dependencies(uow, resources, max_id=None))
         return deployed
@@ -319,15 +323,17 @@ def _executable_ids(resources: Iterable[_Resource]) -> list[tuple[str, bool]]:
 
 def _parser_for(resources: list[_Resource]) -> Any:
     parser = FlowdeskParser()
-    seen: set[str] = set()
+    seen: set[tuple[str, tuple[str, int] | None]] = set()
     for resource in resources:
-        if resource.content_hash in seen:
+        if (resource.content_hash, resource.pinned) in seen:
             continue
-        seen.add(resource.content_hash)
+        seen.add((resource.content_hash, resource.pinned))
         if resource.kind == "bpmn":
             parser.add_bpmn_xml(resource.tree.getroot(), filename=resource.name)
         else:
-            parser.add_dmn_xml(resource.tree.getroot(), filename=resource.name)
+            parser.add_dmn_xml(
+                resource.tree.getroot(), filename=resource.name, pinned=resource.pinned
+            )
     return parser
 
 
@@ -366,7 +372,21 @@ def _stored_dependencies(
             pending.append(dependency)
             have_processes.update(validation.process_ids(tree) if dependency.kind == "bpmn" else {})
             have_decisions.update(validation.decision_ids(tree) if dependency.kind == "dmn" else [])
+        found += _pinned_decisions(uow, resource, max_id)
     return found
+
+
+def _pinned_decisions(uow: UnitOfWork, resource: _Resource, max_id: int | None) -> list[_Resource]:
+    """The decision versions a BPMN file's business rule tasks are bound to by number."""
+    pinned = []
+    for key, version in pinned_refs(resource.tree):
+        row = uow.definitions.find_version(DECISION, key, version)
+        if row is None or (max_id is not None and row.id > max_id):
+            continue  # the task's parser reports the missing version
+        content = row.xml.encode("utf-8")
+        tree = validation.parse_xml(content, row.resource_name)
+        pinned.append(_Resource(row.resource_name, content, tree, "dmn", (key, version)))
+    return pinned
 
 
 def _parse_bundle(uow: UnitOfWork, definition: DefinitionRow) -> SpecBundle:

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowdesk._records import ProcessInstance
+from flowdesk.engine import correlation
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
-from flowdesk.errors import CorrelationError, InstanceStateError, NotFound
-from flowdesk.store import InstanceRow, InstanceState, SubscriptionKind, UnitOfWork
+from flowdesk.errors import InstanceStateError, NotFound
+from flowdesk.store import InstanceRow, InstanceState, UnitOfWork
 
 
 def instance_record(row: InstanceRow) -> ProcessInstance:
@@ -68,49 +69,18 @@ class RuntimeService:
         correlation_keys: Mapping[str, Any] | None,
         variables: Mapping[str, Any],
     ) -> ProcessInstance:
-        waiting = uow.subscriptions.list(
-            kind=SubscriptionKind.MESSAGE.value, name=message_name, business_key=business_key
+        row = correlation.correlate(
+            self._ctx,
+            uow,
+            message_name,
+            business_key=business_key,
+            correlation_keys=correlation_keys,
+            variables=variables,
         )
-        candidates = [s for s in waiting if s.instance_id is not None]
-        if correlation_keys:
-            candidates = [
-                s
-                for s in candidates
-                if s.instance_id is not None
-                and _matches(uow.instances.get(s.instance_id), correlation_keys)
-            ]
-        instance_ids = sorted({s.instance_id for s in candidates if s.instance_id})
-        if len(instance_ids) > 1:
-            raise CorrelationError(
-                message_name,
-                f"{len(instance_ids)} instances wait for it "
-                "(give a business key or correlation keys)",
-            )
-        if instance_ids:
-            execution = Execution.open(self._ctx, uow, instance_ids[0])
-            execution.run.deliver_message(message_name, variables)
-            execution.record("message_correlated", data={"message": message_name})
-            return instance_record(execution.save())
-        starts = [
-            s
-            for s in uow.subscriptions.list(
-                kind=SubscriptionKind.MESSAGE.value, name=message_name, start_events_only=True
-            )
-        ]
-        if not starts:
-            raise CorrelationError(
-                message_name, "no instance waits for it and no deployed process starts with it"
-            )
-        if len(starts) > 1:
-            raise CorrelationError(message_name, "several process definitions start with it")
-        assert starts[0].definition_id is not None
-        definition = uow.definitions.get(starts[0].definition_id)
-        execution = Execution.start(
-            self._ctx, uow, definition, {}, business_key=business_key, user=None
-        )
-        execution.run.deliver_message(message_name, variables)
-        execution.record("message_correlated", data={"message": message_name})
-        return instance_record(execution.save())
+        return instance_record(row)
+
+    def signal(self, uow: UnitOfWork, signal_name: str, variables: Mapping[str, Any]) -> int:
+        return correlation.broadcast(self._ctx, uow, signal_name, variables)
 
     def instance(self, uow: UnitOfWork, instance_id: str) -> ProcessInstance:
         return instance_record(uow.instances.get(instance_id))
@@ -138,7 +108,3 @@ class RuntimeService:
         execution.record("incident_retried", user=user)
         execution.run.retry()
         return instance_record(execution.save())
-
-
-def _matches(row: InstanceRow, keys: Mapping[str, Any]) -> bool:
-    return all(row.variables.get(name) == value for name, value in keys.items())

@@ -8,10 +8,10 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
-from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 
 from flowdesk import handlers
-from flowdesk.engine import expressions, sandbox
+from flowdesk.engine import sandbox
+from flowdesk.engine.specs import END_PATH, ErrorDefinition
 from flowdesk.errors import BpmnError, ExpressionError, HandlerError
 
 # The Camunda attributes that name a service task's implementation, most specific first.
@@ -49,18 +49,11 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         self.registry = registry
         self.scope = scope
 
-    def validate(self, expression: str) -> None:
-        # Spiff's DMN parser checks expressions with ast.parse and catches only SyntaxError
-        # (it retries a unary test such as "> 1000" as "v > 1000"); JUEL is translated first.
-        try:
-            expressions.translate(expression)
-        except ExpressionError as err:
-            raise SyntaxError(str(err)) from err
-
-    def run_service(self, task: Any) -> bool:
+    def run_service(self, task: Any) -> bool | None:
         """Run the handler of a service task; its returned variables go into the task data.
 
-        A `BpmnError` from the handler is thrown into the model as a BPMN error event.
+        A `BpmnError` from the handler is thrown into the model as a BPMN error event; the
+        task then stays STARTED (None) when something caught it, for the catcher cancels it.
         Any other failure propagates, and the engine turns it into an incident.
         """
         spec = task.task_spec
@@ -94,8 +87,8 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         try:
             result = handler(call)
         except BpmnError as err:
-            self._throw_bpmn_error(task, err)
-            return True
+            # Caught: the catching event cancels this task, so it must not complete first.
+            return None if self._throw_bpmn_error(task, err) else True
         if isinstance(result, Mapping):
             task.data.update(result)
         elif result is not None and camunda.get("resultVariable"):
@@ -113,7 +106,18 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             raise HandlerError(task.task_spec.bpmn_id, str(err)) from err
 
     @staticmethod
-    def _throw_bpmn_error(task: Any, err: BpmnError) -> None:
-        task.data.update(err.variables)
-        event = BpmnEvent(ErrorEventDefinition(None, err.code), err.variables, target=task.workflow)
-        task.workflow.top_workflow.catch(event)
+    def _throw_bpmn_error(task: Any, err: BpmnError) -> bool:
+        """Throw the error into the model; whether a boundary or event sub-process caught it.
+
+        Uncaught, Camunda 7 ends the current path as a none end event would (it logs and goes on
+        with the rest of the instance); the task marks itself so that it completes without
+        taking its outgoing flow.
+        """
+        payload = {"code": err.code, "message": str(err), "variables": dict(err.variables)}
+        event = BpmnEvent(ErrorDefinition(err.code, err.code), payload, target=task.workflow)
+        top = task.workflow.top_workflow
+        top.catch(event)
+        if event in top.bpmn_events:
+            task.internal_data[END_PATH] = True
+            return False
+        return True

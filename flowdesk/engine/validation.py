@@ -24,6 +24,7 @@ from typing import Literal
 
 from lxml import etree
 
+from flowdesk.engine.dmn import reader as dmn_reader
 from flowdesk.errors import BpmnValidationError, ExpressionError, Problem
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -266,7 +267,8 @@ def validate_bpmn(
 
 
 def validate_dmn(tree: etree._ElementTree, file: str) -> list[Problem]:
-    """Every structural problem in a DMN file (ids, tables, hit policies, requirements).
+    """Every problem in a DMN file: structure (ids, tables, hit policies, requirements) and
+    every expression or unary test flowdesk's DMN engine cannot evaluate.
 
     Args:
         tree: A tree from `parse_xml`.
@@ -308,6 +310,8 @@ def validate_dmn(tree: etree._ElementTree, file: str) -> list[Problem]:
                     f"decision {decision_id!r} requires {href!r}, which is not a decision in this "
                     "file (write '#' and the id of a decision here)",
                 )
+    # Every cell is translated with the code that evaluates it: what fails here never runs.
+    problems += dmn_reader.read(root, file)[1]
     return _by_line(problems)
 
 
@@ -594,6 +598,10 @@ class _BpmnCheck:
                         expressions.translate(text, element_id=owner_id)
                     except ExpressionError as err:
                         self.add(spec, owner_id, f"{what} cannot be translated: {err.reason}")
+                elif kind == "cron" and name == "timeCycle":
+                    problem = _cron_problem(text)
+                    if problem:
+                        self.add(spec, owner_id, f"{what} cannot run: {problem}")
                 elif kind not in _TIMER_KINDS[name]:
                     self.add(
                         spec,
@@ -786,6 +794,18 @@ _CRON_FIELDS: tuple[tuple[int, int, tuple[str, ...]], ...] = (
     (1970, 2099, ()),  # year
 )
 _DAY_OF_MONTH, _DAY_OF_WEEK = 3, 5
+
+
+def _cron_problem(value: str) -> str | None:
+    """Why flowdesk cannot run a Quartz cron text that `_is_cron` accepts, if it cannot."""
+    from flowdesk.engine import timers
+
+    try:
+        if timers.cron_next(value, timers.now()) is None:
+            return "it never matches a time after now"
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 def _is_cron(value: str) -> bool:

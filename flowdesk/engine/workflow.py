@@ -22,23 +22,35 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+    SignalEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.camunda.specs.user_task import UserTask
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from flowdesk.engine import sandbox, timers
+from flowdesk.engine import multi_instance, sandbox, timers
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
 from flowdesk.engine.specs import (
     CALL_ABANDONED,
     CALL_REQUESTED,
     CALL_STATE,
+    ErrorDefinition,
+    EventSubprocess,
     FlowdeskCallActivity,
     MessageDefinition,
+    SignalDefinition,
 )
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
@@ -65,6 +77,8 @@ class OpenUserTask:
     documentation: str
     extensions: dict[str, Any]
     variables: dict[str, Any]
+    # The multi-instance locals among `variables` (loopCounter, element variable, nrOf*).
+    instance_locals: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +153,7 @@ class WorkflowRun:
 
     def dump(self) -> str:
         """The workflow state as JSON, without its spec (the store keeps that per version)."""
+        _drop_spent_gateway_events(self._wf)
         return InstanceSerializer.dump(self._wf)
 
     serializer_version = SERIALIZER_VERSION
@@ -160,34 +175,53 @@ class WorkflowRun:
         self._guarded(act)
 
     def fire_due_timer(self, task_ref: str, due_at: datetime) -> bool:
-        """Fire the timer if it is still waiting; returns whether it was."""
+        """Fire the timer of a job due at `due_at`; returns whether it fired.
+
+        It does not fire when its task no longer waits, or when the timer's own due time is
+        later than the job says (a job written before the time changed): never early.
+        """
         task = self._task(task_ref)
         if task is None or task.state != TaskState.WAITING:
             return False
         # Spiff fires when due < now (strictly); a job run at its due time must not wait.
         at = max(timers.now(), due_at + timedelta(microseconds=1))
+        before = copy.deepcopy(task.internal_data)
+        fired = False
 
         def act() -> None:
+            nonlocal fired
             with timers.using_clock(lambda: at):
                 task.task_spec._update(task)
-                self._advance()
+                # A repeating cycle stays WAITING; it keeps its next time in the task's data.
+                fired = task.state != TaskState.WAITING or task.internal_data != before
+                if fired:
+                    self._advance()
 
         self._guarded(act)
-        return True
+        return fired or self.incident is not None
 
     def deliver_message(self, name: str, variables: Mapping[str, Any]) -> bool:
         """Hand a message to the waiting catch event; False if none waits for it."""
+        if not any(s.kind == "message" and s.name == name for s in self.subscriptions()):
+            return False
         event = BpmnEvent(
             MessageDefinition(name),
             payload={"payload": copy.deepcopy(dict(variables)), "result_var": None},
         )
-        if not any(w.kind == "message" and w.name == name for w in self.waits()):
+        self._guarded(lambda: self._catch(event))
+        return True
+
+    def deliver_signal(self, name: str, variables: Mapping[str, Any]) -> bool:
+        """Hand a signal to every catch event waiting for it; False if none waits."""
+        if not any(s.kind == "signal" and s.name == name for s in self.subscriptions()):
             return False
+        event = BpmnEvent(SignalDefinition(name), payload=copy.deepcopy(dict(variables)))
         self._guarded(lambda: self._catch(event))
         return True
 
     def _catch(self, event: Any) -> None:
-        self._wf.catch(event)
+        # internal=False: an event from outside that nothing catches is not thrown on again.
+        self._wf.event_manager.catch(event, internal=False)
         self._advance()
 
     def retry(self) -> None:
@@ -212,6 +246,24 @@ class WorkflowRun:
             task.data.update(copy.deepcopy(dict(variables)))
             task.complete()
             self._after(task)
+            self._advance()
+
+        self._guarded(act)
+        return True
+
+    def throw_call_error(self, task_ref: str, code: str, data: Mapping[str, Any]) -> bool:
+        """Throw a BPMN error its called instance did not catch at a call activity.
+
+        Returns False if the call activity no longer waits. Uncaught here too, the error is
+        only recorded: the called instance already ended that path.
+        """
+        task = self._task(task_ref)
+        if task is None or task.state != TaskState.STARTED:
+            return False
+
+        def act() -> None:
+            event = BpmnEvent(ErrorDefinition(code, code), dict(data), target=task.workflow)
+            task.workflow.top_workflow.catch(event)
             self._advance()
 
         self._guarded(act)
@@ -272,28 +324,44 @@ class WorkflowRun:
                 documentation=task.task_spec.documentation or "",
                 extensions=_extensions(task),
                 variables=self._task_view(task),
+                instance_locals=frozenset(multi_instance.local_variables(task)),
             )
             for task in self._wf.get_tasks(state=TaskState.READY, manual=True)
             if isinstance(task.task_spec, UserTask)
         ]
 
     def waits(self) -> list[Wait]:
+        """Every timer (with its due time), message and signal the instance waits for.
+
+        An event-based gateway waits in its own task: Spiff 3.2 moves the event definitions
+        of the catch events after it onto the gateway (`EventBasedGateway.connect`), so they
+        are listed under the catch events' ids, and of its timers only the earliest, which is
+        the only one that can fire first.
+        """
         waits = []
         for task in self._wf.event_manager.tasks.values():
-            definition = task.task_spec.event_definition
-            element_id = task.task_spec.bpmn_id or task.task_spec.name
-            if isinstance(definition, TimerEventDefinition):
-                due = _timer_due(task)
-                if due is not None:
-                    waits.append(Wait(str(task.id), element_id, "timer", definition.name, due))
-            elif isinstance(definition, MessageEventDefinition):
-                waits.append(Wait(str(task.id), element_id, "message", definition.name))
-            elif isinstance(definition, SignalEventDefinition):
-                waits.append(Wait(str(task.id), element_id, "signal", definition.name))
+            ref = str(task.id)
+            timer: Wait | None = None
+            for definition, element_id in _waiting_definitions(task):
+                if isinstance(definition, TimerEventDefinition):
+                    due = _timer_due(task, definition)
+                    if due is not None and (timer is None or due < (timer.due_at or due)):
+                        timer = Wait(ref, element_id, "timer", definition.name, due)
+                elif isinstance(definition, MessageEventDefinition):
+                    waits.append(Wait(ref, element_id, "message", definition.name))
+                elif isinstance(definition, SignalEventDefinition):
+                    waits.append(Wait(ref, element_id, "signal", definition.name))
+            if timer is not None:
+                waits.append(timer)
         return waits
 
     def thrown_events(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """Messages and signals thrown that nothing in this instance caught: (kind, name, data)."""
+        """Events thrown for the world outside the instance: (kind, name, data).
+
+        Messages that nothing in the instance caught, every signal (a broadcast also reaches
+        other instances), and errors and escalations that no boundary event or event
+        sub-process caught (for the history; the path ended there).
+        """
         thrown = []
         for event in self._wf.get_events():
             definition = event.event_definition
@@ -303,7 +371,42 @@ class WorkflowRun:
                 thrown.append(("message", definition.name, dict(data or {})))
             elif isinstance(definition, SignalEventDefinition):
                 thrown.append(("signal", definition.name, dict(payload)))
+            elif isinstance(definition, ErrorEventDefinition | EscalationEventDefinition):
+                kind = "error" if isinstance(definition, ErrorEventDefinition) else "escalation"
+                data = {"code": definition.code, "message": payload.get("message")}
+                thrown.append((kind, definition.code or definition.name or "", data))
         return thrown
+
+    def subscriptions(self) -> list[Subscription]:
+        """The messages and signals the instance waits for, event sub-process starts included."""
+        if self._wf.is_completed():
+            return []
+        found = [
+            Subscription(w.kind, w.name, w.element_id, w.task_ref)
+            for w in self.waits()
+            if w.kind in ("message", "signal")
+        ]
+        if any(t.internal_data.get(_INTERRUPTED) for t in self._wf.tasks.values()):
+            return found  # an interrupting event sub-process has taken over the process
+        for spec_name in self._wf.spec.start.trigger_specs:
+            for start in self._wf.subprocess_specs[spec_name].bpmn_start_events:
+                kind = _event_kind(start.event_definition)
+                if kind is not None:
+                    found.append(Subscription(kind, start.event_definition.name, start.bpmn_id))
+        return found
+
+    @property
+    def terminated_by(self) -> str | None:
+        """The terminate end event of the top-level process the instance ended at, if any."""
+        if not self.is_completed:
+            return None
+        for task in self._wf.tasks.values():
+            definition = getattr(task.task_spec, "event_definition", None)
+            if task.state == TaskState.COMPLETED and isinstance(
+                definition, TerminateEventDefinition
+            ):
+                return str(task.task_spec.bpmn_id)
+        return None
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -331,6 +434,8 @@ class WorkflowRun:
         """
         while True:
             self._wf.do_engine_steps(will_complete_task=self._before, did_complete_task=self._after)
+            if self._settle_events():
+                continue
             passthrough = [
                 t
                 for t in self._wf.get_tasks(state=TaskState.READY, manual=True)
@@ -340,6 +445,107 @@ class WorkflowRun:
                 return
             for task in passthrough:
                 self._run_task(task)
+
+    def _settle_events(self) -> bool:
+        """Finish what SpiffWorkflow 3.2 leaves undone after its steps; True if anything changed.
+
+        - An interrupting event sub-process whose start event fired cancels the rest of its
+          scope (Spiff never reads `isInterrupting`).
+        - A process whose only work left is event sub-processes that never fired (timer starts
+          run beside the main flow in Spiff) is done: those are cancelled, so it can end.
+        - Waiting conditional events are evaluated against the current variables (Spiff keeps a
+          stale copy), and a conditional event sub-process starts when its condition turns true.
+        """
+        changed = False
+        unfired = []
+        for task in list(self._wf.tasks.values()):
+            if not isinstance(task.task_spec, EventSubprocess) or task.has_state(
+                TaskState.FINISHED_MASK
+            ):
+                continue
+            if not self._has_fired(task):
+                unfired.append(task)
+            elif task.task_spec.interrupting and not task.internal_data.get(_INTERRUPTED):
+                task.internal_data[_INTERRUPTED] = True
+                self._cancel_all_but(task)
+                changed = True
+        if unfired and not self._busy_besides(unfired):
+            for task in unfired:
+                task.cancel()
+            self._wf.update_waiting_tasks()
+            changed = True
+        return self._refresh_conditions() or changed
+
+    def _has_fired(self, event_subprocess: Any) -> bool:
+        sub = self._wf.subprocesses.get(event_subprocess.id)
+        return sub is not None and any(
+            t.state == TaskState.COMPLETED and isinstance(t.task_spec, StartEvent)
+            for t in sub.tasks.values()
+        )
+
+    def _cancel_all_but(self, keep: Any) -> None:
+        kept = {t.id for t in TaskIterator(keep)}
+        parent = keep.parent
+        while parent is not None:
+            kept.add(parent.id)
+            parent = parent.parent
+        doomed = [
+            t
+            for t in TaskIterator(self._wf.task_tree, state=TaskState.NOT_FINISHED_MASK)
+            if t.id not in kept
+        ]
+        for task in doomed:
+            task.cancel()
+
+    def _busy_besides(self, unfired: list[Any]) -> bool:
+        idle = {t.id for task in unfired for t in TaskIterator(task)}
+        live = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+        return any(
+            t.id not in idle and t.task_spec is not self._wf.spec.end
+            for t in TaskIterator(self._wf.task_tree, state=live)
+        )
+
+    def _refresh_conditions(self) -> bool:
+        changed = False
+        variables = self.variables
+        environment = self._wf.script_engine.environment
+        for task in list(self._wf.event_manager.tasks.values()):
+            definition = task.task_spec.event_definition
+            if (
+                task.state == TaskState.WAITING
+                and isinstance(definition, ConditionalEventDefinition)
+                and environment.evaluate(definition.expression, variables)
+            ):
+                # Not `_update`: it would first copy the parent's stale data over the task's.
+                task._ready()
+                changed = True
+        seen = self._wf.task_tree.internal_data.setdefault(_CONDITIONS, {})
+        for spec_name in self._wf.spec.start.trigger_specs:
+            for start in self._wf.subprocess_specs[spec_name].bpmn_start_events:
+                definition = start.event_definition
+                if not isinstance(definition, ConditionalEventDefinition):
+                    continue
+                holds = bool(environment.evaluate(definition.expression, variables))
+                if holds and not seen.get(start.bpmn_id):
+                    self._trigger(spec_name, variables)
+                    changed = True
+                seen[start.bpmn_id] = holds
+        return changed
+
+    def _trigger(self, spec_name: str, variables: Mapping[str, Any]) -> None:
+        """Start a top-level event sub-process, as Spiff's `trigger_wf` does, with the variables.
+
+        Spiff copies the (empty) root task's data into it, against which a conditional start
+        event could not evaluate.
+        """
+        start, spec = self._wf.spec.start, self._wf.spec.task_specs[spec_name]
+        if start not in spec.inputs:
+            start.connect(spec)
+            spec.connect(self._wf.spec.end)
+        child = self._wf.task_tree._add_child(spec, TaskState.FUTURE)
+        child.triggered = True
+        child.data.update(copy.deepcopy(dict(variables)))
+        spec._update(child)
 
     def _run_task(self, task: Any, data: Mapping[str, Any] | None = None) -> None:
         self._before(task)
@@ -351,16 +557,21 @@ class WorkflowRun:
     def _before(self, task: Any) -> None:
         scope = self._wf.data
         task.data.update(copy.deepcopy({k: v for k, v in scope.items() if k not in _INTERNAL_KEYS}))
+        # Camunda's loopCounter, element variable and nrOf* counters: local to the instance.
+        instance_locals = multi_instance.local_variables(task)
+        task.data.update(instance_locals)
         local = _evaluate_parameters(_extensions(task), "inputs", task.data)
         task.data.update(local)
         task.internal_data["flowdesk_before"] = _fingerprint(task.data)
         task.internal_data["flowdesk_local"] = sorted(local)
+        task.internal_data["flowdesk_instance_locals"] = sorted(instance_locals)
 
     def _after(self, task: Any) -> None:
         if task.state == TaskState.STARTED:
             return  # a call activity waiting for its instance: written back when that ends
         before = task.internal_data.pop("flowdesk_before", None)
         local = set(task.internal_data.pop("flowdesk_local", []))
+        instance_locals = set(task.internal_data.pop("flowdesk_instance_locals", []))
         if before is None:
             return
         outputs = _evaluate_parameters(_extensions(task), "outputs", task.data)
@@ -375,10 +586,16 @@ class WorkflowRun:
         else:
             changed = {k: v for k, v in task.data.items() if _fingerprint_value(v) != before.get(k)}
         for key in before:
-            if key not in task.data and key not in local and key in scope:
+            if key not in task.data and key not in local | instance_locals and key in scope:
                 del scope[key]
+        # A changed element variable or loopCounter stays in its instance, as setVariable
+        # would keep it in the nearest scope that has it; the counters are read-only.
+        for key in instance_locals.intersection(changed):
+            multi_instance.set_local(task, key, changed.pop(key))
         changed.update(outputs)
-        scope.update(copy.deepcopy({k: v for k, v in changed.items() if k not in _INTERNAL_KEYS}))
+        changed = {k: v for k, v in changed.items() if k not in _INTERNAL_KEYS}
+        scope.update(copy.deepcopy(changed))
+        multi_instance.record_writes(task, changed)
         # Input parameters are local: they must not flow on to the next tasks' copies.
         for holder in (task, *task.children):
             for key in local:
@@ -396,8 +613,44 @@ class WorkflowRun:
 
     def _task_view(self, task: Any) -> dict[str, Any]:
         variables = self.variables
+        variables.update(multi_instance.local_variables(task))
         variables.update(_evaluate_parameters(_extensions(task), "inputs", variables))
         return variables
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A message or signal the instance waits for; `task_ref` None for an event sub-process."""
+
+    kind: str  # "message" | "signal"
+    name: str
+    element_id: str
+    task_ref: str | None = None
+
+
+def signal_start_events(bundle: SpecBundle, name: str) -> list[str]:
+    """The ids of a process's top-level start events that wait for this signal."""
+    return [
+        spec.bpmn_id
+        for spec in bundle.spec.task_specs.values()
+        if isinstance(spec, StartEvent)
+        and isinstance(spec.event_definition, SignalEventDefinition)
+        and spec.event_definition.name == name
+    ]
+
+
+def _event_kind(definition: Any) -> str | None:
+    if isinstance(definition, MessageEventDefinition):
+        return "message"
+    if isinstance(definition, SignalEventDefinition):
+        return "signal"
+    return None
+
+
+# Internal-data keys: an event sub-process that has interrupted its scope; the last value of
+# each conditional event sub-process start (kept on the root task, so it is saved).
+_INTERRUPTED = "flowdesk_interrupted"
+_CONDITIONS = "flowdesk_conditions"
 
 
 def _taken_elements(gateway: Any) -> list[str]:
@@ -448,9 +701,36 @@ def _fingerprint_value(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=repr)
 
 
-def _timer_due(task: Any) -> datetime | None:
-    details = task.task_spec.event_definition.details(task)
-    value = details.value
+def _drop_spent_gateway_events(workflow: Any) -> None:
+    """Forget the events finished event-based gateways saw.
+
+    Spiff 3.2's `EventBasedGateway._run_hook` never resets its `seen_events`, which hold the
+    event definitions themselves; flowdesk's (Camunda messages, timers) are unknown to the
+    serializer, and nothing reads them once the gateway has run.
+    """
+    for task in workflow.get_tasks(state=TaskState.FINISHED_MASK, spec_class=EventBasedGateway):
+        task.internal_data.pop("seen_events", None)
+
+
+def _waiting_definitions(task: Any) -> list[tuple[Any, str]]:
+    """(event definition, BPMN id of its event) for each event a waiting task waits for."""
+    spec = task.task_spec
+    definition = spec.event_definition
+    own_id = spec.bpmn_id or spec.name
+    if not isinstance(definition, MultipleEventDefinition):
+        return [(definition, own_id)]
+    if isinstance(spec, EventBasedGateway):
+        # connect() appended each target's definition in the order of `outputs`.
+        return [
+            (d, target.bpmn_id or target.name)
+            for d, target in zip(definition.event_definitions, spec.outputs, strict=False)
+        ]
+    return [(d, own_id) for d in definition.event_definitions]
+
+
+def _timer_due(task: Any, definition: Any) -> datetime | None:
+    """The due time a waiting timer keeps; None once a cycle has no time left."""
+    value = definition.details(task).value
     if isinstance(value, str):
         try:
             return timers.parse_due(value)

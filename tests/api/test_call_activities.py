@@ -203,3 +203,56 @@ def test_call_activity__process_not_deployed_is_an_incident_that_retry_resolves(
     assert engine.instance(instance.id).state == "running"
     assert only_task(engine, instance.id).element_id == "After"
     assert engine.instance(instance.id).variables == {"target": "later", "done": True}
+
+
+ERRORS = (
+    HEAD
+    + """
+  <bpmn:error id="Err_rejected" name="Rejected" errorCode="REJECTED" />
+  <bpmn:process id="check" isExecutable="true">
+    <bpmn:startEvent id="S2" />
+    <bpmn:userTask id="Inspect" />
+    <bpmn:exclusiveGateway id="Ok" default="G_ok" />
+    <bpmn:endEvent id="Passed" />
+    <bpmn:endEvent id="Failed">
+      <bpmn:errorEventDefinition errorRef="Err_rejected" />
+    </bpmn:endEvent>
+    <bpmn:sequenceFlow id="G1" sourceRef="S2" targetRef="Inspect" />
+    <bpmn:sequenceFlow id="G2" sourceRef="Inspect" targetRef="Ok" />
+    <bpmn:sequenceFlow id="G_ok" sourceRef="Ok" targetRef="Passed" />
+    <bpmn:sequenceFlow id="G_fail" sourceRef="Ok" targetRef="Failed">
+      <bpmn:conditionExpression>${!fine}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+  </bpmn:process>
+  <bpmn:process id="shipping" isExecutable="true">
+    <bpmn:startEvent id="S" />
+    <bpmn:callActivity id="Call_check" calledElement="check" />
+    <bpmn:boundaryEvent id="Check_failed" attachedToRef="Call_check">
+      <bpmn:errorEventDefinition errorRef="Err_rejected" camunda:errorCodeVariable="why" />
+    </bpmn:boundaryEvent>
+    <bpmn:userTask id="Ship" />
+    <bpmn:userTask id="Return" />
+    <bpmn:sequenceFlow id="F1" sourceRef="S" targetRef="Call_check" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Call_check" targetRef="Ship" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Check_failed" targetRef="Return" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+@pytest.mark.parametrize(("fine", "next_task"), [(True, "Ship"), (False, "Return")])
+def test_call_activity__error_end_event_of_the_called_process_reaches_its_boundary(
+    engine: flowdesk.Engine, tmp_path: Path, fine: bool, next_task: str
+) -> None:
+    (tmp_path / "shipping.bpmn").write_text(ERRORS)
+    engine.deploy(tmp_path / "shipping.bpmn")
+    shipping = engine.start("shipping")
+    (check,) = engine.instances(parent_id=shipping.id)
+
+    engine.complete(only_task(engine, check.id).id, {"fine": fine})
+
+    assert only_task(engine, shipping.id).element_id == next_task
+    assert engine.instance(check.id).state == "completed"  # its one path ended either way
+    if not fine:
+        assert engine.instance(shipping.id).variables == {"why": "REJECTED"}

@@ -13,6 +13,7 @@ EXPECTED = [
     "ConcurrencyConflict",
     "ConsoleHandler",
     "CorrelationError",
+    "DecisionError",
     "Engine",
     "ExpressionError",
     "FlowdeskError",
@@ -56,6 +57,8 @@ def test_engine__has_every_method_api_md_names() -> None:
         "instances",
         "history",
         "retry",
+        "evaluate_decision",
+        "signal",
     ]:
         assert callable(getattr(flowdesk.Engine, name)), name
 

@@ -1,0 +1,204 @@
+"""Messages and signals between instances: correlate, broadcast, and deliver what models throw.
+
+A message goes to exactly one receiver, so `correlate` refuses to guess: no waiting instance
+and no process starting with the message, or several waiting instances, is a
+`CorrelationError`. A signal is a broadcast: it reaches every instance waiting for it and starts
+every process whose start event waits for it, and reaching none is no error.
+
+Messages thrown by an instance (throw and end events, send tasks) that nothing inside it caught
+are delivered like `correlate` with the thrower's business key: an instance with that business
+key waiting for the message first, else the one instance waiting for it with any business key,
+else a process that starts with it (its new instance gets the thrower's business key); when
+nothing receives it, it is only recorded. Everything happens in the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from flowdesk.engine.execution import EngineContext, Execution
+from flowdesk.engine.repository import PROCESS
+from flowdesk.engine.workflow import signal_start_events
+from flowdesk.errors import CorrelationError
+from flowdesk.store import InstanceRow, SubscriptionKind, UnitOfWork
+
+# A model that answers every message with another could deliver forever within one call.
+MAX_DEPTH = 25
+_depth = threading.local()
+
+
+def correlate(
+    ctx: EngineContext,
+    uow: UnitOfWork,
+    message_name: str,
+    *,
+    business_key: str | None,
+    correlation_keys: Mapping[str, Any] | None,
+    variables: Mapping[str, Any],
+) -> InstanceRow:
+    """Deliver a message to the one instance waiting for it, or start the one process with it.
+
+    Raises:
+        CorrelationError: Several instances wait for it, or none does and no latest process
+            version starts with it (or several do).
+    """
+    waiting = _waiting_instances(uow, message_name, business_key, correlation_keys)
+    if len(waiting) > 1:
+        raise CorrelationError(
+            message_name,
+            f"{len(waiting)} instances wait for it (give a business key or correlation keys)",
+        )
+    if waiting:
+        return _deliver(ctx, uow, waiting[0], message_name, variables)
+    row = _start_with_message(ctx, uow, message_name, business_key, variables)
+    if row is None:
+        raise CorrelationError(
+            message_name, "no instance waits for it and no deployed process starts with it"
+        )
+    return row
+
+
+def deliver_thrown_message(
+    ctx: EngineContext,
+    uow: UnitOfWork,
+    message_name: str,
+    variables: Mapping[str, Any],
+    *,
+    sender: InstanceRow,
+) -> str | None:
+    """Deliver a message an instance threw; returns the receiving instance's id, if any.
+
+    Raises:
+        CorrelationError: Several instances wait for it and none has the sender's business key.
+    """
+    with _nested(message_name):
+        waiting: list[str] = []
+        if sender.business_key is not None:
+            waiting = _waiting_instances(uow, message_name, sender.business_key, None)
+        if not waiting:
+            waiting = _waiting_instances(uow, message_name, None, None)
+        waiting = [i for i in waiting if i != sender.id]
+        if len(waiting) > 1:
+            raise CorrelationError(
+                message_name,
+                f"instance {sender.id!r} threw it and {len(waiting)} instances wait for it "
+                "(give the receiver the thrower's business key)",
+            )
+        if waiting:
+            return _deliver(ctx, uow, waiting[0], message_name, variables).id
+        row = _start_with_message(ctx, uow, message_name, sender.business_key, variables)
+        return row.id if row is not None else None
+
+
+def broadcast(
+    ctx: EngineContext,
+    uow: UnitOfWork,
+    signal_name: str,
+    variables: Mapping[str, Any],
+    *,
+    sender: InstanceRow | None = None,
+) -> int:
+    """Send a signal to every waiting instance and start every process that starts with it.
+
+    The sender itself caught the signal already, inside its own workflow. Returns how many
+    instances the signal reached, started ones included.
+    """
+    with _nested(signal_name):
+        instance_ids = sorted(
+            {
+                s.instance_id
+                for s in uow.subscriptions.list(
+                    kind=SubscriptionKind.SIGNAL.value, name=signal_name
+                )
+                if s.instance_id is not None and (sender is None or s.instance_id != sender.id)
+            }
+        )
+        reached = 0
+        for instance_id in instance_ids:
+            execution = Execution.open(ctx, uow, instance_id)
+            if execution.run.deliver_signal(signal_name, variables):
+                execution.record("signal_received", data={"signal": signal_name})
+                execution.save()
+                reached += 1
+        for definition in uow.definitions.list(kind=PROCESS, latest_only=True):
+            if not signal_start_events(ctx.specs.bundle(uow, definition), signal_name):
+                continue
+            execution = Execution.start(ctx, uow, definition, {}, business_key=None, user=None)
+            execution.run.deliver_signal(signal_name, variables)
+            execution.record("signal_received", data={"signal": signal_name})
+            execution.save()
+            reached += 1
+        return reached
+
+
+def _waiting_instances(
+    uow: UnitOfWork,
+    message_name: str,
+    business_key: str | None,
+    correlation_keys: Mapping[str, Any] | None,
+) -> list[str]:
+    waiting = uow.subscriptions.list(
+        kind=SubscriptionKind.MESSAGE.value, name=message_name, business_key=business_key
+    )
+    ids = sorted({s.instance_id for s in waiting if s.instance_id is not None})
+    if correlation_keys:
+        ids = [i for i in ids if _matches(uow.instances.get(i), correlation_keys)]
+    return ids
+
+
+def _deliver(
+    ctx: EngineContext,
+    uow: UnitOfWork,
+    instance_id: str,
+    message_name: str,
+    variables: Mapping[str, Any],
+) -> InstanceRow:
+    execution = Execution.open(ctx, uow, instance_id)
+    execution.run.deliver_message(message_name, variables)
+    execution.record("message_correlated", data={"message": message_name})
+    return execution.save()
+
+
+def _start_with_message(
+    ctx: EngineContext,
+    uow: UnitOfWork,
+    message_name: str,
+    business_key: str | None,
+    variables: Mapping[str, Any],
+) -> InstanceRow | None:
+    starts = uow.subscriptions.list(
+        kind=SubscriptionKind.MESSAGE.value, name=message_name, start_events_only=True
+    )
+    if not starts:
+        return None
+    if len(starts) > 1:
+        raise CorrelationError(message_name, "several process definitions start with it")
+    assert starts[0].definition_id is not None
+    definition = uow.definitions.get(starts[0].definition_id)
+    execution = Execution.start(ctx, uow, definition, {}, business_key=business_key, user=None)
+    execution.run.deliver_message(message_name, variables)
+    execution.record("message_correlated", data={"message": message_name})
+    return execution.save()
+
+
+def _matches(row: InstanceRow, keys: Mapping[str, Any]) -> bool:
+    return all(row.variables.get(name) == value for name, value in keys.items())
+
+
+@contextmanager
+def _nested(name: str) -> Iterator[None]:
+    depth = getattr(_depth, "value", 0)
+    if depth >= MAX_DEPTH:
+        raise CorrelationError(
+            name,
+            f"instances kept throwing messages and signals at each other ({MAX_DEPTH} deep "
+            "in one call); the models loop",
+        )
+    _depth.value = depth + 1
+    try:
+        yield
+    finally:
+        _depth.value = depth

@@ -1,0 +1,84 @@
+"""A job worker: run `Engine.run_due_jobs` in passes until told to stop.
+
+`flowdesk worker` is this loop behind a command line; an application can run it in a thread of
+its own with a `threading.Event` to stop it. Stopping is graceful by construction: the event is
+only looked at between passes, so a pass in progress (each job in it a transaction of its own)
+always finishes first. A pass that fills its whole batch is followed at once by the next (more
+jobs may be due); otherwise the worker waits `interval` seconds, or until stopped.
+
+Passes are logged on the `flowdesk.worker` logger; each fired timer on `flowdesk.jobs`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from flowdesk._engine import Engine
+from flowdesk.errors import FlowdeskError
+
+DEFAULT_INTERVAL = 5.0
+DEFAULT_BATCH = 100
+
+logger = logging.getLogger("flowdesk.worker")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerResult:
+    """What a worker did before it stopped."""
+
+    passes: int
+    fired: int
+
+
+def run_worker(
+    engine: Engine,
+    *,
+    interval: float = DEFAULT_INTERVAL,
+    stop: threading.Event | None = None,
+    batch: int = DEFAULT_BATCH,
+    once: bool = False,
+) -> WorkerResult:
+    """Fire due jobs in passes until `stop` is set (or after one pass with `once`).
+
+    Args:
+        engine: The engine whose jobs to run; its clock decides what is due.
+        interval: Seconds to wait after a pass that did not fill its batch.
+        stop: Set it (from a signal handler or another thread) to stop after the current pass.
+        batch: At most this many jobs per pass.
+        once: Run one pass and return.
+
+    Returns:
+        How many passes ran and how many timers fired.
+
+    Raises:
+        FlowdeskError: With `once`, the pass failed (e.g. the database is unreachable).
+            Without it, a failed pass is logged and tried again after the interval.
+        ValueError: `interval` or `batch` is not positive.
+    """
+    if interval <= 0 or batch <= 0:
+        raise ValueError("interval and batch must be positive")
+    stop = stop or threading.Event()
+    passes = fired_total = 0
+    while not stop.is_set():
+        passes += 1
+        try:
+            fired = engine.run_due_jobs(limit=batch)
+        except FlowdeskError as err:
+            if once:
+                raise
+            logger.error("pass %d failed: %s", passes, err)
+            fired = 0
+        else:
+            # Quiet passes are DEBUG: a worker polling every second would flood INFO.
+            level = logging.INFO if fired else logging.DEBUG
+            logger.log(level, "pass %d: %d job(s) fired", passes, fired)
+        fired_total += fired
+        if once:
+            break
+        if fired >= batch:
+            continue  # more may be due right now: no pause
+        stop.wait(interval)
+    logger.info("worker stopped after %d pass(es)", passes)
+    return WorkerResult(passes=passes, fired=fired_total)
