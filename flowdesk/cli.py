@@ -421,6 +421,24 @@ def send_signal(
 
 
 @_command()
+@click.argument("key")
+@_variable_options
+@click.option("--version", type=int, help="Evaluate this version instead of the latest.")
+@click.pass_obj
+def decide(
+    settings: Settings, key: str, var: tuple[str, ...], vars_json: str | None, version: int | None
+) -> None:
+    """Evaluate a deployed DMN decision and print its result as JSON.
+
+    KEY is the decision id; --var gives its inputs.
+    """
+    result = settings.engine().evaluate_decision(
+        key, parse_variables(var, vars_json), version=version
+    )
+    _print_json(result)
+
+
+@_command()
 @click.option("--key", help="Only instances of this process key.")
 @click.option("--state", type=click.Choice(INSTANCE_STATES), help="Only instances in this state.")
 @click.option("--business-key", metavar="BK", help="Only instances with this business key.")

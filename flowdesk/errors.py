@@ -4,7 +4,7 @@
 FlowdeskError
 ├── BpmnValidationError      BPMN/DMN rejected at deploy (file, line, element_id)
 ├── ExpressionError          JUEL/Python that cannot be translated, or is not allowed
-├── NotFound                 (also a LookupError) definition / instance / task
+├── NotFound                 (also a LookupError) definition / instance / task / decision
 ├── NotAuthorized            the user may not act on this task (user, task_id)
 ├── FormValidationError      completion data fails the form (errors: field -> message)
 ├── TaskStateError           task not open: completed, cancelled, or held by another user
@@ -12,6 +12,7 @@ FlowdeskError
 ├── ConcurrencyConflict      lost an optimistic-lock race; retrying is safe
 ├── CorrelationError         message matched no waiting instance, or several
 ├── HandlerError             a handler failed (original on __cause__)
+├── DecisionError            a DMN decision failed while evaluated (decision_id, element_id)
 └── StoreError               database failure (SQLAlchemy error on __cause__)
 ```
 

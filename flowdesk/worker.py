@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from flowdesk._engine import Engine
@@ -79,6 +80,24 @@ def run_worker(
             break
         if fired >= batch:
             continue  # more may be due right now: no pause
-        stop.wait(interval)
+        _pause(stop, interval)
     logger.info("worker stopped after %d pass(es)", passes)
     return WorkerResult(passes=passes, fired=fired_total)
+
+
+def _pause(stop: threading.Event, interval: float) -> None:
+    """Wait `interval` seconds or until `stop` is set, in short slices.
+
+    A process signal the kernel hands to another thread does not wake the main thread from a
+    blocked wait, and Python runs the handler (which sets `stop`) only when the main thread
+    next runs; slices bound that delay.
+    """
+    deadline = time.monotonic() + interval
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        stop.wait(min(left, _SLICE))
+
+
+_SLICE = 0.5

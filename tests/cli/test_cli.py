@@ -484,6 +484,54 @@ def test_correlate__nobody_waiting_is_an_error(cli):
     assert result.stderr.startswith("error: message 'payment_received'")
 
 
+SIGNAL_BPMN = bpmn(
+    "awaiting_go",
+    through(
+        '    <bpmn:intermediateCatchEvent id="Step">\n'
+        '      <bpmn:signalEventDefinition signalRef="Signal_go" />\n'
+        "    </bpmn:intermediateCatchEvent>\n"
+    ),
+    roots='  <bpmn:signal id="Signal_go" name="go" />\n',
+)
+DECISION_DMN = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="D" name="D"
+    namespace="http://camunda.org/schema/1.0/dmn">
+  <decision id="route" name="Route">
+    <decisionTable id="T" hitPolicy="FIRST">
+      <input id="I"><inputExpression id="IE" typeRef="number"><text>amount</text>
+      </inputExpression></input>
+      <output id="O" name="desk" typeRef="string" />
+      <rule id="R1"><inputEntry id="R1I"><text>&gt; 1000</text></inputEntry>
+        <outputEntry id="R1O"><text>"finance"</text></outputEntry></rule>
+      <rule id="R2"><inputEntry id="R2I"><text>-</text></inputEntry>
+        <outputEntry id="R2O"><text>"sales"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>
+"""
+
+
+def test_signal__reaches_every_waiting_instance(cli, write):
+    cli("deploy", str(write("go.bpmn", SIGNAL_BPMN)))
+    cli("start", "awaiting_go")
+    cli("start", "awaiting_go")
+    result = cli("signal", "go", "--var", "by=ops")
+    assert "Signal 'go' reached 2 instances." in result.stdout
+    done = as_json(cli("--json", "instances", "--state", "completed"))
+    assert [i["variables"] for i in done] == [{"by": "ops"}, {"by": "ops"}]
+    assert as_json(cli("--json", "signal", "go")) == {"signal": "go", "reached": 0}
+
+
+def test_decide__prints_the_decision_result(cli, write):
+    cli("deploy", str(write("route.dmn", DECISION_DMN)))
+    assert as_json(cli("decide", "route", "--var", "amount=5000")) == {"desk": "finance"}
+    assert as_json(cli("decide", "route", "--var", "amount=5", "--version", "1")) == {
+        "desk": "sales"
+    }
+    result = cli("decide", "nowhere", exit_code=1)
+    assert "nowhere" in result.stderr
+
+
 def test_instances__filters(cli, started):
     first = started("EXP-1")
     started("EXP-2")
