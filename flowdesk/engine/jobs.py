@@ -13,6 +13,7 @@ Every fired timer is logged on the `flowdesk.jobs` logger at INFO.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import uuid
@@ -23,7 +24,7 @@ from datetime import timedelta
 from flowdesk._records import Job
 from flowdesk.engine import start_timers, timers
 from flowdesk.engine.execution import EngineContext, Execution
-from flowdesk.errors import ConcurrencyConflict, FlowdeskError
+from flowdesk.errors import ConcurrencyConflict, FlowdeskError, NotFound
 from flowdesk.store import JobRow, JobState, UnitOfWork
 
 LEASE = timedelta(minutes=5)
@@ -64,11 +65,11 @@ class JobService:
                         count += 1
             except ConcurrencyConflict:
                 # The instance moved on under us; the job is released and tried again later.
-                with transaction() as uow:
+                with transaction() as uow, contextlib.suppress(NotFound):
                     uow.jobs.update(job.id, locked_by=None, lock_expires_at=None)
             except FlowdeskError as err:
                 _log.exception("job %s of instance %s failed", job.id, job.instance_id)
-                with transaction() as uow:
+                with transaction() as uow, contextlib.suppress(NotFound):
                     retries = job.retries_left - 1
                     uow.jobs.update(
                         job.id,
@@ -84,7 +85,18 @@ class JobService:
     def jobs(self, uow: UnitOfWork, *, instance_id: str | None) -> list[Job]:
         return [job_record(row) for row in uow.jobs.list(instance_id=instance_id)]
 
-    def _run(self, uow: UnitOfWork, job: JobRow) -> bool:
+    def _run(self, uow: UnitOfWork, leased: JobRow) -> bool:
+        try:
+            # An earlier job of the batch may have removed or moved this one (its timer fired
+            # in the same step, or its task moved on); the row as it is now decides.
+            job = uow.jobs.get(leased.id)
+        except NotFound:
+            return False
+        if job.locked_by != self.worker_id or job.state != JobState.WAITING.value:
+            return False
+        if job.due_at > self._ctx.now():
+            uow.jobs.update(job.id, locked_by=None, lock_expires_at=None)
+            return False
         if job.instance_id is None:
             return self._start_instance(uow, job)
         execution = Execution.open(self._ctx, uow, job.instance_id)

@@ -319,7 +319,8 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
         self.decisions.add(node, filename or "", pinned=pinned)
 
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
-        super().add_bpmn_xml(_with_links_as_flows(_without_reserved_ids(bpmn), filename), filename)
+        bpmn = _without_data_stores(_without_reserved_ids(bpmn))
+        super().add_bpmn_xml(_with_links_as_flows(bpmn, filename), filename)
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:
         spec = super().get_spec(process_id, required)
@@ -474,6 +475,33 @@ def _with_links_as_flows(root: Any, filename: str | None) -> Any:
         flow.set("targetRef", targets[0].get("id"))
         etree.SubElement(throw, f"{_BPMN}outgoing").text = flow_id
         etree.SubElement(targets[0], f"{_BPMN}incoming").text = flow_id
+    return root
+
+
+def _without_data_stores(root: Any) -> Any:
+    """The file without its data stores and the data associations that read or write them.
+
+    Camunda 7 deploys data stores as documentation and ignores them when it runs a process.
+    SpiffWorkflow 3.2 instead rejects a `dataStore` that has no Python implementation
+    registered under its name, and any data association to a reference of one.
+    """
+    references = {r.get("id") for r in root.iter(f"{_BPMN}dataStoreReference")}
+    stores = list(root.iter(f"{_BPMN}dataStore"))
+    if not stores and not references:
+        return root
+    root = copy.deepcopy(root)
+    doomed = list(root.iter(f"{_BPMN}dataStore"))
+    for tag in ("dataInputAssociation", "dataOutputAssociation"):
+        for association in root.iter(f"{_BPMN}{tag}"):
+            ends = {
+                (end.text or "").strip()
+                for end in association
+                if end.tag in (f"{_BPMN}sourceRef", f"{_BPMN}targetRef")
+            }
+            if ends & references:
+                doomed.append(association)
+    for element in doomed:
+        element.getparent().remove(element)
     return root
 
 

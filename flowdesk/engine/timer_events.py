@@ -131,7 +131,16 @@ class _CamundaTimer:
     def _starts_instance(self, my_task: Any) -> bool:
         if not self.starts_process:
             return False
-        return self.sole_start or timers.fired_start_event() == self.element_id
+        if self.sole_start:
+            return True
+        if timers.fired_start_event() != self.element_id:
+            return False
+        # The job starts the instance here: the process's other start events (a none start
+        # would fire at once) must not, or the first of them to run would win the join.
+        for sibling in my_task.parent.children if my_task.parent is not None else ():
+            if sibling is not my_task and not sibling.has_state(TaskState.FINISHED_MASK):
+                sibling.cancel()
+        return True
 
     def _is_earliest(self, my_task: Any, due: datetime) -> bool:
         siblings = my_task.task_spec.event_definition.event_definitions

@@ -430,11 +430,18 @@ class WorkflowRun:
         """Run everything that needs no person until only waits remain.
 
         Camunda passes plain tasks and manual tasks straight through; Spiff marks them manual
-        and leaves them READY, so they are run here.
+        and leaves them READY, so they are run here. Spiff's steps end by refreshing timers,
+        which makes the ones due by then READY without running them; those run here too (left
+        READY, such a timer has no job any more, and its path would wait for the next call).
         """
+        due_before: set[Any] = set()
         while True:
             self._wf.do_engine_steps(will_complete_task=self._before, did_complete_task=self._after)
             if self._settle_events():
+                continue
+            due = {t.id for t in self._wf.get_tasks(state=TaskState.READY, manual=False)}
+            if due and due != due_before:  # the guard: stop if the steps cannot run them
+                due_before = due
                 continue
             passthrough = [
                 t

@@ -233,6 +233,17 @@ def test_timer__two_workers_fire_a_due_timer_once(make_engine, clock: Clock):
     assert fired(first, instance.id) == 1
 
 
+def test_timer__two_timers_due_together_both_run_their_paths(engine: flowdesk.Engine, clock: Clock):
+    engine.deploy(DATA / "timer_parallel.bpmn")
+    instance = engine.start("two_clocks")
+    assert due_times(engine, instance.id) == [at(10), at(10)]
+    clock.advance(hours=1)
+    engine.run_due_jobs()
+    assert engine.run_due_jobs() == 0
+    assert open_elements(engine, instance.id) == ["Task_left", "Task_right"]
+    assert engine.jobs() == []
+
+
 # -- timer start events --------------------------------------------------------------------------
 
 
@@ -309,6 +320,21 @@ def test_timer_start__start_by_hand_does_not_wait_for_the_timer(engine: flowdesk
     instance = engine.start("hourly_report")
     assert open_elements(engine, instance.id) == ["Task_report"]
     assert engine.jobs(instance_id=instance.id) == []
+
+
+def test_timer_start__beside_a_none_start_each_start_takes_its_own_path(
+    engine: flowdesk.Engine, clock: Clock
+):
+    engine.deploy(DATA / "timer_start_or_manual.bpmn")  # none start, and 0 0 2 * * ?
+    by_hand = engine.start("inventory_check")
+    assert open_elements(engine, by_hand.id) == ["Task_spot_check"]
+    assert engine.jobs(instance_id=by_hand.id) == []
+
+    clock.now = at(2, day=3)
+    assert engine.run_due_jobs() == 1
+    (nightly,) = [i for i in engine.instances() if i.id != by_hand.id]
+    assert open_elements(engine, nightly.id) == ["Task_full_count"]
+    assert due_times(engine) == [at(2, day=4)]
 
 
 # -- event-based gateways ----------------------------------------------------------------------

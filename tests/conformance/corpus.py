@@ -1,0 +1,699 @@
+"""Run the public conformance corpus through flowdesk and say, per process, what happened.
+
+The corpus (`FLOWDESK_CORPUS`, else `../shared/corpus` next to the repository) holds BPMN and
+DMN files from Camunda's examples and engine tests, SpiffWorkflow's tests and the BPMN MIWG
+test suite. For each file the harness, through the public `flowdesk.Engine`:
+
+1. deploys it together with the corpus files it needs (the processes its call activities call
+   and the DMN files of its decisions, found by id across the corpus), as one deployment;
+2. registers a do-nothing service handler for every implementation the files name
+   (`camunda:class`, `delegateExpression`, bean names of `camunda:expression`, `topic`) and
+   an `AutoCompleteHandler` as the default user-task handler, with a budget;
+3. starts each executable process of the file as the model says (none start event: `start`;
+   message start: `correlate`; signal start: `signal`; timer start: the clock is moved to the
+   deployed timer job), with the few start variables a Camunda test would pass;
+4. drives the instance and the instances it calls: delivers each message and signal they wait
+   for once, moves the injected clock to the next timer job and runs the due jobs, within
+   fixed bounds, until nothing more can happen;
+5. reports a typed `Outcome`.
+
+`python -m tests.conformance.corpus --write` regenerates the table in `docs/conformance.md`;
+without `--write` it prints the generated part. `test_corpus.py` checks every outcome
+against that table, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import enum
+import os
+import re
+import sys
+import tempfile
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+import flowdesk
+from flowdesk.store import Store
+
+CORPUS_ENV = "FLOWDESK_CORPUS"
+REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "conformance.md"
+SUFFIXES = (".bpmn", ".dmn")
+REGENERATE = "python -m tests.conformance.corpus --write"
+
+# Bounds that keep a looping model or an endless cycle timer from hanging the run.
+MAX_ROUNDS = 40  # deliveries and clock moves per process
+MAX_CLOCK_MOVES = 12
+MAX_USER_TASKS = 60  # auto-completions per process; later user tasks stay open
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+BUSINESS_KEY = "corpus-1"
+REASON_LENGTH = 240
+
+_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+_CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
+_DMN_DECISION = "decision"
+_IMPLEMENTATIONS = ("class", "delegateExpression", "expression", "topic")
+# A name that starts a call or a property access inside `${...}`: the bean the expression uses.
+_BEAN = re.compile(r"(?<![\w.'\"])([A-Za-z_]\w*)\s*[.(]")
+# Names an expression may start with that are no bean (JUEL's execution, and operators).
+_NOT_BEANS = frozenset({"execution", "task", "empty", "not", "and", "or", "true", "false", "null"})
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+# Start variables a Camunda test (or the form a person fills in first) would give; keyed by
+# corpus path and process id. Each value says where it comes from in the model.
+START_VARIABLES: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+class Kind(enum.StrEnum):
+    """What became of one process (or one DMN decision) of the corpus."""
+
+    COMPLETED = "completed"
+    WAITING = "waiting"  # for a user task, message, signal or timer that nothing delivers
+    INCIDENT = "incident"  # a step failed; the instance is in state "incident"
+    REJECTED = "rejected at deploy"  # BpmnValidationError; its first problem is the reason
+    NON_EXECUTABLE = "non-executable"  # isExecutable="false": deployed (checked), not run
+    DECISION = "decision"  # a DMN decision: deployed, evaluated by the BPMN files using it
+    ERROR = "error"  # an engine call raised a flowdesk error the harness did not expect
+    STUCK = "stuck"  # running, yet it waits for no task, job, message or signal
+    CRASH = "crash"  # anything but a flowdesk error escaped: always a bug
+
+    @property
+    def reaches_end_or_wait(self) -> bool:
+        return self in (Kind.COMPLETED, Kind.WAITING)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One row of the conformance table."""
+
+    file: str
+    process: str
+    kind: Kind
+    reason: str = ""
+    # For a crash: the traceback, to fail the test with (never in the table).
+    details: str = field(default="", compare=False)
+
+
+# -- the corpus ------------------------------------------------------------------------------
+
+
+def corpus_root() -> Path | None:
+    """The corpus folder, or None when this machine has none."""
+    configured = os.environ.get(CORPUS_ENV)
+    root = Path(configured) if configured else REPO.parent / "shared" / "corpus"
+    return root if root.is_dir() else None
+
+
+@dataclass(frozen=True, slots=True)
+class StartEvent:
+    """A top-level start event: its kind (none, message, signal, timer, ...) and event name."""
+
+    element_id: str
+    kind: str
+    name: str | None = None
+    initiator: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    id: str
+    executable: bool
+    starts: tuple[StartEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusFile:
+    """What the harness needs to know of one file, read from its XML."""
+
+    path: str  # relative to the corpus root, with '/'
+    kind: str  # "bpmn" | "dmn"
+    processes: tuple[ProcessInfo, ...] = ()
+    decisions: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+    decision_refs: tuple[str, ...] = ()
+    services: frozenset[str] = frozenset()
+
+
+class Corpus:
+    """Every BPMN/DMN file below a folder, indexed by the processes and decisions it defines."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files = {
+            f.path: f
+            for f in (
+                _read(root, path)
+                for path in sorted(root.rglob("*"))
+                if path.is_file() and path.suffix in SUFFIXES
+            )
+        }
+
+    def deployment(self, path: str) -> list[CorpusFile]:
+        """The file and, transitively, the files defining what it calls and decides with."""
+        found = [self.files[path]]
+        pending = [self.files[path]]
+        while pending:
+            current = pending.pop()
+            needed = [self._defining(current, "process", pid) for pid in current.calls]
+            needed += [self._defining(current, _DMN_DECISION, did) for did in current.decision_refs]
+            for dependency in needed:
+                if dependency is not None and dependency not in found:
+                    found.append(dependency)
+                    pending.append(dependency)
+        return found
+
+    def _defining(self, caller: CorpusFile, kind: str, ident: str) -> CorpusFile | None:
+        """The file defining a process or decision id, preferring the caller's own folder."""
+        matches = [
+            f
+            for f in self.files.values()
+            if f is not caller
+            and (
+                ident in f.decisions
+                if kind == _DMN_DECISION
+                else any(p.id == ident and p.executable for p in f.processes)
+            )
+        ]
+        folder = caller.path.rpartition("/")[0]
+        matches.sort(key=lambda f: (f.path.rpartition("/")[0] != folder, f.path))
+        if kind == "process" and any(p.id == ident for p in caller.processes):
+            return None  # the file calls a process of its own
+        return matches[0] if matches else None
+
+
+def _read(root: Path, path: Path) -> CorpusFile:
+    relative = path.relative_to(root).as_posix()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    tree = etree.parse(str(path), parser)
+    xml_root = tree.getroot()
+    if path.suffix == ".dmn":
+        namespace = etree.QName(xml_root).namespace
+        decisions = tuple(
+            d.get("id", "") for d in xml_root.iterchildren(f"{{{namespace}}}decision")
+        )
+        return CorpusFile(relative, "dmn", decisions=decisions)
+    processes = tuple(
+        ProcessInfo(
+            p.get("id", ""),
+            (p.get("isExecutable") or "true").strip().lower() == "true",
+            tuple(_start_events(p, xml_root)),
+        )
+        for p in xml_root.iterchildren(f"{_BPMN}process")
+    )
+    calls = tuple(
+        called
+        for activity in xml_root.iter(f"{_BPMN}callActivity")
+        if (called := (activity.get("calledElement") or "").strip()) and "{" not in called
+    )
+    refs = tuple(
+        ref
+        for task in xml_root.iter(f"{_BPMN}businessRuleTask")
+        if (ref := (task.get(f"{_CAMUNDA}decisionRef") or "").strip()) and "{" not in ref
+    )
+    return CorpusFile(
+        relative,
+        "bpmn",
+        processes=processes,
+        calls=calls,
+        decision_refs=refs,
+        services=frozenset(_service_names(xml_root)),
+    )
+
+
+def _start_events(process: Any, root: Any) -> Iterator[StartEvent]:
+    names = {
+        element.get("id"): element.get("name") or element.get("id")
+        for tag in ("message", "signal")
+        for element in root.iterchildren(f"{_BPMN}{tag}")
+    }
+    for start in process.iterchildren(f"{_BPMN}startEvent"):
+        definitions = [
+            child for child in start if etree.QName(child).localname.endswith("EventDefinition")
+        ]
+        kind, name = "none", None
+        if definitions:
+            kind = etree.QName(definitions[0]).localname.removesuffix("EventDefinition")
+            ref = definitions[0].get("messageRef") or definitions[0].get("signalRef")
+            name = names.get((ref or "").rpartition(":")[2]) if ref else None
+        yield StartEvent(start.get("id", ""), kind, name, start.get(f"{_CAMUNDA}initiator"))
+
+
+def _service_names(root: Any) -> set[str]:
+    """The names a Camunda engine would look up to run the file's service implementations."""
+    names: set[str] = set()
+    for element in root.iter(etree.Element):
+        for attribute in _IMPLEMENTATIONS:
+            value = (element.get(f"{_CAMUNDA}{attribute}") or "").strip()
+            if not value:
+                continue
+            if attribute in ("class", "topic"):
+                names.add(value)
+            elif attribute == "delegateExpression":
+                names.update(_beans(value, first_only=True))
+            else:
+                names.update(_beans(value, first_only=False))
+    return names
+
+
+def _beans(expression: str, *, first_only: bool) -> list[str]:
+    body = expression.strip()
+    if body[:2] in ("${", "#{"):
+        body = body[2:]
+    if first_only:
+        match = re.match(r"\s*([A-Za-z_]\w*)", body)
+        return [match.group(1)] if match else []
+    return [name for name in _BEAN.findall(body) if name not in _NOT_BEANS]
+
+
+# -- the handlers ----------------------------------------------------------------------------
+
+
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+class NullService:
+    """A service handler, and an expression bean, that does nothing and returns no variables.
+
+    Like a user task completed empty: the service "ran" without telling the process anything,
+    so the model goes on with the variables it already has.
+    """
+
+    def __call__(self, call: flowdesk.ServiceCall) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _nothing
+
+
+class BudgetedAutoComplete(flowdesk.AutoCompleteHandler):
+    """Completes user tasks as `AutoCompleteHandler` does, up to a number of them.
+
+    A model that loops through user tasks forever would otherwise never give the engine call
+    back; past the budget the task stays open and the harness reports the wait.
+    """
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.left = budget
+
+    def auto_complete(self, task: flowdesk.Task) -> Mapping[str, Any] | None:
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        return super().auto_complete(task)
+
+
+class Clock:
+    """The engine's clock; the harness moves it to the next timer job."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+# -- running one file ------------------------------------------------------------------------
+
+
+def run_file(corpus: Corpus, path: str, url: str, workdir: Path) -> list[Outcome]:
+    """Deploy one corpus file (with its dependencies) on a fresh database and run it.
+
+    Args:
+        corpus: The indexed corpus.
+        path: The file, relative to the corpus root.
+        url: A fresh, migrated database; nothing else uses it.
+        workdir: An empty folder for the deployment's links.
+
+    Returns:
+        One outcome per process of the file (per decision for a DMN file).
+    """
+    target = corpus.files[path]
+    if target.kind == "dmn":
+        return _run_decisions(corpus, target, url, workdir)
+    clock = Clock()
+    user_tasks = BudgetedAutoComplete(MAX_USER_TASKS)
+    with warnings.catch_warnings(record=True), _engine(url, clock) as engine:
+        # Missing-handler and Spiff warnings are recorded, not raised (pytest makes them
+        # errors); what they warn about shows up in the outcome.
+        warnings.simplefilter("always")
+        engine.handlers.register_user_task(user_tasks)
+        deployment = corpus.deployment(path)
+        for name in sorted({n for f in deployment for n in f.services}):
+            engine.handlers.register_service(name, NullService())
+        rejected = _deploy(engine, corpus.root, deployment, workdir, target)
+        if rejected is not None:
+            return rejected
+        outcomes = []
+        for process in target.processes:
+            if not process.executable:
+                outcomes.append(Outcome(path, process.id, Kind.NON_EXECUTABLE, "deployed, not run"))
+                continue
+            user_tasks.left = MAX_USER_TASKS
+            outcomes.append(_guarded(path, process.id, lambda p=process: _run(engine, clock, path, p)))
+        return outcomes
+
+
+def _run_decisions(corpus: Corpus, target: CorpusFile, url: str, workdir: Path) -> list[Outcome]:
+    with warnings.catch_warnings(record=True), _engine(url, Clock()) as engine:
+        warnings.simplefilter("always")
+        rejected = _deploy(engine, corpus.root, [target], workdir, target)
+        if rejected is not None:
+            return rejected
+    users = sorted(
+        f.path for f in corpus.files.values() if set(f.decision_refs) & set(target.decisions)
+    )
+    used = "used by " + ", ".join(users) if users else "used by no corpus process"
+    return [Outcome(target.path, d, Kind.DECISION, f"deployed; {used}") for d in target.decisions]
+
+
+@contextlib.contextmanager
+def _engine(url: str, clock: Clock) -> Iterator[flowdesk.Engine]:
+    engine = flowdesk.Engine(url, clock=clock, load_entry_points=False)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _deploy(
+    engine: flowdesk.Engine,
+    root: Path,
+    files: list[CorpusFile],
+    workdir: Path,
+    target: CorpusFile,
+) -> list[Outcome] | None:
+    """Deploy the files as one deployment; the outcomes of a rejected one, else None."""
+    folder = workdir / "deployment"
+    for corpus_file in files:
+        link = folder / corpus_file.path
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(root / corpus_file.path)
+    rows = [p.id for p in target.processes] or list(target.decisions) or ["-"]
+    try:
+        engine.deploy(folder)
+    except flowdesk.BpmnValidationError as err:
+        first = err.problems[0]
+        where = _relative(first.file, folder)
+        line = f":{first.line}" if first.line is not None else ""
+        element = f" [{first.element_id}]" if first.element_id else ""
+        reason = _clean(f"{where}{line}{element}: {first.message}", folder)
+        return [Outcome(target.path, row, Kind.REJECTED, reason) for row in rows]
+    except flowdesk.FlowdeskError as err:
+        reason = _clean(f"deploy: {type(err).__name__}: {err}", folder)
+        return [Outcome(target.path, row, Kind.ERROR, reason) for row in rows]
+    except Exception as err:
+        return [_crash(target.path, row, err) for row in rows]
+    return None
+
+
+def _guarded(path: str, process: str, run: Callable[[], Outcome]) -> Outcome:
+    try:
+        return run()
+    except flowdesk.FlowdeskError as err:
+        return Outcome(path, process, Kind.ERROR, _clean(f"{type(err).__name__}: {err}"))
+    except Exception as err:
+        return _crash(path, process, err)
+
+
+def _crash(path: str, process: str, err: Exception) -> Outcome:
+    return Outcome(
+        path,
+        process,
+        Kind.CRASH,
+        _clean(f"{type(err).__name__}: {err}"),
+        details="".join(traceback.format_exception(err)),
+    )
+
+
+class _Run:
+    """One process instance and the instances it calls, driven until nothing more happens."""
+
+    def __init__(self, engine: flowdesk.Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        # The public API lists no message or signal subscriptions, nor which instance called
+        # which; the harness reads those from the store to name what an instance waits for.
+        self.store = Store(engine.url)
+        self.delivered: set[tuple[str, str]] = set()
+        self.clock_moves = 0
+
+    def close(self) -> None:
+        self.store.dispose()
+
+    def start(self, path: str, process: ProcessInfo) -> str | Outcome:
+        """Start the process as its start events allow; the instance id, or why not."""
+        variables = dict(START_VARIABLES.get((path, process.id), {}))
+        kinds = {s.kind: s for s in process.starts}
+        before = {i.id for i in self.engine.instances(key=process.id)}
+        if "none" in kinds or not kinds:
+            initiator = kinds["none"].initiator if "none" in kinds else None
+            user = None
+            if initiator:  # camunda:initiator names the variable that holds the starting user
+                user = "corpus"
+                variables.setdefault(initiator, user)
+            return self.engine.start(
+                process.id, variables, business_key=BUSINESS_KEY, user=user
+            ).id
+        if "message" in kinds and kinds["message"].name:
+            return self.engine.correlate(
+                kinds["message"].name, business_key=BUSINESS_KEY, variables=variables
+            ).id
+        if "signal" in kinds and kinds["signal"].name:
+            self.engine.signal(kinds["signal"].name, variables)
+        elif "timer" in kinds:
+            jobs = [j for j in self.engine.jobs() if j.instance_id is None]
+            if not jobs:
+                return Outcome(path, process.id, Kind.STUCK, "timer start event has no job")
+            self.clock.now = max(self.clock.now, min(j.due_at for j in jobs))
+            self.engine.run_due_jobs()
+        else:
+            return self.engine.start(process.id, variables, business_key=BUSINESS_KEY).id
+        started = [i for i in self.engine.instances(key=process.id) if i.id not in before]
+        if not started:
+            kind = next(iter(kinds))
+            return Outcome(path, process.id, Kind.STUCK, f"{kind} start event started nothing")
+        return started[0].id
+
+    def family(self, root: str) -> list[str]:
+        """The instance and every instance its call activities started, transitively."""
+        found, pending = [root], [root]
+        with self.store.unit_of_work(readonly=True) as uow:
+            while pending:
+                for child in uow.instances.list(parent_instance_id=pending.pop()):
+                    found.append(child.id)
+                    pending.append(child.id)
+        return found
+
+    def drive(self, path: str, process: str, root: str) -> Outcome:
+        for _ in range(MAX_ROUNDS):
+            instance = self.engine.instance(root)
+            family = self.family(root)
+            instances = [self.engine.instance(i) for i in family]
+            broken = [i for i in instances if i.state == "incident"]
+            if instance.state == "completed":
+                return Outcome(path, process, Kind.COMPLETED)
+            if broken:
+                where = "" if broken[0].id == root else f"in called '{broken[0].key}': "
+                return Outcome(path, process, Kind.INCIDENT, _clean(where + (broken[0].incident or "")))
+            if instance.state != "running":
+                return Outcome(path, process, Kind.STUCK, f"instance state {instance.state!r}")
+            running = [i for i in instances if i.state == "running"]
+            tasks = [t for i in running for t in self.engine.tasks(instance_id=i.id)]
+            if tasks:
+                return Outcome(
+                    path,
+                    process,
+                    Kind.WAITING,
+                    f"user task {tasks[0].element_id} (after {MAX_USER_TASKS} auto-completed)",
+                )
+            waits = self._subscriptions([i.id for i in running])
+            fresh = [w for w in waits if (w[0], w[1]) not in self.delivered]
+            if fresh:
+                self._deliver(*fresh[0], business_key={i.id: i.business_key for i in running})
+                continue
+            jobs = [j for i in running for j in self.engine.jobs(instance_id=i.id)]
+            waiting_jobs = [j for j in jobs if j.state == "waiting"]
+            if waiting_jobs and self.clock_moves < MAX_CLOCK_MOVES:
+                self.clock_moves += 1
+                self.clock.now = max(self.clock.now, min(j.due_at for j in waiting_jobs))
+                self.engine.run_due_jobs()
+                continue
+            if jobs:
+                job = waiting_jobs[0] if waiting_jobs else jobs[0]
+                state = (
+                    f"still due after {MAX_CLOCK_MOVES} clock moves"
+                    if job.state == "waiting"
+                    else f"job {job.state}: {job.error}"
+                )
+                return Outcome(path, process, Kind.WAITING, _clean(f"timer {job.element_id} ({state})"))
+            if waits:
+                kind, name, element, _ = waits[0]
+                return Outcome(
+                    path, process, Kind.WAITING, f"{kind} '{name}' at {element} (delivered once)"
+                )
+            return Outcome(
+                path, process, Kind.STUCK, "running, but no user task, timer, message or signal"
+            )
+        return Outcome(path, process, Kind.WAITING, f"still running after {MAX_ROUNDS} rounds")
+
+    def _subscriptions(self, instance_ids: list[str]) -> list[tuple[str, str, str, str]]:
+        """(kind, name, element id, instance id) of what the instances wait for."""
+        with self.store.unit_of_work(readonly=True) as uow:
+            return [
+                (s.kind, s.name, s.element_id, instance_id)
+                for instance_id in instance_ids
+                for s in uow.subscriptions.list(instance_id=instance_id)
+            ]
+
+    def _deliver(
+        self, kind: str, name: str, element: str, instance_id: str, *, business_key: Mapping[str, str | None]
+    ) -> None:
+        self.delivered.add((kind, name))
+        if kind == "signal":
+            self.engine.signal(name)
+            return
+        with contextlib.suppress(flowdesk.CorrelationError):
+            # Several instances of the family wait for it: not obvious which one gets it.
+            self.engine.correlate(name, business_key=business_key.get(instance_id))
+
+
+def _run(engine: flowdesk.Engine, clock: Clock, path: str, process: ProcessInfo) -> Outcome:
+    run = _Run(engine, clock)
+    try:
+        started = run.start(path, process)
+        if isinstance(started, Outcome):
+            return started
+        return run.drive(path, process.id, started)
+    finally:
+        run.close()
+
+
+def _relative(file: str, folder: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return Path(file).relative_to(folder).as_posix()
+    return file
+
+
+def _clean(text: str, folder: Path | None = None) -> str:
+    """One line, no temporary paths or random ids: the same text on every run."""
+    if folder is not None:
+        text = text.replace(f"{folder}/", "").replace(str(folder), "")
+    text = _UUID.sub("<id>", " ".join(text.split()))
+    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 3] + "..."
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+TABLE_START = "<!-- corpus-table:start -->"
+TABLE_END = "<!-- corpus-table:end -->"
+SUMMARY_START = "<!-- corpus-summary:start -->"
+SUMMARY_END = "<!-- corpus-summary:end -->"
+TABLE_HEADER = "| File | Process | Outcome | Reason |\n| --- | --- | --- | --- |"
+
+
+def run_corpus(corpus: Corpus, progress: Callable[[str], None] | None = None) -> list[Outcome]:
+    """Every file's outcomes, each file on its own fresh SQLite database."""
+    outcomes: list[Outcome] = []
+    for path in corpus.files:
+        if progress is not None:
+            progress(path)
+        with tempfile.TemporaryDirectory() as tmp:
+            outcomes += run_file(corpus, path, f"sqlite:///{tmp}/flowdesk.db", Path(tmp))
+    return outcomes
+
+
+def render_table(outcomes: Iterable[Outcome]) -> str:
+    rows = [TABLE_HEADER]
+    for o in outcomes:
+        rows.append(f"| `{o.file}` | `{o.process}` | {o.kind.value} | {_escape(o.reason)} |")
+    return "\n".join(rows)
+
+
+def parse_table(markdown: str) -> list[Outcome]:
+    """The outcomes listed between the table markers of `docs/conformance.md`."""
+    body = markdown.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0]
+    outcomes = []
+    for line in body.strip().splitlines()[2:]:
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        file, process, kind, reason = cells
+        outcomes.append(
+            Outcome(file.strip("`"), process.strip("`"), Kind(kind), reason.replace("\\|", "|"))
+        )
+    return outcomes
+
+
+def render_summary(outcomes: list[Outcome]) -> str:
+    """The counts the issue asks for, computed from the table."""
+    by_file: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        by_file.setdefault(o.file, []).append(o)
+    deployed = [f for f, rows in by_file.items() if all(o.kind != Kind.REJECTED for o in rows)]
+    executable = [o for o in outcomes if o.kind not in (Kind.NON_EXECUTABLE, Kind.DECISION)]
+    good = [o for o in executable if o.kind.reaches_end_or_wait]
+    counts = {k: sum(1 for o in executable if o.kind == k) for k in Kind}
+    parts = ", ".join(
+        f"{counts[k]} {k.value}"
+        for k in Kind
+        if counts[k] and k not in (Kind.NON_EXECUTABLE, Kind.DECISION)
+    )
+    percent = 100 * len(deployed) // max(len(by_file), 1)
+    return "\n".join(
+        [
+            f"- **{len(deployed)} of {len(by_file)} files deploy** ({percent}%), "
+            f"non-executable processes and DMN decisions included.",
+            f"- **{len(good)} of {len(executable)} executable processes reach their end or a "
+            f"legitimate wait** ({counts[Kind.COMPLETED]} completed, {counts[Kind.WAITING]} "
+            "waiting).",
+            f"- All executable processes by outcome: {parts}.",
+        ]
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def replace_between(text: str, start: str, end: str, content: str) -> str:
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    return f"{head}{start}\n{content}\n{end}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help=f"update {DOC.relative_to(REPO)}")
+    args = parser.parse_args(argv)
+    root = corpus_root()
+    if root is None:
+        print(f"no corpus: set {CORPUS_ENV} to its folder", file=sys.stderr)
+        return 2
+    outcomes = run_corpus(Corpus(root), progress=lambda p: print(p, file=sys.stderr))
+    table, summary = render_table(outcomes), render_summary(outcomes)
+    crashes = [o for o in outcomes if o.kind == Kind.CRASH]
+    for crash in crashes:
+        print(crash.details, file=sys.stderr)
+    if args.write:
+        text = DOC.read_text(encoding="utf-8")
+        text = replace_between(text, SUMMARY_START, SUMMARY_END, summary)
+        text = replace_between(text, TABLE_START, TABLE_END, table)
+        DOC.write_text(text, encoding="utf-8")
+    else:
+        print(summary + "\n\n" + table)
+    return 1 if crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
