@@ -4,15 +4,18 @@ Its methods follow Camunda 7's services — repository (`deploy`, `definitions`)
 (`start`, `correlate`, `instance`, `instances`, `retry`), tasks (`tasks`, `claim`,
 `complete`), jobs (`run_due_jobs`, `jobs`) and history (`history`) — each implemented in its
 own module under `flowdesk.engine`. Every call is one database transaction: it loads what it
-needs, runs the workflow to its next wait state, saves and commits, or changes nothing.
+needs, runs the workflow to its next wait state, saves and commits, or changes nothing. A call
+that loses an optimistic-lock race to another caller is run again from the start, a few times,
+before `ConcurrencyConflict` reaches its caller.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,11 +28,16 @@ from flowdesk.engine.jobs import JobService
 from flowdesk.engine.repository import PROCESS, RepositoryService, definition_record
 from flowdesk.engine.runtime import RuntimeService
 from flowdesk.engine.tasks import TaskService
-from flowdesk.errors import StoreError
+from flowdesk.errors import ConcurrencyConflict, StoreError
 from flowdesk.handlers import HandlerRegistry
 from flowdesk.store import Store, UnitOfWork
 
 DEFAULT_URL = "sqlite:///flowdesk.db"
+# How often a call that lost an optimistic lock runs in all before `ConcurrencyConflict`
+# reaches the caller: each lost round means another caller's step committed, so this many
+# rounds lost in a row takes that many concurrent writers of one instance.
+_CONFLICT_ATTEMPTS = 5
+_log = logging.getLogger("flowdesk.engine")
 Groups = Mapping[str, Collection[str]] | Callable[[str], Collection[str]]
 T = TypeVar("T")
 
@@ -267,7 +275,9 @@ class Engine:
             NotAuthorized: The user is not the assignee, nor (with no assignee) a candidate.
             FormValidationError: The data fails the form (required, type, enum, limits) or
                 the task's handler.
-            ConcurrencyConflict: Another caller changed the instance at the same time.
+            ConcurrencyConflict: Other callers changed the instance at the same time, again
+                on each of the few runs the call makes before giving up (a single concurrent
+                change is absorbed: the call runs again on the new state).
         """
 
         def act(uow: UnitOfWork) -> ProcessInstance:
@@ -279,13 +289,22 @@ class Engine:
 
     # -- jobs -----------------------------------------------------------------------------------
 
-    def run_due_jobs(self, *, limit: int = 100) -> int:
-        """Fire the timers that are due on the engine's clock; returns how many ran."""
+    def run_due_jobs(self, *, limit: int = 100, lease: timedelta | None = None) -> int:
+        """Run the jobs due on the engine's clock: timers and async continuations.
+
+        Args:
+            limit: At most this many jobs.
+            lease: How long the jobs are this worker's before another worker may take them
+                over (it died); 5 minutes when None. Make it longer than the longest job.
+
+        Returns:
+            How many jobs ran to completion; failed runs are retried later (see docs/jobs.md).
+        """
         with timers.using_clock(self._clock):
-            return self._jobs.run_due_jobs(self._store.unit_of_work, limit=limit)
+            return self._jobs.run_due_jobs(self._store.unit_of_work, limit=limit, lease=lease)
 
     def jobs(self, *, instance_id: str | None = None) -> list[Job]:
-        """Waiting and failed jobs (timers), soonest first."""
+        """Waiting and failed jobs (timers and async continuations), soonest first."""
         return self._read(lambda uow: self._jobs.jobs(uow, instance_id=instance_id))
 
     # -- decisions ------------------------------------------------------------------------------
@@ -339,8 +358,26 @@ class Engine:
         self.close()
 
     def _call(self, action: Callable[[UnitOfWork], T]) -> T:
-        with self._transaction() as uow:
-            return action(uow)
+        # A lost optimistic lock rolled the whole unit of work back, and every action reads
+        # what it needs through its unit of work: running it again acts on the winner's
+        # committed state. Two calls that do not conflict (tasks of two parallel branches)
+        # then both succeed; one that does (the same task completed twice) now fails with the
+        # error the new state gives, e.g. TaskStateError. On PostgreSQL the loser's UPDATE
+        # waited for the winner's commit, so an immediate re-run no longer collides with it.
+        attempt = 1
+        while True:
+            try:
+                with self._transaction() as uow:
+                    return action(uow)
+            except ConcurrencyConflict as conflict:
+                if attempt >= _CONFLICT_ATTEMPTS:
+                    raise
+                _log.debug(
+                    "instance %s changed concurrently; running the call again (attempt %d)",
+                    conflict.instance_id,
+                    attempt + 1,
+                )
+                attempt += 1
 
     def _read(self, action: Callable[[UnitOfWork], T]) -> T:
         # Read-only units of work do not queue behind SQLite's single writer.

@@ -1,5 +1,10 @@
 """A job worker: run `Engine.run_due_jobs` in passes until told to stop.
 
+Several workers, in as many processes or machines, may share one PostgreSQL database: each
+acquires its jobs with a lease and `SKIP LOCKED`, so no job runs twice, and the jobs of a
+worker that died are taken over when their lease runs out (see `flowdesk.engine.jobs`). On
+SQLite run one worker.
+
 `flowdesk worker` is this loop behind a command line; an application can run it in a thread of
 its own with a `threading.Event` to stop it. Stopping is graceful by construction: the event is
 only looked at between passes, so a pass in progress (each job in it a transaction of its own)
@@ -15,6 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flowdesk._engine import Engine
 from flowdesk.errors import FlowdeskError
@@ -40,6 +46,7 @@ def run_worker(
     stop: threading.Event | None = None,
     batch: int = DEFAULT_BATCH,
     once: bool = False,
+    lease: timedelta | None = None,
 ) -> WorkerResult:
     """Fire due jobs in passes until `stop` is set (or after one pass with `once`).
 
@@ -49,9 +56,11 @@ def run_worker(
         stop: Set it (from a signal handler or another thread) to stop after the current pass.
         batch: At most this many jobs per pass.
         once: Run one pass and return.
+        lease: How long an acquired job is this worker's before another worker may take it
+            over; the engine's default (5 minutes) when None. Longer than the longest job.
 
     Returns:
-        How many passes ran and how many timers fired.
+        How many passes ran and how many jobs ran to completion.
 
     Raises:
         FlowdeskError: With `once`, the pass failed (e.g. the database is unreachable).
@@ -65,7 +74,7 @@ def run_worker(
     while not stop.is_set():
         passes += 1
         try:
-            fired = engine.run_due_jobs(limit=batch)
+            fired = engine.run_due_jobs(limit=batch, lease=lease)
         except FlowdeskError as err:
             if once:
                 raise

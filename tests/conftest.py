@@ -2,8 +2,8 @@
 
 SQLite: a fresh file under `tmp_path`, copied from a database migrated once per session.
 PostgreSQL (when `FLOWDESK_TEST_PG` names a server): a fresh database per test, created with
-`CREATE DATABASE ... TEMPLATE flowdesk_template` from a template migrated once per session,
-and dropped after the test.
+`CREATE DATABASE ... TEMPLATE flowdesk_template_<id>` from a template migrated once per
+session (its own name, so that test sessions may share a server), and dropped after the test.
 Tests marked `@pytest.mark.postgresql` run only on PostgreSQL.
 """
 
@@ -22,7 +22,6 @@ from sqlalchemy.engine import URL, make_url
 from flowdesk.store import Store
 
 PG_ENV = "FLOWDESK_TEST_PG"
-PG_TEMPLATE = "flowdesk_template"
 PG_SKIP_REASON = (
     "PostgreSQL tests need FLOWDESK_TEST_PG, e.g. "
     "postgresql+psycopg://postgres@127.0.0.1:5432/postgres (.ci/run starts a throwaway cluster)"
@@ -70,15 +69,15 @@ def pg_admin() -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def pg_template(pg_admin: Engine) -> Iterator[str]:
     """The name of a PostgreSQL database migrated to head once per session."""
-    _drop_database(pg_admin, PG_TEMPLATE)  # left over by an interrupted run
+    template = f"flowdesk_template_{uuid.uuid4().hex[:12]}"
     with pg_admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{PG_TEMPLATE}"'))
+        connection.execute(text(f'CREATE DATABASE "{template}"'))
     # The Store's connections must be closed: CREATE DATABASE ... TEMPLATE needs it idle.
-    Store(_database_url(pg_admin.url, PG_TEMPLATE)).dispose()
+    Store(_database_url(pg_admin.url, template)).dispose()
     try:
-        yield PG_TEMPLATE
+        yield template
     finally:
-        _drop_database(pg_admin, PG_TEMPLATE)
+        _drop_database(pg_admin, template)
 
 
 @pytest.fixture(params=BACKENDS)

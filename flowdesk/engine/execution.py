@@ -21,7 +21,7 @@ import jinja2.sandbox
 
 from flowdesk import handlers
 from flowdesk._records import Task
-from flowdesk.engine import calls, forms, sandbox, timers
+from flowdesk.engine import calls, forms, job_retries, sandbox, timers
 from flowdesk.engine.repository import SpecCache
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
 from flowdesk.engine.workflow import Incident, OpenUserTask, WorkflowRun
@@ -40,7 +40,7 @@ from flowdesk.store import (
 )
 
 GroupsOf = Callable[[str], Collection[str]]
-DEFAULT_JOB_RETRIES = 3
+DEFAULT_JOB_RETRIES = job_retries.DEFAULT.retries
 
 
 @dataclass
@@ -310,6 +310,8 @@ class Execution:
     def _auto_complete(self, created: list[UserTaskRow]) -> bool:
         done = False
         for row in created:
+            if not self.run.awaits_user(row.id):
+                continue  # an earlier completion ended it (a completion condition, say)
             handler = self._handler(row)
             record = task_record(row, self.run.variables)
             data = handler.auto_complete(record)
@@ -329,42 +331,44 @@ class Execution:
     # -- jobs and subscriptions ------------------------------------------------------------------
 
     def _sync_jobs(self) -> None:
-        existing = {
-            job.task_ref: job
-            for job in self.uow.jobs.list(instance_id=self.row.id)
-            if job.type == "timer"
-        }
-        waiting = {w.task_ref: w for w in self.run.waits() if w.kind == "timer"}
-        for ref, job in existing.items():
-            if ref not in waiting:
+        """One job per waiting timer and per task held for an async continuation.
+
+        A job goes when its timer or held task does; a timer whose time changed gets its job
+        moved, with fresh retries. A job that failed for good (no retries left) keeps the
+        instance in incident, whatever else moved, until `retry` gives it its retries back.
+        """
+        now = self.ctx.now()
+        jobs = self.uow.jobs.list(instance_id=self.row.id)
+        # An async job is one hold of its task: a task may be held again after its job ran.
+        existing = {(job.type, job.task_ref, job.payload.get("hold")): job for job in jobs}
+        wanted: dict[tuple[str, str, str | None], _JobSpec] = {}
+        for wait in self.run.waits():
+            if wait.kind == "timer" and wait.due_at is not None:
+                cycle = self.run.retry_cycle(wait.task_ref)
+                wanted["timer", wait.task_ref, None] = _JobSpec(
+                    wait.element_id, wait.due_at, cycle, {"name": wait.name}
+                )
+        for hold in self.run.async_holds():
+            wanted["async", hold.task_ref, hold.hold_id] = _JobSpec(
+                hold.element_id, now, hold.retry_cycle, {"hold": hold.hold_id}
+            )
+        failed: list[JobRow] = []
+        for key, job in existing.items():
+            spec = wanted.get(key)
+            if spec is None:
                 self.uow.jobs.delete(job.id)
-        for ref, wait in waiting.items():
-            assert wait.due_at is not None
-            current = existing.get(ref)
-            if current is None:
-                self.uow.jobs.add(
-                    JobRow(
-                        id=str(uuid.uuid4()),
-                        instance_id=self.row.id,
-                        element_id=wait.element_id,
-                        task_ref=ref,
-                        type="timer",
-                        due_at=wait.due_at,
-                        state=JobState.WAITING.value,
-                        attempts=0,
-                        retries_left=DEFAULT_JOB_RETRIES,
-                        created_at=self.ctx.now(),
-                        payload={"name": wait.name},
-                    )
-                )
-            elif current.due_at != wait.due_at:
-                self.uow.jobs.update(
-                    current.id,
-                    due_at=wait.due_at,
-                    state=JobState.WAITING.value,
-                    locked_by=None,
-                    lock_expires_at=None,
-                )
+            elif job.type == "timer" and _timer_due(job) != spec.due_at:
+                self.uow.jobs.update(job.id, **spec.fresh(due_at=spec.due_at))
+            elif job.state == JobState.FAILED.value and self.run.retried:
+                self.uow.jobs.update(job.id, **spec.fresh(due_at=now))
+            elif job.state == JobState.FAILED.value:
+                failed.append(job)
+        for key, spec in wanted.items():
+            if key not in existing:
+                self.uow.jobs.add(spec.row(self.row.id, key[0], key[1], now))
+        if failed and self.run.incident is None:
+            job = failed[0]
+            self.run.incident = Incident(job.element_id, job.task_ref, job.error or "job failed")
 
     def _sync_subscriptions(self) -> None:
         self.uow.subscriptions.delete_for_instance(self.row.id)
@@ -522,6 +526,57 @@ def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: 
 
 
 _ENDED = frozenset({InstanceState.COMPLETED.value, InstanceState.TERMINATED.value})
+
+
+@dataclass(frozen=True, slots=True)
+class _JobSpec:
+    """The job a timer or a held task should have (see `Execution._sync_jobs`)."""
+
+    element_id: str
+    due_at: datetime
+    retry_cycle: str | None
+    payload: dict[str, Any]
+
+    def fresh(self, *, due_at: datetime) -> dict[str, Any]:
+        """The changes that make a job new again: due then, full retries, no error or lease."""
+        return {
+            "due_at": due_at,
+            "state": JobState.WAITING.value,
+            "attempts": 0,
+            "retries_left": job_retries.parse(self.retry_cycle).retries,
+            "error": None,
+            "locked_by": None,
+            "lock_expires_at": None,
+            "payload": self._payload(),
+        }
+
+    def row(self, instance_id: str, type_: str, task_ref: str, now: datetime) -> JobRow:
+        return JobRow(
+            id=str(uuid.uuid4()),
+            instance_id=instance_id,
+            element_id=self.element_id,
+            task_ref=task_ref,
+            type=type_,
+            due_at=self.due_at,
+            state=JobState.WAITING.value,
+            attempts=0,
+            retries_left=job_retries.parse(self.retry_cycle).retries,
+            created_at=now,
+            payload=self._payload(),
+        )
+
+    def _payload(self) -> dict[str, Any]:
+        # The timer's own due time: a job in retry backoff is due later than its timer.
+        payload = {**self.payload, "due": self.due_at.isoformat()}
+        if self.retry_cycle:
+            payload["retry_cycle"] = self.retry_cycle
+        return payload
+
+
+def _timer_due(job: JobRow) -> datetime:
+    """When a timer job's timer is due (not its retry), as `_JobSpec._payload` keeps it."""
+    due = job.payload.get("due")
+    return timers.parse_due(due) if isinstance(due, str) else job.due_at
 
 
 def task_record(row: UserTaskRow, variables: Mapping[str, Any]) -> Task:

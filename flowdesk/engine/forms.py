@@ -89,11 +89,15 @@ def _convert(field: FormField, value: Any) -> Any:
             return value.isoformat()
         if isinstance(value, str):
             try:
+                if "/" in value:  # Camunda 7's form date pattern, dd/MM/yyyy
+                    return datetime.strptime(value, "%d/%m/%Y").date().isoformat()
                 return (
                     datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
                 ).isoformat()
             except ValueError:
-                raise ValueError(f"expected an ISO date (YYYY-MM-DD), got {value!r}") from None
+                raise ValueError(
+                    f"expected an ISO date (YYYY-MM-DD) or dd/MM/yyyy, got {value!r}"
+                ) from None
         raise ValueError(f"expected a date, got {type(value).__name__}")
     if kind == "enum":
         if str(value) not in field.enum_values:

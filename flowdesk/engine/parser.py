@@ -14,7 +14,9 @@ The extensions dict of every task spec has these keys:
 - `form_fields`: `camunda:formData` fields as dicts (see `_form_fields`);
 - `call_in` / `call_out` (only when present): a call activity's `camunda:in`/`camunda:out`
   mappings, each the element's attributes (`source`, `sourceExpression`, `target`,
-  `variables`, `businessKey`, `local`).
+  `variables`, `businessKey`, `local`);
+- `retry_cycle` (only when present): the `camunda:failedJobRetryTimeCycle` text, checked at
+  parse time (see `job_retries`).
 """
 
 from __future__ import annotations
@@ -54,10 +56,11 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import timer_events, timers
+from flowdesk.engine import job_retries, timer_events, timers
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
+from flowdesk.engine.scripting import IMPLEMENTATION_ATTRIBUTES
 from flowdesk.engine.specs import (
     ErrorDefinition,
     EscalationDefinition,
@@ -109,7 +112,21 @@ class _CamundaExtensionsMixin:
         form = _child(elements, "formData", _CAMUNDA)
         if form is not None:
             extensions["form_fields"] = _form_fields(form)
+        cycle = _child(elements, "failedJobRetryTimeCycle", _CAMUNDA)
+        if cycle is not None:
+            extensions["retry_cycle"] = self._retry_cycle(cycle)
         return extensions
+
+    def _retry_cycle(self, node: Any) -> str:
+        """`camunda:failedJobRetryTimeCycle`, checked here so that deploy names a bad one."""
+        text = (node.text or "").strip()
+        try:
+            job_retries.parse(text)
+        except ValueError as err:
+            raise ValidationException(
+                str(err), node=self.node, file_name=getattr(self, "filename", None)
+            ) from err
+        return text
 
 
 class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  # Spiff is untyped
@@ -230,6 +247,18 @@ def _call_activity_parser() -> type:
     return CallActivityParser
 
 
+def _send_task_parser(base: type) -> type:
+    class SendTaskParser(base):  # type: ignore[misc]
+        """A send task with a Camunda implementation runs it, as a service task would."""
+
+        def create_task(self) -> Any:
+            if any(self.node.get(f"{_CAMUNDA}{a}") for a in IMPLEMENTATION_ATTRIBUTES):
+                return FlowdeskServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+            return super().create_task()
+
+    return SendTaskParser
+
+
 def _service_task_parser() -> type:
     class ServiceTaskParser(_CamundaExtensionsMixin, CamundaTaskParser):  # type: ignore[misc]
         def create_task(self) -> Any:
@@ -289,6 +318,7 @@ def _override_classes() -> dict[str, tuple[type, type]]:
             spec_cls,
         )
     classes[full_tag("serviceTask")] = (_service_task_parser(), FlowdeskServiceTask)
+    classes[full_tag("sendTask")] = (_send_task_parser(classes[full_tag("sendTask")][0]), SendTask)
     classes[full_tag("businessRuleTask")] = (
         _with((_CamundaExtensionsMixin,), BusinessRuleTaskParser),
         FlowdeskBusinessRuleTask,

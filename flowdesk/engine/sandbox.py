@@ -60,7 +60,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 
-from flowdesk.engine import expressions
+from flowdesk.engine import expressions, juel_functions
 from flowdesk.errors import BpmnError, ExpressionError, FlowdeskError
 
 
@@ -338,7 +338,13 @@ def _evaluate(
 ) -> Any:
     code = _compile(source, "eval", original, element_id)
     # Reserved names come last so that task data cannot replace a guard or a helper.
-    namespace = {**extra_globals, **(external_context or {}), **context, **_RESERVED_GLOBALS}
+    namespace = {
+        **juel_functions.FUNCTIONS,
+        **extra_globals,
+        **(external_context or {}),
+        **context,
+        **_RESERVED_GLOBALS,
+    }
     try:
         return eval(code, namespace)
     except (BpmnError, FlowdeskError):

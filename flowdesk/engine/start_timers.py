@@ -143,7 +143,7 @@ def timer_start_events(tree: Any, process_id: str) -> list[TimerStart]:
                                 element_id=element_id,
                                 name=str(start.get("name") or element_id),
                                 kind=kind,
-                                text=(child.text or "").strip(),
+                                text=timers.timer_literal(child.text or ""),
                                 line=start.sourceline,
                             )
                         )

@@ -62,7 +62,14 @@ class TaskService:
             raise TaskStateError(task_id, f"it is held by {row.assignee!r}")
         if not _is_candidate(row, user, self._ctx.groups_of(user)):
             raise NotAuthorized(task_id, user)
-        updated = uow.tasks.update(task_id, assignee=user, claimed_at=self._ctx.now())
+        # Conditional: a claim or completion committed since the read above must not be
+        # overwritten (PostgreSQL runs both at once; last writer would win).
+        claimed = uow.tasks.claim(task_id, user=user, at=self._ctx.now())
+        if claimed is None:
+            now_row = _open_task(uow, task_id)
+            if now_row.assignee != user:
+                raise TaskStateError(task_id, f"it is held by {now_row.assignee!r}")
+            return task_record(now_row, uow.instances.get(now_row.instance_id).variables)
         uow.history.add(
             instance_id=row.instance_id,
             type="task_claimed",
@@ -71,12 +78,14 @@ class TaskService:
             user=user,
             data={"task_id": task_id},
         )
-        return task_record(updated, uow.instances.get(row.instance_id).variables)
+        return task_record(claimed, uow.instances.get(row.instance_id).variables)
 
     def complete(
         self, uow: UnitOfWork, task_id: str, data: Mapping[str, Any], *, user: str | None
     ) -> None:
-        row = _open_task(uow, task_id)
+        # Locked: a concurrent completion of this task waits here and then finds it completed,
+        # before any handler runs; a concurrent claim cannot change who may complete it.
+        row = _open_task(uow, task_id, lock=True)
         if user is not None and not may_complete(row, user, self._ctx.groups_of(user)):
             raise NotAuthorized(task_id, user)
         execution = Execution.open(self._ctx, uow, row.instance_id)
@@ -114,8 +123,8 @@ def _is_candidate(row: UserTaskRow, user: str, groups: Collection[str]) -> bool:
     return user in row.candidate_users or bool(set(groups) & set(row.candidate_groups))
 
 
-def _open_task(uow: UnitOfWork, task_id: str) -> UserTaskRow:
-    row = uow.tasks.get(task_id)
+def _open_task(uow: UnitOfWork, task_id: str, *, lock: bool = False) -> UserTaskRow:
+    row = uow.tasks.get_for_update(task_id) if lock else uow.tasks.get(task_id)
     if row.state != TaskState.OPEN.value:
         raise TaskStateError(task_id, f"it is {row.state}")
     return row

@@ -95,6 +95,20 @@ def using_clock(clock: Clock) -> Iterator[None]:
         _current_clock.reset(token)
 
 
+def timer_literal(text: str) -> str:
+    """A timer text without surrounding whitespace or one pair of quotes.
+
+    SpiffWorkflow's own models quote their timer texts (`"PT1H"`), since Spiff evaluates them
+    as Python; the quoted literal means the same as the bare one Camunda writes.
+    """
+    value = text.strip()
+    if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'":
+        inner = value[1:-1].strip()
+        if inner and value[0] not in inner and not expressions.is_juel(inner):
+            return inner
+    return value
+
+
 def python_timer_text(text: str, *, element_id: str | None = None) -> str:
     """The Python expression SpiffWorkflow should evaluate for a Camunda timer text.
 
@@ -103,7 +117,7 @@ def python_timer_text(text: str, *, element_id: str | None = None) -> str:
     Raises:
         ExpressionError: The `${...}` expression cannot be translated.
     """
-    stripped = text.strip()
+    stripped = timer_literal(text)
     if expressions.is_juel(stripped):
         return expressions.translate(stripped, element_id=element_id)
     return repr(stripped)

@@ -24,6 +24,7 @@ from typing import Literal
 
 from lxml import etree
 
+from flowdesk.engine import timers
 from flowdesk.engine.dmn import reader as dmn_reader
 from flowdesk.errors import BpmnValidationError, ExpressionError, Problem
 
@@ -142,7 +143,22 @@ def parse_xml(source: bytes, file: str) -> etree._ElementTree:
         kind_of(tree)
     except ValueError as err:
         raise BpmnValidationError([Problem(file, _line(root), root.get("id"), str(err))]) from err
+    if ACTIVITI_NS.encode() in source:
+        _read_activiti_as_camunda(root)
     return tree
+
+
+def _read_activiti_as_camunda(root: etree._Element) -> None:
+    """Camunda 7 reads the Activiti namespace of older models as its own; so does flowdesk."""
+    activiti, camunda = f"{{{ACTIVITI_NS}}}", f"{{{CAMUNDA_NS}}}"
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tag = str(element.tag)
+        if tag.startswith(activiti):
+            element.tag = camunda + tag[len(activiti) :]
+        for name in [str(n) for n in element.attrib if str(n).startswith(activiti)]:
+            element.set(camunda + name[len(activiti) :], element.attrib.pop(name))
 
 
 def kind_of(tree: etree._ElementTree) -> Literal["bpmn", "dmn"]:
@@ -472,7 +488,12 @@ class _BpmnCheck:
             elif container.get("triggeredByEvent") == "true":
                 message = f"event sub-process {container_id!r} has no start event"
             else:
-                message = f"{_describe(container)} has no start event"
+                # BPMN lets a sub-process start at every node without incoming flows, but
+                # Camunda 7 fails each instance that enters it ("No initial activity found").
+                message = (
+                    f"{_describe(container)} has no start event; Camunda 7 and flowdesk need a "
+                    "none start event in an embedded sub-process"
+                )
             self.add(container, container_id, message)
 
     def check_call_activities(self, process: etree._Element) -> None:
@@ -584,7 +605,7 @@ class _BpmnCheck:
                 )
             for spec in specs:
                 name = etree.QName(spec).localname
-                text = (spec.text or "").strip()
+                text = timers.timer_literal(spec.text or "")
                 what = f"{name} of {owner_id!r}"
                 if not text:
                     self.add(spec, owner_id, f"{what} is empty; write {_TIMER_EXAMPLES[name]}")
@@ -606,10 +627,11 @@ class _BpmnCheck:
                     self.add(
                         spec,
                         owner_id,
-                        f"{what} is {text!r}; write {_TIMER_EXAMPLES[name]}" + _quoted_hint(text),
+                        f"{what} is {text!r}; write {_TIMER_EXAMPLES[name]}",
                     )
 
     def check_scripts(self, process: etree._Element) -> None:
+        """Script tasks and `camunda:script` parameter values are inline python (or JUEL)."""
         for task in process.iter(f"{_B}scriptTask"):
             script_format = (task.get("scriptFormat") or "").strip()
             if script_format.lower() not in SCRIPT_FORMATS:
@@ -619,6 +641,44 @@ class _BpmnCheck:
                     f"script task {task.get('id')!r}: script format "
                     f"{script_format!r} is not supported; use python",
                 )
+            resource = _camunda(task, "resource")
+            if resource and script_format.lower() in SCRIPT_FORMATS:
+                self.add(
+                    task,
+                    task.get("id"),
+                    f"script task {task.get('id')!r}: camunda:resource {resource!r} names an "
+                    "external script, which flowdesk cannot load; write the script in the model",
+                )
+        for script in process.iter(f"{{{CAMUNDA_NS}}}script"):
+            self.check_parameter_script(script)
+
+    def check_parameter_script(self, script: etree._Element) -> None:
+        """A parameter's script runs; a listener's or connector's is never read, so no check."""
+        parameter = script.getparent()
+        if parameter is None or etree.QName(parameter).localname not in (
+            "inputParameter",
+            "outputParameter",
+        ):
+            return
+        if any(etree.QName(a).localname == "connector" for a in parameter.iterancestors()):
+            return
+        owner_id = _owner_id(parameter)
+        what = f"camunda:script of parameter {parameter.get('name')!r} of {owner_id!r}"
+        script_format = (script.get("scriptFormat") or "").strip()
+        if script_format.lower() not in SCRIPT_FORMATS:
+            self.add(
+                script,
+                owner_id,
+                f"{what}: script format {script_format!r} is not supported; "
+                "use python or a ${...} expression",
+            )
+        elif script.get("resource"):
+            self.add(
+                script,
+                owner_id,
+                f"{what} names the external script {script.get('resource')!r}, which flowdesk "
+                "cannot load; write the script in the model",
+            )
 
 
 def _check_table(
@@ -699,8 +759,7 @@ def _bpmn_name(element: etree._Element) -> str | None:
 
 
 def _camunda(element: etree._Element, attribute: str) -> str | None:
-    value = element.get(f"{{{CAMUNDA_NS}}}{attribute}")
-    return value if value is not None else element.get(f"{{{ACTIVITI_NS}}}{attribute}")
+    return element.get(f"{{{CAMUNDA_NS}}}{attribute}")
 
 
 def _is_executable(process: etree._Element) -> bool:
@@ -740,12 +799,6 @@ def _describe(container: etree._Element) -> str:
         name or "", name or "element"
     )
     return f"{label} {container.get('id')!r}"
-
-
-def _quoted_hint(text: str) -> str:
-    if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":
-        return " (timer texts are literals: drop the quotes)"
-    return ""
 
 
 _DATE = re.compile(

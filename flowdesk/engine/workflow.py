@@ -37,9 +37,10 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from flowdesk.engine import multi_instance, sandbox, timers
+from flowdesk.engine import async_continuations, multi_instance, pruning, sandbox, timers
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
 from flowdesk.engine.specs import (
@@ -133,6 +134,7 @@ class WorkflowRun:
         self._wf.script_engine = script_engine
         self.log = StepLog()
         self.incident: Incident | None = None
+        self.retried = False
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -200,6 +202,23 @@ class WorkflowRun:
         self._guarded(act)
         return fired or self.incident is not None
 
+    def release_async(self, task_ref: str) -> bool:
+        """Run on from a task held for its async job; False if it waits for none any more."""
+        task = self._task(task_ref)
+        if task is None or not async_continuations.release(task):
+            return False
+        self._guarded(self._advance)
+        return True
+
+    def async_holds(self) -> list[async_continuations.AsyncHold]:
+        """The tasks waiting for an async job (`camunda:asyncBefore` / `asyncAfter`)."""
+        return async_continuations.holds(self._wf)
+
+    def retry_cycle(self, task_ref: str) -> str | None:
+        """The `camunda:failedJobRetryTimeCycle` of a task's element, if it has one."""
+        task = self._task(task_ref)
+        return None if task is None else _extensions(task).get("retry_cycle")
+
     def deliver_message(self, name: str, variables: Mapping[str, Any]) -> bool:
         """Hand a message to the waiting catch event; False if none waits for it."""
         if not any(s.kind == "message" and s.name == name for s in self.subscriptions()):
@@ -227,6 +246,7 @@ class WorkflowRun:
     def retry(self) -> None:
         """Run the failed task again, then carry on."""
         self.incident = None
+        self.retried = True  # failed jobs get their retries back (Execution._sync_jobs)
 
         def act() -> None:
             for task in self._wf.get_tasks(state=TaskState.ERROR):
@@ -315,6 +335,11 @@ class WorkflowRun:
     def is_completed(self) -> bool:
         return bool(self._wf.is_completed())
 
+    def awaits_user(self, task_ref: str) -> bool:
+        """Whether this user task still waits to be completed."""
+        task = self._task(task_ref)
+        return task is not None and task.state == TaskState.READY
+
     def open_user_tasks(self) -> list[OpenUserTask]:
         return [
             OpenUserTask(
@@ -368,6 +393,8 @@ class WorkflowRun:
             payload = event.payload if isinstance(event.payload, dict) else {}
             if isinstance(definition, MessageEventDefinition):
                 data = payload.get("payload") if "payload" in payload else payload
+                if data is not None and not isinstance(data, Mapping):
+                    data = {"payload": data}  # a camunda:expression that is not a map
                 thrown.append(("message", definition.name, dict(data or {})))
             elif isinstance(definition, SignalEventDefinition):
                 thrown.append(("signal", definition.name, dict(payload)))
@@ -413,7 +440,7 @@ class WorkflowRun:
     def _task(self, task_ref: str) -> Any:
         try:
             return self._wf.get_task_from_id(UUID(task_ref))
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TaskNotFoundException):
             return None
 
     def _guarded(self, action: Callable[[], Any]) -> None:
@@ -436,7 +463,13 @@ class WorkflowRun:
         """
         due_before: set[Any] = set()
         while True:
-            self._wf.do_engine_steps(will_complete_task=self._before, did_complete_task=self._after)
+            # Pruned between passes: finished work would slow every step and stop loops at
+            # Spiff's iterator depth (see pruning).
+            try:
+                pruning.do_engine_steps(self._wf, self._before, self._after)
+            except async_continuations.Held as held:
+                async_continuations.hold(held.task)  # the rest waits for its async job
+                continue
             if self._settle_events():
                 continue
             due = {t.id for t in self._wf.get_tasks(state=TaskState.READY, manual=False)}
@@ -449,9 +482,13 @@ class WorkflowRun:
                 if not isinstance(t.task_spec, UserTask)
             ]
             if not passthrough:
+                async_continuations.hold_user_tasks(self._wf)
                 return
             for task in passthrough:
-                self._run_task(task)
+                try:
+                    self._run_task(task)
+                except async_continuations.Held as held:
+                    async_continuations.hold(held.task)
 
     def _settle_events(self) -> bool:
         """Finish what SpiffWorkflow 3.2 leaves undone after its steps; True if anything changed.
@@ -562,6 +599,7 @@ class WorkflowRun:
         self._after(task)
 
     def _before(self, task: Any) -> None:
+        async_continuations.check(task)  # raises Held at an async point not yet released
         scope = self._wf.data
         task.data.update(copy.deepcopy({k: v for k, v in scope.items() if k not in _INTERNAL_KEYS}))
         # Camunda's loopCounter, element variable and nrOf* counters: local to the instance.
@@ -576,6 +614,7 @@ class WorkflowRun:
     def _after(self, task: Any) -> None:
         if task.state == TaskState.STARTED:
             return  # a call activity waiting for its instance: written back when that ends
+        async_continuations.completed(task)  # asyncAfter: what follows waits for a job
         before = task.internal_data.pop("flowdesk_before", None)
         local = set(task.internal_data.pop("flowdesk_local", []))
         instance_locals = set(task.internal_data.pop("flowdesk_instance_locals", []))

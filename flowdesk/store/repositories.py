@@ -500,6 +500,51 @@ class UserTaskRepository(_Repository):
         return self.get(id)
 
     @_store_errors
+    def claim(self, id: str, *, user: str, at: datetime) -> records.UserTaskRow | None:
+        """Give an open task that nobody holds to `user`, as one conditional update.
+
+        Runs `UPDATE user_tasks SET assignee = :user, claimed_at = :at WHERE id = :id AND
+        state = 'open' AND assignee IS NULL`. On PostgreSQL a concurrent claim or completion of
+        the same row waits for the first to commit, then re-checks the condition against the
+        committed row and matches nothing; of two claimers exactly one wins.
+
+        Returns:
+            The task as claimed, or None when no row matched: the task is gone, not open, or
+            held by someone (read it again to tell which).
+
+        Raises:
+            StoreError: The database failed.
+        """
+        result = self._session.execute(
+            update(models.UserTask)
+            .where(
+                models.UserTask.id == id,
+                models.UserTask.state == records.TaskState.OPEN,
+                models.UserTask.assignee.is_(None),
+            )
+            .values(assignee=user, claimed_at=at),
+            execution_options={"synchronize_session": False},
+        )
+        return self.get(id) if _rowcount(result) > 0 else None
+
+    @_store_errors
+    def get_for_update(self, id: str) -> records.UserTaskRow:
+        """Return the task, its row locked until the unit of work ends (PostgreSQL).
+
+        A concurrent claim or completion of the same task waits for this unit of work, then
+        sees what it committed; a reader that checks state and assignee here therefore acts on
+        the row as it stays. On SQLite the unit of work already holds the only write lock.
+
+        Raises:
+            NotFound: No task has this id.
+            StoreError: The database failed.
+        """
+        self._session.execute(
+            select(models.UserTask.id).where(models.UserTask.id == id).with_for_update()
+        )
+        return self.get(id)
+
+    @_store_errors
     def reassign(self, from_user: str, to_user: str) -> int:
         """Move a user's open tasks to another user.
 

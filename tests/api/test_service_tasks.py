@@ -116,3 +116,28 @@ def test_script_task__cannot_import_modules(engine: flowdesk.Engine) -> None:
     assert instance.state == "incident"
     assert "listing" not in instance.variables
     assert "import" in (instance.incident or "").lower()
+
+
+SEND_TASK = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D" targetNamespace="x">
+  <bpmn:process id="notify" isExecutable="true">
+    <bpmn:startEvent id="S" />
+    <bpmn:sendTask id="Mail" camunda:type="external" camunda:topic="emailService" />
+    <bpmn:endEvent id="E" />
+    <bpmn:sequenceFlow id="F1" sourceRef="S" targetRef="Mail" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Mail" targetRef="E" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_send_task__with_a_camunda_implementation_runs_its_handler(engine, tmp_path) -> None:
+    sent: list[str] = []
+    engine.handlers.register_service("emailService", lambda call: sent.append(call.element_id))
+    (tmp_path / "notify.bpmn").write_text(SEND_TASK)
+    engine.deploy(tmp_path / "notify.bpmn")
+
+    instance = engine.start("notify")
+
+    assert (instance.state, sent) == ("completed", ["Mail"])

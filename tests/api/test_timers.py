@@ -185,6 +185,18 @@ def test_cron__invalid_expression_is_rejected_at_deploy(engine: flowdesk.Engine,
 # -- dates and durations -----------------------------------------------------------------------
 
 
+def test_time_date__quoted_literal_as_spiffworkflow_models_write_it(
+    engine: flowdesk.Engine, clock: Clock, tmp_path: Path
+):
+    quoted = tmp_path / "quoted.bpmn"
+    quoted.write_text(
+        (DATA / "timer_date.bpmn").read_text().replace("${dueDate}", '"2026-03-03T09:00:00Z"')
+    )
+    engine.deploy(quoted)
+    instance = engine.start("wait_until")
+    assert due_times(engine, instance.id) == [at(9, day=3)]
+
+
 def test_time_date__expression_giving_iso_text(engine: flowdesk.Engine, clock: Clock):
     engine.deploy(DATA / "timer_date.bpmn")
     instance = engine.start("wait_until", {"dueDate": "2026-03-03T10:00:00+01:00"})

@@ -18,7 +18,9 @@ def test_validate__extra_variables_pass_through_unchanged() -> None:
     assert (converted, errors) == ({"ok": False, "note": {"x": 1}}, {})
 
 
-def test_validate__date_accepts_iso_text_and_refuses_other_text() -> None:
+def test_validate__date_accepts_iso_text_and_camundas_day_month_year() -> None:
     fields = [FormField(id="on", label="On", type="date")]
     assert forms.validate(fields, {"on": "2026-03-02"}) == ({"on": "2026-03-02"}, {})
-    assert "on" in forms.validate(fields, {"on": "02/03/2026"})[1]
+    assert forms.validate(fields, {"on": "02/03/2026"}) == ({"on": "2026-03-02"}, {})
+    assert "on" in forms.validate(fields, {"on": "03/31/2026"})[1]
+    assert "on" in forms.validate(fields, {"on": "next week"})[1]

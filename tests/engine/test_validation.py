@@ -704,10 +704,15 @@ def test_timer__empty_text_is_reported(tag):
     assert_problem(text, "Start", f"<bpmn:{tag}>", f"{tag} of 'Start' is empty")
 
 
-def test_timer__quoted_literal_gets_a_hint():
-    problem = only(check(timer("timeDuration", '"PT0.01S"')))
+@pytest.mark.parametrize("text", ['"PT0.01S"', "'PT5M'"])
+def test_timer__quoted_literal_is_read_as_the_literal(text):
+    assert check(timer("timeDuration", text)) == []
 
-    assert "drop the quotes" in problem.message
+
+def test_timer__quoted_text_that_is_no_timer_is_still_reported():
+    problem = only(check(timer("timeDuration", '"soon"')))
+
+    assert "'soon'" in problem.message
 
 
 def test_timer__untranslatable_expression_is_reported():

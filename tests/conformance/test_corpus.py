@@ -1,0 +1,65 @@
+"""Every file of the public conformance corpus deploys and runs as `docs/conformance.md` says.
+
+Each file runs on a fresh database of each backend (see `corpus.py` for how). A file whose
+outcome changes fails here until the table is regenerated with
+`python -m tests.conformance.corpus --write`, so the documentation cannot drift from what the
+engine does. Without the corpus (a user's checkout) the module is skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from corpus import (
+    CORPUS_ENV,
+    DOC,
+    REGENERATE,
+    SUMMARY_END,
+    SUMMARY_START,
+    Corpus,
+    Kind,
+    corpus_root,
+    parse_table,
+    render_summary,
+    run_file,
+)
+
+ROOT = corpus_root()
+if ROOT is None:
+    pytest.skip(
+        f"no conformance corpus: set {CORPUS_ENV} to its folder (it is not shipped with flowdesk)",
+        allow_module_level=True,
+    )
+CORPUS = Corpus(ROOT)
+DOC_TEXT = DOC.read_text(encoding="utf-8")
+EXPECTED = parse_table(DOC_TEXT)
+
+
+@pytest.mark.parametrize("path", sorted(CORPUS.files))
+def test_corpus_file__runs_as_the_conformance_table_says(
+    path: str, db_url: str, tmp_path: Path
+) -> None:
+    outcomes = run_file(CORPUS, path, db_url, tmp_path)
+
+    crashes = [o for o in outcomes if o.kind is Kind.CRASH]
+    assert not crashes, f"{path}: not a flowdesk error\n{crashes[0].details}"
+    expected = [o for o in EXPECTED if o.file == path]
+    assert outcomes == expected, f"outcome changed: check it, then run {REGENERATE}"
+
+
+def test_conformance_table__lists_every_corpus_file_and_process_once() -> None:
+    rows = [(o.file, o.process) for o in EXPECTED]
+
+    assert len(rows) == len(set(rows))
+    assert sorted({file for file, _ in rows}) == sorted(CORPUS.files)
+
+
+def test_conformance_summary__counts_the_table() -> None:
+    summary = DOC_TEXT.split(SUMMARY_START, 1)[1].split(SUMMARY_END, 1)[0].strip()
+
+    assert summary == render_summary(EXPECTED, CORPUS)
+
+
+def test_conformance_table__no_outcome_is_a_crash() -> None:
+    assert [o for o in EXPECTED if o.kind is Kind.CRASH] == []
