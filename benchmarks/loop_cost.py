@@ -260,8 +260,10 @@ def _section(
             [
                 loop.label,
                 f"{ms(early)} (rounds 1-{window})",
-                f"{ms(late)} (rounds {first_late}-{loop.last_round})",
-                ratio(late, early),
+                f"{ms(late)} (rounds {first_late}-{loop.last_round})"
+                if loop.late
+                else "not reached",
+                ratio(late, early) if loop.late else "",
                 reached,
                 size,
             ]

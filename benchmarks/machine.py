@@ -20,7 +20,7 @@ def describe(pg_url: str | None) -> list[tuple[str, str]]:
         ("load average at start (1/5/15 min)", load_average()),
         ("OS", f"{platform.system()} {platform.release()}"),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
-        ("SQLite", sqlite3.sqlite_version),
+        ("SQLite", f"{sqlite3.sqlite_version} ({_sqlite_durability()})"),
         ("PostgreSQL", _postgres_version(pg_url) if pg_url else "not measured (no --pg)"),
     ]
     for package in ("flowdesk", "SpiffWorkflow", "SQLAlchemy", "psycopg"):
@@ -57,10 +57,27 @@ def _memory() -> str:
     return "unknown"
 
 
+def _sqlite_durability() -> str:
+    # flowdesk switches files to WAL and leaves `synchronous` at the library's default.
+    connection = sqlite3.connect(":memory:")
+    try:
+        level = connection.execute("PRAGMA synchronous").fetchone()[0]
+    finally:
+        connection.close()
+    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+    return f"files in WAL mode, synchronous={names.get(level, level)}"
+
+
 def _postgres_version(url: str) -> str:
+    """The server version and the settings that decide what a commit costs."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            return str(connection.execute(text("SHOW server_version")).scalar_one())
+            version = connection.execute(text("SHOW server_version")).scalar_one()
+            settings = [
+                f"{name}={connection.execute(text(f'SHOW {name}')).scalar_one()}"
+                for name in ("fsync", "synchronous_commit", "shared_buffers")
+            ]
+            return f"{version} ({', '.join(settings)}; same machine)"
     finally:
         engine.dispose()

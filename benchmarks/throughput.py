@@ -118,6 +118,9 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
     section.data["pg"] = {workers: r.per_second for workers, r in by_workers.items()}
     rates = [by_workers[w].per_second for w in sizes.pg_workers]
     growing = all(later > earlier for earlier, later in itertools.pairwise(rates))
+    cores = os.cpu_count() or 1
+    within = [by_workers[w].per_second for w in sizes.pg_workers if w <= cores]
+    growing_to_cores = all(later > earlier for earlier, later in itertools.pairwise(within))
     section.notes += [
         "CPU per instance: CPU time of the worker processes (the benchmark process for raw "
         "Spiff) per finished instance; the database server's own CPU is not included. "
@@ -127,6 +130,11 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
             growing,
             "throughput grows with workers on PostgreSQL",
             ", ".join(f"{w}: {r:.1f}/s" for w, r in zip(sizes.pg_workers, rates, strict=True)),
+        ),
+        verdict(
+            growing_to_cores,
+            f"throughput grows with workers up to the {cores} cores",
+            ", ".join(f"{r:.1f}/s" for r in within),
         ),
     ]
     return section

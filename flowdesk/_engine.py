@@ -358,12 +358,17 @@ class Engine:
         self.close()
 
     def _call(self, action: Callable[[UnitOfWork], T]) -> T:
-        # A lost optimistic lock rolled the whole unit of work back, and every action reads
-        # what it needs through its unit of work: running it again acts on the winner's
-        # committed state. Two calls that do not conflict (tasks of two parallel branches)
-        # then both succeed; one that does (the same task completed twice) now fails with the
-        # error the new state gives, e.g. TaskStateError. On PostgreSQL the loser's UPDATE
-        # waited for the winner's commit, so an immediate re-run no longer collides with it.
+        """Run a writing action in a unit of work; again, in a new one, if it lost a race.
+
+        `action` must be safe to run again: it may depend only on its arguments and on what it
+        reads through the unit of work (every action of this class is such a closure).
+        """
+        # A lost optimistic lock rolled the whole unit of work back, so running the action
+        # again acts on the winner's committed state. Two calls that do not conflict (tasks of
+        # two parallel branches) then both succeed; one that does (the same task completed
+        # twice) fails with the error the new state gives, e.g. TaskStateError. On PostgreSQL
+        # the loser's UPDATE waited for the winner's commit, so an immediate re-run does not
+        # collide with it again; no back-off is needed.
         attempt = 1
         while True:
             try:

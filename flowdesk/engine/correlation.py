@@ -22,7 +22,7 @@ from typing import Any
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
 from flowdesk.engine.workflow import signal_start_events
-from flowdesk.errors import CorrelationError
+from flowdesk.errors import ConcurrencyConflict, CorrelationError
 from flowdesk.store import InstanceRow, SubscriptionKind, UnitOfWork
 
 # A model that answers every message with another could deliver forever within one call.
@@ -157,7 +157,10 @@ def _deliver(
     variables: Mapping[str, Any],
 ) -> InstanceRow:
     execution = Execution.open(ctx, uow, instance_id)
-    execution.run.deliver_message(message_name, variables)
+    if not execution.run.deliver_message(message_name, variables):
+        # Its subscription said it waits; the state loaded a moment later says it no longer
+        # does: another caller moved it on in between. Running the call again re-reads both.
+        raise ConcurrencyConflict(instance_id)
     execution.record("message_correlated", data={"message": message_name})
     return execution.save()
 

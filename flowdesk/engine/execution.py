@@ -168,6 +168,8 @@ class Execution:
 
     def save(self) -> InstanceRow:
         """Write back tasks, jobs, subscriptions, history and the instance row."""
+        if not self._is_new:
+            self._take_row()
         while True:
             self._record_completed_activities()
             created = self._sync_tasks()
@@ -185,6 +187,18 @@ class Execution:
                 self._report_to_caller(row, errors[0] if errors else None)
         self._deliver_thrown(thrown)
         return row
+
+    def _take_row(self) -> None:
+        """Check the lock version before writing anything from the loaded workflow state.
+
+        A step another caller saved since the load is a `ConcurrencyConflict` here, before this
+        stale state could write over it (re-create a task that step completed, say: a unique
+        violation, not a conflict). On PostgreSQL the UPDATE also holds the row, so a
+        concurrent save of the instance waits for this transaction and then fails here.
+        """
+        self.row = self.uow.instances.update(
+            self.row.id, expected_lock_version=self.row.lock_version
+        )
 
     def _deliver_thrown(self, thrown: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Messages and signals the instance threw go to other instances, once it is saved."""

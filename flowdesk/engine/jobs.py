@@ -120,7 +120,7 @@ class JobService:
         try:
             # An earlier job of the batch may have removed or moved this one (its timer fired
             # in the same step, or its task moved on); the row as it is now decides.
-            job = uow.jobs.get(leased.id)
+            job = uow.jobs.get_for_update(leased.id)
         except NotFound:
             return False
         if job.locked_by != self.worker_id or job.state != JobState.WAITING.value:
@@ -209,7 +209,7 @@ class JobService:
         now = self._ctx.now()
         with transaction() as uow:
             try:
-                job = uow.jobs.get(leased.id)
+                job = uow.jobs.get_for_update(leased.id)
             except NotFound:
                 return
             if job.locked_by != self.worker_id:

@@ -22,11 +22,12 @@ What is kept, because SpiffWorkflow or flowdesk reads it later:
 - the parent of every live task, whose data Spiff merges into a waiting task each time it is
   updated; except a completed parallel/inclusive join, which must go: an inclusive join looks
   for its inputs only down to the nearest earlier instance of itself (`end_at_spec`);
-- while an instance of a parallel or inclusive join (or of the process end, also a join) waits,
-  the cancelled instances of that join and their parents: the branches that already arrived
-  (`ParallelGateway` and `InclusiveGateway` count `task.parent` of those instances);
-- the parent of any join instance that has not run, and the split a pending boundary-event or
-  start-event join looks for (`find_ancestor`);
+- while an instance of a parallel or inclusive join waits, the cancelled instances of that join
+  and their parents: the branches that already arrived (`ParallelGateway` and
+  `InclusiveGateway` count `task.parent` of those instances). Once the join has fired they go,
+  which is also what keeps it from counting an earlier round's branches;
+- the parent of any join instance that has not run, the split a pending boundary-event or
+  start-event join looks for (`find_ancestor`), and the children of such a split;
 - the instances of a multi-instance activity that completed but were not yet counted;
 - a cancelled call activity whose called instance the engine has yet to terminate
   (`WorkflowRun.abandoned_calls` marks it abandoned once it has).
@@ -42,6 +43,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.control import EventSplit
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.specs.Join import Join
@@ -55,6 +59,10 @@ TaskCallback = Callable[[Any], None]
 _LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 # A join instance still waiting for inputs, or about to run with what arrived.
 _JOINING = TaskState.WAITING | TaskState.READY
+# The joins that count the parents of their cancelled instances as inputs that arrived. The
+# process end (`_EndJoin`) only waits for unfinished tasks; its cancelled instances would merge
+# stale branch data into the end, which flowdesk's one variable scope does not need.
+_COUNTING_JOINS = (ParallelGateway, InclusiveGateway)
 # The internal-data key of a multi-instance body (`multi_instance.MultiInstanceActivity`).
 _MI_BODY = "flowdesk_mi"
 
@@ -136,32 +144,33 @@ def _anchors(by_id: Mapping[UUID, Any]) -> tuple[list[Any], set[UUID]]:
     joining = {
         task.task_spec
         for task in by_id.values()
-        if task._state & _JOINING and isinstance(task.task_spec, UnstructuredJoin)
+        if task._state & _JOINING and isinstance(task.task_spec, _COUNTING_JOINS)
     }
     anchors: list[Any] = []
     protected: set[UUID] = set()
     for task in by_id.values():
         spec = task.task_spec
+        parent = by_id.get(task._parent)
+        if parent is not None and isinstance(parent.task_spec, EventSplit):
+            # A boundary-event (start-event) join tells the activity from its events by the
+            # specs of the split's children: a child spliced in from below would confuse it.
+            protected.add(task.id)
         if task._state & _LIVE:
             anchors.append(task)
-            parent = by_id.get(task._parent)
-            if parent is not None and not _finished_join(parent):
+            if parent is not None and (isinstance(spec, Join) or not _finished_join(parent)):
                 protected.add(parent.id)
-            if isinstance(spec, Join):
-                if task._parent is not None:
-                    protected.add(task._parent)
-                if spec.split_task is not None:
-                    split = _ancestor(task, spec.split_task, by_id)
-                    if split is not None:
-                        protected.add(split.id)
+            if isinstance(spec, Join) and spec.split_task is not None:
+                split = _ancestor(task, spec.split_task, by_id)
+                if split is not None:
+                    protected.add(split.id)
             body = task.internal_data.get(_MI_BODY)
             if body is not None:
                 pending = set(body.get("pending", ()))
                 anchors.extend(c for c in task.children if c is not None and str(c.id) in pending)
         elif task._state == TaskState.CANCELLED and spec in joining:
             anchors.append(task)
-            if task._parent is not None:
-                protected.add(task._parent)
+            if parent is not None:
+                protected.add(parent.id)
         elif _abandoned_call(task):
             anchors.append(task)
     return anchors, protected

@@ -726,6 +726,20 @@ class JobRepository(_Repository):
         return _job_row(model)
 
     @_store_errors
+    def get_for_update(self, id: str) -> records.JobRow:
+        """Return the job, its row locked until the unit of work ends (PostgreSQL).
+
+        The worker that runs a job holds its row, so a worker that took the job over after
+        the lease ran out skips it (`SKIP LOCKED`) instead of running it alongside.
+
+        Raises:
+            NotFound: No job has this id.
+            StoreError: The database failed.
+        """
+        self._session.execute(select(models.Job.id).where(models.Job.id == id).with_for_update())
+        return self.get(id)
+
+    @_store_errors
     def list(
         self,
         *,

@@ -9,6 +9,7 @@ whose bookkeeping pruning must keep: joins, boundary timers, call activities, mu
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -117,13 +118,7 @@ def test_loop__of_engine_tasks_runs_hundreds_of_rounds_within_one_call(
     "orders",
     [
         pytest.param(
-            [
-                ("Task_a", "Task_b", "Task_c"),
-                ("Task_c", "Task_b", "Task_a"),
-                ("Task_b", "Task_a", "Task_c"),
-            ]
-            * 3,
-            id="rotated",
+            list(itertools.permutations(("Task_a", "Task_b", "Task_c"))) * 2, id="every-order"
         ),
         pytest.param([("Task_a", "Task_b", "Task_c")] * 9, id="fixed"),
     ],
@@ -215,6 +210,106 @@ def test_boundary_timer_in_a_loop__fires_only_for_the_rounds_that_run_late(
     assert completions(engine, instance.id, "Task_work") == rounds - late_rounds
     for measured in sizes.values():  # a waiting timer takes room, so per open task
         assert max(measured) <= min(measured) * SIZE_FACTOR
+
+
+def test_event_based_gateway_in_a_loop__the_first_event_wins_each_round(
+    engine: flowdesk.Engine, clock: Clock, state_size: Callable[[str], int]
+) -> None:
+    engine.deploy(DATA / "long_event_gateway.bpmn")
+    rounds = 40
+    instance = engine.start(
+        "long_event_gateway",
+        business_key="W-1",
+        variables={"round": 0, "rounds": rounds, "updates": 0, "silences": 0},
+    )
+    sizes = []
+    for round_ in range(1, rounds + 1):
+        (job,) = engine.jobs(instance_id=instance.id)
+        assert job.due_at == clock.now + timedelta(hours=1), f"round {round_}"
+        sizes.append(state_size(instance.id))
+        clock.advance(minutes=30)
+        assert engine.run_due_jobs() == 0, f"round {round_}: the timer fired early"
+        if round_ % 3:
+            engine.correlate("status_update", business_key="W-1")
+        else:
+            clock.advance(minutes=31)
+            assert engine.run_due_jobs() == 1
+        assert engine.instance(instance.id).variables["round"] == round_
+
+    ended = engine.instance(instance.id)
+    assert ended.state == "completed"
+    assert ended.variables["silences"] == rounds // 3
+    assert ended.variables["updates"] == rounds - rounds // 3
+    assert engine.jobs(instance_id=instance.id) == []
+    assert max(sizes) <= sizes[0] * SIZE_FACTOR
+
+
+def test_non_interrupting_timer_in_a_loop__side_paths_outlive_their_round(
+    engine: flowdesk.Engine, clock: Clock, state_size: Callable[[str], int]
+) -> None:
+    """Each round's reminder is answered a round later; the process ends with the last one."""
+    engine.deploy(DATA / "long_reminder.bpmn")
+    rounds = 30
+    instance = engine.start(
+        "long_reminder", variables={"round": 0, "rounds": rounds, "reminders": 0}
+    )
+    sizes = []
+    for round_ in range(1, rounds + 1):
+        clock.advance(minutes=61)
+        assert engine.run_due_jobs() == 1, f"round {round_}"
+        open_tasks = sorted(t.element_id for t in engine.tasks(instance_id=instance.id))
+        expected = ["Task_remind"] * min(round_, 2) + ["Task_work"]
+        assert open_tasks == expected, f"round {round_}"
+        if round_ > 1:  # the previous round's reminder, answered now
+            engine.complete(
+                min(
+                    (
+                        t
+                        for t in engine.tasks(instance_id=instance.id)
+                        if t.element_id == "Task_remind"
+                    ),
+                    key=lambda t: t.created_at,
+                ).id,
+                {},
+            )
+        sizes.append(state_size(instance.id))
+        engine.complete(open_by_element(engine, instance.id)["Task_work"].id, {"round": round_})
+
+    assert engine.instance(instance.id).state == "running"  # the last reminder is open
+    engine.complete(only_task(engine, instance.id).id, {})
+    ended = engine.instance(instance.id)
+    assert ended.state == "completed"
+    assert ended.variables["reminders"] == rounds
+    assert completions(engine, instance.id, "Task_remind") == rounds
+    assert max(sizes[1:]) <= sizes[1] * SIZE_FACTOR
+
+
+def test_event_sub_processes_in_a_long_run__fire_every_time_and_interrupt_at_the_end(
+    engine: flowdesk.Engine, state_size: Callable[[str], int]
+) -> None:
+    engine.deploy(DATA / "long_event_subprocess.bpmn")
+    rounds = 30
+    instance = engine.start(
+        "long_event_subprocess",
+        business_key="E-1",
+        variables={"round": 0, "rounds": 1000, "pings": 0},
+    )
+    sizes = []
+    for round_ in range(1, rounds + 1):
+        for _ in range(2):  # a non-interrupting event sub-process, run to its end each time
+            engine.correlate("ping", business_key="E-1")
+        sizes.append(state_size(instance.id))
+        engine.complete(only_task(engine, instance.id).id, {"round": round_})
+    assert engine.instance(instance.id).variables["pings"] == 2 * rounds
+
+    engine.correlate("stop", business_key="E-1")  # interrupting: the loop is cancelled
+    assert only_task(engine, instance.id).element_id == "Task_wrap_up"
+    with pytest.raises(flowdesk.CorrelationError):
+        engine.correlate("ping", business_key="E-1")  # the stop has taken over
+    engine.complete(only_task(engine, instance.id).id, {})
+
+    assert engine.instance(instance.id).state == "completed"
+    assert max(sizes) <= sizes[0] * SIZE_FACTOR
 
 
 # -- call activities and multi-instance in a loop ------------------------------------------------
