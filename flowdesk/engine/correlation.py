@@ -21,7 +21,7 @@ from typing import Any
 
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
-from flowdesk.engine.workflow import signal_start_events
+from flowdesk.engine.waits import signal_start_events
 from flowdesk.errors import ConcurrencyConflict, CorrelationError
 from flowdesk.store import InstanceRow, SubscriptionKind, UnitOfWork
 

@@ -22,25 +22,28 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
     EscalationEventDefinition,
     SignalEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
-from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
-from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import async_continuations, multi_instance, pruning, sandbox, timers
+from flowdesk.engine import (
+    async_continuations,
+    event_scopes,
+    multi_instance,
+    pruning,
+    sandbox,
+    timers,
+)
+from flowdesk.engine import waits as waiting
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
 from flowdesk.engine.specs import (
@@ -48,7 +51,6 @@ from flowdesk.engine.specs import (
     CALL_REQUESTED,
     CALL_STATE,
     ErrorDefinition,
-    EventSubprocess,
     FlowdeskCallActivity,
     MessageDefinition,
     SignalDefinition,
@@ -80,17 +82,6 @@ class OpenUserTask:
     variables: dict[str, Any]
     # The multi-instance locals among `variables` (loopCounter, element variable, nrOf*).
     instance_locals: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    """An event the instance waits for: a timer (with due time), a message or a signal."""
-
-    task_ref: str
-    element_id: str
-    kind: str
-    name: str
-    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +146,7 @@ class WorkflowRun:
 
     def dump(self) -> str:
         """The workflow state as JSON, without its spec (the store keeps that per version)."""
-        _drop_spent_gateway_events(self._wf)
+        waiting.drop_spent_gateway_events(self._wf)
         return InstanceSerializer.dump(self._wf)
 
     serializer_version = SERIALIZER_VERSION
@@ -355,30 +346,13 @@ class WorkflowRun:
             if isinstance(task.task_spec, UserTask)
         ]
 
-    def waits(self) -> list[Wait]:
-        """Every timer (with its due time), message and signal the instance waits for.
+    def waits(self) -> list[waiting.Wait]:
+        """Every timer (with its due time), message and signal the instance waits for."""
+        return waiting.waits(self._wf)
 
-        An event-based gateway waits in its own task: Spiff 3.2 moves the event definitions
-        of the catch events after it onto the gateway (`EventBasedGateway.connect`), so they
-        are listed under the catch events' ids, and of its timers only the earliest, which is
-        the only one that can fire first.
-        """
-        waits = []
-        for task in self._wf.event_manager.tasks.values():
-            ref = str(task.id)
-            timer: Wait | None = None
-            for definition, element_id in _waiting_definitions(task):
-                if isinstance(definition, TimerEventDefinition):
-                    due = _timer_due(task, definition)
-                    if due is not None and (timer is None or due < (timer.due_at or due)):
-                        timer = Wait(ref, element_id, "timer", definition.name, due)
-                elif isinstance(definition, MessageEventDefinition):
-                    waits.append(Wait(ref, element_id, "message", definition.name))
-                elif isinstance(definition, SignalEventDefinition):
-                    waits.append(Wait(ref, element_id, "signal", definition.name))
-            if timer is not None:
-                waits.append(timer)
-        return waits
+    def subscriptions(self) -> list[waiting.Subscription]:
+        """The messages and signals the instance waits for, event sub-process starts included."""
+        return waiting.subscriptions(self._wf)
 
     def thrown_events(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Events thrown for the world outside the instance: (kind, name, data).
@@ -403,24 +377,6 @@ class WorkflowRun:
                 data = {"code": definition.code, "message": payload.get("message")}
                 thrown.append((kind, definition.code or definition.name or "", data))
         return thrown
-
-    def subscriptions(self) -> list[Subscription]:
-        """The messages and signals the instance waits for, event sub-process starts included."""
-        if self._wf.is_completed():
-            return []
-        found = [
-            Subscription(w.kind, w.name, w.element_id, w.task_ref)
-            for w in self.waits()
-            if w.kind in ("message", "signal")
-        ]
-        if any(t.internal_data.get(_INTERRUPTED) for t in self._wf.tasks.values()):
-            return found  # an interrupting event sub-process has taken over the process
-        for spec_name in self._wf.spec.start.trigger_specs:
-            for start in self._wf.subprocess_specs[spec_name].bpmn_start_events:
-                kind = _event_kind(start.event_definition)
-                if kind is not None:
-                    found.append(Subscription(kind, start.event_definition.name, start.bpmn_id))
-        return found
 
     @property
     def terminated_by(self) -> str | None:
@@ -470,7 +426,7 @@ class WorkflowRun:
             except async_continuations.Held as held:
                 async_continuations.hold(held.task)  # the rest waits for its async job
                 continue
-            if self._settle_events():
+            if event_scopes.settle(self._wf, self.variables):
                 continue
             due = {t.id for t in self._wf.get_tasks(state=TaskState.READY, manual=False)}
             if due and due != due_before:  # the guard: stop if the steps cannot run them
@@ -489,107 +445,6 @@ class WorkflowRun:
                     self._run_task(task)
                 except async_continuations.Held as held:
                     async_continuations.hold(held.task)
-
-    def _settle_events(self) -> bool:
-        """Finish what SpiffWorkflow 3.2 leaves undone after its steps; True if anything changed.
-
-        - An interrupting event sub-process whose start event fired cancels the rest of its
-          scope (Spiff never reads `isInterrupting`).
-        - A process whose only work left is event sub-processes that never fired (timer starts
-          run beside the main flow in Spiff) is done: those are cancelled, so it can end.
-        - Waiting conditional events are evaluated against the current variables (Spiff keeps a
-          stale copy), and a conditional event sub-process starts when its condition turns true.
-        """
-        changed = False
-        unfired = []
-        for task in list(self._wf.tasks.values()):
-            if not isinstance(task.task_spec, EventSubprocess) or task.has_state(
-                TaskState.FINISHED_MASK
-            ):
-                continue
-            if not self._has_fired(task):
-                unfired.append(task)
-            elif task.task_spec.interrupting and not task.internal_data.get(_INTERRUPTED):
-                task.internal_data[_INTERRUPTED] = True
-                self._cancel_all_but(task)
-                changed = True
-        if unfired and not self._busy_besides(unfired):
-            for task in unfired:
-                task.cancel()
-            self._wf.update_waiting_tasks()
-            changed = True
-        return self._refresh_conditions() or changed
-
-    def _has_fired(self, event_subprocess: Any) -> bool:
-        sub = self._wf.subprocesses.get(event_subprocess.id)
-        return sub is not None and any(
-            t.state == TaskState.COMPLETED and isinstance(t.task_spec, StartEvent)
-            for t in sub.tasks.values()
-        )
-
-    def _cancel_all_but(self, keep: Any) -> None:
-        kept = {t.id for t in TaskIterator(keep)}
-        parent = keep.parent
-        while parent is not None:
-            kept.add(parent.id)
-            parent = parent.parent
-        doomed = [
-            t
-            for t in TaskIterator(self._wf.task_tree, state=TaskState.NOT_FINISHED_MASK)
-            if t.id not in kept
-        ]
-        for task in doomed:
-            task.cancel()
-
-    def _busy_besides(self, unfired: list[Any]) -> bool:
-        idle = {t.id for task in unfired for t in TaskIterator(task)}
-        live = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-        return any(
-            t.id not in idle and t.task_spec is not self._wf.spec.end
-            for t in TaskIterator(self._wf.task_tree, state=live)
-        )
-
-    def _refresh_conditions(self) -> bool:
-        changed = False
-        variables = self.variables
-        environment = self._wf.script_engine.environment
-        for task in list(self._wf.event_manager.tasks.values()):
-            definition = task.task_spec.event_definition
-            if (
-                task.state == TaskState.WAITING
-                and isinstance(definition, ConditionalEventDefinition)
-                and environment.evaluate(definition.expression, variables)
-            ):
-                # Not `_update`: it would first copy the parent's stale data over the task's.
-                task._ready()
-                changed = True
-        seen = self._wf.task_tree.internal_data.setdefault(_CONDITIONS, {})
-        for spec_name in self._wf.spec.start.trigger_specs:
-            for start in self._wf.subprocess_specs[spec_name].bpmn_start_events:
-                definition = start.event_definition
-                if not isinstance(definition, ConditionalEventDefinition):
-                    continue
-                holds = bool(environment.evaluate(definition.expression, variables))
-                if holds and not seen.get(start.bpmn_id):
-                    self._trigger(spec_name, variables)
-                    changed = True
-                seen[start.bpmn_id] = holds
-        return changed
-
-    def _trigger(self, spec_name: str, variables: Mapping[str, Any]) -> None:
-        """Start a top-level event sub-process, as Spiff's `trigger_wf` does, with the variables.
-
-        Spiff copies the (empty) root task's data into it, against which a conditional start
-        event could not evaluate.
-        """
-        start, spec = self._wf.spec.start, self._wf.spec.task_specs[spec_name]
-        if start not in spec.inputs:
-            start.connect(spec)
-            spec.connect(self._wf.spec.end)
-        child = self._wf.task_tree._add_child(spec, TaskState.FUTURE)
-        child.triggered = True
-        child.data.update(copy.deepcopy(dict(variables)))
-        spec._update(child)
 
     def _run_task(self, task: Any, data: Mapping[str, Any] | None = None) -> None:
         self._before(task)
@@ -664,41 +519,6 @@ class WorkflowRun:
         return variables
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """A message or signal the instance waits for; `task_ref` None for an event sub-process."""
-
-    kind: str  # "message" | "signal"
-    name: str
-    element_id: str
-    task_ref: str | None = None
-
-
-def signal_start_events(bundle: SpecBundle, name: str) -> list[str]:
-    """The ids of a process's top-level start events that wait for this signal."""
-    return [
-        spec.bpmn_id
-        for spec in bundle.spec.task_specs.values()
-        if isinstance(spec, StartEvent)
-        and isinstance(spec.event_definition, SignalEventDefinition)
-        and spec.event_definition.name == name
-    ]
-
-
-def _event_kind(definition: Any) -> str | None:
-    if isinstance(definition, MessageEventDefinition):
-        return "message"
-    if isinstance(definition, SignalEventDefinition):
-        return "signal"
-    return None
-
-
-# Internal-data keys: an event sub-process that has interrupted its scope; the last value of
-# each conditional event sub-process start (kept on the root task, so it is saved).
-_INTERRUPTED = "flowdesk_interrupted"
-_CONDITIONS = "flowdesk_conditions"
-
-
 def _taken_elements(gateway: Any) -> list[str]:
     """The BPMN elements a gateway's token went to.
 
@@ -745,44 +565,6 @@ def _fingerprint(data: Mapping[str, Any]) -> dict[str, str]:
 def _fingerprint_value(value: Any) -> str:
     # JSON text catches in-place changes (a list appended to) that an identity check misses.
     return json.dumps(value, sort_keys=True, default=repr)
-
-
-def _drop_spent_gateway_events(workflow: Any) -> None:
-    """Forget the events finished event-based gateways saw.
-
-    Spiff 3.2's `EventBasedGateway._run_hook` never resets its `seen_events`, which hold the
-    event definitions themselves; flowdesk's (Camunda messages, timers) are unknown to the
-    serializer, and nothing reads them once the gateway has run.
-    """
-    for task in workflow.get_tasks(state=TaskState.FINISHED_MASK, spec_class=EventBasedGateway):
-        task.internal_data.pop("seen_events", None)
-
-
-def _waiting_definitions(task: Any) -> list[tuple[Any, str]]:
-    """(event definition, BPMN id of its event) for each event a waiting task waits for."""
-    spec = task.task_spec
-    definition = spec.event_definition
-    own_id = spec.bpmn_id or spec.name
-    if not isinstance(definition, MultipleEventDefinition):
-        return [(definition, own_id)]
-    if isinstance(spec, EventBasedGateway):
-        # connect() appended each target's definition in the order of `outputs`.
-        return [
-            (d, target.bpmn_id or target.name)
-            for d, target in zip(definition.event_definitions, spec.outputs, strict=False)
-        ]
-    return [(d, own_id) for d in definition.event_definitions]
-
-
-def _timer_due(task: Any, definition: Any) -> datetime | None:
-    """The due time a waiting timer keeps; None once a cycle has no time left."""
-    value = definition.details(task).value
-    if isinstance(value, str):
-        try:
-            return timers.parse_due(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _describe(err: BaseException) -> str:

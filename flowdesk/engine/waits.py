@@ -1,0 +1,144 @@
+"""What a workflow waits for: timers (with due times), messages and signals.
+
+The engine turns these into job rows and subscriptions. Everything is read from the Spiff
+workflow and returned as plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.util.task import TaskState
+
+from flowdesk.engine import event_scopes, timers
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """An event the instance waits for: a timer (with due time), a message or a signal."""
+
+    task_ref: str
+    element_id: str
+    kind: str
+    name: str
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A message or signal the instance waits for; `task_ref` None for an event sub-process."""
+
+    kind: str  # "message" | "signal"
+    name: str
+    element_id: str
+    task_ref: str | None = None
+
+
+def waits(wf: Any) -> list[Wait]:
+    """Every timer (with its due time), message and signal the instance waits for.
+
+    An event-based gateway waits in its own task: Spiff 3.2 moves the event definitions
+    of the catch events after it onto the gateway (`EventBasedGateway.connect`), so they
+    are listed under the catch events' ids, and of its timers only the earliest, which is
+    the only one that can fire first.
+    """
+    found: list[Wait] = []
+    for task in wf.event_manager.tasks.values():
+        ref = str(task.id)
+        timer: Wait | None = None
+        for definition, element_id in _waiting_definitions(task):
+            if isinstance(definition, TimerEventDefinition):
+                due = _timer_due(task, definition)
+                if due is not None and (timer is None or due < (timer.due_at or due)):
+                    timer = Wait(ref, element_id, "timer", definition.name, due)
+            elif isinstance(definition, MessageEventDefinition):
+                found.append(Wait(ref, element_id, "message", definition.name))
+            elif isinstance(definition, SignalEventDefinition):
+                found.append(Wait(ref, element_id, "signal", definition.name))
+        if timer is not None:
+            found.append(timer)
+    return found
+
+
+def subscriptions(wf: Any) -> list[Subscription]:
+    """The messages and signals the instance waits for, event sub-process starts included."""
+    if wf.is_completed():
+        return []
+    found = [
+        Subscription(w.kind, w.name, w.element_id, w.task_ref)
+        for w in waits(wf)
+        if w.kind in ("message", "signal")
+    ]
+    if event_scopes.has_interrupted(wf):
+        return found  # an interrupting event sub-process has taken over the process
+    for spec_name in wf.spec.start.trigger_specs:
+        for start in wf.subprocess_specs[spec_name].bpmn_start_events:
+            kind = _event_kind(start.event_definition)
+            if kind is not None:
+                found.append(Subscription(kind, start.event_definition.name, start.bpmn_id))
+    return found
+
+
+def signal_start_events(bundle: Any, name: str) -> list[str]:
+    """The ids of a process's top-level start events that wait for this signal."""
+    return [
+        spec.bpmn_id
+        for spec in bundle.spec.task_specs.values()
+        if isinstance(spec, StartEvent)
+        and isinstance(spec.event_definition, SignalEventDefinition)
+        and spec.event_definition.name == name
+    ]
+
+
+def drop_spent_gateway_events(workflow: Any) -> None:
+    """Forget the events finished event-based gateways saw.
+
+    Spiff 3.2's `EventBasedGateway._run_hook` never resets its `seen_events`, which hold the
+    event definitions themselves; flowdesk's (Camunda messages, timers) are unknown to the
+    serializer, and nothing reads them once the gateway has run.
+    """
+    for task in workflow.get_tasks(state=TaskState.FINISHED_MASK, spec_class=EventBasedGateway):
+        task.internal_data.pop("seen_events", None)
+
+
+def _event_kind(definition: Any) -> str | None:
+    if isinstance(definition, MessageEventDefinition):
+        return "message"
+    if isinstance(definition, SignalEventDefinition):
+        return "signal"
+    return None
+
+
+def _waiting_definitions(task: Any) -> list[tuple[Any, str]]:
+    """(event definition, BPMN id of its event) for each event a waiting task waits for."""
+    spec = task.task_spec
+    definition = spec.event_definition
+    own_id = spec.bpmn_id or spec.name
+    if not isinstance(definition, MultipleEventDefinition):
+        return [(definition, own_id)]
+    if isinstance(spec, EventBasedGateway):
+        # connect() appended each target's definition in the order of `outputs`.
+        return [
+            (d, target.bpmn_id or target.name)
+            for d, target in zip(definition.event_definitions, spec.outputs, strict=False)
+        ]
+    return [(d, own_id) for d in definition.event_definitions]
+
+
+def _timer_due(task: Any, definition: Any) -> datetime | None:
+    """The due time a waiting timer keeps; None once a cycle has no time left."""
+    value = definition.details(task).value
+    if isinstance(value, str):
+        try:
+            return timers.parse_due(value)
+        except ValueError:
+            return None
+    return None
