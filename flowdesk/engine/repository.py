@@ -340,38 +340,24 @@ def _parser_for(resources: list[_Resource]) -> Any:
 def _stored_dependencies(
     uow: UnitOfWork, resources: list[_Resource], max_id: int | None
 ) -> list[_Resource]:
-    """Stored files that define what `resources` call or decide with, transitively."""
-    have_processes = {k for r in resources for k in validation.process_ids(r.tree)}
-    have_decisions = {
-        k for r in resources if r.kind == "dmn" for k in validation.decision_ids(r.tree)
-    }
+    """Stored DMN files that the business rule tasks of `resources` evaluate.
+
+    Called processes are not among them: a call activity starts an instance of its own, which
+    has its own parsed bundle.
+    """
+    have = {k for r in resources if r.kind == "dmn" for k in validation.decision_ids(r.tree)}
     found: list[_Resource] = []
-    pending = list(resources)
-    while pending:
-        resource = pending.pop()
+    for resource in resources:
         if resource.kind != "bpmn":
             continue
-        wanted = [
-            (PROCESS, name)
-            for name, _, _ in validation.called_elements(resource.tree)
-            if name not in have_processes
-        ]
-        wanted += [
-            (DECISION, name)
-            for name, _, _ in validation.decision_refs(resource.tree)
-            if name not in have_decisions
-        ]
-        for kind, key in wanted:
-            row = uow.definitions.latest(kind, key, max_id=max_id)
+        for name, _, _ in validation.decision_refs(resource.tree):
+            row = None if name in have else uow.definitions.latest(DECISION, name, max_id=max_id)
             if row is None:
-                continue  # reported by validation at deploy; a run-time error otherwise
+                continue  # in this deployment, or reported by validation at deploy
             content = row.xml.encode("utf-8")
             tree = validation.parse_xml(content, row.resource_name)
-            dependency = _Resource(row.resource_name, content, tree, validation.kind_of(tree))
-            found.append(dependency)
-            pending.append(dependency)
-            have_processes.update(validation.process_ids(tree) if dependency.kind == "bpmn" else {})
-            have_decisions.update(validation.decision_ids(tree) if dependency.kind == "dmn" else [])
+            found.append(_Resource(row.resource_name, content, tree, "dmn"))
+            have.update(validation.decision_ids(tree))
         found += _pinned_decisions(uow, resource, max_id)
     return found
 
