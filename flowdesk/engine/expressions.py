@@ -31,7 +31,8 @@ coerce (`'1' == 1` is false); `+` concatenates strings instead of failing or add
 `%` takes the sign of the divisor; a missing map key or property raises instead of yielding
 `null`.
 
-`execution` is not an object at runtime. `execution.getVariable('n')` becomes the variable `n`;
+`execution` is not an object at runtime. `execution.getVariable('n')` reads `n` from the
+namespace (`juel_scope.get('n')`, null when unset);
 `execution.processBusinessKey` (or `businessKey`, `getProcessBusinessKey()`,
 `getBusinessKey()`) becomes the variable `business_key`; `execution.processInstanceId` (or
 `getProcessInstanceId()`) becomes `instance_id`. The engine must put those two names into the
@@ -117,6 +118,9 @@ def juel_str(value: object) -> str:
         return "true" if value else "false"
     return str(value)
 
+
+SCOPE_NAME = "juel_scope"
+"""The name under which the sandbox gives translated code its own namespace (a dict)."""
 
 RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
     "juel_empty": juel_empty,
@@ -518,7 +522,9 @@ class _Parser:
                 and args[0].value.isidentifier()
                 and not keyword.iskeyword(args[0].value)
             ):
-                return ast.Name(args[0].value, ast.Load())
+                # Camunda gives null for a variable that is not set, where a bare name fails.
+                get = ast.Attribute(ast.Name(SCOPE_NAME, ast.Load()), "get", ast.Load())
+                return ast.Call(get, [args[0]], [])
             raise self.error(f"execution.{name} needs one string literal naming a variable", token)
         call = "()" if args is not None else ""
         raise self.error(f"execution.{name}{call} is not supported; {_EXECUTION_HELP}", token)

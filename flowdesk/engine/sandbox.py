@@ -282,6 +282,7 @@ _RESERVED_GLOBALS: dict[str, Any] = {
     # `print(...)` writes into a collector that nobody reads: output is dropped.
     "_print_": PrintCollector,
     **expressions.RUNTIME_HELPERS,
+    expressions.SCOPE_NAME: None,  # set to the namespace itself for each evaluation
 }
 
 RESERVED_NAMES: frozenset[str] = frozenset(_RESERVED_GLOBALS)
@@ -345,6 +346,7 @@ def _evaluate(
         **context,
         **_RESERVED_GLOBALS,
     }
+    namespace[expressions.SCOPE_NAME] = namespace
     try:
         return eval(code, namespace)
     except (BpmnError, FlowdeskError):

@@ -29,6 +29,7 @@ from flowdesk.errors import BpmnError, ExpressionError
         ("${x == null}", {"x": None}, True),
         ("${amount > 1000 ? 'board' : 'manager'}", {"amount": 5}, "manager"),
         ("${execution.getVariable('amount') * 2}", {"amount": 4}, 8),
+        ("${execution.getVariable('unset') == null}", {}, True),  # Camunda: null, not an error
         ("${execution.processBusinessKey}", {"business_key": "SO-1"}, "SO-1"),
         ("amount > 1000 and approved", {"amount": 5000, "approved": True}, True),
         ("len([i for i in items if i > 1])", {"items": [1, 2, 3]}, 2),
