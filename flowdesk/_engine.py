@@ -220,8 +220,34 @@ class Engine:
         key: str | None = None,
         business_key: str | None = None,
         state: str | None = "open",
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Task]:
-        """User tasks matching every filter given; open ones unless `state` says otherwise."""
+        """User tasks matching every filter given; open ones unless `state` says otherwise.
+
+        Tasks come oldest first (by creation time, then id), so `limit` and `offset` page
+        through them as Camunda's `listPage(firstResult, maxResults)` does: pages do not
+        overlap while no task is created or completed in between.
+
+        Args:
+            instance_id: Only tasks of this instance.
+            assignee: Only tasks held by this user.
+            candidate_group: Only tasks offered to this group.
+            candidate_user: Only tasks offered to this user, by name or through one of the
+                user's groups (as Camunda's `taskCandidateUser`).
+            key: Only tasks of instances of this process.
+            business_key: Only tasks of instances with this business key.
+            state: "open", "completed" or "cancelled"; None for any state.
+            limit: At most this many tasks; None for all.
+            offset: Skip this many first.
+
+        Raises:
+            ValueError: `limit` or `offset` is negative.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must not be negative, not {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must not be negative, not {offset}")
         return self._read(
             lambda uow: self._tasks.tasks(
                 uow,
@@ -232,6 +258,8 @@ class Engine:
                 key=key,
                 business_key=business_key,
                 state=state,
+                limit=limit,
+                offset=offset,
             )
         )
 

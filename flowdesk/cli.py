@@ -263,6 +263,16 @@ def start(
     show_default=True,
     help="Task state to list.",
 )
+@click.option(
+    "--limit", type=click.IntRange(min=0), metavar="N", help="List at most N tasks (a page)."
+)
+@click.option(
+    "--offset",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Skip the first N tasks (oldest first).",
+)
 @click.pass_obj
 def tasks(
     settings: Settings,
@@ -273,8 +283,10 @@ def tasks(
     key: str | None,
     business_key: str | None,
     state: str,
+    limit: int | None,
+    offset: int,
 ) -> None:
-    """List user tasks (open ones unless --state says otherwise)."""
+    """List user tasks (open ones unless --state says otherwise), oldest first."""
     found = settings.engine().tasks(
         instance_id=instance_id,
         assignee=assignee,
@@ -283,6 +295,8 @@ def tasks(
         key=key,
         business_key=business_key,
         state=None if state == "all" else state,
+        limit=limit,
+        offset=offset,
     )
     if settings.json:
         _print_json(found)

@@ -77,6 +77,8 @@ class Execution:
         self.run = run
         self._is_new = is_new
         self._completed_refs: set[str] = set()
+        # History waits here and goes in one INSERT per save (see `_write_history`).
+        self._history: list[dict[str, Any]] = []
         # The caller's execution when this instance was started by a call activity in the same
         # unit of work; its called instances that ended meanwhile, by call activity task.
         self.parent: Execution | None = None
@@ -129,7 +131,7 @@ class Execution:
         row = uow.instances.get(instance_id)
         if row.workflow_state is None:
             raise InstanceStateError(instance_id, row.state, "it has no stored workflow state")
-        definition = uow.definitions.get(row.definition_id)
+        definition = ctx.specs.definition(uow, row.definition_id)
         bundle = ctx.specs.bundle(uow, definition)
         run = WorkflowRun.load(row.workflow_state, bundle, _script_engine(ctx, row))
         return cls(ctx, uow, row, definition, run, is_new=False)
@@ -142,21 +144,32 @@ class Execution:
         user: str | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> None:
-        self.uow.history.add(
-            instance_id=self.row.id,
-            type=type_,
-            at=self.ctx.now(),
-            element_id=element_id,
-            user=user,
-            data=dict(data or {}),
+        self._history.append(
+            {
+                "instance_id": self.row.id,
+                "type": type_,
+                "at": self.ctx.now(),
+                "element_id": element_id,
+                "user": user,
+                "data": dict(data or {}),
+            }
         )
+
+    def _write_history(self) -> None:
+        """Insert the events recorded so far, in their order.
+
+        Called before the instance row is written and again at the end of `save`: whatever the
+        save makes other instances write about this one (a caller terminating it) comes after
+        what this one recorded before, as if each event had been inserted at once.
+        """
+        if self._history:
+            self.uow.history.add_many(self._history)
+            self._history = []
 
     def complete_task(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> None:
         """Mark the row completed and run the workflow on; `data` must already be valid."""
         now = self.ctx.now()
-        self.uow.tasks.update(
-            task.id, state=TaskState.COMPLETED.value, completed_at=now, completed_by=user
-        )
+        self.uow.tasks.close(task.id, state=TaskState.COMPLETED.value, at=now, by=user)
         self._completed_refs.add(task.id)
         self.record(
             "task_completed",
@@ -186,6 +199,7 @@ class Execution:
             if row.state in _ENDED or errors:
                 self._report_to_caller(row, errors[0] if errors else None)
         self._deliver_thrown(thrown)
+        self._write_history()
         return row
 
     def _take_row(self) -> None:
@@ -234,10 +248,7 @@ class Execution:
     # -- tasks ---------------------------------------------------------------------------------
 
     def _sync_tasks(self) -> list[UserTaskRow]:
-        open_rows = {
-            r.id: r
-            for r in self.uow.tasks.list(instance_id=self.row.id, state=TaskState.OPEN.value)
-        }
+        open_rows = self.uow.tasks.open_element_ids(self.row.id)  # task id -> element id
         live = self.run.open_user_tasks() if self.run.incident is None else []
         live_refs = {task.task_ref for task in live}
         created = []
@@ -255,12 +266,10 @@ class Execution:
             )
             created.append(row)
         if self.run.incident is None:
-            for ref, row in open_rows.items():
+            for ref, element_id in open_rows.items():
                 if ref not in live_refs:
-                    self.uow.tasks.update(
-                        ref, state=TaskState.CANCELLED.value, completed_at=self.ctx.now()
-                    )
-                    self.record("task_cancelled", element_id=row.element_id, data={"task_id": ref})
+                    self.uow.tasks.close(ref, state=TaskState.CANCELLED.value, at=self.ctx.now())
+                    self.record("task_cancelled", element_id=element_id, data={"task_id": ref})
         return created
 
     def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | None:
@@ -351,6 +360,8 @@ class Execution:
         moved, with fresh retries. A job that failed for good (no retries left) keeps the
         instance in incident, whatever else moved, until `retry` gives it its retries back.
         """
+        if not self.ctx.specs.waits(self.uow, self.definition).jobs:
+            return  # nothing in this version makes a job, so the instance has none
         now = self.ctx.now()
         jobs = self.uow.jobs.list(instance_id=self.row.id)
         # An async job is one hold of its task: a task may be held again after its job ran.
@@ -385,21 +396,35 @@ class Execution:
             self.run.incident = Incident(job.element_id, job.task_ref, job.error or "job failed")
 
     def _sync_subscriptions(self) -> None:
-        self.uow.subscriptions.delete_for_instance(self.row.id)
+        """One subscription per message or signal the instance waits for; unchanged ones stay."""
+        if not self.ctx.specs.waits(self.uow, self.definition).subscriptions:
+            return  # nothing in this version waits for one, so the instance has none
+        wanted: dict[tuple[str, str, str, str | None], int] = {}
         for wait in self.run.subscriptions():
-            self.uow.subscriptions.add(
-                SubscriptionRow(
-                    id=str(uuid.uuid4()),
-                    instance_id=self.row.id,
-                    definition_id=None,
-                    kind=wait.kind,
-                    name=wait.name,
-                    element_id=wait.element_id,
-                    task_ref=wait.task_ref,
-                    business_key=self.row.business_key,
-                    created_at=self.ctx.now(),
+            key = (wait.kind, wait.name, wait.element_id, wait.task_ref)
+            wanted[key] = wanted.get(key, 0) + 1
+        existing = [] if self._is_new else self.uow.subscriptions.list(instance_id=self.row.id)
+        for row in existing:
+            key = (row.kind, row.name, row.element_id, row.task_ref)
+            if wanted.get(key, 0) > 0 and row.business_key == self.row.business_key:
+                wanted[key] -= 1
+            else:
+                self.uow.subscriptions.delete(row.id)
+        for (kind, name, element_id, task_ref), count in wanted.items():
+            for _ in range(count):
+                self.uow.subscriptions.add(
+                    SubscriptionRow(
+                        id=str(uuid.uuid4()),
+                        instance_id=self.row.id,
+                        definition_id=None,
+                        kind=kind,
+                        name=name,
+                        element_id=element_id,
+                        task_ref=task_ref,
+                        business_key=self.row.business_key,
+                        created_at=self.ctx.now(),
+                    )
                 )
-            )
 
     # -- call activities -------------------------------------------------------------------------
 
@@ -501,6 +526,7 @@ class Execution:
             self.record("instance_completed")
         else:
             changes.update(state=InstanceState.RUNNING.value, incident=None)
+        self._write_history()
         return self.uow.instances.update(
             self.row.id, expected_lock_version=self.row.lock_version, **changes
         )
@@ -516,8 +542,8 @@ def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: 
     if row.state in _ENDED:
         return
     now = ctx.now()
-    for task in uow.tasks.list(instance_id=instance_id, state=TaskState.OPEN.value):
-        uow.tasks.update(task.id, state=TaskState.CANCELLED.value, completed_at=now)
+    for task_id in uow.tasks.open_element_ids(instance_id):
+        uow.tasks.close(task_id, state=TaskState.CANCELLED.value, at=now)
     for job in uow.jobs.list(instance_id=instance_id):
         uow.jobs.delete(job.id)
     uow.subscriptions.delete_for_instance(instance_id)

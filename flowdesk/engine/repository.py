@@ -19,6 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+    SignalEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import (
+    CancelEventDefinition,
+    NoneEventDefinition,
+    TerminateEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
@@ -83,16 +96,43 @@ def collect_files(path: str | Path) -> list[Path]:
     return [target]
 
 
-class SpecCache:
-    """Parsed specs per deployed version, built on first use from the stored XML.
+@dataclass(frozen=True, slots=True)
+class Waits:
+    """What an instance of one deployed version can ever wait for, judged from its specs.
 
-    SpiffWorkflow mutates specs at run time (the Camunda multi-instance task rewrites its
-    inputs), so a cached bundle belongs to one engine and is not shared across threads.
+    False only when no element could make it wait so: the engine then neither reads nor writes
+    the instance's jobs or subscriptions when it saves. Unknown event kinds count as both.
+    """
+
+    jobs: bool  # timers, async continuations
+    subscriptions: bool  # messages, signals
+
+
+class SpecCache:
+    """Parsed specs and definition rows per deployed version, built on first use.
+
+    A deployed version never changes, so its row (XML included) is read from the database once
+    per engine. SpiffWorkflow mutates specs at run time (the Camunda multi-instance task
+    rewrites its inputs), so a cached bundle belongs to one engine and is not shared across
+    threads.
     """
 
     def __init__(self) -> None:
         self._bundles: dict[int, SpecBundle] = {}
+        self._definitions: dict[int, DefinitionRow] = {}
+        self._waits: dict[int, Waits] = {}
         self._lock = threading.Lock()
+
+    def definition(self, uow: UnitOfWork, definition_id: int) -> DefinitionRow:
+        """The definition row with this id (`NotFound` if there is none)."""
+        with self._lock:
+            cached = self._definitions.get(definition_id)
+        if cached is not None:
+            return cached
+        row = uow.definitions.get(definition_id)
+        with self._lock:
+            self._definitions[definition_id] = row
+        return row
 
     def bundle(self, uow: UnitOfWork, definition: DefinitionRow) -> SpecBundle:
         with self._lock:
@@ -102,7 +142,19 @@ class SpecCache:
         bundle = _parse_bundle(uow, definition)
         with self._lock:
             self._bundles[definition.id] = bundle
+            self._definitions.setdefault(definition.id, definition)
         return bundle
+
+    def waits(self, uow: UnitOfWork, definition: DefinitionRow) -> Waits:
+        """What instances of this version can wait for (see `Waits`)."""
+        with self._lock:
+            cached = self._waits.get(definition.id)
+        if cached is not None:
+            return cached
+        waits = _waits_of(self.bundle(uow, definition))
+        with self._lock:
+            self._waits[definition.id] = waits
+        return waits
 
 
 class RepositoryService:
@@ -382,6 +434,39 @@ def _parse_bundle(uow: UnitOfWork, definition: DefinitionRow) -> SpecBundle:
     resources = [own, *_stored_dependencies(uow, [own], max_id=definition.id)]
     parser = _parser_for(resources)
     return SpecBundle(parser.get_spec(definition.key), parser.get_subprocess_specs(definition.key))
+
+
+# Event definitions that never make an instance wait for a job or a subscription.
+_QUIET_EVENTS = (
+    NoneEventDefinition,
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+    TerminateEventDefinition,
+    CancelEventDefinition,
+)
+
+
+def _waits_of(bundle: SpecBundle) -> Waits:
+    jobs = subscriptions = False
+    specs = [bundle.spec, *bundle.subprocess_specs.values()]
+    for task_spec in (task_spec for spec in specs for task_spec in spec.task_specs.values()):
+        camunda = (getattr(task_spec, "extensions", None) or {}).get("camunda", {})
+        if "asyncBefore" in camunda or "asyncAfter" in camunda:
+            jobs = True
+        pending = [getattr(task_spec, "event_definition", None)]
+        while pending:
+            event = pending.pop()
+            if event is None or isinstance(event, _QUIET_EVENTS):
+                continue
+            if isinstance(event, MultipleEventDefinition):
+                pending.extend(event.event_definitions)
+            elif isinstance(event, TimerEventDefinition):
+                jobs = True
+            elif isinstance(event, MessageEventDefinition | SignalEventDefinition):
+                subscriptions = True
+            else:  # a kind this check does not know: assume the worst
+                jobs = subscriptions = True
+    return Waits(jobs=jobs, subscriptions=subscriptions)
 
 
 def _problem_from_spiff(err: ValidationException, resources: list[_Resource]) -> Problem:

@@ -29,6 +29,8 @@ class TaskService:
         key: str | None,
         business_key: str | None,
         state: str | None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Task]:
         # As Camunda's taskCandidateUser: tasks offered to the user or to one of their groups.
         groups = self._ctx.groups_of(candidate_user) if candidate_user is not None else None
@@ -41,14 +43,13 @@ class TaskService:
             candidate_groups=groups,
             process_key=key,
             business_key=business_key,
+            limit=limit,
+            offset=offset,
         )
-        variables: dict[str, dict[str, Any]] = {}
-        result = []
-        for row in rows:
-            if row.instance_id not in variables:
-                variables[row.instance_id] = uow.instances.get(row.instance_id).variables
-            result.append(task_record(row, variables[row.instance_id]))
-        return result
+        # One query for the page, and only the variables: an instance row also holds the
+        # serialized workflow, which a task list never needs.
+        variables = uow.instances.variables_of({row.instance_id for row in rows})
+        return [task_record(row, variables[row.instance_id]) for row in rows]
 
     def task(self, uow: UnitOfWork, task_id: str) -> Task:
         row = uow.tasks.get(task_id)

@@ -14,11 +14,26 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, selectinload
 
@@ -44,6 +59,9 @@ _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 _GROUP = "group"
 _USER = "user"
+
+# Ids per `IN (...)` list: far below SQLite's limit of 32,766 bound parameters per statement.
+_IN_BATCH = 1000
 
 
 def raise_as_flowdesk_error(err: SQLAlchemyError) -> NoReturn:
@@ -267,8 +285,24 @@ class InstanceRepository(_Repository):
     @_store_errors
     def find(self, id: str) -> records.InstanceRow | None:
         """Return the instance with this id, or None."""
-        model = _first(self._session, select(models.Instance).where(models.Instance.id == id))
-        return None if model is None else _instance_row(model)
+        found = self._session.connection().execute(_FIND_INSTANCE, {"id": id}).first()
+        return None if found is None else _instance_from(found)
+
+    @_store_errors
+    def variables_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """Return the variables of these instances, by id; unknown ids are left out.
+
+        Reads only the `variables` column, never the serialized workflow, in one query per
+        `_IN_BATCH` ids.
+        """
+        wanted = sorted(set(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for first in range(0, len(wanted), _IN_BATCH):
+            stmt = select(models.Instance.id, models.Instance.variables).where(
+                models.Instance.id.in_(wanted[first : first + _IN_BATCH])
+            )
+            found.update((id, variables) for id, variables in self._session.execute(stmt))
+        return found
 
     @_store_errors
     def list(
@@ -320,26 +354,20 @@ class InstanceRepository(_Repository):
             StoreError: The database failed.
         """
         _check_fields(changes, self._CHANGEABLE, "instance")
-        stmt = (
-            update(models.Instance)
-            .where(
-                models.Instance.id == id,
-                models.Instance.lock_version == expected_lock_version,
-            )
-            .values(**changes, lock_version=models.Instance.lock_version + 1)
-            .returning(models.Instance)
-        )
+        params = {f"new_{name}": value for name, value in changes.items()}
+        params.update(instance_id=id, expected_lock_version=expected_lock_version)
         try:
-            model = _returning(self._session, stmt)
+            stmt = _update_instance(tuple(sorted(changes)))
+            saved = self._session.connection().execute(stmt, params).first()
         except DBAPIError as err:
             if getattr(err.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
                 raise errors.ConcurrencyConflict(id) from err
             raise
-        if model is None:
+        if saved is None:
             if self.find(id) is None:
                 raise errors.NotFound("instance", id)
             raise errors.ConcurrencyConflict(id)
-        return _instance_row(model)
+        return _instance_from(saved)
 
 
 class UserTaskRepository(_Repository):
@@ -365,9 +393,9 @@ class UserTaskRepository(_Repository):
         values = _fields(row)
         for name in ("candidate_groups", "candidate_users", "process_key", "business_key"):
             del values[name]
-        self._session.execute(insert(models.UserTask).values(**values))
-        self._add_candidates(row.id, _GROUP, row.candidate_groups)
-        self._add_candidates(row.id, _USER, row.candidate_users)
+        self._session.connection().execute(_INSERT_TASK, values)
+        groups, users = row.candidate_groups, row.candidate_users
+        self._add_candidates(row.id, *_candidates(_GROUP, groups), *_candidates(_USER, users))
 
     @_store_errors
     def get(self, id: str) -> records.UserTaskRow:
@@ -385,8 +413,7 @@ class UserTaskRepository(_Repository):
     @_store_errors
     def find(self, id: str) -> records.UserTaskRow | None:
         """Return the task with this id, in any state, or None."""
-        rows = self._select(models.UserTask.id == id, limit=None)
-        return rows[0] if rows else None
+        return _task_from(self._session.connection().execute(_FIND_TASK, {"id": id}).all())
 
     @_store_errors
     def list(
@@ -402,8 +429,12 @@ class UserTaskRepository(_Repository):
         business_key: str | None = None,
         element_id: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> builtins.list[records.UserTaskRow]:
         """Return tasks matching every filter given, oldest first (created_at, then id).
+
+        Each filter seeks its own index (see `models.UserTask`); candidate filters read the
+        matching task ids from `task_candidates` by (kind, value) first.
 
         Args:
             state: Only tasks in this state; None for any state. Default: open tasks.
@@ -419,6 +450,7 @@ class UserTaskRepository(_Repository):
             business_key: Only tasks of instances with this business key.
             element_id: Only tasks of this BPMN element.
             limit: At most this many.
+            offset: Skip this many first (with the order above, pages do not overlap).
         """
         where: builtins.list[ColumnElement[bool]] = []
         if state is not None:
@@ -434,26 +466,16 @@ class UserTaskRepository(_Repository):
         if business_key is not None:
             where.append(models.Instance.business_key == business_key)
         if candidate_group is not None:
-            where.append(_has_candidate(_GROUP, candidate_group))
-        offered: builtins.list[ColumnElement[bool]] = []
+            where.append(_has_candidate(_GROUP, [candidate_group]))
+        offered: builtins.list[Select[str]] = []
         if candidate_user is not None:
-            offered.append(
-                and_(
-                    models.TaskCandidate.kind == _USER, models.TaskCandidate.value == candidate_user
-                )
-            )
+            offered.append(_candidate_task_ids(_USER, [candidate_user]))
         if candidate_groups is not None:
-            offered.append(
-                and_(
-                    models.TaskCandidate.kind == _GROUP,
-                    models.TaskCandidate.value.in_(sorted(set(candidate_groups))),
-                )
-            )
+            offered.append(_candidate_task_ids(_GROUP, candidate_groups))
         if offered:
-            where.append(
-                exists().where(models.TaskCandidate.task_id == models.UserTask.id, or_(*offered))
-            )
-        return self._select(*where, limit=limit)
+            # One index seek per branch, not an OR that a planner may turn into a scan.
+            where.append(models.UserTask.id.in_(union_all(*offered)))
+        return self._select(*where, limit=limit, offset=offset)
 
     @_store_errors
     def update(self, id: str, **changes: Any) -> records.UserTaskRow:
@@ -496,7 +518,7 @@ class UserTaskRepository(_Repository):
                     ),
                     execution_options={"synchronize_session": False},
                 )
-                self._add_candidates(id, kind, values)
+                self._add_candidates(id, *_candidates(kind, values))
         return self.get(id)
 
     @_store_errors
@@ -539,10 +561,36 @@ class UserTaskRepository(_Repository):
             NotFound: No task has this id.
             StoreError: The database failed.
         """
-        self._session.execute(
-            select(models.UserTask.id).where(models.UserTask.id == id).with_for_update()
+        stmt = _FIND_TASK_FOR_UPDATE if self._is_postgresql() else _FIND_TASK
+        row = _task_from(self._session.connection().execute(stmt, {"id": id}).all())
+        if row is None:
+            raise errors.NotFound("task", id)
+        return row
+
+    @_store_errors
+    def close(self, id: str, *, state: str, at: datetime, by: str | None = None) -> None:
+        """Mark a task completed or cancelled, at `at` (by `by`), as one UPDATE.
+
+        For the hot path of a step: `update` would read the task back.
+
+        Raises:
+            NotFound: No task has this id.
+            StoreError: The database failed.
+        """
+        result = self._session.connection().execute(
+            _CLOSE_TASK, {"task_id": id, "new_state": state, "at": at, "by": by}
         )
-        return self.get(id)
+        if _rowcount(result) == 0:
+            raise errors.NotFound("task", id)
+
+    @_store_errors
+    def open_element_ids(self, instance_id: str) -> dict[str, str]:
+        """The open tasks of an instance, oldest first: task id -> element id."""
+        rows = self._session.connection().execute(_OPEN_TASKS_OF, {"instance_id": instance_id})
+        return {task_id: element_id for task_id, element_id in rows}
+
+    def _is_postgresql(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
 
     @_store_errors
     def reassign(self, from_user: str, to_user: str) -> int:
@@ -598,16 +646,17 @@ class UserTaskRepository(_Repository):
                 execution_options={"synchronize_session": False},
             )
             for task_id in sorted(offered - already):
-                self._add_candidates(task_id, _USER, [to_user])
+                self._add_candidates(task_id, (_USER, to_user))
         return len(held | offered)
 
-    def _add_candidates(self, task_id: str, kind: str, values: Iterable[str]) -> None:
-        rows = [{"task_id": task_id, "kind": kind, "value": value} for value in sorted(set(values))]
+    def _add_candidates(self, task_id: str, *candidates: tuple[str, str]) -> None:
+        """Insert (kind, value) candidates of a task, all in one statement."""
+        rows = [{"task_id": task_id, "kind": kind, "value": value} for kind, value in candidates]
         if rows:
-            self._session.execute(insert(models.TaskCandidate), rows)
+            self._session.connection().execute(_INSERT_CANDIDATE, rows)
 
     def _select(
-        self, *where: ColumnElement[bool], limit: int | None
+        self, *where: ColumnElement[bool], limit: int | None, offset: int = 0
     ) -> builtins.list[records.UserTaskRow]:
         stmt = (
             select(models.UserTask, models.Instance.process_key, models.Instance.business_key)
@@ -616,6 +665,7 @@ class UserTaskRepository(_Repository):
             .options(selectinload(models.UserTask.candidates))
             .order_by(models.UserTask.created_at, models.UserTask.id)
             .limit(limit)
+            .offset(offset or None)
         )
         result = self._session.execute(stmt, execution_options={"populate_existing": True})
         return [
@@ -667,6 +717,30 @@ class HistoryRepository(_Repository):
             .returning(models.HistoryEntry)
         )
         return _history_row(_returning(self._session, stmt))
+
+    @_store_errors
+    def add_many(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Append events in this order, in one statement; their ids are not read back.
+
+        Each event has the keyword arguments of `add`: `instance_id`, `type` and `at`, and
+        optionally `element_id`, `user` and `data`.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        rows = [
+            {
+                "instance_id": event["instance_id"],
+                "type": event["type"],
+                "at": event["at"],
+                "element_id": event.get("element_id"),
+                "user": event.get("user"),
+                "data": dict(event.get("data") or {}),
+            }
+            for event in events
+        ]
+        if rows:
+            self._session.connection().execute(_INSERT_HISTORY, rows)
 
     @_store_errors
     def list(
@@ -948,12 +1022,23 @@ def _check_fields(changes: dict[str, Any], allowed: frozenset[str], what: str) -
         raise TypeError(f"cannot change {what} field(s) {', '.join(unknown)}")
 
 
-def _has_candidate(kind: str, value: str) -> ColumnElement[bool]:
-    return exists().where(
-        models.TaskCandidate.task_id == models.UserTask.id,
-        models.TaskCandidate.kind == kind,
-        models.TaskCandidate.value == value,
-    )
+def _has_candidate(kind: str, values: Collection[str]) -> ColumnElement[bool]:
+    """The task names one of these candidates of this kind.
+
+    An uncorrelated `IN`, not `EXISTS`: the database seeks the candidates' (kind, value)
+    index once and then each task by its key. SQLite would run a correlated `EXISTS` once per
+    task that the other conditions leave.
+    """
+    return models.UserTask.id.in_(_candidate_task_ids(kind, values))
+
+
+def _candidate_task_ids(kind: str, values: Collection[str]) -> Select[str]:
+    """The ids of the tasks that name one of these candidates of this kind."""
+    value = models.TaskCandidate.value
+    chosen = sorted(set(values))
+    # An empty IN matches nothing, as an empty `candidate_groups` must.
+    matches = value == chosen[0] if len(chosen) == 1 else value.in_(chosen)
+    return select(models.TaskCandidate.task_id).where(models.TaskCandidate.kind == kind, matches)
 
 
 def _definition_row(model: models.Definition) -> records.DefinitionRow:
@@ -1071,3 +1156,128 @@ def _delete_by_id(session: Session, model: Any, kind: str, id: str) -> None:
     )
     if _rowcount(result) == 0:
         raise errors.NotFound(kind, id)
+
+
+# -- Core statements of the hot path ---------------------------------------------------------
+# One step reads and writes these rows a few times; the ORM's loading and identity map cost more
+# there than the statements themselves, and the rows leave the store as frozen records anyway.
+
+
+def _table(model: type[models.Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_INSTANCES = _table(models.Instance)
+_TASKS = _table(models.UserTask)
+_CANDIDATES = _table(models.TaskCandidate)
+_HISTORY = _table(models.HistoryEntry)
+_INSTANCE_FIELDS = tuple(f.name for f in dataclasses.fields(records.InstanceRow))
+
+_FIND_INSTANCE = select(_INSTANCES).where(_INSTANCES.c.id == bindparam("id"))
+
+# The task, its instance's keys and its candidates in one statement: one result row per
+# candidate (or one with NULLs for a task without candidates).
+_FIND_TASK = (
+    select(
+        _TASKS,
+        _INSTANCES.c.process_key.label("instance_process_key"),
+        _INSTANCES.c.business_key.label("instance_business_key"),
+        _CANDIDATES.c.kind.label("candidate_kind"),
+        _CANDIDATES.c.value.label("candidate_value"),
+    )
+    .select_from(
+        _TASKS.join(_INSTANCES, _INSTANCES.c.id == _TASKS.c.instance_id).outerjoin(
+            _CANDIDATES, _CANDIDATES.c.task_id == _TASKS.c.id
+        )
+    )
+    .where(_TASKS.c.id == bindparam("id"))
+    .order_by(_CANDIDATES.c.kind, _CANDIDATES.c.value)
+)
+# PostgreSQL locks the task row only (not its instance, not the candidates).
+_FIND_TASK_FOR_UPDATE = _FIND_TASK.with_for_update(of=_TASKS)
+
+_CLOSE_TASK = (
+    update(_TASKS)
+    .where(_TASKS.c.id == bindparam("task_id"))
+    .values(
+        state=bindparam("new_state"), completed_at=bindparam("at"), completed_by=bindparam("by")
+    )
+)
+
+_OPEN_TASKS_OF = (
+    select(_TASKS.c.id, _TASKS.c.element_id)
+    .where(
+        _TASKS.c.instance_id == bindparam("instance_id"),
+        _TASKS.c.state == records.TaskState.OPEN.value,
+    )
+    .order_by(_TASKS.c.created_at, _TASKS.c.id)
+)
+
+
+_INSERT_TASK = insert(_TASKS)
+_INSERT_CANDIDATE = insert(_CANDIDATES)
+_INSERT_HISTORY = insert(_HISTORY)
+
+# `InstanceRepository.update` statements by the fields they change: built once each (a step
+# changes the same few), since building one costs more than running it.
+_INSTANCE_UPDATES: dict[tuple[str, ...], Update] = {}
+
+
+def _update_instance(fields: tuple[str, ...]) -> Update:
+    stmt = _INSTANCE_UPDATES.get(fields)
+    if stmt is None:
+        values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in fields}
+        values["lock_version"] = _INSTANCES.c.lock_version + 1
+        stmt = (
+            update(_INSTANCES)
+            .where(
+                _INSTANCES.c.id == bindparam("instance_id"),
+                _INSTANCES.c.lock_version == bindparam("expected_lock_version"),
+            )
+            .values(values)
+            .returning(*_INSTANCES.c)
+        )
+        _INSTANCE_UPDATES[fields] = stmt
+    return stmt
+
+
+def _candidates(kind: str, values: Iterable[str]) -> builtins.list[tuple[str, str]]:
+    """(kind, value) pairs, each value once, sorted."""
+    return [(kind, value) for value in sorted(set(values))]
+
+
+def _instance_from(row: Row[Any]) -> records.InstanceRow:
+    values = row._mapping
+    return records.InstanceRow(**{name: values[name] for name in _INSTANCE_FIELDS})
+
+
+def _task_from(rows: Sequence[Row[Any]]) -> records.UserTaskRow | None:
+    """The task of `_FIND_TASK`'s result rows, or None when there are none."""
+    if not rows:
+        return None
+    first = rows[0]._mapping
+    candidates = [(r.candidate_kind, r.candidate_value) for r in rows if r.candidate_kind]
+    return records.UserTaskRow(
+        id=first["id"],
+        instance_id=first["instance_id"],
+        element_id=first["element_id"],
+        name=first["name"],
+        state=first["state"],
+        assignee=first["assignee"],
+        candidate_groups=tuple(value for kind, value in candidates if kind == _GROUP),
+        candidate_users=tuple(value for kind, value in candidates if kind == _USER),
+        form_key=first["form_key"],
+        form_fields=first["form_fields"],
+        documentation=first["documentation"],
+        due=first["due"],
+        priority=first["priority"],
+        created_at=first["created_at"],
+        claimed_at=first["claimed_at"],
+        completed_at=first["completed_at"],
+        completed_by=first["completed_by"],
+        properties=first["properties"],
+        process_key=first["instance_process_key"],
+        business_key=first["instance_business_key"],
+    )

@@ -129,7 +129,10 @@ def test_two_engines_completing_parallel_branches_at_once__both_count_and_the_jo
     assert all(isinstance(o, flowdesk.ProcessInstance) for o in outcomes), outcomes
     assert_reviewed_once(setup, instance.id)
     # On PostgreSQL both loaded the same version; the loser of the lock ran once more.
-    assert sum(rendezvous.calls.values()) == (3 if on_postgresql(db_url) else 2)
+    # On PostgreSQL the loser re-runs once if it read the caller before the winner committed;
+    # a winner that commits first leaves nothing to re-run. SQLite serialises the two calls.
+    allowed = {2, 3} if on_postgresql(db_url) else {2}
+    assert sum(rendezvous.calls.values()) in allowed
 
 
 def test_two_engines_completing_called_instances_at_once__the_caller_gets_both(
@@ -158,7 +161,10 @@ def test_two_engines_completing_called_instances_at_once__the_caller_gets_both(
     assert [i.state for i in setup.instances(parent_id=panel.id)] == ["completed", "completed"]
     events = Counter(e.type for e in setup.history(panel.id))
     assert events["instance_completed"] == 1
-    assert sum(rendezvous.calls.values()) == (3 if on_postgresql(db_url) else 2)
+    # On PostgreSQL the loser re-runs once if it read the caller before the winner committed;
+    # a winner that commits first leaves nothing to re-run. SQLite serialises the two calls.
+    allowed = {2, 3} if on_postgresql(db_url) else {2}
+    assert sum(rendezvous.calls.values()) in allowed
 
 
 def test_two_engines_claiming_one_task_at_once__one_wins_and_the_other_gets_task_state_error(

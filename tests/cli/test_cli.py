@@ -336,6 +336,20 @@ def test_tasks__filters(cli, awaiting_approval):
     assert "No cancelled tasks." in cli("tasks", "--state", "cancelled").stdout
 
 
+def test_tasks__limit_and_offset_list_one_page_oldest_first(cli, started):
+    for business_key in ("EXP-1", "EXP-2", "EXP-3"):
+        started(business_key)
+    every = [t["business_key"] for t in as_json(cli("--json", "tasks"))]
+    assert sorted(every) == ["EXP-1", "EXP-2", "EXP-3"]
+
+    first = as_json(cli("--json", "tasks", "--limit", "2"))
+    rest = as_json(cli("--json", "tasks", "--limit", "2", "--offset", "2"))
+
+    assert [t["business_key"] for t in first + rest] == every
+    assert "No open tasks." in cli("tasks", "--offset", "3").stdout
+    assert "Invalid value" in cli("tasks", "--limit", "-1", exit_code=2).stderr
+
+
 def test_claim__by_a_candidate(cli, awaiting_approval):
     task = open_task(cli, awaiting_approval)
     result = cli("claim", task["id"], "--user", "bob")
