@@ -225,11 +225,7 @@ class DefinitionRepository(_Repository):
             key: Only this key.
             latest_only: Only the highest version of each (kind, key).
         """
-        stmt = select(models.Definition)
-        if kind is not None:
-            stmt = stmt.where(models.Definition.kind == kind)
-        if key is not None:
-            stmt = stmt.where(models.Definition.key == key)
+        stmt = _equal(select(models.Definition), models.Definition, kind=kind, key=key)
         if latest_only:
             newest = (
                 select(
@@ -316,17 +312,15 @@ class InstanceRepository(_Repository):
         limit: int | None = None,
     ) -> builtins.list[records.InstanceRow]:
         """Return instances matching every filter given, oldest first (started_at, then id)."""
-        stmt = select(models.Instance)
-        if process_key is not None:
-            stmt = stmt.where(models.Instance.process_key == process_key)
-        if state is not None:
-            stmt = stmt.where(models.Instance.state == state)
-        if business_key is not None:
-            stmt = stmt.where(models.Instance.business_key == business_key)
-        if definition_id is not None:
-            stmt = stmt.where(models.Instance.definition_id == definition_id)
-        if parent_instance_id is not None:
-            stmt = stmt.where(models.Instance.parent_instance_id == parent_instance_id)
+        stmt = _equal(
+            select(models.Instance),
+            models.Instance,
+            process_key=process_key,
+            state=state,
+            business_key=business_key,
+            definition_id=definition_id,
+            parent_instance_id=parent_instance_id,
+        )
         stmt = stmt.order_by(models.Instance.started_at, models.Instance.id).limit(limit)
         return [_instance_row(m) for m in _all(self._session, stmt)]
 
@@ -822,13 +816,13 @@ class JobRepository(_Repository):
         definition_id: int | None = None,
     ) -> builtins.list[records.JobRow]:
         """Return jobs matching every filter given, soonest first (due_at, then id)."""
-        stmt = select(models.Job)
-        if instance_id is not None:
-            stmt = stmt.where(models.Job.instance_id == instance_id)
-        if definition_id is not None:
-            stmt = stmt.where(models.Job.definition_id == definition_id)
-        if state is not None:
-            stmt = stmt.where(models.Job.state == state)
+        stmt = _equal(
+            select(models.Job),
+            models.Job,
+            instance_id=instance_id,
+            definition_id=definition_id,
+            state=state,
+        )
         stmt = stmt.order_by(models.Job.due_at, models.Job.id)
         return [_job_row(m) for m in _all(self._session, stmt)]
 
@@ -946,15 +940,14 @@ class SubscriptionRepository(_Repository):
             business_key: Only subscriptions with exactly this business key.
             start_events_only: Only start events of definitions (no instance).
         """
-        stmt = select(models.Subscription)
-        if kind is not None:
-            stmt = stmt.where(models.Subscription.kind == kind)
-        if name is not None:
-            stmt = stmt.where(models.Subscription.name == name)
-        if instance_id is not None:
-            stmt = stmt.where(models.Subscription.instance_id == instance_id)
-        if business_key is not None:
-            stmt = stmt.where(models.Subscription.business_key == business_key)
+        stmt = _equal(
+            select(models.Subscription),
+            models.Subscription,
+            kind=kind,
+            name=name,
+            instance_id=instance_id,
+            business_key=business_key,
+        )
         if start_events_only:
             stmt = stmt.where(models.Subscription.instance_id.is_(None))
         stmt = stmt.order_by(models.Subscription.created_at, models.Subscription.id)
@@ -990,6 +983,14 @@ class SubscriptionRepository(_Repository):
 def _first(session: Session, stmt: Any) -> Any:
     """The first entity the statement returns, refreshed from the database, or None."""
     return session.scalars(stmt, execution_options={"populate_existing": True}).first()
+
+
+def _equal(stmt: Any, model: Any, **filters: object) -> Any:
+    """`stmt` narrowed to rows whose columns equal each filter that is not None."""
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(getattr(model, column) == value)
+    return stmt
 
 
 def _all(session: Session, stmt: Any) -> builtins.list[Any]:
