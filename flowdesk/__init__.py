@@ -8,10 +8,13 @@ from __future__ import annotations
 from flowdesk._engine import Engine
 from flowdesk._records import (
     FormField,
+    GatewayStatistics,
     HistoryEvent,
     Job,
     ProcessDefinition,
     ProcessInstance,
+    ProcessReport,
+    StepStatistics,
     Task,
 )
 from flowdesk.errors import (
@@ -53,6 +56,7 @@ __all__ = [
     "FlowdeskError",
     "FormField",
     "FormValidationError",
+    "GatewayStatistics",
     "HandlerError",
     "HandlerRegistry",
     "HistoryEvent",
@@ -64,7 +68,9 @@ __all__ = [
     "Problem",
     "ProcessDefinition",
     "ProcessInstance",
+    "ProcessReport",
     "ServiceCall",
+    "StepStatistics",
     "StoreError",
     "Task",
     "TaskStateError",

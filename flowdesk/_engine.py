@@ -19,7 +19,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flowdesk._records import HistoryEvent, Job, ProcessDefinition, ProcessInstance, Task
+from flowdesk._records import (
+    HistoryEvent,
+    Job,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessReport,
+    Task,
+)
 from flowdesk.engine import timers
 from flowdesk.engine.dmn.service import DecisionService
 from flowdesk.engine.execution import EngineContext
@@ -284,6 +291,27 @@ class Engine:
         """
         return self._call(lambda uow: self._tasks.claim(uow, task_id, user=user))
 
+    def reassign(self, from_user: str, to_user: str, *, user: str | None = None) -> int:
+        """Hand a leaving user's open tasks to another user, in one transaction.
+
+        Every open task `from_user` holds gets `to_user` as assignee (Camunda's
+        `setAssignee`), and `to_user` replaces `from_user` among the candidate users of open
+        tasks. Completed and cancelled tasks keep their history. Each moved task gets a
+        `task_reassigned` history event. Who may call this is the application's decision.
+
+        Args:
+            from_user: The leaving user.
+            to_user: Who takes the tasks over; not checked against candidates or groups.
+            user: The acting administrator, recorded in the history; None for the system.
+
+        Returns:
+            How many tasks moved; 0 when `from_user` has no open tasks or equals `to_user`.
+
+        Raises:
+            ValueError: A user name is empty.
+        """
+        return self._call(lambda uow: self._tasks.reassign(uow, from_user, to_user, user=user))
+
     def complete(
         self, task_id: str, data: Mapping[str, Any] | None = None, *, user: str | None = None
     ) -> ProcessInstance:
@@ -372,6 +400,26 @@ class Engine:
     def history(self, instance_id: str) -> list[HistoryEvent]:
         """What happened to an instance, oldest first. Raises `NotFound` for an unknown id."""
         return self._read(lambda uow: self._history.history(uow, instance_id))
+
+    def report(
+        self, key: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> ProcessReport:
+        """A process analysis of the instances of `key`, computed from their history.
+
+        Counts instances started, completed, terminated, still running and with incidents;
+        gives the cycle time's median and p90, each user task's time from creation to
+        completion, the bottleneck step and how often each gateway outcome was taken.
+
+        Args:
+            key: The process key, all versions.
+            since: Only instances started at or after this aware datetime.
+            until: Only instances started before this aware datetime.
+
+        Raises:
+            NotFound: No process with this key was ever deployed.
+            ValueError: `since` or `until` is a naive datetime.
+        """
+        return self._read(lambda uow: self._history.report(uow, key, since=since, until=until))
 
     # -- plumbing -------------------------------------------------------------------------------
 

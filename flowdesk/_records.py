@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -100,3 +100,52 @@ class Job:
     state: str
     attempts: int = 0
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStatistics:
+    """How long one user task of a process took, from `task_created` to `task_completed`."""
+
+    element_id: str
+    name: str
+    count: int  # completed tasks of this element; cancelled and open ones are not counted
+    median: timedelta
+    p90: timedelta
+    total: timedelta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayStatistics:
+    """Where one exclusive or inclusive gateway sent its tokens."""
+
+    element_id: str
+    name: str
+    passed: int  # how often the gateway completed
+    outcomes: dict[str, int]  # element the token went to -> how often, most often first
+    outcome_names: dict[str, str] = field(default_factory=dict)  # element id -> its name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessReport:
+    """A process analysis of the instances of one key, computed from their history.
+
+    Counts are of instances started in the window [`since`, `until`); `running` is every one
+    of them not yet ended, including those in `incident`, and `incidents` counts the instances
+    that ever entered `incident`. Cycle times are over completed instances. Medians and p90s
+    use `statistics.quantiles(..., method="inclusive")`. The `bottleneck` is the step with
+    the largest median time (then the largest total time).
+    """
+
+    key: str
+    since: datetime | None = None
+    until: datetime | None = None
+    started: int = 0
+    completed: int = 0
+    terminated: int = 0
+    running: int = 0
+    incidents: int = 0
+    cycle_time_median: timedelta | None = None
+    cycle_time_p90: timedelta | None = None
+    steps: tuple[StepStatistics, ...] = ()
+    bottleneck: StepStatistics | None = None
+    gateways: tuple[GatewayStatistics, ...] = ()

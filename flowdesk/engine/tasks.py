@@ -8,7 +8,12 @@ from typing import Any
 from flowdesk._records import Task
 from flowdesk.engine import forms
 from flowdesk.engine.execution import EngineContext, Execution, task_record
-from flowdesk.errors import FormValidationError, NotAuthorized, TaskStateError
+from flowdesk.errors import (
+    ConcurrencyConflict,
+    FormValidationError,
+    NotAuthorized,
+    TaskStateError,
+)
 from flowdesk.store import TaskState, UnitOfWork, UserTaskRow
 
 
@@ -104,6 +109,64 @@ class TaskService:
             raise TaskStateError(task_id, "the workflow no longer waits for it") from None
         handler.on_complete(record, converted, user)
         execution.save()
+
+    def reassign(
+        self, uow: UnitOfWork, from_user: str, to_user: str, *, user: str | None = None
+    ) -> int:
+        """Hand a leaving user's open tasks to another user; returns how many moved.
+
+        Camunda's `setAssignee(task, to_user)` for each open task `from_user` holds; and, so
+        that the leaving user's queue does not go stale, `to_user` takes `from_user`'s place
+        among the candidate users of open tasks. Neither the workflow nor any instance
+        changes: a task's assignee and candidates live on its row only. No one checks that
+        `to_user` may do the work, as in Camunda: deciding who may reassign is the
+        application's. Each moved task gets a `task_reassigned` history event by `user`.
+
+        Raises:
+            ValueError: A user name is empty.
+            ConcurrencyConflict: On PostgreSQL, a step committed a new task for `from_user`
+                while this call ran; the facade runs the call again.
+        """
+        if not from_user.strip() or not to_user.strip():
+            raise ValueError("reassign needs two non-empty user names")
+        if from_user == to_user:
+            return 0
+        open_ = TaskState.OPEN.value
+        found = {
+            row.id: row
+            for row in [
+                *uow.tasks.list(state=open_, assignee=from_user),
+                *uow.tasks.list(state=open_, candidate_user=from_user),
+            ]
+        }
+        # Locked in id order (two such calls cannot deadlock): a completion of one of them
+        # waits for this call, and one that committed before the lock shows as not open.
+        locked = {task_id: uow.tasks.get_for_update(task_id) for task_id in sorted(found)}
+        moving = [
+            row
+            for row in (locked[task_id] for task_id in found)
+            if row.state == open_
+            and (row.assignee == from_user or from_user in row.candidate_users)
+        ]
+        moved = uow.tasks.reassign(from_user, to_user)
+        if moved != len(moving):
+            # PostgreSQL only: a step committed a task for from_user after the read above, and
+            # it moved without its history event; running the call again gives it one. Which
+            # instance made that task is unknown here.
+            raise ConcurrencyConflict(f"(one with a new task for {from_user})")
+        at = self._ctx.now()
+        uow.history.add_many(
+            {
+                "instance_id": row.instance_id,
+                "type": "task_reassigned",
+                "at": at,
+                "element_id": row.element_id,
+                "user": user,
+                "data": {"task_id": row.id, "from": from_user, "to": to_user},
+            }
+            for row in moving
+        )
+        return moved
 
 
 def may_complete(row: UserTaskRow, user: str, groups: Collection[str]) -> bool:

@@ -591,7 +591,10 @@ class UserTaskRepository(_Repository):
         """Move a user's open tasks to another user.
 
         Open tasks held by `from_user` are assigned to `to_user` (keeping `claimed_at`), and
-        `from_user` is replaced by `to_user` among the candidate users of open tasks.
+        `from_user` is replaced by `to_user` among the candidate users of open tasks. Both
+        lookups seek an index that leads with the user's name: `(assignee, state)` for the
+        held tasks, `(kind, value, task_id)` of the candidates and then the tasks' primary key
+        for the offered ones; neither reads the open tasks of other users.
 
         Returns:
             How many distinct open tasks changed, by either rule.
@@ -601,33 +604,39 @@ class UserTaskRepository(_Repository):
         """
         if from_user == to_user:
             return 0
-        open_tasks = select(models.UserTask.id).where(
-            models.UserTask.state == records.TaskState.OPEN
-        )
-        held = set(self._session.scalars(open_tasks.where(models.UserTask.assignee == from_user)))
-        offered = set(
+        # One conditional UPDATE: on PostgreSQL a task completed meanwhile is re-checked after
+        # the completer commits and is left alone.
+        held = set(
             self._session.scalars(
-                select(models.TaskCandidate.task_id).where(
+                update(models.UserTask)
+                .where(
+                    models.UserTask.assignee == from_user,
+                    models.UserTask.state == records.TaskState.OPEN,
+                )
+                .values(assignee=to_user)
+                .returning(models.UserTask.id),
+                execution_options={"synchronize_session": False},
+            )
+        )
+        offered = sorted(
+            self._session.scalars(
+                select(models.TaskCandidate.task_id)
+                .join(models.UserTask, models.UserTask.id == models.TaskCandidate.task_id)
+                .where(
                     models.TaskCandidate.kind == _USER,
                     models.TaskCandidate.value == from_user,
-                    models.TaskCandidate.task_id.in_(open_tasks.scalar_subquery()),
+                    models.UserTask.state == records.TaskState.OPEN,
                 )
             )
         )
-        if held:
-            self._session.execute(
-                update(models.UserTask)
-                .where(models.UserTask.id.in_(sorted(held)))
-                .values(assignee=to_user),
-                execution_options={"synchronize_session": False},
-            )
-        if offered:
+        for first in range(0, len(offered), _IN_BATCH):
+            batch = offered[first : first + _IN_BATCH]
             already = set(
                 self._session.scalars(
                     select(models.TaskCandidate.task_id).where(
                         models.TaskCandidate.kind == _USER,
                         models.TaskCandidate.value == to_user,
-                        models.TaskCandidate.task_id.in_(sorted(offered)),
+                        models.TaskCandidate.task_id.in_(batch),
                     )
                 )
             )
@@ -635,13 +644,18 @@ class UserTaskRepository(_Repository):
                 delete(models.TaskCandidate).where(
                     models.TaskCandidate.kind == _USER,
                     models.TaskCandidate.value == from_user,
-                    models.TaskCandidate.task_id.in_(sorted(offered)),
+                    models.TaskCandidate.task_id.in_(batch),
                 ),
                 execution_options={"synchronize_session": False},
             )
-            for task_id in sorted(offered - already):
-                self._add_candidates(task_id, (_USER, to_user))
-        return len(held | offered)
+            rows = [
+                {"task_id": task_id, "kind": _USER, "value": to_user}
+                for task_id in batch
+                if task_id not in already
+            ]
+            if rows:
+                self._session.connection().execute(_INSERT_CANDIDATE, rows)
+        return len(held.union(offered))
 
     def _add_candidates(self, task_id: str, *candidates: tuple[str, str]) -> None:
         """Insert (kind, value) candidates of a task, all in one statement."""
@@ -749,6 +763,41 @@ class HistoryRepository(_Repository):
         stmt = select(models.HistoryEntry)
         if instance_id is not None:
             stmt = stmt.where(models.HistoryEntry.instance_id == instance_id)
+        if types is not None:
+            stmt = stmt.where(models.HistoryEntry.type.in_(sorted(set(types))))
+        stmt = stmt.order_by(models.HistoryEntry.id)
+        return [_history_row(m) for m in _all(self._session, stmt)]
+
+    @_store_errors
+    def list_for_process(
+        self,
+        process_key: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        types: Collection[str] | None = None,
+    ) -> builtins.list[records.HistoryRow]:
+        """Return the events of every instance of a process key, oldest first (by id), at once.
+
+        Args:
+            process_key: The instances' process key, any version.
+            since: Only instances started at or after this time.
+            until: Only instances started before this time.
+            types: Only events of these types.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        instance = models.Instance
+        stmt = (
+            select(models.HistoryEntry)
+            .join(instance, instance.id == models.HistoryEntry.instance_id)
+            .where(instance.process_key == process_key)
+        )
+        if since is not None:
+            stmt = stmt.where(instance.started_at >= since)
+        if until is not None:
+            stmt = stmt.where(instance.started_at < until)
         if types is not None:
             stmt = stmt.where(models.HistoryEntry.type.in_(sorted(set(types))))
         stmt = stmt.order_by(models.HistoryEntry.id)

@@ -19,6 +19,7 @@ EXPECTED = [
     "FlowdeskError",
     "FormField",
     "FormValidationError",
+    "GatewayStatistics",
     "HandlerError",
     "HandlerRegistry",
     "HistoryEvent",
@@ -30,7 +31,9 @@ EXPECTED = [
     "Problem",
     "ProcessDefinition",
     "ProcessInstance",
+    "ProcessReport",
     "ServiceCall",
+    "StepStatistics",
     "StoreError",
     "Task",
     "TaskStateError",
@@ -59,6 +62,8 @@ def test_engine__has_every_method_api_md_names() -> None:
         "retry",
         "evaluate_decision",
         "signal",
+        "report",
+        "reassign",
     ]:
         assert callable(getattr(flowdesk.Engine, name)), name
 
@@ -86,6 +91,9 @@ def test_records__are_frozen_dataclasses() -> None:
         flowdesk.HistoryEvent,
         flowdesk.FormField,
         flowdesk.Job,
+        flowdesk.ProcessReport,
+        flowdesk.StepStatistics,
+        flowdesk.GatewayStatistics,
     ):
         assert dataclasses.is_dataclass(record)
         assert record.__dataclass_params__.frozen  # type: ignore[attr-defined]

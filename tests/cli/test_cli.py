@@ -832,3 +832,73 @@ def test_console_script__demo_in_another_folder(tmp_path):
     )
     assert listed.returncode == 0, listed.stderr
     assert len(json.loads(listed.stdout)) == 4
+
+
+def test_reassign__moves_a_leaving_users_open_tasks(cli, started):
+    instance = started()
+    result = cli("--user", "admin", "reassign", "alice", "dave")
+    assert "Moved 1 open task from alice to dave." in result.stdout
+    (task,) = as_json(cli("--json", "tasks", "--assignee", "dave"))
+    assert (task["instance_id"], task["element_id"]) == (instance["id"], "Task_submit")
+    events = as_json(cli("--json", "history", instance["id"]))
+    assert [(e["type"], e["user"], e["data"]["to"]) for e in events[-1:]] == [
+        ("task_reassigned", "admin", "dave")
+    ]
+    assert as_json(cli("--json", "reassign", "alice", "dave")) == {
+        "from": "alice",
+        "to": "dave",
+        "moved": 0,
+    }
+    assert "non-empty user names" in cli("reassign", "", "dave", exit_code=2).stderr
+
+
+def test_report__prints_counts_cycle_times_steps_and_gateway_shares_or_json(cli, db_url):
+    from datetime import timedelta
+
+    cli("deploy", str(EXPENSE))
+    now = [datetime(2026, 3, 2, 9, 0, tzinfo=UTC)]
+
+    def wait(hours: float) -> None:
+        now[0] += timedelta(hours=hours)
+
+    groups = {"alice": ["sales"], "bob": ["leadership"], "carol": ["finance"]}
+    with flowdesk.Engine(
+        db_url, clock=lambda: now[0], groups=groups, load_entry_points=False
+    ) as engine:
+        # a small expense paid, a large one approved and paid, a large one rejected
+        for amount, decision in [(200, None), (5000, "approve"), (3000, "reject")]:
+            instance = engine.start("expense_approval", user="alice")
+            wait(1)
+            (task,) = engine.tasks(instance_id=instance.id)
+            form = {"amount": amount, "category": "travel", "description": "Trip to Xi'an"}
+            engine.complete(task.id, form, user="alice")
+            if decision:
+                wait(26)
+                (task,) = engine.tasks(instance_id=instance.id)
+                engine.complete(task.id, {"decision": decision}, user="bob")
+            if decision != "reject":
+                wait(1.5)
+                (task,) = engine.tasks(instance_id=instance.id)
+                engine.complete(task.id, {"paid_on": "2026-03-04"}, user="carol")
+            wait(1)
+
+    text = cli("report", "expense_approval").stdout
+    assert "3 started, 3 completed, 0 terminated, 0 running, 0 with incidents" in text
+    assert "median 1d 3h, p90 1d 4h 12m (of 3 completed instances)" in text  # 2.5h, 27h, 28.5h
+    steps = text.split("slowest median first:\n")[1].splitlines()
+    assert re.match(r"\s+Task_approve \*\s+Approve expense\s+2\s+1d 2h\s+1d 2h\s+2d 4h$", steps[2])
+    assert re.match(r"\s+Task_pay\s+Pay expense\s+2\s+1h 30m\s+1h 30m\s+3h$", steps[3])
+    assert re.search(r"Amount over 1000\? \(Gateway_amount\), passed 3 times:", text)
+    assert re.search(r"Task_approve\s+Approve expense\s+2\s+67%", text)
+    assert re.search(r"End_rejected\s+Expense rejected\s+1\s+50%", text)
+
+    data = as_json(cli("--json", "report", "expense_approval", "--since", "2026-03-02T10:00"))
+    assert (data["started"], data["completed"], data["since"]) == (
+        2,
+        2,
+        "2026-03-02T10:00:00+00:00",
+    )
+    assert data["cycle_time_median"] == (27 + 28.5) / 2 * 3600  # durations in seconds
+    assert data["bottleneck"]["element_id"] == "Task_approve"
+    assert data["gateways"][0]["outcomes"] == {"Task_approve": 2}
+    assert cli("report", "expense_aproval", exit_code=1).stderr.startswith("error: no process")
