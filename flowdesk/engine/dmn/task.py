@@ -32,8 +32,6 @@ BINDINGS = frozenset({"latest", "deployment", "version"})
 
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 _CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
-# Camunda 7 still reads its extension attributes in the namespace it inherited from Activiti.
-_ACTIVITI = "{http://activiti.org/bpmn}"
 
 
 class FlowdeskBusinessRuleTask(BpmnSpecMixin):  # type: ignore[misc]  # Spiff is untyped
@@ -188,7 +186,6 @@ def pinned_refs(tree: etree._ElementTree) -> list[tuple[str, int]]:
 
 
 def _attribute(node: Any, name: str) -> str | None:
+    # Activiti attributes were renamed to camunda: when the file was read (validation.parse_xml).
     value = node.get(_CAMUNDA + name)
-    if value is None:
-        value = node.get(_ACTIVITI + name)
     return None if value is None else str(value)
