@@ -167,15 +167,22 @@ def test_two_engines_completing_called_instances_at_once__the_caller_gets_both(
     assert sum(rendezvous.calls.values()) in allowed
 
 
-def test_two_engines_claiming_one_task_at_once__one_wins_and_the_other_gets_task_state_error(
-    make_engine: Callable[..., flowdesk.Engine], db_url: str
-) -> None:
+def legal_task_and_two_engines(
+    make_engine: Callable[..., flowdesk.Engine],
+) -> tuple[flowdesk.Engine, flowdesk.ProcessInstance, flowdesk.Task, list[flowdesk.Engine]]:
+    """A parallel review waiting at its unassigned legal task, and two engines to race on it."""
     setup = make_engine()
     setup.deploy(DATA / "parallel_review.bpmn")
     instance = setup.start("parallel_review")
     task = next(t for t in setup.tasks(instance_id=instance.id) if t.element_id == "Task_legal")
-    engines = [make_engine(), make_engine()]
+    return setup, instance, task, [make_engine(), make_engine()]
 
+
+def claim_race(
+    make_engine: Callable[..., flowdesk.Engine], db_url: str, first: str, second: str
+) -> tuple[flowdesk.Engine, flowdesk.ProcessInstance, flowdesk.Task, list[object]]:
+    """Two users claim the legal task at once (on PostgreSQL both reach the UPDATE together)."""
+    setup, instance, task, engines = legal_task_and_two_engines(make_engine)
     meeting = (
         racers_meet_before("UPDATE user_tasks", 2)
         if on_postgresql(db_url)
@@ -183,9 +190,16 @@ def test_two_engines_claiming_one_task_at_once__one_wins_and_the_other_gets_task
     )
     with meeting:
         outcomes = race(
-            lambda: engines[0].claim(task.id, user="alice"),
-            lambda: engines[1].claim(task.id, user="bob"),
+            lambda: engines[0].claim(task.id, user=first),
+            lambda: engines[1].claim(task.id, user=second),
         )
+    return setup, instance, task, outcomes
+
+
+def test_two_engines_claiming_one_task_at_once__one_wins_and_the_other_gets_task_state_error(
+    make_engine: Callable[..., flowdesk.Engine], db_url: str
+) -> None:
+    setup, instance, task, outcomes = claim_race(make_engine, db_url, "alice", "bob")
 
     wins = [o for o in outcomes if isinstance(o, flowdesk.Task)]
     losses = [o for o in outcomes if isinstance(o, flowdesk.TaskStateError)]
@@ -198,22 +212,7 @@ def test_two_engines_claiming_one_task_at_once__one_wins_and_the_other_gets_task
 def test_claiming_a_task_one_already_holds__is_a_no_op_even_when_the_claims_race(
     make_engine: Callable[..., flowdesk.Engine], db_url: str
 ) -> None:
-    setup = make_engine()
-    setup.deploy(DATA / "parallel_review.bpmn")
-    instance = setup.start("parallel_review")
-    task = next(t for t in setup.tasks(instance_id=instance.id) if t.element_id == "Task_legal")
-    engines = [make_engine(), make_engine()]
-
-    meeting = (
-        racers_meet_before("UPDATE user_tasks", 2)
-        if on_postgresql(db_url)
-        else contextlib.nullcontext()
-    )
-    with meeting:
-        outcomes = race(
-            lambda: engines[0].claim(task.id, user="alice"),
-            lambda: engines[1].claim(task.id, user="alice"),
-        )
+    setup, instance, _, outcomes = claim_race(make_engine, db_url, "alice", "alice")
 
     assert [getattr(o, "assignee", o) for o in outcomes] == ["alice", "alice"]
     claims = [e for e in setup.history(instance.id) if e.type == "task_claimed"]
@@ -225,11 +224,7 @@ def test_a_claim_racing_a_completion__one_of_them_happens_never_both(
 ) -> None:
     """Alice may complete the unassigned task; once Bob holds it, she may not. Whichever comes
     first, the other call fails: the completion reads the task under a row lock."""
-    setup = make_engine()
-    setup.deploy(DATA / "parallel_review.bpmn")
-    instance = setup.start("parallel_review")
-    task = next(t for t in setup.tasks(instance_id=instance.id) if t.element_id == "Task_legal")
-    engines = [make_engine(), make_engine()]
+    setup, _, task, engines = legal_task_and_two_engines(make_engine)
 
     meeting = racers_meet_before("SELECT", 2) if on_postgresql(db_url) else contextlib.nullcontext()
     with meeting:
