@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flowdesk._engine import Engine
 from flowdesk._records import (
+    Document,
     FormField,
     GatewayStatistics,
     HistoryEvent,
@@ -38,6 +39,7 @@ from flowdesk.errors import (
 from flowdesk.handlers import (
     AutoCompleteHandler,
     ConsoleHandler,
+    DocumentDraft,
     HandlerRegistry,
     ServiceCall,
     UserTaskHandler,
@@ -51,6 +53,8 @@ __all__ = [
     "ConsoleHandler",
     "CorrelationError",
     "DecisionError",
+    "Document",
+    "DocumentDraft",
     "Engine",
     "ExpressionError",
     "FlowdeskError",

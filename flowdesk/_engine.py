@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flowdesk._records import (
+    Document,
     HistoryEvent,
     Job,
     ProcessDefinition,
@@ -400,6 +401,14 @@ class Engine:
     def history(self, instance_id: str) -> list[HistoryEvent]:
         """What happened to an instance, oldest first. Raises `NotFound` for an unknown id."""
         return self._read(lambda uow: self._history.history(uow, instance_id))
+
+    def documents(self, instance_id: str) -> list[Document]:
+        """The documents an instance's service tasks rendered, oldest first.
+
+        Raises:
+            NotFound: No instance has this id.
+        """
+        return self._read(lambda uow: self._history.documents(uow, instance_id))
 
     def report(
         self, key: str, *, since: datetime | None = None, until: datetime | None = None

@@ -89,6 +89,18 @@ class HistoryEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Document:
+    """A document rendered for an instance by one of its service tasks."""
+
+    name: str
+    media_type: str  # "text/markdown" or "text/html"
+    content: str
+    instance_id: str
+    element_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Job:
     """A timer or other piece of work that waits for its due time."""
 

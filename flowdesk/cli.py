@@ -571,6 +571,32 @@ def history(settings: Settings, instance_id: str) -> None:
 
 
 @_command()
+@click.argument("instance_id")
+@click.option("--name", help="Print only this document's content (exact name).")
+@click.pass_obj
+def documents(settings: Settings, instance_id: str, name: str | None) -> None:
+    """List the documents an instance rendered, or print one with --name."""
+    found = settings.engine().documents(instance_id)
+    if name is not None:
+        matching = [d for d in found if d.name == name]
+        if not matching:
+            raise click.ClickException(f"instance {instance_id} has no document named {name!r}")
+        found = matching[-1:]  # a document rendered again (a revised quotation): the latest
+        if not settings.json:
+            click.echo(found[0].content, nl=not found[0].content.endswith("\n"))
+            return
+    if settings.json:
+        _print_json(found)
+        return
+    click.echo(
+        format_table(
+            ["CREATED", "NAME", "TYPE", "STEP", "SIZE"],
+            [[d.created_at, d.name, d.media_type, d.element_id, len(d.content)] for d in found],
+        )
+    )
+
+
+@_command()
 @click.argument("key")
 @click.option(
     "--since",

@@ -17,6 +17,7 @@ import importlib.metadata
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -92,9 +93,22 @@ class ConsoleHandler(UserTaskHandler):
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentDraft:
+    """A document a service-task handler attached; stored with the instance when the call ends."""
+
+    name: str
+    content: str
+    media_type: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceCall:
-    """What a service-task handler is given: where it runs and the instance's variables."""
+    """What a service-task handler is given: where it runs, the instance's variables and the time.
+
+    `now` is the engine's clock, so deadlines a handler computes follow the clock tests and
+    simulations inject.
+    """
 
     instance_id: str
     process_key: str
@@ -103,6 +117,15 @@ class ServiceCall:
     implementation: str
     variables: Mapping[str, Any]
     properties: Mapping[str, str] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    documents: list[DocumentDraft] = field(default_factory=list)
+
+    def attach(self, name: str, content: str, media_type: str = "text/markdown") -> None:
+        """Store a document with the instance (see `Engine.documents`) once the task completes.
+
+        A handler that fails afterwards, or whose call is rolled back, stores nothing.
+        """
+        self.documents.append(DocumentDraft(name, content, media_type))
 
 
 ServiceHandler = Callable[[ServiceCall], Mapping[str, Any] | None]

@@ -199,8 +199,28 @@ class Execution:
             if row.state in _ENDED or errors:
                 self._report_to_caller(row, errors[0] if errors else None)
         self._deliver_thrown(thrown)
+        self._write_documents()
         self._write_history()
         return row
+
+    def _write_documents(self) -> None:
+        """Store the documents service handlers attached during this call."""
+        script_engine = self.run.script_engine
+        for element_id, draft in script_engine.documents:
+            self.uow.documents.add(
+                instance_id=self.row.id,
+                element_id=element_id,
+                name=draft.name,
+                media_type=draft.media_type,
+                content=draft.content,
+                created_at=self.ctx.now(),
+            )
+            self.record(
+                "document_created",
+                element_id=element_id,
+                data={"name": draft.name, "media_type": draft.media_type},
+            )
+        script_engine.documents.clear()
 
     def _take_row(self) -> None:
         """Check the lock version before writing anything from the loaded workflow state.

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from flowdesk._records import HistoryEvent, ProcessReport
+from flowdesk._records import Document, HistoryEvent, ProcessReport
 from flowdesk.engine import process_analysis, validation
 from flowdesk.engine.repository import PROCESS
 from flowdesk.errors import NotFound
@@ -31,6 +31,20 @@ class HistoryService:
     def history(self, uow: UnitOfWork, instance_id: str) -> list[HistoryEvent]:
         uow.instances.get(instance_id)  # NotFound for an unknown id, not an empty list
         return [event_record(row) for row in uow.history.list(instance_id)]
+
+    def documents(self, uow: UnitOfWork, instance_id: str) -> list[Document]:
+        uow.instances.get(instance_id)  # NotFound for an unknown id, not an empty list
+        return [
+            Document(
+                name=row.name,
+                media_type=row.media_type,
+                content=row.content,
+                instance_id=row.instance_id,
+                element_id=row.element_id,
+                created_at=row.created_at,
+            )
+            for row in uow.documents.list(instance_id)
+        ]
 
     def report(
         self,

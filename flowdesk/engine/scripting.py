@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from flowdesk import handlers
-from flowdesk.engine import sandbox
+from flowdesk.engine import sandbox, timers
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
 from flowdesk.errors import BpmnError, ExpressionError, HandlerError
 
@@ -48,6 +48,8 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         )
         self.registry = registry
         self.scope = scope
+        # Documents handlers attached, with their element id; the save writes them.
+        self.documents: list[tuple[str, handlers.DocumentDraft]] = []
 
     def run_service(self, task: Any) -> bool | None:
         """Run the handler of a service task; its returned variables go into the task data.
@@ -83,12 +85,14 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             implementation=implementation,
             variables=dict(task.data),
             properties=dict(spec.extensions.get("properties", {})),
+            now=timers.now(),
         )
         try:
             result = handler(call)
         except BpmnError as err:
             # Caught: the catching event cancels this task, so it must not complete first.
             return None if self._throw_bpmn_error(task, err) else True
+        self.documents.extend((spec.bpmn_id, draft) for draft in call.documents)
         if isinstance(result, Mapping):
             task.data.update(result)
         elif result is not None and camunda.get("resultVariable"):

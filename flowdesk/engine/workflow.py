@@ -123,6 +123,7 @@ class WorkflowRun:
     def __init__(self, workflow: Any, script_engine: FlowdeskScriptEngine) -> None:
         self._wf = workflow
         self._wf.script_engine = script_engine
+        self.script_engine = script_engine
         self.log = StepLog()
         self.incident: Incident | None = None
         self.retried = False

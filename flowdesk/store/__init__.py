@@ -6,8 +6,10 @@ This is the whole interface the engine sees. Sessions and ORM models stay inside
 from __future__ import annotations
 
 from flowdesk.store.database import Store, UnitOfWork
+from flowdesk.store.document_repository import DocumentRepository
 from flowdesk.store.records import (
     DefinitionRow,
+    DocumentRow,
     HistoryRow,
     InstanceRow,
     InstanceState,
@@ -30,6 +32,8 @@ from flowdesk.store.repositories import (
 __all__ = [
     "DefinitionRepository",
     "DefinitionRow",
+    "DocumentRepository",
+    "DocumentRow",
     "HistoryRepository",
     "HistoryRow",
     "InstanceRepository",

@@ -34,6 +34,7 @@ from sqlalchemy.pool import StaticPool
 
 from flowdesk import errors
 from flowdesk.store import repositories
+from flowdesk.store.document_repository import DocumentRepository
 
 __all__ = ["MIGRATIONS_DIR", "Store", "UnitOfWork", "alembic_config"]
 
@@ -58,6 +59,7 @@ class UnitOfWork:
         history: History events.
         jobs: Timers and other deferred work.
         subscriptions: Message and signal subscriptions.
+        documents: Documents rendered for instances.
     """
 
     def __init__(self, session: Session) -> None:
@@ -67,6 +69,7 @@ class UnitOfWork:
         self.history = repositories.HistoryRepository(session)
         self.jobs = repositories.JobRepository(session)
         self.subscriptions = repositories.SubscriptionRepository(session)
+        self.documents = DocumentRepository(session)
 
 
 class Store:

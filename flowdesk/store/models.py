@@ -202,6 +202,22 @@ class HistoryEntry(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
 
 
+class Document(Base):
+    """A document rendered for an instance (a quotation, an order notification...)."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(
+        INSTANCE_ID, ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    element_id: Mapped[str | None]
+    name: Mapped[str]
+    media_type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 class Job(Base):
     """A timer or other deferred work; a worker leases it with `locked_by`/`lock_expires_at`."""
 

@@ -104,6 +104,17 @@ class HistoryRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentRow:
+    id: int
+    instance_id: str
+    element_id: str | None
+    name: str
+    media_type: str
+    content: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobRow:
     id: str
     instance_id: str | None  # None: a timer start event of `definition_id`

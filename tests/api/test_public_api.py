@@ -14,6 +14,8 @@ EXPECTED = [
     "ConsoleHandler",
     "CorrelationError",
     "DecisionError",
+    "Document",
+    "DocumentDraft",
     "Engine",
     "ExpressionError",
     "FlowdeskError",
@@ -64,6 +66,7 @@ def test_engine__has_every_method_api_md_names() -> None:
         "signal",
         "report",
         "reassign",
+        "documents",
     ]:
         assert callable(getattr(flowdesk.Engine, name)), name
 

@@ -593,6 +593,43 @@ def test_history__unknown_instance_is_an_error(cli):
     assert cli("history", "nope", exit_code=1).stderr.startswith("error: no ")
 
 
+@pytest.fixture
+def quoted(db_url, write):
+    """An instance whose service task rendered a quotation and then a revised one."""
+    body = """
+        <bpmn:startEvent id="Start" />
+        <bpmn:serviceTask id="Quote" camunda:delegateExpression="${quote}" />
+        <bpmn:endEvent id="End" />
+        <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Quote" />
+        <bpmn:sequenceFlow id="F2" sourceRef="Quote" targetRef="End" />
+    """
+
+    def quote(call: flowdesk.ServiceCall) -> None:
+        call.attach("Quotation", "# Quotation\n\nTotal: 100\n")
+        call.attach("Quotation", "# Quotation\n\nTotal: 90\n")
+
+    with flowdesk.Engine(db_url, load_entry_points=False) as engine:
+        engine.handlers.register_service("quote", quote)
+        engine.deploy(write("quote.bpmn", bpmn("quote", body)))
+        return engine.start("quote").id
+
+
+def test_documents__lists_an_instances_documents_and_prints_the_latest_by_name(cli, quoted):
+    table = cli("documents", quoted).stdout
+    assert table.count("Quotation") == 2
+    assert "text/markdown" in table
+    assert cli("documents", quoted, "--name", "Quotation").stdout == "# Quotation\n\nTotal: 90\n"
+    listed = as_json(cli("--json", "documents", quoted))
+    assert [d["element_id"] for d in listed] == ["Quote", "Quote"]
+
+
+def test_documents__unknown_name_is_an_error(cli, quoted):
+    assert (
+        "no document named 'Offer'"
+        in cli("documents", quoted, "--name", "Offer", exit_code=1).stderr
+    )
+
+
 # -- jobs, worker, retry --------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from flowdesk.store import Store, database, models
 TABLES = {
     "alembic_version",
     "definitions",
+    "documents",
     "history",
     "instances",
     "jobs",
