@@ -126,7 +126,9 @@ def broadcast(
         for definition in uow.definitions.list(kind=PROCESS, latest_only=True):
             if not signal_start_events(ctx.specs.bundle(uow, definition), signal_name):
                 continue
-            execution = Execution.start(ctx, uow, definition, {}, business_key=None, user=None)
+            execution = Execution.start(
+                ctx, uow, definition, {}, business_key=None, user=None, caught=signal_name
+            )
             execution.run.deliver_signal(signal_name, variables)
             execution.record("signal_received", data={"signal": signal_name})
             execution.save()
@@ -181,8 +183,11 @@ def _start_with_message(
         raise CorrelationError(message_name, "several process definitions start with it")
     assert starts[0].definition_id is not None
     definition = uow.definitions.get(starts[0].definition_id)
-    execution = Execution.start(ctx, uow, definition, {}, business_key=business_key, user=None)
-    execution.run.deliver_message(message_name, variables)
+    execution = Execution.start(
+        ctx, uow, definition, {}, business_key=business_key, user=None, caught=message_name
+    )
+    if not execution.run.deliver_message(message_name, variables):
+        raise CorrelationError(message_name, f"a new {definition.key} instance did not catch it")
     execution.record("message_correlated", data={"message": message_name})
     return execution.save()
 

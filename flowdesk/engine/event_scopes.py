@@ -51,11 +51,14 @@ def settle(wf: Any, variables: Mapping[str, Any]) -> bool:
 
 
 def _has_fired(wf: Any, event_subprocess: Any) -> bool:
+    """Whether its start event caught its event: completed, or pruned away once completed."""
     sub = wf.subprocesses.get(event_subprocess.id)
-    return sub is not None and any(
-        t.state == TaskState.COMPLETED and isinstance(t.task_spec, StartEvent)
-        for t in sub.tasks.values()
-    )
+    if sub is None:
+        return False
+    starts = [t for t in sub.tasks.values() if isinstance(t.task_spec, StartEvent)]
+    if not starts:
+        return True  # pruning drops a start event only after it completed
+    return any(t.state == TaskState.COMPLETED for t in starts)
 
 
 def _cancel_all_but(wf: Any, keep: Any) -> None:

@@ -95,8 +95,10 @@ class Execution:
         business_key: str | None,
         user: str | None,
         parent: tuple[Execution, str] | None = None,
+        caught: str | None = None,
     ) -> Execution:
-        """Start an instance; `parent` is the calling execution and its call activity task."""
+        """Start an instance; `parent` is the calling execution and its call activity task,
+        `caught` the message or signal that starts it (see `WorkflowRun.start`)."""
         instance_id = str(uuid.uuid4())
         now = ctx.now()
         row = InstanceRow(
@@ -123,7 +125,7 @@ class Execution:
         if parent:
             started["called_by"] = parent[0].row.id
         execution.record("instance_started", user=user, data=started)
-        run.start()
+        run.start(caught=caught)
         return execution
 
     @classmethod

@@ -29,6 +29,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -154,8 +155,30 @@ class WorkflowRun:
 
     # -- actions ------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, caught: str | None = None) -> None:
+        """Run from the start event to the first waits.
+
+        Args:
+            caught: The message or signal that starts this instance. A process may have
+                several start events; only the one catching `caught` may start it (left to
+                Spiff, a none start next to it would fire first and win the start join).
+        """
+        if caught is not None:
+            self._guarded(lambda: self._keep_start_event(caught))
         self._guarded(self._advance)
+
+    def _keep_start_event(self, caught: str) -> None:
+        """Run up to the start events, then cancel those that do not catch `caught`."""
+        waiting_states = TaskState.READY | TaskState.WAITING
+        while not self._wf.get_tasks(spec_class=StartEvent, state=waiting_states):
+            ready = self._wf.get_tasks(state=TaskState.READY)
+            if not ready:
+                return
+            for task in ready:  # Spiff's own Start and start-event split, nothing of the model
+                task.run()
+        for task in self._wf.get_tasks(spec_class=StartEvent, state=waiting_states):
+            if getattr(task.task_spec.event_definition, "name", None) != caught:
+                task.cancel()
 
     def complete_user_task(self, task_ref: str, data: Mapping[str, Any]) -> None:
         task = self._task(task_ref)

@@ -294,3 +294,37 @@ def test_deploy__rejects_what_flowdesk_cannot_run_naming_file_line_and_element(
     assert caught.value.line is not None
     assert "NotImplementedError" not in str(caught.value)
     assert engine.definitions() == []
+
+
+# -- several start events, event sub-processes that outlive the main flow --------------------------
+
+
+@pytest.fixture
+def intake(engine: flowdesk.Engine) -> flowdesk.Engine:
+    engine.handlers.register_service("changeLog", lambda call: {"changes": 1})
+    engine.deploy(DATA / "events_start_choice.bpmn")
+    return engine
+
+
+def test_message_start__next_to_a_none_start_starts_at_the_message_with_its_variables(
+    intake: flowdesk.Engine,
+) -> None:
+    order = intake.correlate("order_placed", business_key="O-1", variables={"amount": 70})
+
+    assert order.variables["amount"] == 70
+    assert open_tasks(intake, order.id) == ["Task_confirm"]
+    by_hand = intake.start("order_intake")
+    assert open_tasks(intake, by_hand.id) == ["Task_register"]
+
+
+def test_event_subprocess__still_running_keeps_the_instance_when_the_main_flow_ends(
+    intake: flowdesk.Engine,
+) -> None:
+    order = intake.start("order_intake", business_key="O-2")
+    intake.correlate("order_changed", business_key="O-2")
+
+    complete(intake, order.id, "Task_register")
+
+    assert intake.instance(order.id).state == "running"
+    assert open_tasks(intake, order.id) == ["Task_assess_change"]
+    assert complete(intake, order.id, "Task_assess_change").state == "completed"
