@@ -1,0 +1,47 @@
+"""Fixtures for the shipped processes: an engine with their handlers, the staff and a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import flowdesk
+import flowdesk.processes
+from flowdesk.processes.roles import STAFF
+
+BPMN = Path(__file__).parents[2] / "bpmn"
+
+
+class Clock:
+    """A clock the test moves by hand; it starts on a Monday morning."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def engine(db_url: str, clock: Clock) -> Iterator[flowdesk.Engine]:
+    """An engine on a fresh database with every shipped process's handlers and the staff."""
+    registry = flowdesk.HandlerRegistry()
+    flowdesk.processes.register(registry)
+    engine = flowdesk.Engine(
+        db_url, groups=STAFF, clock=clock, handlers=registry, load_entry_points=False
+    )
+    try:
+        yield engine
+    finally:
+        engine.close()
