@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,14 +34,27 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def engine(db_url: str, clock: Clock) -> Iterator[flowdesk.Engine]:
-    """An engine on a fresh database with every shipped process's handlers and the staff."""
-    registry = flowdesk.HandlerRegistry()
-    flowdesk.processes.register(registry)
-    engine = flowdesk.Engine(
-        db_url, groups=STAFF, clock=clock, handlers=registry, load_entry_points=False
-    )
-    try:
-        yield engine
-    finally:
+def new_engine(db_url: str, clock: Clock) -> Iterator[Callable[[], flowdesk.Engine]]:
+    """Builds engines on the test's database, as a restarted application would: each with the
+    shipped processes' handlers, the staff and the test clock; all closed at the end."""
+    engines: list[flowdesk.Engine] = []
+
+    def build() -> flowdesk.Engine:
+        registry = flowdesk.HandlerRegistry()
+        flowdesk.processes.register(registry)
+        engines.append(
+            flowdesk.Engine(
+                db_url, groups=STAFF, clock=clock, handlers=registry, load_entry_points=False
+            )
+        )
+        return engines[-1]
+
+    yield build
+    for engine in engines:
         engine.close()
+
+
+@pytest.fixture
+def engine(new_engine: Callable[[], flowdesk.Engine]) -> flowdesk.Engine:
+    """An engine on a fresh database with every shipped process's handlers and the staff."""
+    return new_engine()

@@ -12,7 +12,6 @@ from lxml import etree
 import flowdesk
 import flowdesk.processes
 from flowdesk.processes import consulting_engagement
-from flowdesk.processes.roles import STAFF
 
 KEY = consulting_engagement.KEY
 BPMN = Path(__file__).parents[2] / "bpmn"
@@ -375,74 +374,60 @@ def supported_engagement(engine: flowdesk.Engine) -> Engagement:
 
 
 def test_engagement_runs_every_phase_to_service_closed__engine_restarted_at_each_wait(
-    db_url, clock
+    new_engine,
 ):
-    registry = flowdesk.HandlerRegistry()
-    flowdesk.processes.register(registry)
-
-    def fresh_engine() -> flowdesk.Engine:
-        return flowdesk.Engine(
-            db_url, groups=STAFF, clock=clock, handlers=registry, load_entry_points=False
-        )
-
-    first = fresh_engine()
+    first = new_engine()
     first.deploy(BPMN / "consulting_engagement.bpmn")
-    engagement = Engagement(first, new_engagement(first).id, restart=fresh_engine)
-    try:
-        assert engagement.open_tasks() == ["Task_initial_contact"]
-        engagement.intake()
-        engagement.kickoff()
-        engagement.investigation()
-        engagement.solution_design()
-        engagement.support()
-        engagement.close_service()
-    finally:
-        engagement.engine.close()
+    engagement = Engagement(first, new_engagement(first).id, restart=new_engine)
+    assert engagement.open_tasks() == ["Task_initial_contact"]
+    engagement.intake()
+    engagement.kickoff()
+    engagement.investigation()
+    engagement.solution_design()
+    engagement.support()
+    engagement.close_service()
 
-    engine = fresh_engine()
-    try:
-        instance = engine.instance(engagement.id)
-        assert instance.state == "completed"
-        assert instance.business_key == "consulting-C-ACME"
-        ends = [
-            e.element_id
-            for e in engine.history(engagement.id)
-            if e.type == "activity_completed" and e.data.get("kind") == "EndEvent"
-        ]
-        assert ends == [
-            "Event_intake_contract_signed",
-            "Event_kickoff_done",
-            "Event_investigation_done",
-            "Event_solution_design_done",
-            "Event_support_done",
-            "Event_close_service_done",
-            "Event_service_closed",
-        ]
-        number = instance.variables["engagement_no"]
-        documents = engine.documents(engagement.id)
-        assert [d.name for d in documents] == [
-            f"Project proposal {number} rev 1",
-            f"Diagnostic report {number}",
-            f"Final report {number}",
-            f"Service summary {number}",
-        ]
-        assert instance.variables["documents"] == [d.name for d in documents]
-        assert {d.media_type for d in documents} == {"text/markdown"}
-        summary = documents[-1].content
-        assert summary.startswith("# 服务总结 Service summary")
-        assert "CC-2026-017, 450,000 CNY" in summary
-        assert "No follow-up project proposed" in summary
-        # The customer contacts, as customers.py reads them from completed tasks.
-        contacts = [
-            (t.element_id, t.properties["customerContact"])
-            for t in engine.tasks(instance_id=engagement.id, state="completed")
-            if "customerContact" in t.properties
-        ]
-        assert ("Task_site_visit", "visit") in contacts
-        assert ("Task_satisfaction_survey", "survey") in contacts
-        assert len(contacts) == 26
-    finally:
-        engine.close()
+    engine = new_engine()
+    instance = engine.instance(engagement.id)
+    assert instance.state == "completed"
+    assert instance.business_key == "consulting-C-ACME"
+    ends = [
+        e.element_id
+        for e in engine.history(engagement.id)
+        if e.type == "activity_completed" and e.data.get("kind") == "EndEvent"
+    ]
+    assert ends == [
+        "Event_intake_contract_signed",
+        "Event_kickoff_done",
+        "Event_investigation_done",
+        "Event_solution_design_done",
+        "Event_support_done",
+        "Event_close_service_done",
+        "Event_service_closed",
+    ]
+    number = instance.variables["engagement_no"]
+    documents = engine.documents(engagement.id)
+    assert [d.name for d in documents] == [
+        f"Project proposal {number} rev 1",
+        f"Diagnostic report {number}",
+        f"Final report {number}",
+        f"Service summary {number}",
+    ]
+    assert instance.variables["documents"] == [d.name for d in documents]
+    assert {d.media_type for d in documents} == {"text/markdown"}
+    summary = documents[-1].content
+    assert summary.startswith("# 服务总结 Service summary")
+    assert "CC-2026-017, 450,000 CNY" in summary
+    assert "No follow-up project proposed" in summary
+    # The customer contacts, as customers.py reads them from completed tasks.
+    contacts = [
+        (t.element_id, t.properties["customerContact"])
+        for t in engine.tasks(instance_id=engagement.id, state="completed")
+        if "customerContact" in t.properties
+    ]
+    assert ("Task_site_visit", "visit") in contacts
+    assert ("Task_satisfaction_survey", "survey") in contacts
+    assert len(contacts) == 26
 
 
 def test_proposal_change_requests_loop_back_to_the_proposal__twice__then_contract_signed(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ import pytest
 import flowdesk
 import flowdesk.processes
 from flowdesk.processes import demand_confirmation
-from flowdesk.processes.roles import STAFF
 
 BPMN = Path(__file__).parents[2] / "bpmn"
 
@@ -162,28 +161,10 @@ def deployed(engine: flowdesk.Engine) -> flowdesk.Engine:
     return engine
 
 
-@pytest.fixture
-def restart(deployed, db_url, clock) -> Iterator[Callable[[], flowdesk.Engine]]:
-    """Builds a new engine on the same database, as a restarted application would."""
-    engines: list[flowdesk.Engine] = []
-
-    def build() -> flowdesk.Engine:
-        registry = flowdesk.HandlerRegistry()
-        flowdesk.processes.register(registry)
-        engines.append(
-            flowdesk.Engine(
-                db_url, groups=STAFF, clock=clock, handlers=registry, load_entry_points=False
-            )
-        )
-        return engines[-1]
-
-    yield build
-    for engine in engines:
-        engine.close()
-
-
-def test_confirmed_requirements__are_prioritised_documented_and_archived(deployed, restart, clock):
-    run = Driver(deployed, restart=restart)
+def test_confirmed_requirements__are_prioritised_documented_and_archived(
+    deployed, new_engine, clock
+):
+    run = Driver(deployed, restart=new_engine)
     (scope,) = run.open_tasks()
     assert (scope.element_id, scope.candidate_groups) == ("Task_define_scope", ("presales",))
     assert scope.properties["customerContact"] == "meeting"

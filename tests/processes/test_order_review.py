@@ -8,7 +8,7 @@ production technology, research and quality, olga (order center) consolidates, l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import pytest
 
 import flowdesk
 from flowdesk.processes import order_review
-from flowdesk.processes.roles import STAFF
 
 BPMN = Path(__file__).parents[2] / "bpmn"
 
@@ -423,21 +422,12 @@ def test_change_order__loops_back_to_technical_review_twice(deployed: flowdesk.E
 
 
 def test_order_state_survives_a_new_engine_at_every_wait(
-    deployed: flowdesk.Engine, db_url: str, clock: Any
+    deployed: flowdesk.Engine, new_engine: Callable[[], flowdesk.Engine]
 ) -> None:
     order = Order.received(deployed, amount=900_000)
 
     def reopen() -> None:
-        fresh = flowdesk.Engine(
-            db_url,
-            groups=STAFF,
-            clock=clock,
-            handlers=deployed.handlers,
-            load_entry_points=False,
-        )
-        if order.engine is not deployed:
-            order.engine.close()
-        order.engine = fresh
+        order.engine = new_engine()
 
     for step in (
         order.receive,
