@@ -8,7 +8,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def shipped(folder: str) -> Path:
-    """The shipped `bpmn` or `examples` folder.
+    """A shipped folder of the repository root, e.g. `bpmn`.
 
     A wheel carries them inside the package (see pyproject.toml); a source checkout or an
     editable install has them at the repository root.

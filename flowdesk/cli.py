@@ -833,16 +833,18 @@ def validate(settings: Settings, files: tuple[Path, ...]) -> None:
 @_command()
 @click.pass_obj
 def demo(settings: Settings) -> None:
-    """Run the shipped processes with simulated users.
+    """Run the four shipped processes end to end with simulated staff.
 
-    Tells the story of each instance as it goes.
-    Users alice (sales), bob (leadership) and carol (finance) act through the public API;
-    a simulated clock lets timers fire. Safe to run again on the same database.
+    Tells the story of each instance as it goes: who did what, which way each decision went,
+    the documents rendered. The staff act by role through the public API; a simulated clock
+    lets timers fire. Safe to run again on the same database.
     """
     from flowdesk import demo as story  # imports this module, so not at the top
+    from flowdesk import processes
 
     clock = story.DemoClock(datetime.now(UTC))
     engine = settings.engine(groups=story.DEMO_GROUPS, clock=clock)
+    processes.register(engine.handlers)  # also an entry point; a source checkout may lack it
 
     def echo(line: str) -> None:
         click.echo(line, err=settings.json)

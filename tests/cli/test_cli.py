@@ -18,10 +18,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 import flowdesk
-from flowdesk._resources import shipped
 from flowdesk.cli import main, parse_groups, parse_value, parse_variables
 
-EXPENSE = shipped("examples") / "expense_approval.bpmn"
+EXPENSE = Path(__file__).parents[2] / "examples" / "expense_approval.bpmn"
 GROUPS = ["--groups", "alice=sales", "--groups", "bob=leadership;carol=finance"]
 # The tests choose every setting themselves; a developer's shell must not leak into them.
 CLEAN_ENV = {"FLOWDESK_DB": None, "FLOWDESK_GROUPS": None, "FLOWDESK_USER": None}
@@ -752,27 +751,32 @@ def test_validate__missing_file_is_a_usage_error(cli, tmp_path):
 # -- demo, JSON, errors, entry points --------------------------------------------------------------
 
 
-def test_demo__completes_four_instances_and_can_run_again(cli):
+def test_demo__runs_the_four_shipped_processes_to_their_ends_and_can_run_again(cli):
     result = cli("demo")
-    assert "Story 4" in result.stdout
-    assert "gateway 'Amount over 1000?' went to 'Pay expense' (amount = 300)" in result.stdout
-    assert "gateway 'Approved?' went to 'Expense rejected' (decision = reject)" in result.stdout
-    assert "timer 'Timer_remind' fired" in result.stdout
+    story = result.stdout
+    assert "Story 4" in story
+    assert "timer 'Timer_filing_reminder' fired" in story
+    assert "[demand_confirmation] instance" in story  # called by presales
+    assert "message thrown: contract_signed" in story
+    assert "gateway 'Approved?' went to 'Order rejected'" in story
+    assert "document '报价单 PS-0001-Q2' rendered" in story
+    assert "may sam read C-0001's archive now? yes" in story
     assert "flowdesk" in result.stdout and "history ID" in result.stdout
-    first = as_json(cli("--json", "instances", "--state", "completed"))
-    assert len(first) == 4
-    by_key = {i["business_key"]: i["variables"] for i in first}
-    assert by_key["EXP-0001"]["decision"] == "approve"
-    assert "decision" not in by_key["EXP-0002"]
-    assert by_key["EXP-0003"]["decision"] == "reject"
-    assert by_key["EXP-0004"]["reminder_sent"] is True
+    completed = as_json(cli("--json", "instances", "--state", "completed"))
+    assert {i["key"] for i in completed} >= {
+        "presales",
+        "demand_confirmation",
+        "order_review",
+        "consulting_engagement",
+        "customer_archive_access",
+    }
+    documents = as_json(cli("--json", "documents", completed[0]["id"]))
+    assert isinstance(documents, list)
 
     again = as_json(cli("--json", "demo"))  # the story goes to stderr, the instances to stdout
-    assert [i["state"] for i in again] == ["completed"] * 4
-    every = as_json(cli("--json", "instances"))
-    assert len(every) == 8
-    assert len({i["business_key"] for i in every}) == 8
-    assert as_json(cli("--json", "definitions"))[0]["version"] == 1
+    assert {i["business_key"] for i in again} == {"PS-0002", "SO-0002", "CE-0002", "AR-0002"}
+    assert [i["key"] for i in again if i["state"] == "running"] == ["consulting_engagement"]
+    assert {d["version"] for d in as_json(cli("--json", "definitions"))} == {1}
 
 
 @pytest.mark.parametrize(
@@ -868,7 +872,8 @@ def test_console_script__demo_in_another_folder(tmp_path):
         check=False,
     )
     assert listed.returncode == 0, listed.stderr
-    assert len(json.loads(listed.stdout)) == 4
+    completed = {instance["key"] for instance in json.loads(listed.stdout)}
+    assert completed >= {"presales", "demand_confirmation", "order_review", "consulting_engagement"}
 
 
 def test_reassign__moves_a_leaving_users_open_tasks(cli, started):
