@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -431,6 +431,10 @@ class Engine:
         return self._read(lambda uow: self._history.report(uow, key, since=since, until=until))
 
     # -- plumbing -------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The current time on the engine's clock (aware, UTC): what timers and jobs go by."""
+        return self._clock().astimezone(UTC)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -211,9 +211,8 @@ def _archive_access(director: Director, run: int) -> None:
         reason="Prepare the renewal offer",
     )
     director.work({"Task_general_manager_approval": [{"decision": "approve"}]})
-    if director.clock is not None:
-        readable = customers.may_read(director.engine, "sam", customer_id, now=director.clock())
-        director.say(f"may sam read {customer_id}'s archive now? {'yes' if readable else 'no'}")
+    readable = customers.may_read(director.engine, "sam", customer_id)
+    director.say(f"may sam read {customer_id}'s archive now? {'yes' if readable else 'no'}")
     contacts = customers.contact_history(director.engine, customer_id)
     director.say(f"{customer_id}'s contact history holds {len(contacts)} contacts; the last three:")
     for contact in contacts[-3:]:

@@ -112,23 +112,24 @@ def request_access(
     )
 
 
-def may_read(engine: flowdesk.Engine, user: str, customer_id: str, *, now: datetime) -> bool:
+def may_read(
+    engine: flowdesk.Engine, user: str, customer_id: str, *, now: datetime | None = None
+) -> bool:
     """Whether `user` holds a granted, unexpired access to the customer's archive.
 
     True only if a completed `customer_archive_access` instance of `user` for the customer
     reached "access granted" and `now` lies in [`access_granted_at`, `access_until`).
 
-    The engine's clock is not public, so the caller passes the time: the same clock the
-    engine was built with (`datetime.now(UTC)` for the default clock). Cost: reads every
-    completed instance of the process, so keep such instances pruned by their history time
-    to live, or cache the answer per request.
+    Cost: reads every completed instance of the process, so keep such instances pruned by
+    their history time to live, or cache the answer per request.
 
     Args:
         engine: The engine the requests ran on.
         user: Who wants to read.
         customer_id: Whose archive.
-        now: The current time (timezone-aware).
+        now: The time to ask about (timezone-aware); the engine's clock when not given.
     """
+    now = now or engine.now()
     for instance in engine.instances(key=KEY, state="completed"):
         variables = instance.variables
         if (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from datetime import UTC, datetime, timedelta, timezone
 
 import flowdesk
 
@@ -67,6 +68,7 @@ def test_engine__has_every_method_api_md_names() -> None:
         "report",
         "reassign",
         "documents",
+        "now",
     ]:
         assert callable(getattr(flowdesk.Engine, name)), name
 
@@ -100,3 +102,11 @@ def test_records__are_frozen_dataclasses() -> None:
     ):
         assert dataclasses.is_dataclass(record)
         assert record.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+def test_now__is_the_engine_clock_in_utc(make_engine) -> None:
+    moment = datetime(2026, 5, 1, 17, 0, tzinfo=timezone(timedelta(hours=8)))
+    engine = make_engine(clock=lambda: moment)
+
+    assert engine.now() == moment
+    assert engine.now().tzinfo is UTC
