@@ -859,7 +859,8 @@ def demo(settings: Settings) -> None:
     db = "" if settings.db == DEFAULT_DB else f" --db {settings.db}"
     click.echo(
         f"\nExplore: flowdesk{db} instances   |   flowdesk{db} show ID   |   "
-        f"flowdesk{db} history ID"
+        f"flowdesk{db} history ID   |   flowdesk{db} documents ID   |   "
+        f"flowdesk{db} report presales"
     )
 
 
