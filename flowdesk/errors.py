@@ -84,12 +84,14 @@ class NotFound(FlowdeskError, LookupError):
 
 
 class NotAuthorized(FlowdeskError):
-    """The user is neither the assignee nor a candidate of the task."""
+    """The user is neither the assignee nor a candidate of the task, or is excluded from it."""
 
-    def __init__(self, task_id: str, user: str) -> None:
-        super().__init__(f"user {user!r} may not act on task {task_id!r}")
+    def __init__(self, task_id: str, user: str, reason: str | None = None) -> None:
+        because = f" ({reason})" if reason else ""
+        super().__init__(f"user {user!r} may not act on task {task_id!r}{because}")
         self.task_id = task_id
         self.user = user
+        self.reason = reason
 
 
 class FormValidationError(FlowdeskError):

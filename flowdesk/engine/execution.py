@@ -40,6 +40,10 @@ from flowdesk.store import (
 )
 
 GroupsOf = Callable[[str], Collection[str]]
+
+# A user-task property naming users who may not claim or complete the task, whatever their
+# groups (the four-eyes rule: a requester does not approve their own request). An expression.
+EXCLUDED_USERS = "flowdesk.excludedUsers"
 DEFAULT_JOB_RETRIES = job_retries.DEFAULT.retries
 
 
@@ -304,6 +308,10 @@ class Execution:
             users = _names(_evaluate(camunda.get("candidateUsers"), context))
             due = _due(_evaluate(camunda.get("dueDate"), context), self.ctx.now())
             priority = int(_evaluate(camunda.get("priority"), context) or 50)
+            properties = dict(task.extensions.get("properties", {}))
+            if EXCLUDED_USERS in properties:  # kept evaluated: who requested is fixed by now
+                excluded = _names(_evaluate(properties[EXCLUDED_USERS], context))
+                properties[EXCLUDED_USERS] = ",".join(excluded)
         except (ExpressionError, ValueError, TypeError) as err:
             self.run.incident = Incident(task.element_id, task.task_ref, str(err))
             return None
@@ -327,7 +335,7 @@ class Execution:
             due=due,
             priority=priority,
             created_at=now,
-            properties=dict(task.extensions.get("properties", {})),
+            properties=properties,
             process_key=self.row.process_key,
             business_key=self.row.business_key,
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from flowdesk._records import Task
 from flowdesk.engine import forms
-from flowdesk.engine.execution import EngineContext, Execution, task_record
+from flowdesk.engine.execution import EXCLUDED_USERS, EngineContext, Execution, task_record
 from flowdesk.errors import (
     ConcurrencyConflict,
     FormValidationError,
@@ -66,6 +66,8 @@ class TaskService:
             return task_record(row, uow.instances.get(row.instance_id).variables)
         if row.assignee is not None:
             raise TaskStateError(task_id, f"it is held by {row.assignee!r}")
+        if user in excluded_users(row):
+            raise NotAuthorized(task_id, user, f"excluded by {EXCLUDED_USERS}")
         if not _is_candidate(row, user, self._ctx.groups_of(user)):
             raise NotAuthorized(task_id, user)
         # Conditional: a claim or completion committed since the read above must not be
@@ -92,6 +94,8 @@ class TaskService:
         # Locked: a concurrent completion of this task waits here and then finds it completed,
         # before any handler runs; a concurrent claim cannot change who may complete it.
         row = _open_task(uow, task_id, lock=True)
+        if user is not None and user in excluded_users(row):
+            raise NotAuthorized(task_id, user, f"excluded by {EXCLUDED_USERS}")
         if user is not None and not may_complete(row, user, self._ctx.groups_of(user)):
             raise NotAuthorized(task_id, user)
         execution = Execution.open(self._ctx, uow, row.instance_id)
@@ -179,6 +183,13 @@ def may_complete(row: UserTaskRow, user: str, groups: Collection[str]) -> bool:
     if not row.candidate_users and not row.candidate_groups:
         return True
     return _is_candidate(row, user, groups)
+
+
+def excluded_users(row: UserTaskRow) -> set[str]:
+    """Who the task's `flowdesk.excludedUsers` property keeps from claiming or completing it."""
+    return {
+        name.strip() for name in row.properties.get(EXCLUDED_USERS, "").split(",") if name.strip()
+    }
 
 
 def _is_candidate(row: UserTaskRow, user: str, groups: Collection[str]) -> bool:

@@ -11,9 +11,9 @@ Contact history (记录在案): every user task that is a contact with the custo
 extension property `customerContact` (the channel); `contact_history` lists a customer's
 completed ones across every process.
 
-Everything here is built on the public API only. Nothing keeps the requester from
-approving their own request when they hold the approving role (a sales manager asking to
-read a sales customer): the engine has no separation-of-duties rule yet.
+Everything here is built on the public API only. The approval tasks exclude the requester
+(`flowdesk.excludedUsers`), so a sales manager asking to read a sales customer needs another
+sales manager, or the task reassigned, to approve.
 """
 
 from __future__ import annotations

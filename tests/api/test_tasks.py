@@ -236,3 +236,36 @@ def test_tasks__candidate_user_includes_tasks_offered_to_the_users_groups(
     (task,) = expense.tasks(candidate_user="carol")
     assert task.element_id == "Task_pay"
     assert expense.tasks(candidate_user="bob") == []
+
+
+# -- the four-eyes rule -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def discount(engine: flowdesk.Engine) -> flowdesk.Engine:
+    engine.deploy(DATA / "four_eyes.bpmn")
+    return engine
+
+
+def test_excluded_users__may_neither_claim_nor_complete_though_in_the_group(
+    discount: flowdesk.Engine,
+) -> None:
+    instance = discount.start("discount_request", {"requester": "alice"})
+    (task,) = discount.tasks(instance_id=instance.id)
+    assert task.properties["flowdesk.excludedUsers"] == "alice"
+
+    with pytest.raises(flowdesk.NotAuthorized, match="excluded") as refused:
+        discount.claim(task.id, user="alice")
+    assert refused.value.reason == "excluded by flowdesk.excludedUsers"
+    with pytest.raises(flowdesk.NotAuthorized):
+        discount.complete(task.id, user="alice")
+    assert discount.task(task.id).state == "open"
+
+    discount.claim(task.id, user="dave")
+    assert discount.complete(task.id, user="dave").state == "completed"
+
+
+def test_excluded_users__an_unknown_variable_is_an_incident(discount: flowdesk.Engine) -> None:
+    instance = discount.start("discount_request")
+
+    assert discount.instance(instance.id).state == "incident"

@@ -62,6 +62,18 @@ def end_reached(engine, instance):
 # -- archive access ----------------------------------------------------------------------------
 
 
+def test_requester__may_not_approve_their_own_request_though_a_manager(access_engine):
+    instance = request(access_engine, requester="sally")
+    task = only_task(access_engine, instance)
+    assert task.candidate_groups == ("sales_manager",)
+
+    with pytest.raises(flowdesk.NotAuthorized, match="excluded"):
+        decide(access_engine, instance, "sally", "approve")
+
+    still = only_task(access_engine, instance)
+    assert (still.state, still.assignee) == ("open", None)
+
+
 def test_own_department_customer__department_manager_approves_and_access_is_granted(
     access_engine, clock
 ):
