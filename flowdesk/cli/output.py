@@ -1,0 +1,161 @@
+"""Printing results: plain-text tables, JSON, errors and the small cell formats they share."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import click
+
+import flowdesk
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Left-aligned columns under a header line; None prints as '-', times as UTC.
+
+    Args:
+        headers: Column titles.
+        rows: One sequence of values per row, as long as `headers`.
+
+    Returns:
+        The table as text, without a trailing newline.
+    """
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [len(header) for header in headers]
+    for row in cells:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    return "\n".join(
+        [line(headers), line(["-" * w for w in widths]), *(line(row) for row in cells)]
+    )
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses as dicts, datetimes and dates as ISO text, tuples as lists, recursively."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, default=str))
+
+
+def _print_error(err: flowdesk.FlowdeskError) -> None:
+    if isinstance(err, flowdesk.BpmnValidationError):
+        click.echo(f"error: {_count(err.problems, 'problem')} in the BPMN/DMN:", err=True)
+        for problem in err.problems:
+            click.echo(f"  {problem}", err=True)
+        return
+    lines = str(err).splitlines() or [type(err).__name__]
+    click.echo(f"error: {lines[0]}", err=True)
+    for extra in lines[1:]:
+        click.echo(f"  {extra}", err=True)
+
+
+def _print_definitions(found: Sequence[flowdesk.ProcessDefinition]) -> None:
+    click.echo(
+        format_table(
+            ["KEY", "VERSION", "NAME", "DEPLOYED", "FILE"],
+            [[d.key, d.version, d.name, d.deployed_at, d.file] for d in found],
+        )
+    )
+
+
+def _print_tasks(found: Sequence[flowdesk.Task], *, with_state: bool) -> None:
+    click.echo(_tasks_table(found, with_state=with_state))
+
+
+def _tasks_table(found: Sequence[flowdesk.Task], *, with_state: bool) -> str:
+    headers = ["ID", "TASK", "PROCESS", "BUSINESS KEY", "ASSIGNEE", "CANDIDATES", "DUE"]
+    rows: list[list[object]] = [
+        [
+            t.id,
+            t.name or t.element_id,
+            t.process_key,
+            t.business_key,
+            t.assignee,
+            _candidates(t),
+            t.due,
+        ]
+        for t in found
+    ]
+    if with_state:
+        headers.append("STATE")
+        for row, t in zip(rows, found, strict=True):
+            row.append(t.state)
+    return format_table(headers, rows)
+
+
+def _jobs_table(found: Sequence[flowdesk.Job]) -> str:
+    return format_table(
+        ["ID", "INSTANCE", "ELEMENT", "TYPE", "DUE", "STATE", "ERROR"],
+        [[j.id, j.instance_id, j.element_id, j.type, j.due_at, j.state, j.error] for j in found],
+    )
+
+
+def _print_next_tasks(engine: flowdesk.Engine, instance: flowdesk.ProcessInstance) -> None:
+    if instance.state == "incident" and instance.incident:
+        click.echo(f"Incident: {instance.incident}")
+    waiting = engine.tasks(instance_id=instance.id)
+    if waiting:
+        click.echo("Open tasks:")
+        click.echo(_indent(_tasks_table(waiting, with_state=False)))
+
+
+def _candidates(task: flowdesk.Task) -> str:
+    parts = [f"group {g}" for g in task.candidate_groups]
+    parts += [f"user {u}" for u in task.candidate_users]
+    return ", ".join(parts)
+
+
+def _cell(value: object) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def _count(items: Sequence[object] | int, noun: str) -> str:
+    n = items if isinstance(items, int) else len(items)
+    plural = noun + ("es" if noun.endswith("s") else "s")
+    return f"{n} {noun if n == 1 else plural}"
+
+
+def _bk(business_key: str | None) -> str:
+    return f", business key {business_key}" if business_key else ""
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _compact_json(value: Any) -> str:
+    if not value:
+        return ""
+    return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
+def _json_default(value: object) -> Any:
+    return to_jsonable(value) if isinstance(value, datetime | date) else str(value)
