@@ -6,7 +6,6 @@ This is the whole interface the engine sees. Sessions and ORM models stay inside
 from __future__ import annotations
 
 from flowdesk.store.database import Store, UnitOfWork
-from flowdesk.store.document_repository import DocumentRepository
 from flowdesk.store.records import (
     DefinitionRow,
     DocumentRow,
@@ -22,6 +21,7 @@ from flowdesk.store.records import (
 )
 from flowdesk.store.repositories import (
     DefinitionRepository,
+    DocumentRepository,
     HistoryRepository,
     InstanceRepository,
     JobRepository,

@@ -34,7 +34,6 @@ from sqlalchemy.pool import StaticPool
 
 from flowdesk import errors
 from flowdesk.store import repositories
-from flowdesk.store.document_repository import DocumentRepository
 
 __all__ = ["MIGRATIONS_DIR", "Store", "UnitOfWork", "alembic_config"]
 
@@ -69,7 +68,7 @@ class UnitOfWork:
         self.history = repositories.HistoryRepository(session)
         self.jobs = repositories.JobRepository(session)
         self.subscriptions = repositories.SubscriptionRepository(session)
-        self.documents = DocumentRepository(session)
+        self.documents = repositories.DocumentRepository(session)
 
 
 class Store:

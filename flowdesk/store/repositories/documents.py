@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 
 from flowdesk.store import models, records
-from flowdesk.store.repositories import _all, _Repository, _store_errors
+from flowdesk.store.repositories.base import _all, _Repository, _store_errors
 
 
 class DocumentRepository(_Repository):

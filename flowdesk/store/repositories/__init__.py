@@ -1,0 +1,32 @@
+"""Repositories: read and write the store's tables and hand out the frozen rows of `records`.
+
+A repository works inside the unit of work that made it and never commits. Every statement is
+an explicit `select()`, `insert()`, `update()` or `delete()`, executed at once (nothing waits
+for a flush), and reads refresh any object already in the session (`populate_existing`): the
+session's identity map never hands out a stale row, and deleting then re-adding an id in one
+unit of work works.
+SQLAlchemy errors leave a repository as `StoreError`, or as `ConcurrencyConflict` where an
+optimistic lock was lost.
+"""
+
+from __future__ import annotations
+
+from flowdesk.store.repositories.base import raise_as_flowdesk_error
+from flowdesk.store.repositories.definitions import DefinitionRepository
+from flowdesk.store.repositories.documents import DocumentRepository
+from flowdesk.store.repositories.history import HistoryRepository
+from flowdesk.store.repositories.instances import InstanceRepository
+from flowdesk.store.repositories.jobs import JobRepository
+from flowdesk.store.repositories.subscriptions import SubscriptionRepository
+from flowdesk.store.repositories.user_tasks import UserTaskRepository
+
+__all__ = [
+    "DefinitionRepository",
+    "DocumentRepository",
+    "HistoryRepository",
+    "InstanceRepository",
+    "JobRepository",
+    "SubscriptionRepository",
+    "UserTaskRepository",
+    "raise_as_flowdesk_error",
+]

@@ -1,0 +1,198 @@
+"""The repository of process instances, saved with optimistic locking."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Row, Update, bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
+
+from flowdesk import errors
+from flowdesk.store import models, records
+from flowdesk.store.repositories.base import (
+    _IN_BATCH,
+    _INSTANCES,
+    _all,
+    _check_fields,
+    _equal,
+    _fields,
+    _Repository,
+    _store_errors,
+)
+
+# PostgreSQL: serialization_failure and deadlock_detected. Both mean "another transaction got
+# there first"; retrying the whole call is safe.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+class InstanceRepository(_Repository):
+    """Process instances, saved with optimistic locking on `lock_version`."""
+
+    _CHANGEABLE = frozenset(f.name for f in dataclasses.fields(records.InstanceRow)) - {
+        "id",
+        "lock_version",
+    }
+
+    @_store_errors
+    def add(self, row: records.InstanceRow) -> None:
+        """Insert a new instance.
+
+        Raises:
+            StoreError: The database failed, e.g. the id exists or the definition does not.
+        """
+        self._session.execute(insert(models.Instance).values(**_fields(row)))
+
+    @_store_errors
+    def get(self, id: str) -> records.InstanceRow:
+        """Return the instance with this id.
+
+        Raises:
+            NotFound: No instance has this id.
+            StoreError: The database failed.
+        """
+        row = self.find(id)
+        if row is None:
+            raise errors.NotFound("instance", id)
+        return row
+
+    @_store_errors
+    def find(self, id: str) -> records.InstanceRow | None:
+        """Return the instance with this id, or None."""
+        found = self._session.connection().execute(_FIND_INSTANCE, {"id": id}).first()
+        return None if found is None else _instance_from(found)
+
+    @_store_errors
+    def variables_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """Return the variables of these instances, by id; unknown ids are left out.
+
+        Reads only the `variables` column, never the serialized workflow, in one query per
+        `_IN_BATCH` ids.
+        """
+        wanted = sorted(set(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for first in range(0, len(wanted), _IN_BATCH):
+            stmt = select(models.Instance.id, models.Instance.variables).where(
+                models.Instance.id.in_(wanted[first : first + _IN_BATCH])
+            )
+            found.update((id, variables) for id, variables in self._session.execute(stmt))
+        return found
+
+    @_store_errors
+    def list(
+        self,
+        *,
+        process_key: str | None = None,
+        state: str | None = None,
+        business_key: str | None = None,
+        definition_id: int | None = None,
+        parent_instance_id: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[records.InstanceRow]:
+        """Return instances matching every filter given, oldest first (started_at, then id)."""
+        stmt = _equal(
+            select(models.Instance),
+            models.Instance,
+            process_key=process_key,
+            state=state,
+            business_key=business_key,
+            definition_id=definition_id,
+            parent_instance_id=parent_instance_id,
+        )
+        stmt = stmt.order_by(models.Instance.started_at, models.Instance.id).limit(limit)
+        return [_instance_row(m) for m in _all(self._session, stmt)]
+
+    @_store_errors
+    def update(self, id: str, *, expected_lock_version: int, **changes: Any) -> records.InstanceRow:
+        """Save changes to an instance if nobody else saved it since it was read.
+
+        Runs `UPDATE ... SET ..., lock_version = lock_version + 1 WHERE id = :id AND
+        lock_version = :expected`. On PostgreSQL a concurrent writer of the same row waits for
+        the first to commit, then matches no row; on SQLite writers are serialised, so the
+        second simply matches no row.
+
+        Args:
+            id: The instance.
+            expected_lock_version: The `lock_version` of the row the caller read.
+            **changes: New values, by `InstanceRow` field name (not `id` or `lock_version`).
+
+        Returns:
+            The row as saved, with `lock_version` one higher.
+
+        Raises:
+            ConcurrencyConflict: The instance was saved by someone else since it was read.
+            NotFound: No instance has this id.
+            TypeError: A change names no changeable field.
+            StoreError: The database failed.
+        """
+        _check_fields(changes, self._CHANGEABLE, "instance")
+        params = {f"new_{name}": value for name, value in changes.items()}
+        params.update(instance_id=id, expected_lock_version=expected_lock_version)
+        try:
+            stmt = _update_instance(tuple(sorted(changes)))
+            saved = self._session.connection().execute(stmt, params).first()
+        except DBAPIError as err:
+            if getattr(err.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+                raise errors.ConcurrencyConflict(id) from err
+            raise
+        if saved is None:
+            if self.find(id) is None:
+                raise errors.NotFound("instance", id)
+            raise errors.ConcurrencyConflict(id)
+        return _instance_from(saved)
+
+
+def _instance_row(model: models.Instance) -> records.InstanceRow:
+    return records.InstanceRow(
+        id=model.id,
+        definition_id=model.definition_id,
+        process_key=model.process_key,
+        version=model.version,
+        business_key=model.business_key,
+        state=model.state,
+        variables=model.variables,
+        workflow_state=model.workflow_state,
+        serializer_version=model.serializer_version,
+        lock_version=model.lock_version,
+        started_at=model.started_at,
+        ended_at=model.ended_at,
+        incident=model.incident,
+        parent_instance_id=model.parent_instance_id,
+        parent_task_ref=model.parent_task_ref,
+    )
+
+
+# -- Core statements of the hot path (why Core, not the ORM: see `base`) ----------------------
+
+_INSTANCE_FIELDS = tuple(f.name for f in dataclasses.fields(records.InstanceRow))
+
+_FIND_INSTANCE = select(_INSTANCES).where(_INSTANCES.c.id == bindparam("id"))
+
+# `InstanceRepository.update` statements by the fields they change: built once each (a step
+# changes the same few), since building one costs more than running it.
+_INSTANCE_UPDATES: dict[tuple[str, ...], Update] = {}
+
+
+def _update_instance(fields: tuple[str, ...]) -> Update:
+    stmt = _INSTANCE_UPDATES.get(fields)
+    if stmt is None:
+        values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in fields}
+        values["lock_version"] = _INSTANCES.c.lock_version + 1
+        stmt = (
+            update(_INSTANCES)
+            .where(
+                _INSTANCES.c.id == bindparam("instance_id"),
+                _INSTANCES.c.lock_version == bindparam("expected_lock_version"),
+            )
+            .values(values)
+            .returning(*_INSTANCES.c)
+        )
+        _INSTANCE_UPDATES[fields] = stmt
+    return stmt
+
+
+def _instance_from(row: Row[Any]) -> records.InstanceRow:
+    values = row._mapping
+    return records.InstanceRow(**{name: values[name] for name in _INSTANCE_FIELDS})

@@ -1,0 +1,141 @@
+"""The user-task repository's Core statements, candidate filters and row conversions."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, bindparam, insert, select, update
+
+from flowdesk.store import models, records
+from flowdesk.store.repositories.base import _CANDIDATES, _INSTANCES, _TASKS
+
+_GROUP = "group"
+_USER = "user"
+
+
+def _has_candidate(kind: str, values: Collection[str]) -> ColumnElement[bool]:
+    """The task names one of these candidates of this kind.
+
+    An uncorrelated `IN`, not `EXISTS`: the database seeks the candidates' (kind, value)
+    index once and then each task by its key. SQLite would run a correlated `EXISTS` once per
+    task that the other conditions leave.
+    """
+    return models.UserTask.id.in_(_candidate_task_ids(kind, values))
+
+
+def _candidate_task_ids(kind: str, values: Collection[str]) -> Select[str]:
+    """The ids of the tasks that name one of these candidates of this kind."""
+    value = models.TaskCandidate.value
+    chosen = sorted(set(values))
+    # An empty IN matches nothing, as an empty `candidate_groups` must.
+    matches = value == chosen[0] if len(chosen) == 1 else value.in_(chosen)
+    return select(models.TaskCandidate.task_id).where(models.TaskCandidate.kind == kind, matches)
+
+
+def _task_row(
+    model: models.UserTask, *, process_key: str, business_key: str | None
+) -> records.UserTaskRow:
+    return records.UserTaskRow(
+        id=model.id,
+        instance_id=model.instance_id,
+        element_id=model.element_id,
+        name=model.name,
+        state=model.state,
+        assignee=model.assignee,
+        candidate_groups=tuple(c.value for c in model.candidates if c.kind == _GROUP),
+        candidate_users=tuple(c.value for c in model.candidates if c.kind == _USER),
+        form_key=model.form_key,
+        form_fields=model.form_fields,
+        documentation=model.documentation,
+        due=model.due,
+        priority=model.priority,
+        created_at=model.created_at,
+        claimed_at=model.claimed_at,
+        completed_at=model.completed_at,
+        completed_by=model.completed_by,
+        properties=model.properties,
+        process_key=process_key,
+        business_key=business_key,
+    )
+
+
+# -- Core statements of the hot path (why Core, not the ORM: see `base`) ----------------------
+
+# The task, its instance's keys and its candidates in one statement: one result row per
+# candidate (or one with NULLs for a task without candidates).
+_FIND_TASK = (
+    select(
+        _TASKS,
+        _INSTANCES.c.process_key.label("instance_process_key"),
+        _INSTANCES.c.business_key.label("instance_business_key"),
+        _CANDIDATES.c.kind.label("candidate_kind"),
+        _CANDIDATES.c.value.label("candidate_value"),
+    )
+    .select_from(
+        _TASKS.join(_INSTANCES, _INSTANCES.c.id == _TASKS.c.instance_id).outerjoin(
+            _CANDIDATES, _CANDIDATES.c.task_id == _TASKS.c.id
+        )
+    )
+    .where(_TASKS.c.id == bindparam("id"))
+    .order_by(_CANDIDATES.c.kind, _CANDIDATES.c.value)
+)
+# PostgreSQL locks the task row only (not its instance, not the candidates).
+_FIND_TASK_FOR_UPDATE = _FIND_TASK.with_for_update(of=_TASKS)
+
+_CLOSE_TASK = (
+    update(_TASKS)
+    .where(_TASKS.c.id == bindparam("task_id"))
+    .values(
+        state=bindparam("new_state"), completed_at=bindparam("at"), completed_by=bindparam("by")
+    )
+)
+
+_OPEN_TASKS_OF = (
+    select(_TASKS.c.id, _TASKS.c.element_id)
+    .where(
+        _TASKS.c.instance_id == bindparam("instance_id"),
+        _TASKS.c.state == records.TaskState.OPEN.value,
+    )
+    .order_by(_TASKS.c.created_at, _TASKS.c.id)
+)
+
+
+_INSERT_TASK = insert(_TASKS)
+_INSERT_CANDIDATE = insert(_CANDIDATES)
+
+
+def _candidates(kind: str, values: Iterable[str]) -> builtins.list[tuple[str, str]]:
+    """(kind, value) pairs, each value once, sorted."""
+    return [(kind, value) for value in sorted(set(values))]
+
+
+def _task_from(rows: Sequence[Row[Any]]) -> records.UserTaskRow | None:
+    """The task of `_FIND_TASK`'s result rows, or None when there are none."""
+    if not rows:
+        return None
+    first = rows[0]._mapping
+    candidates = [(r.candidate_kind, r.candidate_value) for r in rows if r.candidate_kind]
+    return records.UserTaskRow(
+        id=first["id"],
+        instance_id=first["instance_id"],
+        element_id=first["element_id"],
+        name=first["name"],
+        state=first["state"],
+        assignee=first["assignee"],
+        candidate_groups=tuple(value for kind, value in candidates if kind == _GROUP),
+        candidate_users=tuple(value for kind, value in candidates if kind == _USER),
+        form_key=first["form_key"],
+        form_fields=first["form_fields"],
+        documentation=first["documentation"],
+        due=first["due"],
+        priority=first["priority"],
+        created_at=first["created_at"],
+        claimed_at=first["claimed_at"],
+        completed_at=first["completed_at"],
+        completed_by=first["completed_by"],
+        properties=first["properties"],
+        process_key=first["instance_process_key"],
+        business_key=first["instance_business_key"],
+    )
