@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import BPMN
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 
 import flowdesk
 import flowdesk.processes
+
+from .conftest import BPMN
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
