@@ -1,0 +1,61 @@
+"""Deploy-time checks of BPMN and DMN files: every problem, with its file, line and element id.
+
+SpiffWorkflow's parser stops at the first error and reports it without a line, and several
+mistakes (a condition that is not Python, a timer text Spiff cannot read, a call to a process
+nobody deployed) only surface when an instance reaches the element, maybe weeks later. So
+`deploy` runs these checks first, on the lxml tree, and rejects the file with the full list.
+
+The checks read the XML directly rather than Spiff's specs: a spec has lost the line numbers and
+the container structure, and a malformed file never becomes a spec at all. They follow Camunda 7
+where the BPMN standard leaves room: a process without `isExecutable` is executable (Camunda
+deploys it with a warning), `camunda:` attributes are also read in the old Activiti namespace
+(which Camunda 7 still accepts), and a `timeCycle` may be a Quartz cron expression. Processes
+marked `isExecutable="false"` are documentation; only their structure (ids and references) is
+checked. Script and condition texts are checked by translating them with
+`flowdesk.engine.expressions`, the same code that runs them.
+
+`xml_reading` parses a file safely and tells BPMN from DMN; `declarations` lists the processes
+and decisions a file defines and names. `bpmn_checks` runs the checks of a BPMN file, which
+`structure_checks`, `expression_checks` and `timer_checks` hold, over the state in
+`bpmn_check_base`; `dmn_checks` checks a DMN file; `elements` holds the helpers they share.
+"""
+
+from __future__ import annotations
+
+from flowdesk.engine.validation.bpmn_checks import validate_bpmn
+from flowdesk.engine.validation.declarations import (
+    called_elements,
+    decision_ids,
+    decision_refs,
+    process_ids,
+)
+from flowdesk.engine.validation.dmn_checks import HIT_POLICIES, validate_dmn
+from flowdesk.engine.validation.expression_checks import SCRIPT_FORMATS
+from flowdesk.engine.validation.timer_checks import TimerKind, timer_kind
+from flowdesk.engine.validation.xml_reading import (
+    ACTIVITI_NS,
+    BPMN_NS,
+    CAMUNDA_NS,
+    DMN_NAMESPACES,
+    kind_of,
+    parse_xml,
+)
+
+__all__ = [
+    "ACTIVITI_NS",
+    "BPMN_NS",
+    "CAMUNDA_NS",
+    "DMN_NAMESPACES",
+    "HIT_POLICIES",
+    "SCRIPT_FORMATS",
+    "TimerKind",
+    "called_elements",
+    "decision_ids",
+    "decision_refs",
+    "kind_of",
+    "parse_xml",
+    "process_ids",
+    "timer_kind",
+    "validate_bpmn",
+    "validate_dmn",
+]

@@ -1,0 +1,69 @@
+"""Checks of a BPMN file: one run of the structure, expression and timer checks, by line."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from lxml import etree
+
+from flowdesk.engine.validation.elements import (
+    _CONTAINERS,
+    _bpmn_name,
+    _by_line,
+    _duplicate_ids,
+    _is_executable,
+)
+from flowdesk.engine.validation.expression_checks import _ExpressionChecks
+from flowdesk.engine.validation.structure_checks import _StructureChecks
+from flowdesk.engine.validation.timer_checks import _TimerChecks
+from flowdesk.engine.validation.xml_reading import _B, kind_of
+from flowdesk.errors import Problem
+
+
+def validate_bpmn(
+    tree: etree._ElementTree,
+    file: str,
+    *,
+    known_process_ids: Collection[str] = (),
+    known_decision_ids: Collection[str] = (),
+) -> list[Problem]:
+    """Every problem in a BPMN file, ordered by line.
+
+    Args:
+        tree: A tree from `parse_xml`.
+        file: The name to report problems under.
+        known_process_ids: Processes a call activity may call besides those in this file
+            (already deployed, or deployed together with it).
+        known_decision_ids: Decisions a business rule task may name.
+
+    Returns:
+        The problems; an empty list means the file may be deployed.
+
+    Raises:
+        ValueError: The tree is not a BPMN file.
+    """
+    if kind_of(tree) != "bpmn":
+        raise ValueError("validate_bpmn needs a BPMN file; use validate_dmn for DMN")
+    return _by_line(_BpmnCheck(tree, file, known_process_ids, known_decision_ids).run())
+
+
+class _BpmnCheck(_StructureChecks, _ExpressionChecks, _TimerChecks):
+    """One run of the BPMN checks over one file, collecting problems."""
+
+    def run(self) -> list[Problem]:
+        self.problems.extend(_duplicate_ids(self.root, self.file))
+        for process in self.root.iterchildren(f"{_B}process"):
+            executable = _is_executable(process)
+            containers = [c for c in process.iter() if _bpmn_name(c) in _CONTAINERS]
+            for container in containers:
+                self.check_flows(container, executable)
+            self.check_node_flow_lists(process)
+            self.check_event_refs(process)
+            if executable:
+                self.check_start_events(process, containers)
+                self.check_call_activities(process)
+                self.check_business_rule_tasks(process)
+                self.check_expressions(process)
+                self.check_timers(process)
+                self.check_scripts(process)
+        return self.problems

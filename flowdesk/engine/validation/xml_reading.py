@@ -1,0 +1,98 @@
+"""Reading an uploaded BPMN or DMN file: the namespaces, safe parsing, and which kind it is."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from lxml import etree
+
+from flowdesk.errors import BpmnValidationError, Problem
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+# Camunda 7 still reads its extension attributes in the namespace it inherited from Activiti.
+ACTIVITI_NS = "http://activiti.org/bpmn"
+DMN_NAMESPACES = (
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",  # DMN 1.1
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",  # DMN 1.2
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",  # DMN 1.3
+)
+
+_B = "{" + BPMN_NS + "}"
+# BPMN, BPMN DI, DD and DMN namespaces all live under this path.
+_OMG_SPEC = "omg.org/spec/"
+
+
+def parse_xml(source: bytes, file: str) -> etree._ElementTree:
+    """Parse an uploaded BPMN or DMN file, treating it as untrusted.
+
+    Entities are not resolved, nothing is fetched from the network and huge documents are
+    refused, so a hostile file cannot read local files or exhaust memory that way.
+
+    Args:
+        source: The file's bytes.
+        file: The name to report problems under.
+
+    Returns:
+        The parsed tree; its root is BPMN or DMN `definitions`.
+
+    Raises:
+        BpmnValidationError: The XML is malformed, or its root is not BPMN or DMN `definitions`.
+    """
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(source, parser)
+    except etree.XMLSyntaxError as err:
+        line = err.position[0] if err.position else err.lineno
+        raise BpmnValidationError([Problem(file, line, None, f"malformed XML: {err.msg}")]) from err
+    tree = root.getroottree()
+    try:
+        kind_of(tree)
+    except ValueError as err:
+        raise BpmnValidationError([Problem(file, _line(root), root.get("id"), str(err))]) from err
+    if ACTIVITI_NS.encode() in source:
+        _read_activiti_as_camunda(root)
+    return tree
+
+
+def _read_activiti_as_camunda(root: etree._Element) -> None:
+    """Camunda 7 reads the Activiti namespace of older models as its own; so does flowdesk."""
+    activiti, camunda = f"{{{ACTIVITI_NS}}}", f"{{{CAMUNDA_NS}}}"
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tag = str(element.tag)
+        if tag.startswith(activiti):
+            element.tag = camunda + tag[len(activiti) :]
+        for name in [str(n) for n in element.attrib if str(n).startswith(activiti)]:
+            element.set(camunda + name[len(activiti) :], element.attrib.pop(name))
+
+
+def kind_of(tree: etree._ElementTree) -> Literal["bpmn", "dmn"]:
+    """Whether the tree is a BPMN or a DMN (1.1, 1.2 or 1.3) file.
+
+    Args:
+        tree: A parsed file.
+
+    Returns:
+        `bpmn` or `dmn`, from the root element's namespace.
+
+    Raises:
+        ValueError: The root is neither BPMN nor DMN `definitions`.
+    """
+    root = tree.getroot()
+    qname = etree.QName(root)
+    if qname.localname == "definitions" and qname.namespace == BPMN_NS:
+        return "bpmn"
+    if qname.localname == "definitions" and qname.namespace in DMN_NAMESPACES:
+        return "dmn"
+    raise ValueError(
+        f"root element is {qname.text}, not BPMN 2.0 definitions ({BPMN_NS}) "
+        "or DMN 1.1/1.2/1.3 definitions"
+    )
+
+
+def _line(element: etree._Element) -> int | None:
+    # lxml-stubs 0.5.1 declares `sourceline = ...`; lxml gives an int, or None for built trees.
+    line = element.sourceline
+    return line if isinstance(line, int) else None
