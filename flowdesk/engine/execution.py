@@ -11,57 +11,33 @@ too, so a single call settles the instance at its next real wait.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import jinja2
-import jinja2.sandbox
-
-from flowdesk import handlers
-from flowdesk._records import Task
-from flowdesk.engine import calls, forms, job_retries, sandbox, timers
-from flowdesk.engine.repository import SpecCache
+from flowdesk.engine import calls, job_retries
+from flowdesk.engine.context import EngineContext as EngineContext
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
-from flowdesk.engine.workflow import Incident, OpenUserTask, WorkflowRun
-from flowdesk.errors import ExpressionError, FormValidationError, InstanceStateError, NotFound
+from flowdesk.engine.task_rows import EXCLUDED_USERS as EXCLUDED_USERS
+from flowdesk.engine.task_rows import UserTaskRows
+from flowdesk.engine.task_rows import task_record as task_record
+from flowdesk.engine.wait_rows import WaitRows
+from flowdesk.engine.workflow import WorkflowRun
+from flowdesk.engine.workflow_records import Incident
+from flowdesk.errors import ExpressionError, InstanceStateError, NotFound
 from flowdesk.store import (
     DefinitionRow,
     InstanceRow,
     InstanceState,
-    JobRow,
-    JobState,
-    Store,
-    SubscriptionRow,
     TaskState,
     UnitOfWork,
     UserTaskRow,
 )
 
-GroupsOf = Callable[[str], Collection[str]]
-
-# A user-task property naming users who may not claim or complete the task, whatever their
-# groups (the four-eyes rule: a requester does not approve their own request). An expression.
-EXCLUDED_USERS = "flowdesk.excludedUsers"
 DEFAULT_JOB_RETRIES = job_retries.DEFAULT.retries
 
 
-@dataclass
-class EngineContext:
-    """What every service shares: the store, the handlers, the clock, groups and spec cache."""
-
-    store: Store
-    registry: handlers.HandlerRegistry
-    clock: timers.Clock
-    groups_of: GroupsOf
-    specs: SpecCache = field(default_factory=SpecCache)
-
-    def now(self) -> datetime:
-        return timers.now()
-
-
-class Execution:
+class Execution(UserTaskRows, WaitRows):
     """A loaded instance; call `save()` once the action is done."""
 
     def __init__(
@@ -271,191 +247,6 @@ class Execution:
             self.record("activity_completed", element_id=activity.element_id, data=data)
         self.run.log.completed.clear()
 
-    # -- tasks ---------------------------------------------------------------------------------
-
-    def _sync_tasks(self) -> list[UserTaskRow]:
-        open_rows = self.uow.tasks.open_element_ids(self.row.id)  # task id -> element id
-        live = self.run.open_user_tasks() if self.run.incident is None else []
-        live_refs = {task.task_ref for task in live}
-        created = []
-        for task in live:
-            if task.task_ref in open_rows or task.task_ref in self._completed_refs:
-                continue
-            row = self._new_task_row(task)
-            if row is None:
-                break
-            self.uow.tasks.add(row)
-            self.record(
-                "task_created",
-                element_id=row.element_id,
-                data={"task_id": row.id, "assignee": row.assignee},
-            )
-            created.append(row)
-        if self.run.incident is None:
-            for ref, element_id in open_rows.items():
-                if ref not in live_refs:
-                    self.uow.tasks.close(ref, state=TaskState.CANCELLED.value, at=self.ctx.now())
-                    self.record("task_cancelled", element_id=element_id, data={"task_id": ref})
-        return created
-
-    def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | None:
-        camunda = task.extensions.get("camunda", {})
-        context = {**self._reserved_names(), **task.variables}
-        try:
-            name = _text(_evaluate(task.name, context)) or task.element_id  # names may hold ${}
-            assignee = _text(_evaluate(camunda.get("assignee"), context))
-            groups = _names(_evaluate(camunda.get("candidateGroups"), context))
-            users = _names(_evaluate(camunda.get("candidateUsers"), context))
-            due = _due(_evaluate(camunda.get("dueDate"), context), self.ctx.now())
-            priority = int(_evaluate(camunda.get("priority"), context) or 50)
-            properties = dict(task.extensions.get("properties", {}))
-            if EXCLUDED_USERS in properties:  # kept evaluated: who requested is fixed by now
-                excluded = _names(_evaluate(properties[EXCLUDED_USERS], context))
-                properties[EXCLUDED_USERS] = ",".join(excluded)
-        except (ExpressionError, ValueError, TypeError) as err:
-            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
-            return None
-        now = self.ctx.now()
-        row = UserTaskRow(
-            id=task.task_ref,
-            instance_id=self.row.id,
-            element_id=task.element_id,
-            name=name,
-            state=TaskState.OPEN.value,
-            assignee=assignee,
-            candidate_groups=groups,
-            candidate_users=users,
-            form_key=camunda.get("formKey"),
-            form_fields=list(task.extensions.get("form_fields", [])),
-            documentation=(
-                freeze_documentation(task.documentation, context)
-                if task.instance_locals
-                else task.documentation
-            ),
-            due=due,
-            priority=priority,
-            created_at=now,
-            properties=properties,
-            process_key=self.row.process_key,
-            business_key=self.row.business_key,
-        )
-        handler = self._handler(row)
-        changes = handler.on_create(task_record(row, self.run.variables))
-        if changes:
-            allowed = {"assignee", "due", "priority", "candidate_groups", "candidate_users"}
-            unknown = set(changes) - allowed
-            if unknown:
-                raise ValueError(
-                    f"on_create may change only {sorted(allowed)}, not {sorted(unknown)}"
-                )
-            updates = dict(changes)
-            for key in ("candidate_groups", "candidate_users"):
-                if key in updates:
-                    updates[key] = tuple(updates[key])
-            row = replace(row, **updates)
-        return row
-
-    def _handler(self, row: UserTaskRow) -> handlers.UserTaskHandler:
-        return self.ctx.registry.user_task_handler(
-            process_key=self.row.process_key, element_id=row.element_id, form_key=row.form_key
-        )
-
-    def _auto_complete(self, created: list[UserTaskRow]) -> bool:
-        done = False
-        for row in created:
-            if not self.run.awaits_user(row.id):
-                continue  # an earlier completion ended it (a completion condition, say)
-            handler = self._handler(row)
-            record = task_record(row, self.run.variables)
-            data = handler.auto_complete(record)
-            if data is None:
-                continue
-            converted, errors = forms.validate(record.form_fields, data)
-            if errors:
-                raise FormValidationError(row.id, errors)
-            handler.validate(record, converted)
-            self.complete_task(row, converted, None)
-            handler.on_complete(record, converted, None)
-            done = True
-            if self.run.incident is not None:
-                break
-        return done
-
-    # -- jobs and subscriptions ------------------------------------------------------------------
-
-    def _sync_jobs(self) -> None:
-        """One job per waiting timer and per task held for an async continuation.
-
-        A job goes when its timer or held task does; a timer whose time changed gets its job
-        moved, with fresh retries. A job that failed for good (no retries left) keeps the
-        instance in incident, whatever else moved, until `retry` gives it its retries back.
-        """
-        if not self.ctx.specs.waits(self.uow, self.definition).jobs:
-            return  # nothing in this version makes a job, so the instance has none
-        now = self.ctx.now()
-        jobs = self.uow.jobs.list(instance_id=self.row.id)
-        # An async job is one hold of its task: a task may be held again after its job ran.
-        existing = {(job.type, job.task_ref, job.payload.get("hold")): job for job in jobs}
-        wanted: dict[tuple[str, str, str | None], _JobSpec] = {}
-        for wait in self.run.waits():
-            if wait.kind == "timer" and wait.due_at is not None:
-                cycle = self.run.retry_cycle(wait.task_ref)
-                wanted["timer", wait.task_ref, None] = _JobSpec(
-                    wait.element_id, wait.due_at, cycle, {"name": wait.name}
-                )
-        for hold in self.run.async_holds():
-            wanted["async", hold.task_ref, hold.hold_id] = _JobSpec(
-                hold.element_id, now, hold.retry_cycle, {"hold": hold.hold_id}
-            )
-        failed: list[JobRow] = []
-        for key, job in existing.items():
-            spec = wanted.get(key)
-            if spec is None:
-                self.uow.jobs.delete(job.id)
-            elif job.type == "timer" and _timer_due(job) != spec.due_at:
-                self.uow.jobs.update(job.id, **spec.fresh(due_at=spec.due_at))
-            elif job.state == JobState.FAILED.value and self.run.retried:
-                self.uow.jobs.update(job.id, **spec.fresh(due_at=now))
-            elif job.state == JobState.FAILED.value:
-                failed.append(job)
-        for key, spec in wanted.items():
-            if key not in existing:
-                self.uow.jobs.add(spec.row(self.row.id, key[0], key[1], now))
-        if failed and self.run.incident is None:
-            job = failed[0]
-            self.run.incident = Incident(job.element_id, job.task_ref, job.error or "job failed")
-
-    def _sync_subscriptions(self) -> None:
-        """One subscription per message or signal the instance waits for; unchanged ones stay."""
-        if not self.ctx.specs.waits(self.uow, self.definition).subscriptions:
-            return  # nothing in this version waits for one, so the instance has none
-        wanted: dict[tuple[str, str, str, str | None], int] = {}
-        for wait in self.run.subscriptions():
-            key = (wait.kind, wait.name, wait.element_id, wait.task_ref)
-            wanted[key] = wanted.get(key, 0) + 1
-        existing = [] if self._is_new else self.uow.subscriptions.list(instance_id=self.row.id)
-        for row in existing:
-            key = (row.kind, row.name, row.element_id, row.task_ref)
-            if wanted.get(key, 0) > 0 and row.business_key == self.row.business_key:
-                wanted[key] -= 1
-            else:
-                self.uow.subscriptions.delete(row.id)
-        for (kind, name, element_id, task_ref), count in wanted.items():
-            for _ in range(count):
-                self.uow.subscriptions.add(
-                    SubscriptionRow(
-                        id=str(uuid.uuid4()),
-                        instance_id=self.row.id,
-                        definition_id=None,
-                        kind=kind,
-                        name=name,
-                        element_id=element_id,
-                        task_ref=task_ref,
-                        business_key=self.row.business_key,
-                        created_at=self.ctx.now(),
-                    )
-                )
-
     # -- call activities -------------------------------------------------------------------------
 
     def _start_calls(self) -> bool:
@@ -598,144 +389,8 @@ def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: 
 _ENDED = frozenset({InstanceState.COMPLETED.value, InstanceState.TERMINATED.value})
 
 
-@dataclass(frozen=True, slots=True)
-class _JobSpec:
-    """The job a timer or a held task should have (see `Execution._sync_jobs`)."""
-
-    element_id: str
-    due_at: datetime
-    retry_cycle: str | None
-    payload: dict[str, Any]
-
-    def fresh(self, *, due_at: datetime) -> dict[str, Any]:
-        """The changes that make a job new again: due then, full retries, no error or lease."""
-        return {
-            "due_at": due_at,
-            "state": JobState.WAITING.value,
-            "attempts": 0,
-            "retries_left": job_retries.parse(self.retry_cycle).retries,
-            "error": None,
-            "locked_by": None,
-            "lock_expires_at": None,
-            "payload": self._payload(),
-        }
-
-    def row(self, instance_id: str, type_: str, task_ref: str, now: datetime) -> JobRow:
-        return JobRow(
-            id=str(uuid.uuid4()),
-            instance_id=instance_id,
-            element_id=self.element_id,
-            task_ref=task_ref,
-            type=type_,
-            due_at=self.due_at,
-            state=JobState.WAITING.value,
-            attempts=0,
-            retries_left=job_retries.parse(self.retry_cycle).retries,
-            created_at=now,
-            payload=self._payload(),
-        )
-
-    def _payload(self) -> dict[str, Any]:
-        # The timer's own due time: a job in retry backoff is due later than its timer.
-        payload = {**self.payload, "due": self.due_at.isoformat()}
-        if self.retry_cycle:
-            payload["retry_cycle"] = self.retry_cycle
-        return payload
-
-
-def _timer_due(job: JobRow) -> datetime:
-    """When a timer job's timer is due (not its retry), as `_JobSpec._payload` keeps it."""
-    due = job.payload.get("due")
-    return timers.parse_due(due) if isinstance(due, str) else job.due_at
-
-
-def task_record(row: UserTaskRow, variables: Mapping[str, Any]) -> Task:
-    """The public record of a task row; documentation is rendered with the instance variables."""
-    return Task(
-        id=row.id,
-        instance_id=row.instance_id,
-        element_id=row.element_id,
-        name=row.name,
-        assignee=row.assignee,
-        candidate_groups=tuple(row.candidate_groups),
-        candidate_users=tuple(row.candidate_users),
-        form_key=row.form_key,
-        form_fields=forms.form_fields(row.form_fields),
-        due=row.due,
-        created_at=row.created_at,
-        documentation=render_documentation(row.documentation, variables),
-        priority=row.priority,
-        state=row.state,
-        process_key=row.process_key,
-        business_key=row.business_key,
-        claimed_at=row.claimed_at,
-        completed_at=row.completed_at,
-        completed_by=row.completed_by,
-        properties=dict(row.properties),
-    )
-
-
-_JINJA = jinja2.sandbox.SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
-
-
-def render_documentation(text: str, variables: Mapping[str, Any]) -> str:
-    """Task documentation is a Jinja2 template of the instance's variables (sandboxed)."""
-    if "{{" not in text and "{%" not in text:
-        return text
-    try:
-        return _JINJA.from_string(text).render(**variables)
-    except jinja2.TemplateError as err:
-        return f"{text}\n\n[documentation could not be rendered: {err}]"
-
-
-def freeze_documentation(text: str, variables: Mapping[str, Any]) -> str:
-    """Documentation rendered once, now: for a multi-instance task, whose locals (its element
-    variable, `loopCounter`) are gone when the task is read. A failed rendering keeps the
-    template, so reading shows the error; braces in the result are escaped for that reading.
-    """
-    if "{{" not in text and "{%" not in text:
-        return text
-    try:
-        rendered = _JINJA.from_string(text).render(**variables)
-    except jinja2.TemplateError:
-        return text
-    if "{{" in rendered or "{%" in rendered:
-        return rendered.replace("{", "{{ '{' }}")
-    return rendered
-
-
 def _script_engine(ctx: EngineContext, row: InstanceRow) -> FlowdeskScriptEngine:
     return FlowdeskScriptEngine(ctx.registry, CallScope(row.id, row.process_key, row.business_key))
-
-
-def _evaluate(text: str | None, variables: Mapping[str, Any]) -> Any:
-    if text is None or text == "":
-        return None
-    return sandbox.evaluate_value(text, variables)
-
-
-def _text(value: Any) -> str | None:
-    return None if value in (None, "") else str(value)
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
-
-
-def _due(value: Any, now: datetime) -> datetime | None:
-    """A Camunda due date: a date-time, a date, or (a flowdesk extension) a duration from now."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
-    text = str(value).strip()
-    if text.startswith("P"):
-        return timers.after_duration(now, text)
-    parsed_dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed_dt if parsed_dt.tzinfo else parsed_dt.replace(tzinfo=now.tzinfo)
 
 
 def _jsonable(value: Any) -> Any:

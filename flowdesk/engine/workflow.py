@@ -14,9 +14,7 @@ object escapes the engine package.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -36,14 +34,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import (
-    async_continuations,
-    event_scopes,
-    multi_instance,
-    pruning,
-    sandbox,
-    timers,
-)
+from flowdesk.engine import async_continuations, event_scopes, multi_instance, pruning, timers
 from flowdesk.engine import waits as waiting
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
@@ -56,66 +47,22 @@ from flowdesk.engine.specs import (
     MessageDefinition,
     SignalDefinition,
 )
+from flowdesk.engine.spiff_tasks import (
+    describe,
+    evaluate_parameters,
+    fingerprint,
+    fingerprint_value,
+    taken_elements,
+    task_extensions,
+)
+from flowdesk.engine.workflow_records import CallRequest as CallRequest
+from flowdesk.engine.workflow_records import CompletedActivity, Incident, OpenUserTask, StepLog
+from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
 # Keys Spiff keeps in workflow.data for itself, never shown as process variables.
 _INTERNAL_KEYS = frozenset({"data_objects"})
-
-
-@dataclass(frozen=True, slots=True)
-class SpecBundle:
-    """A parsed process and every process it may call, cached per deployed version."""
-
-    spec: Any
-    subprocess_specs: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class OpenUserTask:
-    """A user task waiting for a person, as the engine first sees it."""
-
-    task_ref: str
-    element_id: str
-    name: str
-    documentation: str
-    extensions: dict[str, Any]
-    variables: dict[str, Any]
-    # The multi-instance locals among `variables` (loopCounter, element variable, nrOf*).
-    instance_locals: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Incident:
-    element_id: str
-    task_ref: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class CompletedActivity:
-    element_id: str
-    name: str
-    kind: str  # the Spiff spec class, e.g. "ExclusiveGateway"
-    next_elements: tuple[str, ...] = ()  # for gateways: where the token went
-
-
-@dataclass(frozen=True, slots=True)
-class CallRequest:
-    """A call activity that wants its process started."""
-
-    task_ref: str
-    element_id: str
-    called_element: str
-    extensions: dict[str, Any]
-    variables: dict[str, Any]  # what the activity sees: scope, input parameters, MI locals
-
-
-@dataclass
-class StepLog:
-    """What happened during the call, for the history table."""
-
-    completed: list[CompletedActivity] = field(default_factory=list)
 
 
 class WorkflowRun:
@@ -232,7 +179,7 @@ class WorkflowRun:
     def retry_cycle(self, task_ref: str) -> str | None:
         """The `camunda:failedJobRetryTimeCycle` of a task's element, if it has one."""
         task = self._task(task_ref)
-        return None if task is None else _extensions(task).get("retry_cycle")
+        return None if task is None else task_extensions(task).get("retry_cycle")
 
     def deliver_message(self, name: str, variables: Mapping[str, Any]) -> bool:
         """Hand a message to the waiting catch event; False if none waits for it."""
@@ -306,7 +253,7 @@ class WorkflowRun:
 
     def call_extensions(self, task_ref: str) -> dict[str, Any]:
         """The Camunda settings of a call activity task (its `camunda:out` mappings)."""
-        return _extensions(self._task(task_ref))
+        return task_extensions(self._task(task_ref))
 
     def mark_call_started(self, task_ref: str, instance_id: str) -> None:
         self._task(task_ref).internal_data[CALL_STATE] = instance_id
@@ -318,7 +265,7 @@ class WorkflowRun:
                 task_ref=str(task.id),
                 element_id=task.task_spec.bpmn_id,
                 called_element=task.task_spec.called_element,
-                extensions=_extensions(task),
+                extensions=task_extensions(task),
                 variables={k: v for k, v in task.data.items() if k not in _INTERNAL_KEYS},
             )
             for task in self._wf.get_tasks(state=TaskState.STARTED)
@@ -362,7 +309,7 @@ class WorkflowRun:
                 element_id=task.task_spec.bpmn_id,
                 name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                 documentation=task.task_spec.documentation or "",
-                extensions=_extensions(task),
+                extensions=task_extensions(task),
                 variables=self._task_view(task),
                 instance_locals=frozenset(multi_instance.local_variables(task)),
             )
@@ -431,7 +378,7 @@ class WorkflowRun:
             failed = self._wf.get_tasks(state=TaskState.ERROR)
             task = failed[0] if failed else None
             element_id = task.task_spec.bpmn_id if task is not None else ""
-            self.incident = Incident(element_id or "", str(task.id) if task else "", _describe(err))
+            self.incident = Incident(element_id or "", str(task.id) if task else "", describe(err))
 
     def _advance(self) -> None:
         """Run everything that needs no person until only waits remain.
@@ -484,9 +431,9 @@ class WorkflowRun:
         # Camunda's loopCounter, element variable and nrOf* counters: local to the instance.
         instance_locals = multi_instance.local_variables(task)
         task.data.update(instance_locals)
-        local = _evaluate_parameters(_extensions(task), "inputs", task.data)
+        local = evaluate_parameters(task_extensions(task), "inputs", task.data)
         task.data.update(local)
-        task.internal_data["flowdesk_before"] = _fingerprint(task.data)
+        task.internal_data["flowdesk_before"] = fingerprint(task.data)
         task.internal_data["flowdesk_local"] = sorted(local)
         task.internal_data["flowdesk_instance_locals"] = sorted(instance_locals)
 
@@ -499,17 +446,17 @@ class WorkflowRun:
         instance_locals = set(task.internal_data.pop("flowdesk_instance_locals", []))
         if before is None:
             return
-        outputs = _evaluate_parameters(_extensions(task), "outputs", task.data)
+        outputs = evaluate_parameters(task_extensions(task), "outputs", task.data)
         scope = self._wf.data
         if outputs or local:
             # Camunda: with an inputOutput mapping, input parameters stay local to the activity.
             changed = {
                 k: v
                 for k, v in task.data.items()
-                if k not in local and _fingerprint_value(v) != before.get(k)
+                if k not in local and fingerprint_value(v) != before.get(k)
             }
         else:
-            changed = {k: v for k, v in task.data.items() if _fingerprint_value(v) != before.get(k)}
+            changed = {k: v for k, v in task.data.items() if fingerprint_value(v) != before.get(k)}
         for key in before:
             if key not in task.data and key not in local | instance_locals and key in scope:
                 del scope[key]
@@ -529,7 +476,7 @@ class WorkflowRun:
         if getattr(spec, "bpmn_id", None):
             taken: tuple[str, ...] = ()
             if isinstance(spec, _GATEWAYS):
-                taken = tuple(_taken_elements(task))
+                taken = tuple(taken_elements(task))
             self.log.completed.append(
                 CompletedActivity(
                     spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__, taken
@@ -539,62 +486,5 @@ class WorkflowRun:
     def _task_view(self, task: Any) -> dict[str, Any]:
         variables = self.variables
         variables.update(multi_instance.local_variables(task))
-        variables.update(_evaluate_parameters(_extensions(task), "inputs", variables))
+        variables.update(evaluate_parameters(task_extensions(task), "inputs", variables))
         return variables
-
-
-def _taken_elements(gateway: Any) -> list[str]:
-    """The BPMN elements a gateway's token went to.
-
-    A target with boundary events sits behind a Spiff-internal split task without a BPMN id.
-    """
-    taken = []
-    for child in gateway.children:
-        if not child.has_state(TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK):
-            continue
-        if getattr(child.task_spec, "bpmn_id", None):
-            taken.append(child.task_spec.bpmn_id)
-        else:
-            taken.extend(_taken_elements(child)[:1])
-    return taken
-
-
-def _extensions(task: Any) -> dict[str, Any]:
-    return getattr(task.task_spec, "extensions", None) or {}
-
-
-def _evaluate_parameters(
-    extensions: Mapping[str, Any] | None, kind: str, variables: Mapping[str, Any]
-) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in (extensions or {}).get(kind, []):
-        context = {**variables, **result}
-        if value is None:
-            result[name] = None
-        elif isinstance(value, str):
-            result[name] = sandbox.evaluate_value(value, context)
-        elif "list" in value:
-            result[name] = [sandbox.evaluate_value(v, context) for v in value["list"]]
-        elif "map" in value:
-            result[name] = {k: sandbox.evaluate_value(v, context) for k, v in value["map"].items()}
-        elif "script" in value:
-            result[name] = sandbox.evaluate(value["script"], context)
-    return result
-
-
-def _fingerprint(data: Mapping[str, Any]) -> dict[str, str]:
-    return {k: _fingerprint_value(v) for k, v in data.items()}
-
-
-def _fingerprint_value(value: Any) -> str:
-    # JSON text catches in-place changes (a list appended to) that an identity check misses.
-    return json.dumps(value, sort_keys=True, default=repr)
-
-
-def _describe(err: BaseException) -> str:
-    # Spiff 3.2's WorkflowTaskException keeps the original error only as __context__.
-    cause = getattr(err, "exception", None) or err.__cause__ or err.__context__
-    text = f"{type(err).__name__}: {err}"
-    if cause is not None and str(cause) not in text:
-        text += f" ({type(cause).__name__}: {cause})"
-    return text

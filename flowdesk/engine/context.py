@@ -1,0 +1,28 @@
+"""The engine context: what every engine service shares for the life of an `Engine`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flowdesk import handlers
+from flowdesk.engine import timers
+from flowdesk.engine.repository import SpecCache
+from flowdesk.store import Store
+
+GroupsOf = Callable[[str], Collection[str]]
+
+
+@dataclass
+class EngineContext:
+    """What every service shares: the store, the handlers, the clock, groups and spec cache."""
+
+    store: Store
+    registry: handlers.HandlerRegistry
+    clock: timers.Clock
+    groups_of: GroupsOf
+    specs: SpecCache = field(default_factory=SpecCache)
+
+    def now(self) -> datetime:
+        return timers.now()

@@ -1,0 +1,68 @@
+"""What `WorkflowRun` reads off Spiff tasks: Camunda settings, parameters, fingerprints, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+
+from flowdesk.engine import sandbox
+
+
+def taken_elements(gateway: Any) -> list[str]:
+    """The BPMN elements a gateway's token went to.
+
+    A target with boundary events sits behind a Spiff-internal split task without a BPMN id.
+    """
+    taken = []
+    for child in gateway.children:
+        if not child.has_state(TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK):
+            continue
+        if getattr(child.task_spec, "bpmn_id", None):
+            taken.append(child.task_spec.bpmn_id)
+        else:
+            taken.extend(taken_elements(child)[:1])
+    return taken
+
+
+def task_extensions(task: Any) -> dict[str, Any]:
+    return getattr(task.task_spec, "extensions", None) or {}
+
+
+def evaluate_parameters(
+    extensions: Mapping[str, Any] | None, kind: str, variables: Mapping[str, Any]
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in (extensions or {}).get(kind, []):
+        context = {**variables, **result}
+        if value is None:
+            result[name] = None
+        elif isinstance(value, str):
+            result[name] = sandbox.evaluate_value(value, context)
+        elif "list" in value:
+            result[name] = [sandbox.evaluate_value(v, context) for v in value["list"]]
+        elif "map" in value:
+            result[name] = {k: sandbox.evaluate_value(v, context) for k, v in value["map"].items()}
+        elif "script" in value:
+            result[name] = sandbox.evaluate(value["script"], context)
+    return result
+
+
+def fingerprint(data: Mapping[str, Any]) -> dict[str, str]:
+    return {k: fingerprint_value(v) for k, v in data.items()}
+
+
+def fingerprint_value(value: Any) -> str:
+    # JSON text catches in-place changes (a list appended to) that an identity check misses.
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def describe(err: BaseException) -> str:
+    # Spiff 3.2's WorkflowTaskException keeps the original error only as __context__.
+    cause = getattr(err, "exception", None) or err.__cause__ or err.__context__
+    text = f"{type(err).__name__}: {err}"
+    if cause is not None and str(cause) not in text:
+        text += f" ({type(cause).__name__}: {cause})"
+    return text

@@ -1,0 +1,249 @@
+"""User-task rows: written from the workflow's open user tasks, and read back as `Task` records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import jinja2.sandbox
+
+from flowdesk import handlers
+from flowdesk._records import Task
+from flowdesk.engine import forms, sandbox, timers
+from flowdesk.engine.context import EngineContext
+from flowdesk.engine.workflow import WorkflowRun
+from flowdesk.engine.workflow_records import Incident, OpenUserTask
+from flowdesk.errors import ExpressionError, FormValidationError
+from flowdesk.store import InstanceRow, TaskState, UnitOfWork, UserTaskRow
+
+# A user-task property naming users who may not claim or complete the task, whatever their
+# groups (the four-eyes rule: a requester does not approve their own request). An expression.
+EXCLUDED_USERS = "flowdesk.excludedUsers"
+
+
+class UserTaskRows:
+    """The part of `Execution` that keeps the user-task rows in step with the workflow.
+
+    A user task that appeared gets a row, one that disappeared has its row cancelled, and a
+    task whose handler completes it at once (`auto_complete`) is completed here.
+    """
+
+    # Set by `Execution.__init__`.
+    ctx: EngineContext
+    uow: UnitOfWork
+    row: InstanceRow
+    run: WorkflowRun
+    _completed_refs: set[str]
+
+    if TYPE_CHECKING:  # defined by `Execution`
+
+        def record(
+            self,
+            type_: str,
+            *,
+            element_id: str | None = None,
+            user: str | None = None,
+            data: Mapping[str, Any] | None = None,
+        ) -> None: ...
+
+        def complete_task(
+            self, task: UserTaskRow, data: Mapping[str, Any], user: str | None
+        ) -> None: ...
+
+        def _reserved_names(self) -> dict[str, Any]: ...
+
+    def _sync_tasks(self) -> list[UserTaskRow]:
+        open_rows = self.uow.tasks.open_element_ids(self.row.id)  # task id -> element id
+        live = self.run.open_user_tasks() if self.run.incident is None else []
+        live_refs = {task.task_ref for task in live}
+        created = []
+        for task in live:
+            if task.task_ref in open_rows or task.task_ref in self._completed_refs:
+                continue
+            row = self._new_task_row(task)
+            if row is None:
+                break
+            self.uow.tasks.add(row)
+            self.record(
+                "task_created",
+                element_id=row.element_id,
+                data={"task_id": row.id, "assignee": row.assignee},
+            )
+            created.append(row)
+        if self.run.incident is None:
+            for ref, element_id in open_rows.items():
+                if ref not in live_refs:
+                    self.uow.tasks.close(ref, state=TaskState.CANCELLED.value, at=self.ctx.now())
+                    self.record("task_cancelled", element_id=element_id, data={"task_id": ref})
+        return created
+
+    def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | None:
+        camunda = task.extensions.get("camunda", {})
+        context = {**self._reserved_names(), **task.variables}
+        try:
+            name = _text(_evaluate(task.name, context)) or task.element_id  # names may hold ${}
+            assignee = _text(_evaluate(camunda.get("assignee"), context))
+            groups = _names(_evaluate(camunda.get("candidateGroups"), context))
+            users = _names(_evaluate(camunda.get("candidateUsers"), context))
+            due = _due(_evaluate(camunda.get("dueDate"), context), self.ctx.now())
+            priority = int(_evaluate(camunda.get("priority"), context) or 50)
+            properties = dict(task.extensions.get("properties", {}))
+            if EXCLUDED_USERS in properties:  # kept evaluated: who requested is fixed by now
+                excluded = _names(_evaluate(properties[EXCLUDED_USERS], context))
+                properties[EXCLUDED_USERS] = ",".join(excluded)
+        except (ExpressionError, ValueError, TypeError) as err:
+            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
+            return None
+        now = self.ctx.now()
+        row = UserTaskRow(
+            id=task.task_ref,
+            instance_id=self.row.id,
+            element_id=task.element_id,
+            name=name,
+            state=TaskState.OPEN.value,
+            assignee=assignee,
+            candidate_groups=groups,
+            candidate_users=users,
+            form_key=camunda.get("formKey"),
+            form_fields=list(task.extensions.get("form_fields", [])),
+            documentation=(
+                freeze_documentation(task.documentation, context)
+                if task.instance_locals
+                else task.documentation
+            ),
+            due=due,
+            priority=priority,
+            created_at=now,
+            properties=properties,
+            process_key=self.row.process_key,
+            business_key=self.row.business_key,
+        )
+        handler = self._handler(row)
+        changes = handler.on_create(task_record(row, self.run.variables))
+        if changes:
+            allowed = {"assignee", "due", "priority", "candidate_groups", "candidate_users"}
+            unknown = set(changes) - allowed
+            if unknown:
+                raise ValueError(
+                    f"on_create may change only {sorted(allowed)}, not {sorted(unknown)}"
+                )
+            updates = dict(changes)
+            for key in ("candidate_groups", "candidate_users"):
+                if key in updates:
+                    updates[key] = tuple(updates[key])
+            row = replace(row, **updates)
+        return row
+
+    def _handler(self, row: UserTaskRow) -> handlers.UserTaskHandler:
+        return self.ctx.registry.user_task_handler(
+            process_key=self.row.process_key, element_id=row.element_id, form_key=row.form_key
+        )
+
+    def _auto_complete(self, created: list[UserTaskRow]) -> bool:
+        done = False
+        for row in created:
+            if not self.run.awaits_user(row.id):
+                continue  # an earlier completion ended it (a completion condition, say)
+            handler = self._handler(row)
+            record = task_record(row, self.run.variables)
+            data = handler.auto_complete(record)
+            if data is None:
+                continue
+            converted, errors = forms.validate(record.form_fields, data)
+            if errors:
+                raise FormValidationError(row.id, errors)
+            handler.validate(record, converted)
+            self.complete_task(row, converted, None)
+            handler.on_complete(record, converted, None)
+            done = True
+            if self.run.incident is not None:
+                break
+        return done
+
+
+def task_record(row: UserTaskRow, variables: Mapping[str, Any]) -> Task:
+    """The public record of a task row; documentation is rendered with the instance variables."""
+    return Task(
+        id=row.id,
+        instance_id=row.instance_id,
+        element_id=row.element_id,
+        name=row.name,
+        assignee=row.assignee,
+        candidate_groups=tuple(row.candidate_groups),
+        candidate_users=tuple(row.candidate_users),
+        form_key=row.form_key,
+        form_fields=forms.form_fields(row.form_fields),
+        due=row.due,
+        created_at=row.created_at,
+        documentation=render_documentation(row.documentation, variables),
+        priority=row.priority,
+        state=row.state,
+        process_key=row.process_key,
+        business_key=row.business_key,
+        claimed_at=row.claimed_at,
+        completed_at=row.completed_at,
+        completed_by=row.completed_by,
+        properties=dict(row.properties),
+    )
+
+
+_JINJA = jinja2.sandbox.SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
+
+
+def render_documentation(text: str, variables: Mapping[str, Any]) -> str:
+    """Task documentation is a Jinja2 template of the instance's variables (sandboxed)."""
+    if "{{" not in text and "{%" not in text:
+        return text
+    try:
+        return _JINJA.from_string(text).render(**variables)
+    except jinja2.TemplateError as err:
+        return f"{text}\n\n[documentation could not be rendered: {err}]"
+
+
+def freeze_documentation(text: str, variables: Mapping[str, Any]) -> str:
+    """Documentation rendered once, now: for a multi-instance task, whose locals (its element
+    variable, `loopCounter`) are gone when the task is read. A failed rendering keeps the
+    template, so reading shows the error; braces in the result are escaped for that reading.
+    """
+    if "{{" not in text and "{%" not in text:
+        return text
+    try:
+        rendered = _JINJA.from_string(text).render(**variables)
+    except jinja2.TemplateError:
+        return text
+    if "{{" in rendered or "{%" in rendered:
+        return rendered.replace("{", "{{ '{' }}")
+    return rendered
+
+
+def _evaluate(text: str | None, variables: Mapping[str, Any]) -> Any:
+    if text is None or text == "":
+        return None
+    return sandbox.evaluate_value(text, variables)
+
+
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+
+
+def _due(value: Any, now: datetime) -> datetime | None:
+    """A Camunda due date: a date-time, a date, or (a flowdesk extension) a duration from now."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
+    text = str(value).strip()
+    if text.startswith("P"):
+        return timers.after_duration(now, text)
+    parsed_dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed_dt if parsed_dt.tzinfo else parsed_dt.replace(tzinfo=now.tzinfo)

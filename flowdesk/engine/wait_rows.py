@@ -1,0 +1,150 @@
+"""Job and subscription rows: one for each timer, held task, message and signal waited for."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flowdesk.engine import job_retries, timers
+from flowdesk.engine.context import EngineContext
+from flowdesk.engine.workflow import WorkflowRun
+from flowdesk.engine.workflow_records import Incident
+from flowdesk.store import DefinitionRow, InstanceRow, JobRow, JobState, SubscriptionRow, UnitOfWork
+
+
+class WaitRows:
+    """The part of `Execution` that keeps job and subscription rows in step with the workflow."""
+
+    # Set by `Execution.__init__`.
+    ctx: EngineContext
+    uow: UnitOfWork
+    row: InstanceRow
+    definition: DefinitionRow
+    run: WorkflowRun
+    _is_new: bool
+
+    def _sync_jobs(self) -> None:
+        """One job per waiting timer and per task held for an async continuation.
+
+        A job goes when its timer or held task does; a timer whose time changed gets its job
+        moved, with fresh retries. A job that failed for good (no retries left) keeps the
+        instance in incident, whatever else moved, until `retry` gives it its retries back.
+        """
+        if not self.ctx.specs.waits(self.uow, self.definition).jobs:
+            return  # nothing in this version makes a job, so the instance has none
+        now = self.ctx.now()
+        jobs = self.uow.jobs.list(instance_id=self.row.id)
+        # An async job is one hold of its task: a task may be held again after its job ran.
+        existing = {(job.type, job.task_ref, job.payload.get("hold")): job for job in jobs}
+        wanted: dict[tuple[str, str, str | None], _JobSpec] = {}
+        for wait in self.run.waits():
+            if wait.kind == "timer" and wait.due_at is not None:
+                cycle = self.run.retry_cycle(wait.task_ref)
+                wanted["timer", wait.task_ref, None] = _JobSpec(
+                    wait.element_id, wait.due_at, cycle, {"name": wait.name}
+                )
+        for hold in self.run.async_holds():
+            wanted["async", hold.task_ref, hold.hold_id] = _JobSpec(
+                hold.element_id, now, hold.retry_cycle, {"hold": hold.hold_id}
+            )
+        failed: list[JobRow] = []
+        for key, job in existing.items():
+            spec = wanted.get(key)
+            if spec is None:
+                self.uow.jobs.delete(job.id)
+            elif job.type == "timer" and _timer_due(job) != spec.due_at:
+                self.uow.jobs.update(job.id, **spec.fresh(due_at=spec.due_at))
+            elif job.state == JobState.FAILED.value and self.run.retried:
+                self.uow.jobs.update(job.id, **spec.fresh(due_at=now))
+            elif job.state == JobState.FAILED.value:
+                failed.append(job)
+        for key, spec in wanted.items():
+            if key not in existing:
+                self.uow.jobs.add(spec.row(self.row.id, key[0], key[1], now))
+        if failed and self.run.incident is None:
+            job = failed[0]
+            self.run.incident = Incident(job.element_id, job.task_ref, job.error or "job failed")
+
+    def _sync_subscriptions(self) -> None:
+        """One subscription per message or signal the instance waits for; unchanged ones stay."""
+        if not self.ctx.specs.waits(self.uow, self.definition).subscriptions:
+            return  # nothing in this version waits for one, so the instance has none
+        wanted: dict[tuple[str, str, str, str | None], int] = {}
+        for wait in self.run.subscriptions():
+            key = (wait.kind, wait.name, wait.element_id, wait.task_ref)
+            wanted[key] = wanted.get(key, 0) + 1
+        existing = [] if self._is_new else self.uow.subscriptions.list(instance_id=self.row.id)
+        for row in existing:
+            key = (row.kind, row.name, row.element_id, row.task_ref)
+            if wanted.get(key, 0) > 0 and row.business_key == self.row.business_key:
+                wanted[key] -= 1
+            else:
+                self.uow.subscriptions.delete(row.id)
+        for (kind, name, element_id, task_ref), count in wanted.items():
+            for _ in range(count):
+                self.uow.subscriptions.add(
+                    SubscriptionRow(
+                        id=str(uuid.uuid4()),
+                        instance_id=self.row.id,
+                        definition_id=None,
+                        kind=kind,
+                        name=name,
+                        element_id=element_id,
+                        task_ref=task_ref,
+                        business_key=self.row.business_key,
+                        created_at=self.ctx.now(),
+                    )
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class _JobSpec:
+    """The job a timer or a held task should have (see `Execution._sync_jobs`)."""
+
+    element_id: str
+    due_at: datetime
+    retry_cycle: str | None
+    payload: dict[str, Any]
+
+    def fresh(self, *, due_at: datetime) -> dict[str, Any]:
+        """The changes that make a job new again: due then, full retries, no error or lease."""
+        return {
+            "due_at": due_at,
+            "state": JobState.WAITING.value,
+            "attempts": 0,
+            "retries_left": job_retries.parse(self.retry_cycle).retries,
+            "error": None,
+            "locked_by": None,
+            "lock_expires_at": None,
+            "payload": self._payload(),
+        }
+
+    def row(self, instance_id: str, type_: str, task_ref: str, now: datetime) -> JobRow:
+        return JobRow(
+            id=str(uuid.uuid4()),
+            instance_id=instance_id,
+            element_id=self.element_id,
+            task_ref=task_ref,
+            type=type_,
+            due_at=self.due_at,
+            state=JobState.WAITING.value,
+            attempts=0,
+            retries_left=job_retries.parse(self.retry_cycle).retries,
+            created_at=now,
+            payload=self._payload(),
+        )
+
+    def _payload(self) -> dict[str, Any]:
+        # The timer's own due time: a job in retry backoff is due later than its timer.
+        payload = {**self.payload, "due": self.due_at.isoformat()}
+        if self.retry_cycle:
+            payload["retry_cycle"] = self.retry_cycle
+        return payload
+
+
+def _timer_due(job: JobRow) -> datetime:
+    """When a timer job's timer is due (not its retry), as `_JobSpec._payload` keeps it."""
+    due = job.payload.get("due")
+    return timers.parse_due(due) if isinstance(due, str) else job.due_at
