@@ -250,8 +250,8 @@ class Engagement:
 
     # -- the phases ------------------------------------------------------------------------
 
-    def intake(self, *decisions: dict[str, Any]) -> None:
-        """Initial contact to the customer's last decision on the proposal (default: accept)."""
+    def first_proposal(self) -> None:
+        """Initial contact (unless a follow-up) to the first proposal, written."""
         if not self.variables["previous_engagement"]:
             self.do("Task_initial_contact")
         for element_id in (
@@ -261,8 +261,14 @@ class Engagement:
             "Task_agree_framework",
         ):
             self.do(element_id)
+        self.do("Task_write_proposal", changes_made="changes of revision 1")
+
+    def intake(self, *decisions: dict[str, Any]) -> None:
+        """Initial contact to the customer's last decision on the proposal (default: accept)."""
+        self.first_proposal()
         for revision, decision in enumerate(decisions or ({},), start=1):
-            self.do("Task_write_proposal", changes_made=f"changes of revision {revision}")
+            if revision > 1:
+                self.do("Task_write_proposal", changes_made=f"changes of revision {revision}")
             self.do("Task_discuss_proposal", **decision)
         if self.variables["proposal_decision"] == "accept":
             self.do("Task_sign_contract")
@@ -457,15 +463,7 @@ def test_proposal_change_requests_loop_back_to_the_proposal__twice__then_contrac
 
 def test_proposal_writer_sees_the_customers_change_requests(deployed):
     engagement = new_engagement(deployed)
-    for element_id in (
-        "Task_initial_contact",
-        "Task_discuss_goals",
-        "Task_draft_framework",
-        "Task_site_visit",
-        "Task_agree_framework",
-        "Task_write_proposal",
-    ):
-        engagement.do(element_id)
+    engagement.first_proposal()
     discussion = engagement.task("Task_discuss_proposal")
     assert "rev 1" in discussion.documentation
     assert "budget 480000 CNY" in discussion.documentation
@@ -680,15 +678,7 @@ def test_a_user_without_the_tasks_role_can_neither_claim_nor_complete_it(deploye
         deployed.claim(contact.id, user="cathy")  # the customer
     with pytest.raises(flowdesk.NotAuthorized):
         deployed.complete(contact.id, DATA["Task_initial_contact"], user="sam")  # sales
-    for element_id in (
-        "Task_initial_contact",
-        "Task_discuss_goals",
-        "Task_draft_framework",
-        "Task_site_visit",
-        "Task_agree_framework",
-        "Task_write_proposal",
-    ):
-        engagement.do(element_id)
+    engagement.first_proposal()
 
     discussion = engagement.task("Task_discuss_proposal")
     with pytest.raises(flowdesk.NotAuthorized):
@@ -712,15 +702,7 @@ def test_a_customer_answer_that_needs_a_reason_is_refused_without_one(
     deployed, element_id, data, field
 ):
     engagement = new_engagement(deployed)
-    for step in (
-        "Task_initial_contact",
-        "Task_discuss_goals",
-        "Task_draft_framework",
-        "Task_site_visit",
-        "Task_agree_framework",
-        "Task_write_proposal",
-    ):
-        engagement.do(step)
+    engagement.first_proposal()
 
     task = engagement.task(element_id)
     with pytest.raises(flowdesk.FormValidationError) as refused:
