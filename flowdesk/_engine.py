@@ -199,11 +199,25 @@ class Engine:
         state: str | None = None,
         business_key: str | None = None,
         parent_id: str | None = None,
+        variables: Mapping[str, str | int | float | bool] | None = None,
     ) -> list[ProcessInstance]:
-        """Instances, oldest first, filtered by process key, state, business key and caller."""
+        """Instances, oldest first, filtered by process key, state, business key and caller.
+
+        `variables` keeps the instances where each named variable holds the given value, of
+        the same JSON type (Camunda's `variableValueEquals`): `{"customer_id": "C-1"}`.
+
+        Raises:
+            TypeError: A variable value is not a string, number or boolean.
+            ValueError: A variable name holds a double quote.
+        """
         return self._read(
             lambda uow: self._runtime.instances(
-                uow, key=key, state=state, business_key=business_key, parent_id=parent_id
+                uow,
+                key=key,
+                state=state,
+                business_key=business_key,
+                parent_id=parent_id,
+                variables=variables,
             )
         )
 

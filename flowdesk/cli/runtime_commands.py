@@ -141,12 +141,32 @@ def decide(
 @click.option("--key", help="Only instances of this process key.")
 @click.option("--state", type=click.Choice(INSTANCE_STATES), help="Only instances in this state.")
 @click.option("--business-key", metavar="BK", help="Only instances with this business key.")
+@click.option(
+    "--var",
+    "var",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Only instances whose variable NAME equals VALUE (JSON when it parses, else text). "
+    "Repeatable.",
+)
 @click.pass_obj
 def instances(
-    settings: Settings, key: str | None, state: str | None, business_key: str | None
+    settings: Settings,
+    key: str | None,
+    state: str | None,
+    business_key: str | None,
+    var: tuple[str, ...],
 ) -> None:
     """List process instances, oldest first."""
-    found = settings.engine().instances(key=key, state=state, business_key=business_key)
+    try:
+        found = settings.engine().instances(
+            key=key,
+            state=state,
+            business_key=business_key,
+            variables=parse_variables(var, None) or None,
+        )
+    except (TypeError, ValueError) as err:  # a list or object value, a quoted name
+        raise click.BadParameter(str(err), param_hint="'--var'") from None
     if settings.json:
         _print_json(found)
     elif not found:

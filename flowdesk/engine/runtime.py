@@ -93,9 +93,14 @@ class RuntimeService:
         state: str | None,
         business_key: str | None,
         parent_id: str | None = None,
+        variables: Mapping[str, Any] | None = None,
     ) -> list[ProcessInstance]:
         rows = uow.instances.list(
-            process_key=key, state=state, business_key=business_key, parent_instance_id=parent_id
+            process_key=key,
+            state=state,
+            business_key=business_key,
+            parent_instance_id=parent_id,
+            variables=variables,
         )
         return [instance_record(row) for row in rows]
 

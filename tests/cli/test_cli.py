@@ -557,6 +557,10 @@ def test_instances__filters(cli, started):
     assert as_json(cli("--json", "instances", "--state", "completed")) == []
     assert "No instances." in cli("instances", "--key", "other").stdout
     cli("instances", "--state", "finished", exit_code=2)
+    by_initiator = as_json(cli("--json", "instances", "--var", "initiator=alice"))
+    assert [i["business_key"] for i in by_initiator] == ["EXP-1", "EXP-2"]
+    assert as_json(cli("--json", "instances", "--var", "initiator=bob")) == []
+    assert "'--var'" in cli("instances", "--var", "initiator=[1]", exit_code=2).stderr
 
 
 def test_show__instance_tasks_and_jobs(cli, awaiting_approval):

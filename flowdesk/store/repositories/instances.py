@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Row, Update, bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.exc import DBAPIError
 
 from flowdesk import errors
@@ -22,6 +34,8 @@ from flowdesk.store.repositories.base import (
     _Repository,
     _store_errors,
 )
+
+VariableValue = str | int | float | bool
 
 # PostgreSQL: serialization_failure and deadlock_detected. Both mean "another transaction got
 # there first"; retrying the whole call is safe.
@@ -89,9 +103,19 @@ class InstanceRepository(_Repository):
         business_key: str | None = None,
         definition_id: int | None = None,
         parent_instance_id: str | None = None,
+        variables: Mapping[str, VariableValue] | None = None,
         limit: int | None = None,
     ) -> builtins.list[records.InstanceRow]:
-        """Return instances matching every filter given, oldest first (started_at, then id)."""
+        """Return instances matching every filter given, oldest first (started_at, then id).
+
+        Args:
+            variables: Only instances where each of these variables holds this value, of the
+                same JSON type (the text "1" is not the number 1).
+
+        Raises:
+            TypeError: A variable value is not a string, number or boolean.
+            ValueError: A variable name holds a double quote.
+        """
         stmt = _equal(
             select(models.Instance),
             models.Instance,
@@ -101,6 +125,9 @@ class InstanceRepository(_Repository):
             definition_id=definition_id,
             parent_instance_id=parent_instance_id,
         )
+        postgresql = self._session.get_bind().dialect.name == "postgresql"
+        for name, value in (variables or {}).items():
+            stmt = stmt.where(_variable_equals(name, value, postgresql=postgresql))
         stmt = stmt.order_by(models.Instance.started_at, models.Instance.id).limit(limit)
         return [_instance_row(m) for m in _all(self._session, stmt)]
 
@@ -196,3 +223,29 @@ def _update_instance(fields: tuple[str, ...]) -> Update:
 def _instance_from(row: Row[Any]) -> records.InstanceRow:
     values = row._mapping
     return records.InstanceRow(**{name: values[name] for name in _INSTANCE_FIELDS})
+
+
+# SQLite's json_type names for each Python type a filter may hold.
+_JSON_TYPES: dict[type, tuple[str, ...]] = {
+    str: ("text",),
+    int: ("integer", "real"),
+    float: ("integer", "real"),
+}
+
+
+def _variable_equals(name: str, value: VariableValue, *, postgresql: bool) -> ColumnElement[bool]:
+    """Whether an instance's variable `name` holds `value`, as a JSON value of its type."""
+    if not isinstance(value, str | int | float | bool):
+        raise TypeError(f"variable filter {name!r}: {value!r} is not a string, number or boolean")
+    column = models.Instance.variables
+    if postgresql:  # JSONB containment compares type and value, and can use a GIN index
+        return type_coerce(column, pg.JSONB).contains({name: value})
+    if '"' in name:
+        raise ValueError(f"variable filter {name!r}: a name may not hold a double quote")
+    path = f'$."{name}"'
+    if isinstance(value, bool):
+        return func.json_type(column, path) == ("true" if value else "false")
+    return and_(
+        func.json_type(column, path).in_(_JSON_TYPES[type(value)]),
+        func.json_extract(column, path) == value,
+    )
