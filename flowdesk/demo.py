@@ -19,9 +19,8 @@ as people work and when the story waits, so timers fall due without waiting days
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
 
 import flowdesk
 from flowdesk._resources import shipped
@@ -40,8 +39,10 @@ __all__ = ["DEMO_GROUPS", "DemoClock", "run_demo"]
 DEMO_GROUPS: dict[str, tuple[str, ...]] = STAFF
 """The simulated users and their groups; pass it as the engine's `groups`."""
 
-Answers = Mapping[str, Sequence[Mapping[str, Any]]]
-"""Per task element id, the data each visit of the task adds to its form (the last repeats)."""
+_PAYMENT = {
+    "payment_terms": "30% with the order, 70% on acceptance",
+    "market_price_note": "Competitors quote 760,000-820,000 CNY",
+}
 
 
 def run_demo(
@@ -119,15 +120,27 @@ def _presales(director: Director, run: int) -> None:
                     "interface | MES link | report batches to the MES"
                 }
             ],
-            "Task_design_solution": [{"special_requirements": True, "delivery_weeks": 10}],
+            "Task_assess_requirement": [
+                {"importance": "high", "urgency": "high", "difficulty": "low"},
+                {"importance": "medium", "urgency": "high", "difficulty": "medium"},
+                {"importance": "low", "urgency": "medium", "difficulty": "high"},
+            ],
+            "Task_design_solution": [
+                {
+                    "solution_summary": "Two-coat epoxy line with automatic thickness control",
+                    "special_requirements": True,
+                    "delivery_weeks": 10,
+                }
+            ],
             "Task_estimate_cost": [{"cost_estimate": 610_000, "risk_level": "medium"}],
+            # The discount is the price in percent of the list price (88 = 八八折).
             "Task_prepare_quotation": [
-                {"list_price": 900_000, "discount": 12},
-                {"list_price": 900_000, "discount": 18},
+                {"list_price": 900_000, "discount": 88, **_PAYMENT},
+                {"list_price": 900_000, "discount": 82, **_PAYMENT},
             ],
             "Task_negotiate": [
-                {"negotiation_outcome": "revise_price", "negotiation_notes": "Wants 15% off"},
-                {"negotiation_outcome": "agreed", "negotiation_notes": "Agreed at 18% off"},
+                {"negotiation_outcome": "revise_price", "negotiation_notes": "Asks for 80%"},
+                {"negotiation_outcome": "agreed", "negotiation_notes": "Agreed at 82%"},
             ],
             # The order review the signed contract starts.
             "Task_production_feedback": [{"production_feedback": "fulfilled"}],

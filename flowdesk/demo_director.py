@@ -210,8 +210,9 @@ class Director:
         if event.type == "activity_completed" and kind in _GATEWAYS:
             taken = [names.get(str(e), str(e)) for e in event.data.get("next", [])]
             return f"gateway {name!r} went to {' and '.join(map(repr, taken))}" if taken else None
-        if event.type == "activity_completed" and kind == "BusinessRuleTask":
-            return f"decision {name!r} evaluated"
+        if event.type == "activity_completed" and "result" in event.data:
+            outcome = ", ".join(f"{k} = {_short(v)}" for k, v in event.data["result"].items())
+            return f"decision {event.data.get('decision')!r} ({name}): {outcome}"
         if event.type == "activity_completed" and kind == "EndEvent":
             return f"reached end event {name!r}"
         if event.type == "document_created":

@@ -244,6 +244,9 @@ class Execution(UserTaskRows, WaitRows):
             data: dict[str, Any] = {"name": activity.name, "kind": activity.kind}
             if activity.next_elements:
                 data["next"] = list(activity.next_elements)
+            if activity.decision is not None:
+                data["decision"], variable, value = activity.decision
+                data["result"] = {variable: _jsonable(value)}
             self.record("activity_completed", element_id=activity.element_id, data=data)
         self.run.log.completed.clear()
 

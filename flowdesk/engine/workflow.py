@@ -477,10 +477,13 @@ class WorkflowRun:
             taken: tuple[str, ...] = ()
             if isinstance(spec, _GATEWAYS):
                 taken = tuple(taken_elements(task))
+            decision = None
+            variable = getattr(spec, "result_variable", None)
+            if getattr(spec, "decision", None) is not None and variable:  # a business rule task
+                decision = (spec.decision.decision_id, variable, task.data.get(variable))
+            name = spec.bpmn_name or spec.bpmn_id
             self.log.completed.append(
-                CompletedActivity(
-                    spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__, taken
-                )
+                CompletedActivity(spec.bpmn_id, name, type(spec).__name__, taken, decision)
             )
 
     def _task_view(self, task: Any) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class CompletedActivity:
     name: str
     kind: str  # the Spiff spec class, e.g. "ExclusiveGateway"
     next_elements: tuple[str, ...] = ()  # for gateways: where the token went
+    decision: tuple[str, str, Any] | None = None  # business rule task: decision, variable, value
 
 
 @dataclass(frozen=True, slots=True)

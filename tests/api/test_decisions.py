@@ -117,6 +117,16 @@ def test_business_rule_task__result_steers_the_gateway_to_a_review(decisions):
     assert decisions.complete(review.id, user="bob").state == "completed"
 
 
+def test_business_rule_task__history_records_the_decision_and_its_result(decisions):
+    decisions.deploy(DATA / "decisions_route.bpmn")
+    instance = decisions.start("expense_routing", {"amount": 2000, "category": "office"})
+
+    (evaluated,) = [e for e in decisions.history(instance.id) if e.element_id == "Task_route"]
+    assert evaluated.type == "activity_completed"
+    assert evaluated.data["decision"] == "approval_route"
+    assert evaluated.data["result"] == {"route": "manual"}
+
+
 def test_business_rule_task__unique_violation_is_an_incident(decisions):
     decisions.deploy(DATA / "decisions_route.bpmn")
     instance = decisions.start("expense_routing", {"amount": 4500, "category": "gifts"})

@@ -763,6 +763,7 @@ def test_demo__runs_the_four_shipped_processes_to_their_ends_and_can_run_again(c
     assert "[demand_confirmation] instance" in story  # called by presales
     assert "message thrown: contract_signed" in story
     assert "gateway 'Approved?' went to 'Order rejected'" in story
+    assert "decision 'order_routing' (Decide review route): route = 'leadership_only'" in story
     assert "document '报价单 PS-0001-Q2' rendered" in story
     assert "may sam read C-0001's archive now? yes" in story
     assert "flowdesk" in result.stdout and "history ID" in result.stdout
