@@ -38,7 +38,7 @@ import sys
 import tempfile
 import traceback
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -507,6 +507,15 @@ def _engine(url: str, clock: Clock) -> Iterator[flowdesk.Engine]:
         engine.close()
 
 
+def link_deployment(root: Path, files: Iterable[CorpusFile], folder: Path) -> Path:
+    """A folder of links to the corpus files, for `Engine.deploy`; the corpus is not copied."""
+    for corpus_file in files:
+        link = folder / corpus_file.path
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(root / corpus_file.path)
+    return folder
+
+
 def _deploy(
     engine: flowdesk.Engine,
     root: Path,
@@ -515,11 +524,7 @@ def _deploy(
     target: CorpusFile,
 ) -> list[Outcome] | None:
     """Deploy the files as one deployment; the outcomes of a rejected one, else None."""
-    folder = workdir / "deployment"
-    for corpus_file in files:
-        link = folder / corpus_file.path
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(root / corpus_file.path)
+    folder = link_deployment(root, files, workdir / "deployment")
     rows = [p.id for p in target.processes] or list(target.decisions) or ["-"]
     try:
         engine.deploy(folder)
