@@ -80,6 +80,12 @@ class Drive:
 Step = Callable[[Drive], None]
 
 
+def _one_task(drive: Drive, element: str) -> flowdesk.Task:
+    tasks = [t for t in drive.open_tasks() if t.element_id == element]
+    assert len(tasks) == 1, f"one open task {element!r} expected: {drive.root().incident}"
+    return tasks[0]
+
+
 def complete(element: str, data: Mapping[str, Any] | None = None, *, count: int = 1) -> Step:
     """`taskService.complete` on `count` open tasks of the activity (oldest first)."""
 
@@ -129,6 +135,35 @@ def execute_job() -> Step:
     return step
 
 
+def claim(element: str, user: str) -> Step:
+    """`taskService.claim` on the one open task of the activity."""
+
+    def step(drive: Drive) -> None:
+        task = _one_task(drive, element)
+        drive.engine.claim(task.id, user=user)
+
+    return step
+
+
+def assignee(element: str, user: str | None) -> Step:
+    """`assertThat(task).isAssignedTo(user)` (None: `isNotAssigned()`)."""
+
+    def step(drive: Drive) -> None:
+        task = _one_task(drive, element)
+        assert task.assignee == user
+
+    return step
+
+
+def variables_are(**expected: Any) -> Step:
+    """`assertThat(processInstance).variables().hasSize(n).containsEntry(...)`: all of them."""
+
+    def step(drive: Drive) -> None:
+        assert drive.root().variables == expected
+
+    return step
+
+
 def open_tasks(*elements: str) -> Step:
     """The activities of the open tasks (of the instance and the instances it called)."""
 
@@ -142,7 +177,7 @@ def candidate_groups(element: str, *groups: str) -> Step:
     """`taskService.getIdentityLinksForTask`: the candidate groups of the open task."""
 
     def step(drive: Drive) -> None:
-        (task,) = [t for t in drive.open_tasks() if t.element_id == element]
+        task = _one_task(drive, element)
         assert sorted(task.candidate_groups) == sorted(groups)
 
     return step
@@ -161,6 +196,32 @@ def counts(*, instances: int | None = None, jobs: int | None = None) -> Step:
             assert len(waiting) == jobs, f"jobs: {[j.element_id for j in waiting]}"
 
     return step
+
+
+class RecordingBean:
+    """A Mockito mock registered with `Mocks.register`: records each call, returns a stub.
+
+    `when(bean.method(args)).thenReturn(value)` becomes `returns={"method": value}`; every
+    other method returns None, as a mock does.
+    """
+
+    def __init__(self, name: str, returns: Mapping[str, Any]) -> None:
+        self.name = name
+        self.returns = dict(returns)
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __call__(self, call: flowdesk.ServiceCall) -> None:
+        self.calls.append(("execute", ()))
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def record(*args: Any) -> Any:
+            self.calls.append((method, args))
+            return self.returns.get(method)
+
+        return record
 
 
 # -- the expectations ------------------------------------------------------------------------
@@ -183,6 +244,12 @@ class Expectation:
     start: Mapping[str, Any] | None = field(default_factory=dict)
     # Service implementations that do what the Java test's delegate does (else: do nothing).
     services: Mapping[str, Callable[[flowdesk.ServiceCall], Any]] = field(default_factory=dict)
+    # Who is in which group (Camunda's identity service); flowdesk lets only candidates claim.
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Mocked beans, by name: the methods whose stubbed results the Java test gives.
+    beans: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The bean calls Mockito verifies (`verify` + `verifyNoMoreInteractions`), in any order.
+    calls: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
     xfail: str | None = None  # why flowdesk does otherwise (a finding), strict
     # What the mismatch raises: AssertionError for a different path, state or variable.
     xfail_raises: type[Exception] = AssertionError
@@ -218,12 +285,105 @@ ASYNC = (
     'camunda:async="true" (Camunda 7\'s older spelling of asyncBefore) is ignored: the '
     "service task runs in the completing call and no job is created"
 )
+BEANS_IN_TASK_EXPRESSIONS = (
+    "registered handlers are beans in service-task expressions only: camunda:assignee "
+    "'#{jobAnnouncementService.findRequester(jobAnnouncementId)}' ends in an incident "
+    "(unknown variable), where Camunda resolves the bean in any expression"
+)
 OUT_ON_ERROR = (
     'camunda:out variables="all" is not applied when the called instance ends with a BPMN '
     "error: the caller does not get subVariable"
 )
 
+PUBLICATION = "camunda-examples/camunda-testing-job-announcement-publication.bpmn"
+PUBLICATION_TEST = (
+    "camunda-bpm-examples testing/assert JobAnnouncementPublicationProcessTest.{}: verify "
+    "postToWebsite(1){} and never the others, verifyNoMoreInteractions; hasPassed({}); isEnded"
+)
+PUBLICATION_KEY = "camunda-testing-job-announcement-publication"
+JOB_SERVICE = "jobAnnouncementService"
+
+
+def _publication(twitter: bool, facebook: bool, test: str) -> Expectation:
+    """One of the four runs of the publication sub-process: website, then the chosen others."""
+    chosen = [c for c, on in (("Twitter", twitter), ("Facebook", facebook)) if on]
+    path = ["Event_0izgki4", "publish_announcement_website", "Gateway_0z7rp9m"]
+    path += ["Gateway_0c0k10n", "Gateway_030yxlx", "Gateway_1bdrrsh", "Gateway_0j1qkse"]
+    path += [f"publish_announcement_{c.lower()}" for c in chosen]
+    path += ["Gateway_1loiva2", "Event_087qk1c"]
+    return Expectation(
+        f"job-publication-{'-'.join(c.lower() for c in chosen) or 'website-only'}",
+        PUBLICATION,
+        PUBLICATION_KEY,
+        PUBLICATION_TEST.format(
+            test,
+            "".join(f", postTo{c}(1)" for c in chosen),
+            ", ".join(["website", *chosen]),
+        ),
+        start={"jobAnnouncementId": 1, "twitter": twitter, "facebook": facebook},
+        steps=(),
+        state="completed",
+        path=tuple(path),
+        ordered=False,  # the two branches of the parallel gateway
+        beans={JOB_SERVICE: {}},
+        calls=(("postToWebsite", (1,)), *((f"postTo{c}", (1,)) for c in chosen)),
+    )
+
+
 EXPECTATIONS = [
+    _publication(False, False, "testPublishOnlyOnCompanyWebsite"),
+    _publication(True, False, "testPublishAlsoOnTwitter"),
+    _publication(False, True, "testPublishAlsoOnFacebook"),
+    _publication(True, True, "testPublishAlsoOnFacebookAndTwitter"),
+    Expectation(
+        "job-announcement-happy-path",
+        "camunda-examples/camunda-testing-job-announcement.bpmn",
+        "camunda-testing-job-announcement",
+        "camunda-bpm-examples testing/assert JobAnnouncementProcessTest.testHappyPath: task "
+        "edit, candidate group engineering, not assigned; claim fozzie; complete; task review "
+        "assigned to gonzo (findRequester(1)); complete approved=true; task publish, group "
+        "engineering; variables exactly {jobAnnouncementId: 1, approved: true}; claim and "
+        "complete twitter=facebook=true; verify findRequester, postToWebsite, postToTwitter, "
+        "postToFacebook, notifyAboutPostings (each with 1), no more; hasPassedInOrder(edit, "
+        "review, publish, publication, mail); isEnded",
+        start={"jobAnnouncementId": 1},
+        steps=(
+            open_tasks("edit"),
+            candidate_groups("edit", "engineering"),
+            assignee("edit", None),
+            claim("edit", "fozzie"),
+            assignee("edit", "fozzie"),
+            complete("edit"),
+            assignee("review", "gonzo"),
+            complete("review", {"approved": True}),
+            candidate_groups("publish", "engineering"),
+            assignee("publish", None),
+            variables_are(jobAnnouncementId=1, approved=True),
+            claim("publish", "fozzie"),
+            complete("publish", {"twitter": True, "facebook": True}),
+        ),
+        state="completed",
+        path=(
+            "Event_0nt3pjb",
+            "edit",
+            "review",
+            "Gateway_0o79ay3",
+            "publish",
+            "publication",
+            "mail",
+            "Event_194gsd3",
+        ),
+        beans={JOB_SERVICE: {"findRequester": "gonzo", "findEditor": "fozzie"}},
+        groups={"fozzie": ("engineering",)},
+        xfail=BEANS_IN_TASK_EXPRESSIONS,
+        calls=(
+            ("findRequester", (1,)),
+            ("postToWebsite", (1,)),
+            ("postToTwitter", (1,)),
+            ("postToFacebook", (1,)),
+            ("notifyAboutPostings", (1,)),
+        ),
+    ),
     Expectation(
         "invoice-happy-path",
         "camunda-platform/invoice.v2.bpmn",
@@ -629,11 +789,15 @@ def test_corpus_process__takes_the_path_and_sets_the_variables_camunda_s_test_as
     expected: Expectation, db_url: str, tmp_path: Path
 ) -> None:
     clock = Clock()
-    engine = flowdesk.Engine(db_url, clock=clock, load_entry_points=False)
+    engine = flowdesk.Engine(
+        db_url, clock=clock, load_entry_points=False, groups=dict(expected.groups)
+    )
     try:
         deployment = CORPUS.deployment(expected.file)
+        beans = {name: RecordingBean(name, r) for name, r in expected.beans.items()}
         for name in sorted({n for f in deployment for n in f.services}):
-            engine.handlers.register_service(name, expected.services.get(name, NullService()))
+            handler = beans.get(name) or expected.services.get(name) or NullService()
+            engine.handlers.register_service(name, handler)
         with warnings.catch_warnings():
             # Spiff's and the missing-handler warnings are not what this test is about.
             warnings.simplefilter("ignore")
@@ -655,6 +819,9 @@ def test_corpus_process__takes_the_path_and_sets_the_variables_camunda_s_test_as
         assert {k: instance.variables.get(k) for k in expected.variables} == dict(
             expected.variables
         )
+        if expected.calls is not None:
+            made = [(method, args) for bean in beans.values() for method, args in bean.calls]
+            assert sorted(made, key=repr) == sorted(expected.calls, key=repr)
     finally:
         engine.close()
 
