@@ -16,6 +16,7 @@ from corpus import (
     CORPUS_ENV,
     DOC,
     REGENERATE,
+    START_VARIABLES,
     SUMMARY_END,
     SUMMARY_START,
     Corpus,
@@ -84,3 +85,9 @@ def test_conformance_summary__counts_the_table() -> None:
 
 def test_conformance_table__no_outcome_is_a_crash() -> None:
     assert [o for mode in Mode for o in EXPECTED[mode] if o.kind is Kind.CRASH] == []
+
+
+def test_start_variables__each_names_an_executable_process_of_the_corpus() -> None:
+    processes = {(f.path, p.id) for f in CORPUS.files.values() for p in f.processes if p.executable}
+
+    assert set(START_VARIABLES) <= processes
