@@ -102,6 +102,50 @@ class Execution:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DelegateTask:
+    """The user task a task listener's script sees as `task` (Camunda's `DelegateTask`).
+
+    Its getters answer from these fields; its setters (`setAssignee`, `setOwner`, `setName`,
+    `setDescription`, `setPriority`, `setDueDate`, `setFollowUpDate`, `addCandidateUser(s)`,
+    `addCandidateGroup(s)`, `deleteCandidateUser`, `deleteCandidateGroup`) come back in
+    `Outcome.task_changes`, keyed by these field names, for the caller to apply. Dates are
+    ISO-8601 text. `task.getExecution()` is the `execution` object; the variable methods are
+    the same as `execution`'s. As in Camunda, a task listener's script has `task` and no
+    global `execution`.
+    """
+
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    assignee: str | None = None
+    owner: str | None = None
+    priority: int = 50
+    task_definition_key: str | None = None
+    event_name: str | None = None
+    due_date: str | None = None
+    follow_up_date: str | None = None
+    candidate_users: tuple[str, ...] = ()
+    candidate_groups: tuple[str, ...] = ()
+
+
+# DelegateTask field <-> the runtime's camelCase name.
+_TASK_FIELDS = {
+    "id": "id",
+    "name": "name",
+    "description": "description",
+    "assignee": "assignee",
+    "owner": "owner",
+    "priority": "priority",
+    "task_definition_key": "taskDefinitionKey",
+    "event_name": "eventName",
+    "due_date": "dueDate",
+    "follow_up_date": "followUpDate",
+    "candidate_users": "candidateUsers",
+    "candidate_groups": "candidateGroups",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """What a script did.
 
@@ -110,12 +154,15 @@ class Outcome:
         variables: Variables written with `execution.setVariable`, last value wins.
         local_variables: Variables written with `execution.setVariableLocal`.
         removed: Variables removed with `execution.removeVariable`.
+        task_changes: What a task listener's script set on `task`, by `DelegateTask` field
+            name, e.g. `{"assignee": "bob", "candidate_groups": ["sales"]}`.
     """
 
     value: Any = None
     variables: dict[str, Any] = field(default_factory=dict)
     local_variables: dict[str, Any] = field(default_factory=dict)
     removed: tuple[str, ...] = ()
+    task_changes: dict[str, Any] = field(default_factory=dict)
 
 
 class ScriptSyntaxError(ExpressionError):
@@ -157,6 +204,7 @@ def run(
     execution: Execution | None = None,
     element_id: str | None = None,
     bind_execution: bool = True,
+    task: DelegateTask | None = None,
 ) -> Outcome:
     """Run a JavaScript script against process variables, in a fresh sandboxed context.
 
@@ -166,6 +214,7 @@ def run(
         execution: The ids `execution` reports.
         element_id: The BPMN element, for error messages.
         bind_execution: False leaves `execution` undefined (DMN expressions have none).
+        task: For a task listener: bound as `task`, instead of `execution`.
 
     Returns:
         The script's result value and the variables it wrote.
@@ -189,6 +238,13 @@ def run(
                 "processDefinitionId": facts.process_definition_id,
                 "eventName": facts.event_name,
             },
+            "task": None
+            if task is None
+            else {
+                camel: list(value) if isinstance(value, tuple) else value
+                for name, camel in _TASK_FIELDS.items()
+                for value in [getattr(task, name)]
+            },
         },
         default=_json_default,
     )
@@ -207,6 +263,11 @@ def run(
         variables=result["variables"],
         local_variables=result["local"],
         removed=tuple(result["removed"]),
+        task_changes={
+            name: result["task"][camel]
+            for name, camel in _TASK_FIELDS.items()
+            if camel in result["task"]
+        },
     )
 
 

@@ -59,6 +59,72 @@
     return value;
   }
 
+  function text(value, what) {
+    if (value === undefined || value === null) return null;
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    throw new TypeError(what + ' must be a string, not ' + typeof value);
+  }
+
+  function dateText(value, what) {
+    if (value === undefined || value === null) return null;
+    if (value instanceof Date) return plain(value, what, 0);
+    if (typeof value === 'string') return value;
+    throw new TypeError(what + ' must be a Date or ISO-8601 text, not ' + typeof value);
+  }
+
+  // Camunda's DelegateTask, over the facts Python passes; setters record into `changes`.
+  function delegateTask(facts, changes, execution) {
+    var state = Object.assign({}, facts);
+    function set(field, value) { state[field] = value; changes[field] = value; }
+    function addTo(field, value) {
+      value = text(value, field);
+      var list = state[field].slice();
+      if (value !== null && list.indexOf(value) < 0) list.push(value);
+      set(field, list);
+    }
+    function removeFrom(field, value) {
+      set(field, state[field].filter(function (x) { return x !== value; }));
+    }
+    function asDate(iso) { return iso === null ? null : new Date(iso); }
+    var task = {
+      getId: function () { return state.id; },
+      getName: function () { return state.name; },
+      getDescription: function () { return state.description; },
+      getAssignee: function () { return state.assignee; },
+      getOwner: function () { return state.owner; },
+      getPriority: function () { return state.priority; },
+      getTaskDefinitionKey: function () { return state.taskDefinitionKey; },
+      getEventName: function () { return state.eventName; },
+      getDueDate: function () { return asDate(state.dueDate); },
+      getFollowUpDate: function () { return asDate(state.followUpDate); },
+      getProcessInstanceId: function () { return execution.getProcessInstanceId(); },
+      getProcessDefinitionId: function () { return execution.getProcessDefinitionId(); },
+      getExecution: function () { return execution; },
+      setName: function (v) { set('name', text(v, 'name')); },
+      setDescription: function (v) { set('description', text(v, 'description')); },
+      setAssignee: function (v) { set('assignee', text(v, 'assignee')); },
+      setOwner: function (v) { set('owner', text(v, 'owner')); },
+      setPriority: function (v) {
+        if (typeof v !== 'number' || !isFinite(v)) throw new TypeError('priority must be a number');
+        set('priority', Math.trunc(v));
+      },
+      setDueDate: function (v) { set('dueDate', dateText(v, 'due date')); },
+      setFollowUpDate: function (v) { set('followUpDate', dateText(v, 'follow-up date')); },
+      addCandidateUser: function (v) { addTo('candidateUsers', v); },
+      addCandidateUsers: function (vs) { Array.from(vs).forEach(function (v) { addTo('candidateUsers', v); }); },
+      addCandidateGroup: function (v) { addTo('candidateGroups', v); },
+      addCandidateGroups: function (vs) { Array.from(vs).forEach(function (v) { addTo('candidateGroups', v); }); },
+      deleteCandidateUser: function (v) { removeFrom('candidateUsers', v); },
+      deleteCandidateGroup: function (v) { removeFrom('candidateGroups', v); }
+    };
+    ['getVariable', 'getVariableLocal', 'hasVariable', 'hasVariableLocal', 'getVariables',
+     'setVariable', 'setVariableLocal', 'removeVariable'].forEach(function (m) {
+      task[m] = execution[m];
+    });
+    return Object.freeze(task);
+  }
+
   globalThis.__flowdesk_check__ = function (probe) {
     try {
       (0, eval)(probe);
@@ -108,7 +174,14 @@
       toString: function () { return 'Execution[' + facts.processInstanceId + ']'; }
     };
     Object.freeze(execution);
-    if (facts !== null) globalThis.execution = execution;
+    var taskFacts = input.task;
+    var taskChanges = {};
+    if (taskFacts !== null) {
+      // A task listener's script sees Camunda's DelegateTask as `task` and no `execution`.
+      globalThis.task = delegateTask(taskFacts, taskChanges, execution);
+    } else if (facts !== null) {
+      globalThis.execution = execution;
+    }
     var identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
     Object.keys(variables).forEach(function (n) {
       if (identifier.test(n) && !(n in globalThis)) globalThis[n] = variables[n];
@@ -120,7 +193,8 @@
       value: plain(value, 'the script result', 0),
       variables: written,
       local: local,
-      removed: Object.keys(removed)
+      removed: Object.keys(removed),
+      task: taskChanges
     });
   };
 })();

@@ -14,7 +14,8 @@ deploy with `unsupported_reason`.
 
 `run_script(task, source, script_format)` is the entry point for any code that runs a script
 on behalf of a Spiff task (script tasks, and listeners with `camunda:script`): it applies the
-script's variable writes to the task data and returns the script's value.
+script's variable writes to the task data and returns the script's value. A task listener
+passes `delegate_task` (bound as `task`) and gets what the script set on it in `task_changes`.
 """
 
 from __future__ import annotations
@@ -96,7 +97,13 @@ def execution_of(task: Any, *, event_name: str | None = None) -> javascript.Exec
 
 
 def run_script(
-    task: Any, source: str, script_format: str | None, *, event_name: str | None = None
+    task: Any,
+    source: str,
+    script_format: str | None,
+    *,
+    event_name: str | None = None,
+    delegate_task: javascript.DelegateTask | None = None,
+    task_changes: dict[str, Any] | None = None,
 ) -> Any:
     """Run a script for a Spiff task as Camunda runs it; its writes go into the task data.
 
@@ -108,6 +115,10 @@ def run_script(
         source: The script text from the model.
         script_format: `scriptFormat` as in the model; None or empty is Python.
         event_name: For a listener, its event, which `execution.getEventName()` returns.
+        delegate_task: For a task listener, the user task, bound as `task` in JavaScript
+            (instead of `execution`, as in Camunda).
+        task_changes: Receives what a JavaScript task listener set on `task` (see
+            `javascript.DelegateTask`), for the caller to apply to the user task.
 
     Returns:
         The script's value: for JavaScript its last expression, for JUEL the expression's value,
@@ -121,8 +132,12 @@ def run_script(
     language = language_of(script_format)
     if language == JAVASCRIPT:
         facts = execution_of(task, event_name=event_name)
-        outcome = javascript.run(source, task.data, execution=facts, element_id=element_id)
+        outcome = javascript.run(
+            source, task.data, execution=facts, element_id=element_id, task=delegate_task
+        )
         apply_writes(task, outcome)
+        if task_changes is not None:
+            task_changes.update(outcome.task_changes)
         return outcome.value
     if language == PYTHON:
         task.workflow.script_engine.environment.execute(source, task.data)

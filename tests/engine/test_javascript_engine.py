@@ -154,3 +154,45 @@ def test_unsupported_reason__says_what_runs_instead():
         "run); flowdesk runs javascript (also js, ecmascript), python (flowdesk's sandboxed "
         "Python) and juel"
     )
+
+
+def test_task_listener__task_is_bound_instead_of_execution_and_setters_come_back():
+    # The pattern of Camunda's invoice example: a create listener that assigns the approver.
+    delegate = javascript.DelegateTask(
+        id="t1", name="Approve", task_definition_key="approveInvoice", event_name="create",
+        candidate_groups=("accounting",),
+    )  # fmt: skip
+    script = """
+if (!!task.getVariable('approver')) {
+  task.setAssignee(approver);
+}
+task.addCandidateGroup('management');
+task.setDueDate(new Date(Date.UTC(2026, 2, 9)));
+task.setVariable('seen', [typeof execution, task.getEventName(), task.getTaskDefinitionKey(),
+                          task.getExecution().getProcessInstanceId()]);
+"""
+
+    outcome = javascript.run(
+        script,
+        {"approver": "demo"},
+        execution=javascript.Execution(process_instance_id="i1"),
+        task=delegate,
+    )
+
+    assert outcome.task_changes == {
+        "assignee": "demo",
+        "candidate_groups": ["accounting", "management"],
+        "due_date": "2026-03-09T00:00:00.000Z",
+    }
+    assert outcome.variables == {"seen": ["undefined", "create", "approveInvoice", "i1"]}
+
+
+def test_task_listener__reading_the_assignee_sees_what_the_script_set():
+    outcome = javascript.run(
+        "task.setAssignee('kermit'); task.setVariable('approver', task.getAssignee());",
+        {},
+        task=javascript.DelegateTask(assignee="fozzie"),
+    )
+
+    assert outcome.variables == {"approver": "kermit"}
+    assert outcome.task_changes == {"assignee": "kermit"}
