@@ -282,6 +282,39 @@ def test_condition__a_non_boolean_result_is_an_incident_as_in_camunda(
     assert engine.tasks(instance_id=instance.id) == []
 
 
+def test_condition__javascript_on_an_inclusive_gateway_takes_every_true_flow(
+    engine: flowdesk.Engine, tmp_path: Path
+) -> None:
+    body = """  <bpmn:process id="split" isExecutable="true">
+    <bpmn:startEvent id="S" />
+    <bpmn:inclusiveGateway id="Fork" />
+    <bpmn:userTask id="Legal" />
+    <bpmn:userTask id="Finance" />
+    <bpmn:userTask id="Sales" />
+    <bpmn:sequenceFlow id="F1" sourceRef="S" targetRef="Fork" />
+    <bpmn:sequenceFlow id="ToLegal" sourceRef="Fork" targetRef="Legal">
+      <bpmn:conditionExpression language="javascript">contract.risky</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="ToFinance" sourceRef="Fork" targetRef="Finance">
+      <bpmn:conditionExpression language="javascript"
+        >contract.value &gt; 10000</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="ToSales" sourceRef="Fork" targetRef="Sales">
+      <bpmn:conditionExpression language="javascript"
+        >contract.value &lt; 100</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+  </bpmn:process>
+"""
+    engine.deploy(write(tmp_path, body))
+
+    instance = engine.start("split", variables={"contract": {"risky": True, "value": 50000}})
+
+    assert sorted(t.element_id for t in engine.tasks(instance_id=instance.id)) == [
+        "Finance",
+        "Legal",
+    ]
+
+
 # --- camunda:script parameters --------------------------------------------------------------
 
 
