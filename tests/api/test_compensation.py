@@ -143,6 +143,42 @@ def test_throw_inside_a_sub_process__undoes_only_the_sub_process_work(engines: E
     assert complete(engines, nested.id, "Task_after_inner").state == "completed"
 
 
+def test_throw_in_an_event_sub_process__undoes_the_work_of_the_scope_around_it(
+    engines: Engines,
+) -> None:
+    order = engines().start("refund_on_error")
+
+    done = engines().instance(order.id)
+    assert done.state == "completed"
+    # The flow after the throw saw the refund: the handler ran first.
+    assert done.variables == {"charged": 120, "refunded": 120, "told": 120}
+
+
+def test_sub_process_with_a_handler__compensating_it_runs_its_handler(engines: Engines) -> None:
+    parcel = engines().start("packing")
+    assert open_tasks(engines, parcel.id) == ["Task_ship_parcel"]
+
+    engines().correlate("parcel_lost")
+
+    assert open_tasks(engines, parcel.id) == ["Task_unpack"]
+    assert engines().instance(parcel.id).state == "running"  # the end event waits for it
+    assert complete(engines, parcel.id, "Task_unpack").state == "completed"
+
+
+def test_call_activity_with_a_handler__compensated_after_its_instance_ended(
+    engines: Engines,
+) -> None:
+    order = engines().start("stock_order")
+    (called,) = [i for i in engines().instances() if i.parent_id == order.id]
+
+    complete(engines, called.id, "Task_pick")
+
+    done = engines().instance(order.id)
+    assert done.state == "completed"
+    assert done.variables["reserved"] is False
+    assert "Script_unreserve" in completed_elements(engines, order.id)
+
+
 # -- what flowdesk cannot run is refused at deploy -----------------------------------------------
 
 
