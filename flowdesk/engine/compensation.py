@@ -20,15 +20,20 @@ How it is built here:
   the parsed spec's own class with a mixin (same class name, so the history reads the same).
 - Records live in the internal data of the scope workflow's root task (`_RECORDS`), with a
   counter on the top workflow's root for their order: the serializer keeps them, pruning never
-  drops a root, and a sub-process's records end with it, as Camunda's scope does.
-- A throw (`CompensationThrowEvent`, `CompensationEndEvent`, `CancelEndEvent`) spawns one handler
-  task per record as a triggered child of its scope's root (as Spiff starts an event
-  sub-process) and stays WAITING until every one has finished.
+  drops a root, and a running sub-process keeps its own in its sub-workflow.
+- A throw (`CompensationThrowEvent`, `CompensationEndEvent`, `CancelEndEvent`) takes its
+  scope's records and starts their handlers newest first, one after another (`_drive`: the
+  next starts when those before have finished or wait for something), each as a triggered
+  child of its scope's root (as Spiff starts an event sub-process); it stays WAITING until every
+  handler has finished, and each handler wakes it when it completes.
+- A completed sub-process hands its records to the scope around it as one record
+  (`_CompensableScope`), as Camunda keeps them in an "event scope". Spiff has dropped the
+  sub-process's state by then, so a `CompensationScope` spec (one per such sub-process, added
+  to the parent's spec at parse time) opens a fresh, empty sub-workflow of the sub-process's
+  spec in which the inner handlers run.
 
-Not supported, and refused at deploy by `check_document` / the parser: compensation event
-sub-processes (a sub-process's handler written as an event sub-process), and compensating the
-inside of a sub-process that has completed (Spiff drops a finished sub-process's state, so its
-handlers have nowhere to run).
+Not supported, and refused at deploy: compensation event sub-processes (a sub-process's
+handler written as an event sub-process with a compensation start event).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from uuid import UUID
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent, IntermediateThrowEvent
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent, IntermediateThrowEvent, SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import (
     EventSubprocess as SpiffEventSubprocess,
@@ -58,6 +63,8 @@ _RECORDS = "flowdesk_compensation"
 _SEQUENCE = "flowdesk_compensation_seq"
 _HANDLERS = "flowdesk_compensation_handlers"
 _THROWER = "flowdesk_compensation_thrower"
+_INNER = "flowdesk_compensation_inner"
+_QUEUE = "flowdesk_compensation_queue"
 
 # Activities: the elements a compensation throw can find in its scope.
 _SUB_PROCESSES = frozenset({"subProcess", "transaction"})
@@ -83,6 +90,25 @@ class CompensationProcessParser(ProcessParser):  # type: ignore[misc]  # Spiff i
         for boundary in self.node.iterchildren(f"{_BPMN}boundaryEvent"):
             if _compensates(boundary):
                 self._link(boundary, linked)
+        for child in self.node:
+            if isinstance(child.tag, str) and _inner_compensation(child) is not None:
+                self._add_scope(child, has_handler=child.get("id") in linked)
+
+    def _add_scope(self, node: Any, *, has_handler: bool) -> None:
+        """A completed sub-process with handlers inside: its records, and a spec to undo them."""
+        sub_id = node.get("id")
+        specs = [
+            spec
+            for spec in self.spec.task_specs.values()
+            if getattr(spec, "bpmn_id", None) == sub_id and not isinstance(spec, MultiInstanceTask)
+        ]
+        if not specs:
+            return  # not reachable: Spiff did not parse it
+        scope = CompensationScope(self.spec, f"{sub_id} [compensation]", specs[0].spec)
+        for spec in specs:
+            spec.compensation_scope = scope.name
+            spec.compensation_shadowed = has_handler
+            _mix(spec, _CompensableScope)
 
     def _link(self, boundary: Any, linked: set[str]) -> None:
         attached = boundary.get("attachedToRef")
@@ -187,48 +213,24 @@ def configure_throw(task_spec: Any, node: Any) -> None:
 
 
 def check_document(root: Any, filename: str | None) -> None:
-    """Refuse compensation that would have to undo the inside of a completed sub-process.
-
-    Camunda 7 compensates a completed sub-process by running the handlers of the activities
-    that completed inside it. SpiffWorkflow 3.2 drops a sub-process's state when it completes,
-    so those handlers would have no scope to run in: such a model is refused, naming the throw.
+    """Refuse a compensation throw whose `activityRef` names no activity of its scope.
 
     Raises:
-        ValidationException: naming the compensation throw or cancel end event.
+        ValidationException: naming the compensation throw.
     """
     for event in root.iter(f"{_BPMN}intermediateThrowEvent", f"{_BPMN}endEvent"):
         definition = _child(event, "compensateEventDefinition")
-        is_cancel = _child(event, "cancelEventDefinition") is not None
-        if definition is None and not is_cancel:
-            continue
         activity_ref = definition.get("activityRef") if definition is not None else None
+        if activity_ref is None:
+            continue
         scopes = list(_throw_scopes(event))
-        if activity_ref is not None and not any(
-            _direct_child(scope, activity_ref) is not None for scope in scopes
-        ):
+        if not any(_direct_child(scope, activity_ref) is not None for scope in scopes):
             raise ValidationException(
                 f"Invalid attribute value for 'activityRef': no activity with id "
                 f"{activity_ref!r} in scope {scopes[-1].get('id')!r}",
                 node=event,
                 file_name=filename,
             )
-        for scope in scopes:
-            for activity in scope:
-                if not isinstance(activity.tag, str) or (
-                    activity_ref is not None and activity.get("id") != activity_ref
-                ):
-                    continue
-                inner = _inner_compensation(activity)
-                if inner is not None:
-                    raise ValidationException(
-                        f"{'cancel' if is_cancel else 'compensation'} event "
-                        f"{event.get('id')!r} would undo {inner.get('attachedToRef')!r} inside "
-                        f"the completed sub-process {activity.get('id')!r}; flowdesk "
-                        "(SpiffWorkflow 3.2 keeps no state of a finished sub-process) "
-                        "compensates only activities of the throw's own scope",
-                        node=event,
-                        file_name=filename,
-                    )
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -241,17 +243,44 @@ class _Compensable:
 
     def _on_complete_hook(self, my_task: Any) -> None:
         super()._on_complete_hook(my_task)  # type: ignore[misc]
-        top = my_task.workflow.top_workflow
-        sequence = int(top.task_tree.internal_data.get(_SEQUENCE, 0)) + 1
-        top.task_tree.internal_data[_SEQUENCE] = sequence
-        records = my_task.workflow.task_tree.internal_data.setdefault(_RECORDS, [])
-        records.append(
-            {
-                "sequence": sequence,
+        record = {"activity": my_task.task_spec.bpmn_id, "handler": self.compensation_handler}
+        _add_record(my_task, record)
+
+
+class _CompensableScope:
+    """A sub-process with handlers inside: on completion, its records move to its parent scope.
+
+    Camunda keeps a completed sub-process's subscriptions in an "event scope" under the scope
+    around it; compensating the sub-process then compensates them. Here they become one record
+    of the parent scope, which `CompensationScope` undoes. `compensation_shadowed`: the
+    sub-process has a compensation boundary event of its own, so (as in Camunda) an
+    `activityRef` naming it runs only that handler, and a throw without one runs both.
+    """
+
+    compensation_scope: str
+    compensation_shadowed: bool
+
+    def _on_complete_hook(self, my_task: Any) -> None:
+        super()._on_complete_hook(my_task)  # type: ignore[misc]
+        sub = my_task.workflow.top_workflow.subprocesses.get(my_task.id)
+        inner = sub.task_tree.internal_data.get(_RECORDS, []) if sub is not None else []
+        if inner:
+            record = {
                 "activity": my_task.task_spec.bpmn_id,
-                "handler": self.compensation_handler,
+                "scope": self.compensation_scope,
+                "inner": inner,
+                "shadowed": self.compensation_shadowed,
             }
-        )
+            _add_record(my_task, record)
+
+
+def _add_record(my_task: Any, record: dict[str, Any]) -> None:
+    """Remember a completion in the task's scope, numbered in completion order."""
+    top = my_task.workflow.top_workflow
+    sequence = int(top.task_tree.internal_data.get(_SEQUENCE, 0)) + 1
+    top.task_tree.internal_data[_SEQUENCE] = sequence
+    records = my_task.workflow.task_tree.internal_data.setdefault(_RECORDS, [])
+    records.append({"sequence": sequence, **record})
 
 
 class _Handler:
@@ -264,9 +293,7 @@ class _Handler:
 
     def _on_complete_hook(self, my_task: Any) -> None:
         super()._on_complete_hook(my_task)  # type: ignore[misc]
-        thrower = _find_task(my_task.workflow.top_workflow, my_task.internal_data.get(_THROWER))
-        if thrower is not None and thrower.state == TaskState.WAITING:
-            thrower.task_spec._update(thrower)
+        _wake_thrower(my_task)
 
 
 class _CompensationThrow:
@@ -281,13 +308,12 @@ class _CompensationThrow:
     def _update_hook(self, my_task: Any) -> bool:
         if not super()._update_hook(my_task):  # type: ignore[misc]
             return False
-        if _HANDLERS not in my_task.internal_data:
-            my_task.internal_data[_HANDLERS] = _start_handlers(my_task, self.activity_ref)
-        top = my_task.workflow.top_workflow
-        if any(_running(top, ref) for ref in my_task.internal_data[_HANDLERS]):
-            my_task._set_state(TaskState.WAITING)
-            return False
-        return True
+        if _QUEUE not in my_task.internal_data:
+            my_task.internal_data[_QUEUE] = _take_records(my_task, self.activity_ref)
+        if _drive(my_task):
+            return True
+        my_task._set_state(TaskState.WAITING)
+        return False
 
 
 class CompensationThrowEvent(_CompensationThrow, IntermediateThrowEvent):  # type: ignore[misc]
@@ -302,25 +328,105 @@ class CancelEndEvent(_CompensationThrow, EndEvent):  # type: ignore[misc]
     """A transaction's cancel end event: compensates the transaction, then cancels it."""
 
 
-def _start_handlers(my_task: Any, activity_ref: str | None) -> list[str]:
-    """Take the throw's records and spawn their handlers, newest completion first."""
-    chosen: list[tuple[dict[str, Any], Any]] = []
+class CompensationScope(SubWorkflowTask):  # type: ignore[misc]  # Spiff is untyped
+    """Undoes the inside of a completed sub-process: its handlers run in a fresh sub-workflow.
+
+    SpiffWorkflow drops a sub-process's sub-workflow once it completes; this spec (one per such
+    sub-process, in the scope around it) gets a new, empty one of the same sub-process spec, in
+    which the handlers of the records it carries run (never the sub-process's own flow). It
+    completes when they all have.
+    """
+
+    def __init__(self, wf_spec: Any, name: str, subworkflow_spec: str) -> None:
+        super().__init__(wf_spec, name, subworkflow_spec)
+        self.bpmn_id = None  # no element of the model: the history shows the handlers only
+
+    def test(self) -> None:
+        return None  # no incoming flow: only a throw starts it
+
+    def _update_hook(self, my_task: Any) -> bool:
+        if my_task.has_state(TaskState.FINISHED_MASK):
+            return False
+        top = my_task.workflow.top_workflow
+        if _QUEUE not in my_task.internal_data:
+            my_task._inherit_data()
+            sub = top.create_subprocess(my_task, self.spec)
+            # Spiff readies a new workflow's Start (its root) and predicts the flow after it;
+            # none of that may run here, only the handlers.
+            sub.task_tree._drop_children(force=True)
+            sub.task_tree._set_state(TaskState.COMPLETED)
+            inner = sorted(my_task.internal_data.pop(_INNER, []), key=_newest_first)
+            my_task.internal_data[_QUEUE] = [[record, str(my_task.id)] for record in inner]
+        if _drive(my_task):
+            return True
+        my_task._set_state(TaskState.WAITING)
+        return False
+
+    def _run_hook(self, my_task: Any) -> bool:
+        sub = my_task.workflow.top_workflow.subprocesses.get(my_task.id)
+        if sub is not None:
+            sub.completed = True  # done: Spiff stops updating it, pruning drops it
+        return True
+
+    def _on_complete_hook(self, my_task: Any) -> None:
+        super()._on_complete_hook(my_task)
+        _wake_thrower(my_task)
+
+
+def _take_records(my_task: Any, activity_ref: str | None) -> list[list[Any]]:
+    """Take the throw's records from its scopes: `[record, scope key]`, newest first."""
+    chosen: list[list[Any]] = []
     for scope in _scopes(my_task.workflow):
         records = scope.task_tree.internal_data.get(_RECORDS, [])
-        taken = [r for r in records if activity_ref is None or r["activity"] == activity_ref]
+        taken = [r for r in records if _matches(r, activity_ref)]
         scope.task_tree.internal_data[_RECORDS] = [r for r in records if r not in taken]
-        chosen.extend((record, scope) for record in taken)
-    chosen.sort(key=lambda pair: int(pair[0]["sequence"]), reverse=True)
-    started = []
-    for record, scope in chosen:
-        spec = scope.spec.task_specs[record["handler"]]
-        # Spiff runs READY tasks in tree order, so the newest completion's handler runs first.
-        handler = scope.task_tree._add_child(spec, TaskState.FUTURE)
-        handler.triggered = True  # not one of the root's predicted children: Spiff keeps it
-        handler.internal_data[_THROWER] = str(my_task.id)
-        spec._update(handler)
-        started.append(str(handler.id))
-    return started
+        key = None if scope is scope.top_workflow else str(scope.parent_task_id)
+        chosen.extend([record, key] for record in taken)
+    return sorted(chosen, key=lambda pair: _newest_first(pair[0]))
+
+
+def _newest_first(record: dict[str, Any]) -> int:
+    return -int(record["sequence"])
+
+
+def _matches(record: dict[str, Any], activity_ref: str | None) -> bool:
+    if activity_ref is None:
+        return True
+    return record["activity"] == activity_ref and not record.get("shadowed", False)
+
+
+def _drive(thrower: Any) -> bool:
+    """Start the queued handlers in order; True once all have finished.
+
+    Camunda starts them newest first, each running until it finishes or waits (for a person,
+    a message, a timer) before the next starts. So the next one starts here only when those
+    started before are finished or wait; a running one wakes the thrower when it completes.
+    """
+    top = thrower.workflow.top_workflow
+    started: list[str] = thrower.internal_data.setdefault(_HANDLERS, [])
+    queue: list[list[Any]] = thrower.internal_data[_QUEUE]
+    while queue and not any(_busy(top, ref) for ref in started):
+        record, scope_key = queue.pop(0)
+        scope = top if scope_key is None else top.subprocesses[UUID(scope_key)]
+        started.append(_spawn(record, scope, thrower))
+    return not queue and not any(_running(top, ref) for ref in started)
+
+
+def _spawn(record: dict[str, Any], scope: Any, thrower: Any) -> str:
+    spec = scope.spec.task_specs[record.get("handler") or record["scope"]]
+    handler = scope.task_tree._add_child(spec, TaskState.FUTURE)
+    handler.triggered = True  # not one of the root's predicted children: Spiff keeps it
+    handler.internal_data[_THROWER] = str(thrower.id)
+    if "inner" in record:
+        handler.internal_data[_INNER] = record["inner"]
+    spec._update(handler)
+    return str(handler.id)
+
+
+def _wake_thrower(my_task: Any) -> None:
+    thrower = _find_task(my_task.workflow.top_workflow, my_task.internal_data.get(_THROWER))
+    if thrower is not None and thrower.state == TaskState.WAITING:
+        thrower.task_spec._update(thrower)
 
 
 def _scopes(workflow: Any) -> Iterator[Any]:
@@ -343,12 +449,32 @@ def _scopes(workflow: Any) -> Iterator[Any]:
         current = parent.workflow
 
 
+_LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
+
+
 def _running(top: Any, task_ref: str) -> bool:
     task = _find_task(top, task_ref)
     if task is None:
         return False  # pruned: it had finished
-    live = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
-    return next(TaskIterator(task, state=live), None) is not None
+    return next(TaskIterator(task, state=_LIVE), None) is not None
+
+
+def _busy(top: Any, task_ref: str) -> bool:
+    """Whether a started handler runs on without waiting (the next one must wait for it)."""
+    task = _find_task(top, task_ref)
+    if task is None:
+        return False
+    if isinstance(task.task_spec, CompensationScope):
+        return not task.has_state(TaskState.FINISHED_MASK)
+    for each in TaskIterator(task, state=_LIVE):
+        waits = (
+            (each.state == TaskState.READY and each.task_spec.manual)
+            or each.state == TaskState.WAITING
+            or (each.state == TaskState.STARTED and not isinstance(each.task_spec, SubWorkflowTask))
+        )
+        if not waits:
+            return True
+    return False
 
 
 def _find_task(top: Any, task_ref: str | None) -> Any:

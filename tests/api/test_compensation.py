@@ -179,13 +179,37 @@ def test_call_activity_with_a_handler__compensated_after_its_instance_ended(
     assert "Script_unreserve" in completed_elements(engines, order.id)
 
 
+def test_completed_sub_process__its_inner_completions_are_undone_newest_first(
+    engines: Engines,
+) -> None:
+    trip = engines().start("trip_in_parts", {"booked": [], "undone": []})
+
+    # Charge completed last, then the sub-process; inside it the nested seat sub-process
+    # completed after the flight, which completed after the hotel.
+    assert engines().instance(trip.id).variables["undone"] == ["charge", "seat", "flight", "hotel"]
+    assert open_tasks(engines, trip.id) == ["Task_after_parts"]
+    assert complete(engines, trip.id, "Task_after_parts").state == "completed"
+
+
+def test_completed_sub_process__a_user_task_handler_inside_holds_the_throw(
+    engines: Engines,
+) -> None:
+    engines().deploy(DATA / "compensation_completed_sub_process.bpmn")
+    case = engines().start("undo_after_sub")
+    complete(engines, case.id, "Task_pay")
+
+    assert open_tasks(engines, case.id) == ["Task_refund"]
+    assert engines().instance(case.id).state == "running"
+    assert complete(engines, case.id, "Task_refund").state == "completed"
+    assert "Throw_undo_all" in completed_elements(engines, case.id)
+
+
 # -- what flowdesk cannot run is refused at deploy -----------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("file", "element_id", "reason"),
     [
-        ("compensation_completed_sub_process.bpmn", "Throw_undo_all", "completed sub-process"),
         ("compensation_event_subprocess.bpmn", "Start_undo_sub", "compensation start event"),
         ("compensation_bad_activity_ref.bpmn", "Throw_nowhere", "activityRef"),
         ("compensation_handler_in_other_scope.bpmn", "Undo_pay", "same process or sub-process"),
