@@ -204,6 +204,48 @@ def test_completed_sub_process__a_user_task_handler_inside_holds_the_throw(
     assert "Throw_undo_all" in completed_elements(engines, case.id)
 
 
+class Refunds:
+    """A payment service's refund call that fails until it is fixed."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.refunded: list[object] = []
+
+    def __call__(self, call: flowdesk.ServiceCall) -> dict[str, object]:
+        if not self.up:
+            raise ConnectionError("payment service unreachable")
+        self.refunded.append(call.variables["paid"])
+        return {"refunded": call.variables["paid"]}
+
+
+@pytest.mark.parametrize("new_engine", [False, True])
+def test_failing_handler__is_an_incident_and_retry_finishes_the_compensation(
+    make_engine: Callable[..., flowdesk.Engine], new_engine: bool
+) -> None:
+    refunds = Refunds()
+    registry = flowdesk.HandlerRegistry()
+    registry.register_service("payments.Refund", refunds)
+    engine = make_engine(handlers=registry)
+    engine.deploy(DATA / "compensation_refund.bpmn")
+    order = engine.start("paid_order", {"amount": 40})
+    (task,) = engine.tasks(instance_id=order.id)
+
+    failed = engine.complete(task.id, {})
+    assert failed.state == "incident"
+    assert "payment service unreachable" in (failed.incident or "")
+    (incident,) = [e for e in engine.history(order.id) if e.type == "incident"]
+    assert incident.element_id == "Service_refund"
+
+    refunds.up = True
+    if new_engine:
+        engine = make_engine(handlers=registry)
+    retried = engine.retry(order.id)
+
+    assert retried.state == "completed"
+    assert retried.variables["refunded"] == 40
+    assert refunds.refunded == [40]
+
+
 # -- what flowdesk cannot run is refused at deploy -----------------------------------------------
 
 
