@@ -91,6 +91,23 @@ def test_user_task_handlers__the_throw_waits_until_both_are_done(engines: Engine
     assert complete(engines, trip.id, "Task_close").state == "completed"
 
 
+def test_handlers_run_one_after_another__a_waiting_one_lets_the_next_start(
+    engines: Engines,
+) -> None:
+    work = engines().start("mixed_undo", {"undone": []})
+    complete(engines, work.id, "Task_step_b")
+
+    # C completed last and is undone first; B's handler waits for a person, A's runs meanwhile.
+    waiting = engines().instance(work.id)
+    assert waiting.variables["undone"] == ["c", "a"]
+    assert "after" not in waiting.variables
+    assert open_tasks(engines, work.id) == ["Task_undo_b"]
+
+    done = complete(engines, work.id, "Task_undo_b", {"undone": ["c", "a", "b"]})
+    assert done.state == "completed"
+    assert done.variables["after"] == ["c", "a", "b"]
+
+
 def test_activity_ref__undoes_only_that_activity_and_each_completion_is_undone_once(
     engines: Engines,
 ) -> None:
