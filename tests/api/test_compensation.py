@@ -208,6 +208,18 @@ def test_completed_sub_process__its_inner_completions_are_undone_newest_first(
     assert complete(engines, trip.id, "Task_after_parts").state == "completed"
 
 
+def test_multi_instance_sub_process__each_completed_instance_is_undone(engines: Engines) -> None:
+    shipment = engines().start(
+        "parcels", {"parcels": ["p1", "p2", "p3"], "labels": [], "voided": 0}
+    )
+    assert engines().instance(shipment.id).variables["labels"] == ["p1", "p2", "p3"]
+
+    done = complete(engines, shipment.id, "Task_hand_over")
+
+    assert done.state == "completed"
+    assert done.variables["voided"] == 3
+
+
 def test_completed_sub_process__a_user_task_handler_inside_holds_the_throw(
     engines: Engines,
 ) -> None:
