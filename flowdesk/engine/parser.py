@@ -56,7 +56,12 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import compensation, job_retries, timer_events, timers
+from flowdesk.engine import job_retries, timer_events, timers
+from flowdesk.engine.compensation import (
+    CompensationProcessParser,
+    configure_throw,
+    event_spec_class,
+)
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -211,9 +216,9 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
             etree.QName(self.node).localname == "endEvent"
         )
         if self.xpath("./bpmn:compensateEventDefinition") or is_cancel_end:
-            self.spec_class = compensation.event_spec_class(self)
+            self.spec_class = event_spec_class(self)
             task = super().create_task()
-            compensation.configure_throw(task, self.node)
+            configure_throw(task, self.node)
             return task
         return super().create_task()
 
@@ -334,7 +339,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     """A `CamundaParser` that keeps every Camunda 7 setting flowdesk runs."""
 
     OVERRIDE_PARSER_CLASSES = with_camunda_loops(_override_classes())
-    PROCESS_PARSER_CLASS = compensation.CompensationProcessParser
+    PROCESS_PARSER_CLASS = CompensationProcessParser
 
     def __init__(self) -> None:
         super().__init__()
@@ -352,7 +357,6 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
 
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
-        compensation.check_document(bpmn, filename)
         super().add_bpmn_xml(_with_links_as_flows(bpmn, filename), filename)
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from flowdesk.engine.compensation._parsing import (
     CompensationProcessParser,
-    check_document,
+    check_activity_ref,
     configure_throw,
     event_spec_class,
 )
@@ -57,7 +57,7 @@ __all__ = [
     "CompensationProcessParser",
     "CompensationScope",
     "CompensationThrowEvent",
-    "check_document",
+    "check_activity_ref",
     "configure_throw",
     "event_spec_class",
 ]

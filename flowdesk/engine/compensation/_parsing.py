@@ -26,6 +26,7 @@ _BPMN = "{" + _BPMN_NS + "}"
 
 # Activities: the elements a compensation throw can find in its scope.
 _SUB_PROCESSES = frozenset({"subProcess", "transaction"})
+_THROWS = frozenset({"intermediateThrowEvent", "endEvent"})
 
 
 class CompensationProcessParser(ProcessParser):  # type: ignore[misc]  # Spiff is untyped
@@ -48,6 +49,8 @@ class CompensationProcessParser(ProcessParser):  # type: ignore[misc]  # Spiff i
         for child in self.node:
             if isinstance(child.tag, str) and _inner_compensation(child) is not None:
                 self._add_scope(child, has_handler=child.get("id") in linked)
+            if isinstance(child.tag, str) and etree.QName(child).localname in _THROWS:
+                check_activity_ref(child, self.filename)
 
     def _add_scope(self, node: Any, *, has_handler: bool) -> None:
         """A completed sub-process with handlers inside: its records, and a spec to undo them."""
@@ -167,25 +170,24 @@ def configure_throw(task_spec: Any, node: Any) -> None:
     task_spec.activity_ref = definition.get("activityRef") if definition is not None else None
 
 
-def check_document(root: Any, filename: str | None) -> None:
+def check_activity_ref(event: Any, filename: str | None) -> None:
     """Refuse a compensation throw whose `activityRef` names no activity of its scope.
 
     Raises:
         ValidationException: naming the compensation throw.
     """
-    for event in root.iter(f"{_BPMN}intermediateThrowEvent", f"{_BPMN}endEvent"):
-        definition = _child(event, "compensateEventDefinition")
-        activity_ref = definition.get("activityRef") if definition is not None else None
-        if activity_ref is None:
-            continue
-        scopes = list(_throw_scopes(event))
-        if not any(_direct_child(scope, activity_ref) is not None for scope in scopes):
-            raise ValidationException(
-                f"Invalid attribute value for 'activityRef': no activity with id "
-                f"{activity_ref!r} in scope {scopes[-1].get('id')!r}",
-                node=event,
-                file_name=filename,
-            )
+    definition = _child(event, "compensateEventDefinition")
+    activity_ref = definition.get("activityRef") if definition is not None else None
+    if activity_ref is None:
+        return
+    scopes = list(_throw_scopes(event))
+    if not any(_direct_child(scope, activity_ref) is not None for scope in scopes):
+        raise ValidationException(
+            f"Invalid attribute value for 'activityRef': no activity with id "
+            f"{activity_ref!r} in scope {scopes[-1].get('id')!r}",
+            node=event,
+            file_name=filename,
+        )
 
 
 # -- helpers --------------------------------------------------------------------------------------
