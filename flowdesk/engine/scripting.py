@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
 from flowdesk.engine import sandbox, timers
+from flowdesk.engine.expressions import ExpressionExecution
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
 from flowdesk.errors import BpmnError, ExpressionError, HandlerError
 
@@ -99,13 +102,82 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             task.data[camunda["resultVariable"]] = result
         return True
 
+    def evaluate(
+        self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Evaluate for a task, with the registered beans and the task's `execution`.
+
+        Errors are wrapped as Spiff's own `PythonScriptEngine.evaluate` wraps them.
+        """
+        beans = {**self.registry.beans, **(external_context or {})}
+        try:
+            return self.environment.evaluate_with(
+                expression, task.data, beans=beans, objects={"execution": self.execution(task)}
+            )
+        except SpiffWorkflowException as err:
+            err.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as err:
+            raise WorkflowTaskException(
+                f"Error evaluating expression '{expression}'", task=task, exception=err
+            ) from err
+
+    def execute(
+        self, task: Any, script: str, external_context: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Run a script task's script; a `juel` one as Camunda's JUEL script engine does.
+
+        Camunda evaluates a `scriptFormat="juel"` script as one EL value expression (text
+        around `${...}` builds a string) and stores its value in `camunda:resultVariable`.
+        Python scripts run in the sandbox as statements.
+        """
+        spec = task.task_spec
+        extensions = getattr(spec, "extensions", None) or {}
+        if extensions.get("script_format") != "juel" or script != getattr(spec, "script", None):
+            return bool(super().execute(task, script, external_context))
+        beans = {**self.registry.beans, **(external_context or {})}
+        try:
+            value = sandbox.evaluate_value(
+                script,
+                task.data,
+                element_id=spec.bpmn_id,
+                beans=beans,
+                objects={"execution": self.execution(task)},
+            )
+        except Exception as err:
+            raise self.create_task_exec_exception(task, script, err) from err
+        result_variable = extensions.get("camunda", {}).get("resultVariable")
+        if result_variable:
+            task.data[result_variable] = value
+        return True
+
+    def execution(self, task: Any) -> ExpressionExecution:
+        """Camunda's `execution` for a Spiff task: `setVariable` writes the task's data."""
+        spec = task.task_spec
+        return ExpressionExecution(
+            task.data,
+            process_instance_id=self.scope.instance_id,
+            business_key=self.scope.business_key,
+            process_definition_id=self.scope.process_key,
+            activity_id=getattr(spec, "bpmn_id", None),
+            activity_name=getattr(spec, "bpmn_name", None),
+            activity_instance_id=str(task.id),
+        )
+
     def _evaluate_bean_expression(self, task: Any, expression: str) -> Any:
-        """`camunda:expression` calling registered services by name, e.g. `${mailer(to)}`."""
+        """`camunda:expression` calling beans, e.g. `${mailer.send(to)}`.
+
+        Registered beans, and (as before beans existed) every service handler registered
+        under an identifier, are reachable.
+        """
         beans = {
             name: handler for name, handler in self.registry.services.items() if name.isidentifier()
         }
+        beans.update(self.registry.beans)
         try:
-            return self.environment.evaluate(expression, task.data, beans)
+            return self.environment.evaluate_with(
+                expression, task.data, beans=beans, objects={"execution": self.execution(task)}
+            )
         except ExpressionError as err:
             raise HandlerError(task.task_spec.bpmn_id, str(err)) from err
 
