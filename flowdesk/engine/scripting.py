@@ -151,8 +151,13 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             task.data[result_variable] = value
         return True
 
-    def execution(self, task: Any) -> ExpressionExecution:
-        """Camunda's `execution` for a Spiff task: `setVariable` writes the task's data."""
+    def execution(self, task: Any, *, writable: bool = True) -> ExpressionExecution:
+        """Camunda's `execution` for a Spiff task: `setVariable` writes the task's data.
+
+        Args:
+            task: The Spiff task being run.
+            writable: False gives a view whose `setVariable` raises.
+        """
         spec = task.task_spec
         return ExpressionExecution(
             task.data,
@@ -162,6 +167,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             activity_id=getattr(spec, "bpmn_id", None),
             activity_name=getattr(spec, "bpmn_name", None),
             activity_instance_id=str(task.id),
+            writable=writable,
         )
 
     def _evaluate_bean_expression(self, task: Any, expression: str) -> Any:

@@ -32,22 +32,43 @@ def task_extensions(task: Any) -> dict[str, Any]:
 
 
 def evaluate_parameters(
-    extensions: Mapping[str, Any] | None, kind: str, variables: Mapping[str, Any]
+    extensions: Mapping[str, Any] | None,
+    kind: str,
+    variables: Mapping[str, Any],
+    *,
+    task: Any = None,
 ) -> dict[str, Any]:
+    """Evaluate `camunda:inputOutput` parameters; with `task`, beans and `execution` resolve."""
+    beans, objects = _expression_context(task)
     result: dict[str, Any] = {}
     for name, value in (extensions or {}).get(kind, []):
         context = {**variables, **result}
         if value is None:
             result[name] = None
         elif isinstance(value, str):
-            result[name] = sandbox.evaluate_value(value, context)
+            result[name] = sandbox.evaluate_value(value, context, beans=beans, objects=objects)
         elif "list" in value:
-            result[name] = [sandbox.evaluate_value(v, context) for v in value["list"]]
+            result[name] = [
+                sandbox.evaluate_value(v, context, beans=beans, objects=objects)
+                for v in value["list"]
+            ]
         elif "map" in value:
-            result[name] = {k: sandbox.evaluate_value(v, context) for k, v in value["map"].items()}
+            result[name] = {
+                k: sandbox.evaluate_value(v, context, beans=beans, objects=objects)
+                for k, v in value["map"].items()
+            }
         elif "script" in value:
-            result[name] = sandbox.evaluate(value["script"], context)
+            result[name] = sandbox.evaluate(value["script"], context, beans=beans, objects=objects)
     return result
+
+
+def _expression_context(task: Any) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    """The registered beans and a read-only `execution` for parameters of `task`."""
+    engine: Any = getattr(getattr(task, "workflow", None), "script_engine", None)
+    if task is None or not hasattr(engine, "registry") or not hasattr(engine, "execution"):
+        return None, None
+    # Read-only: a parameter's value is computed, not a place to write variables from.
+    return engine.registry.beans, {"execution": engine.execution(task, writable=False)}
 
 
 def fingerprint(data: Mapping[str, Any]) -> dict[str, str]:

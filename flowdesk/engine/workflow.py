@@ -431,7 +431,7 @@ class WorkflowRun:
         # Camunda's loopCounter, element variable and nrOf* counters: local to the instance.
         instance_locals = multi_instance.local_variables(task)
         task.data.update(instance_locals)
-        local = evaluate_parameters(task_extensions(task), "inputs", task.data)
+        local = evaluate_parameters(task_extensions(task), "inputs", task.data, task=task)
         task.data.update(local)
         task.internal_data["flowdesk_before"] = fingerprint(task.data)
         task.internal_data["flowdesk_local"] = sorted(local)
@@ -446,7 +446,7 @@ class WorkflowRun:
         instance_locals = set(task.internal_data.pop("flowdesk_instance_locals", []))
         if before is None:
             return
-        outputs = evaluate_parameters(task_extensions(task), "outputs", task.data)
+        outputs = evaluate_parameters(task_extensions(task), "outputs", task.data, task=task)
         scope = self._wf.data
         if outputs or local:
             # Camunda: with an inputOutput mapping, input parameters stay local to the activity.
@@ -489,5 +489,5 @@ class WorkflowRun:
     def _task_view(self, task: Any) -> dict[str, Any]:
         variables = self.variables
         variables.update(multi_instance.local_variables(task))
-        variables.update(evaluate_parameters(task_extensions(task), "inputs", variables))
+        variables.update(evaluate_parameters(task_extensions(task), "inputs", variables, task=task))
         return variables

@@ -304,3 +304,51 @@ def test_register_bean__refuses_names_an_expression_cannot_write() -> None:
     registry.register_bean("mailer", second := Mailer())
     assert registry.beans == {"mailer": second}
     assert first is not second
+
+
+class UserService:
+    def findEditor(self, region: str) -> str:
+        return f"editor-{region}"
+
+    def discount(self, amount: int) -> float:
+        return amount * 0.1
+
+
+def test_beans__reachable_from_assignee_and_parameters_after_a_restart(
+    make_engine: Callable[..., flowdesk.Engine], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "edit",
+        """    <bpmn:startEvent id="Start" />
+    <bpmn:userTask id="Edit" camunda:assignee="${userService.findEditor(region)}">
+      <bpmn:extensionElements>
+        <camunda:inputOutput>
+          <camunda:outputParameter name="discount"
+            >${userService.discount(amount)}</camunda:outputParameter>
+          <camunda:outputParameter name="where"
+            >${execution.currentActivityId}</camunda:outputParameter>
+        </camunda:inputOutput>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:userTask id="Next" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Edit" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Edit" targetRef="Next" />
+""",
+    )
+
+    def engine_with_beans() -> flowdesk.Engine:
+        engine = make_engine()
+        engine.handlers.register_bean("userService", UserService())
+        return engine
+
+    engine_with_beans().deploy(path)
+    instance = engine_with_beans().start("edit", {"region": "north", "amount": 200})
+    (task,) = engine_with_beans().tasks(instance_id=instance.id)
+    assert task.assignee == "editor-north"
+
+    engine_with_beans().complete(task.id, {}, user="editor-north")
+
+    variables = engine_with_beans().instance(instance.id).variables
+    assert variables["discount"] == 20.0
+    assert variables["where"] == "Edit"

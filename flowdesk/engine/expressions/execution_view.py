@@ -183,10 +183,13 @@ class ExpressionExecution:
         return f"execution({self._instance_id}, {self._activity_id})"
 
 
-def juel_execution(scope: Mapping[str, Any]) -> ExpressionExecution:
-    """The JUEL identifier `execution`: the one the engine passed, else a read-only view."""
+def juel_execution(scope: Mapping[str, Any]) -> Any:
+    """The JUEL identifier `execution`: the object the caller passed, else a read-only view.
+
+    A JSON value under the name `execution` is a process variable, not Camunda's execution.
+    """
     given = scope.get("execution")
-    if isinstance(given, ExpressionExecution):
+    if given is not None and not isinstance(given, (dict, list, str, int, float, bool)):
         return given
     variables = {
         name: value
