@@ -71,7 +71,10 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         camunda = spec.extensions.get("camunda", {})
         if camunda.get("expression") and self.registry.service_exact(implementation) is None:
             # Camunda evaluates the expression, calling the beans it names.
-            result = self._evaluate_bean_expression(task, camunda["expression"])
+            try:
+                result = self._evaluate_bean_expression(task, camunda["expression"])
+            except BpmnError as err:  # a bean threw a BPMN error, as a handler may
+                return None if self._throw_bpmn_error(task, err) else True
             if camunda.get("resultVariable"):
                 task.data[camunda["resultVariable"]] = result
             return True

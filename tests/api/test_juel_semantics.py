@@ -352,3 +352,40 @@ def test_beans__reachable_from_assignee_and_parameters_after_a_restart(
     variables = engine_with_beans().instance(instance.id).variables
     assert variables["discount"] == 20.0
     assert variables["where"] == "Edit"
+
+
+class Checker:
+    def check(self, amount: int) -> None:
+        if amount > 10:
+            raise flowdesk.BpmnError("TOO_MUCH", "over the limit")
+
+
+def test_service_expression__bean_bpmn_error_reaches_the_boundary_event(
+    engine: flowdesk.Engine, tmp_path: Path
+) -> None:
+    text = write(
+        tmp_path,
+        "check",
+        """    <bpmn:startEvent id="Start" />
+    <bpmn:serviceTask id="Check" camunda:expression="${checker.check(amount)}" />
+    <bpmn:boundaryEvent id="Caught" attachedToRef="Check">
+      <bpmn:errorEventDefinition errorRef="Err" />
+    </bpmn:boundaryEvent>
+    <bpmn:userTask id="Ok" />
+    <bpmn:userTask id="Handle" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Check" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Check" targetRef="Ok" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Caught" targetRef="Handle" />
+""",
+    ).read_text()
+    (tmp_path / "check.bpmn").write_text(
+        text.replace(
+            '  <bpmn:process id="check"',
+            '  <bpmn:error id="Err" errorCode="TOO_MUCH" />\n  <bpmn:process id="check"',
+        )
+    )
+    engine.handlers.register_bean("checker", Checker())
+    engine.deploy(tmp_path / "check.bpmn")
+
+    assert open_tasks(engine, engine.start("check", {"amount": 50}).id) == ["Handle"]
+    assert open_tasks(engine, engine.start("check", {"amount": 5}).id) == ["Ok"]
