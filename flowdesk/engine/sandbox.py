@@ -13,7 +13,10 @@ What the sandbox prevents:
   `globals`, `locals`, `vars`, `getattr`, `type`, `dir`, `input`, `breakpoint` are absent;
 - any attribute or name starting with `_` (`(1).__class__.__mro__`, `__subclasses__()`,
   `__globals__`), frame and code attributes such as `gi_frame`, and `str.format` tricks, which
-  is how escapes from "empty builtins" sandboxes usually work;
+  is how escapes from "empty builtins" sandboxes usually work. JUEL's property and method
+  access (`expressions.el_members`) asks the same `attribute_policy` before any `getattr`;
+  JUEL variables and map keys starting with `_` are data and readable, but JUEL refuses names
+  like the sandbox's own (`__x`, `_x_`, `juel_*`) when it parses;
 - assigning attributes of objects other than dicts and lists.
 
 What it does not prevent:

@@ -106,16 +106,32 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         return True
 
     def evaluate(
-        self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None
+        self,
+        task: Any,
+        expression: str,
+        external_context: Mapping[str, Any] | None = None,
+        *,
+        objects: Mapping[str, Any] | None = None,
     ) -> Any:
         """Evaluate for a task, with the registered beans and the task's `execution`.
 
-        Errors are wrapped as Spiff's own `PythonScriptEngine.evaluate` wraps them.
+        This is the call for any expression evaluated for a running task, e.g. a listener's
+        `${audit.log(execution, task)}`: `script_engine.evaluate(task, text, objects={"task":
+        delegate_task})`. Errors are wrapped as Spiff's own `PythonScriptEngine.evaluate`
+        wraps them.
+
+        Args:
+            task: The Spiff task; its data are the variables, `execution.setVariable` writes it.
+            expression: A JUEL or plain-Python expression.
+            external_context: More names beneath the variables (Spiff passes data objects).
+            objects: More context objects above the variables, e.g. Camunda's `task`; an
+                `execution` here replaces the task's.
         """
         beans = {**self.registry.beans, **(external_context or {})}
+        context_objects = {"execution": self.execution(task), **(objects or {})}
         try:
             return self.environment.evaluate_with(
-                expression, task.data, beans=beans, objects={"execution": self.execution(task)}
+                expression, task.data, beans=beans, objects=context_objects
             )
         except SpiffWorkflowException as err:
             err.add_note(f"Error evaluating expression '{expression}'")

@@ -389,3 +389,31 @@ def test_spiff_workflow__expression_error_is_context_of_spiff_error() -> None:
     assert not isinstance(caught.value, ExpressionError)
     assert isinstance(caught.value.__context__, ExpressionError)
     assert caught.value.__context__.reason == "unknown variable 'amount'"
+
+
+class _DelegateTask:
+    """Stands for the `task` object a task listener passes (a getter makes an EL property)."""
+
+    def getAssignee(self) -> str:
+        return "ann"
+
+
+def test_script_engine_evaluate__beans_execution_and_more_context_objects() -> None:
+    from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
+    from flowdesk.handlers import HandlerRegistry
+
+    registry = HandlerRegistry()
+    registry.register_bean("bean", _Bean())
+    engine = FlowdeskScriptEngine(registry, CallScope("inst-1", "approval", "BK-1"))
+    parser = CamundaParser()
+    parser.add_bpmn_str(APPROVAL_BPMN.encode())
+    workflow = BpmnWorkflow(parser.get_spec("approval"), script_engine=engine)
+    task = next(t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "start")
+    task.data.update({"amount": 5})
+
+    text = "${bean.greet(task.assignee)} ${execution.businessKey} ${execution.currentActivityId}"
+    value = engine.evaluate(task, text, objects={"task": _DelegateTask()})
+    assert value == "hi ann BK-1 start"
+
+    engine.evaluate(task, "${execution.setVariable('seen', amount + 1)}")
+    assert task.data["seen"] == 6
