@@ -237,6 +237,14 @@ def test_juel_script_task__value_goes_to_result_variable(
             '<bpmn:userTask id="Bad" camunda:assignee="${lookup(owner)}" />',
             "camunda:assignee of 'Bad' can never run: calls the function lookup()",
         ),
+        (
+            '<bpmn:serviceTask id="Bad" camunda:expression="${mailer(to)}" />',
+            "camunda:expression of 'Bad' can never run: calls the function mailer()",
+        ),
+        (
+            '<bpmn:serviceTask id="Bad" camunda:expression="${mailer.send(to}" />',
+            "camunda:expression of 'Bad' cannot be translated: expected ')'",
+        ),
     ],
 )
 def test_deploy__refuses_what_can_never_run_with_line_and_element(

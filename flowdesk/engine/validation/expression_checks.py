@@ -43,6 +43,26 @@ class _ExpressionChecks(_BpmnCheckBase):
                 self.check_value(element, "collection")
             for attribute in _VALUE_ATTRIBUTES:
                 self.check_value(element, attribute)
+            self.check_service_expression(element)
+
+    def check_service_expression(self, element: etree._Element) -> None:
+        """A service or send task's `camunda:expression` must parse and call real functions.
+
+        Its beans are not checked: they may be registered after the deploy.
+        """
+        from flowdesk.engine import expressions
+
+        text = _camunda(element, "expression")
+        if text is None or not _is_expression(text):
+            return
+        owner_id = _owner_id(element)
+        what = f"camunda:expression of {owner_id!r}"
+        try:
+            expressions.translate(text, element_id=owner_id)
+        except ExpressionError as err:
+            self.add(element, owner_id, f"{what} cannot be translated: {err.reason}")
+            return
+        self.check_runnable(element, owner_id, what, text, value_context=False)
 
     def check_expression(self, element: etree._Element, name: str) -> None:
         from flowdesk.engine import expressions
