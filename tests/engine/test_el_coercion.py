@@ -22,6 +22,10 @@ class Color(Enum):
     GREEN = 2
 
 
+class Shade(Enum):
+    RED = 1
+
+
 ERROR = object()
 
 # (spec section, expression, variables, expected value or ERROR)
@@ -85,6 +89,13 @@ CASES: list[tuple[str, str, dict[str, Any], Any]] = [
     ("1.8.2 enum against its name", "${c == 'RED'}", {"c": Color.RED}, True),
     ("1.8.2 enum against another name", "${c == 'GREEN'}", {"c": Color.RED}, False),
     ("1.8.2 enum against no constant is an error", "${c == 'BLUE'}", {"c": Color.RED}, ERROR),
+    (
+        "1.8.2 enum against another enum type is an error",
+        "${c == d}",
+        {"c": Color.RED, "d": Shade.RED},
+        ERROR,
+    ),
+    ("1.23.1 enum in text is its name", "${c}!", {"c": Color.GREEN}, "GREEN!"),
     ("1.8.2 otherwise equals()", "${a == b}", {"a": [1, 2], "b": [1, 2]}, True),
     # 1.9 logical
     ("1.9 && on Booleans", "${true && false}", {}, False),

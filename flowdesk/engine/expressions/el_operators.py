@@ -135,6 +135,8 @@ def java_string(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return _double_string(value)
+    if isinstance(value, Enum):
+        return value.name  # JUEL's coerceToString gives an enum's name()
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{_nested(k)}={_nested(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
@@ -376,7 +378,7 @@ def juel_eq(a: Any, b: Any) -> bool:
 
 def _enum_eq(a: Any, b: Any) -> bool:
     enum, other = (a, b) if isinstance(a, Enum) else (b, a)
-    if isinstance(other, Enum):
+    if isinstance(other, type(enum)):
         return enum is other
     if other == "":
         return False  # "" coerces to null, which equals no constant
