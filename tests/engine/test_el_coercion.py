@@ -1,8 +1,9 @@
 """EL coercion and operator rules, one row per case, each with its section of the EL spec.
 
 Sections are EL 3.0's (JSR 341): 1.6 property access, 1.7 arithmetic, 1.8 relational and
-equality, 1.9 logical, 1.10 empty, 1.11 conditional, 1.23 coercion (EL 2.2 numbers the
-coercion rules 1.18). Expected values are what Camunda 7's JUEL gives.
+equality, 1.9 logical, 1.10 empty, 1.11 conditional, 1.23 coercion (1.23.2 to String, 1.23.3
+to a number, 1.23.5 to Boolean, 1.23.6 to an enum; EL 2.2 numbers these 1.18.x). Expected
+values are what Camunda 7's JUEL gives.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ CASES: list[tuple[str, str, dict[str, Any], Any]] = [
         {"c": Color.RED, "d": Shade.RED},
         ERROR,
     ),
-    ("1.23.1 enum in text is its name", "${c}!", {"c": Color.GREEN}, "GREEN!"),
+    ("1.23.2 enum in text is its name", "${c}!", {"c": Color.GREEN}, "GREEN!"),
     ("1.8.2 otherwise equals()", "${a == b}", {"a": [1, 2], "b": [1, 2]}, True),
     # 1.9 logical
     ("1.9 && on Booleans", "${true && false}", {}, False),
@@ -126,12 +127,12 @@ CASES: list[tuple[str, str, dict[str, Any], Any]] = [
     ("1.6 list index that is no number is an error", "${xs['a']}", {"xs": [10]}, ERROR),
     ("1.6 map entry before a method of the same name", "${m.items}", {"m": {"items": 2}}, 2),
     ("1.6 map property that is a dict method name", "${m.keys}", {"m": {}}, None),
-    # 1.23.2 / 1.23.1 coercion in composite text
-    ("1.23.1 null in text is ''", "a${x}b", {"x": None}, "ab"),
-    ("1.23.1 Boolean in text", "${x}!", {"x": True}, "true!"),
-    ("1.23.1 Double in text is Java's", "${x}", {"x": 1.0}, 1.0),
-    ("1.23.1 Double in composite text", "v=${x}", {"x": 1e10}, "v=1.0E10"),
-    ("1.23.1 List in text", "${x}.", {"x": ["a", None]}, "[a, null]."),
+    # 1.23.2 coercion to String, in composite text
+    ("1.23.2 null in text is ''", "a${x}b", {"x": None}, "ab"),
+    ("1.23.2 Boolean in text", "${x}!", {"x": True}, "true!"),
+    ("1.23.2 Double in text is Java's", "${x}", {"x": 1.0}, 1.0),
+    ("1.23.2 Double in composite text", "v=${x}", {"x": 1e10}, "v=1.0E10"),
+    ("1.23.2 List in text", "${x}.", {"x": ["a", None]}, "[a, null]."),
 ]
 
 

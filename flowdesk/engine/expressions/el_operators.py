@@ -108,7 +108,7 @@ def to_decimal(value: object) -> Decimal:
 
 
 def to_boolean(value: object) -> bool:
-    """Coerce to Boolean (1.18.2): null and "" are false, a String is `"true"` ignoring case."""
+    """Coerce to Boolean (1.18.5): null and "" are false, a String is `"true"` ignoring case."""
     if value is True or value is False:
         return value
     if value is None or value == "":
@@ -119,7 +119,7 @@ def to_boolean(value: object) -> bool:
 
 
 def to_str(value: object) -> str:
-    """Coerce to String (1.18.1): null is "", everything else its Java `toString()`."""
+    """Coerce to String (1.18.2): null is "", everything else its Java `toString()`."""
     if type(value) is str:
         return value
     return java_string(value)
@@ -414,7 +414,7 @@ def juel_empty(value: object) -> bool:
 
 
 def juel_str(value: object) -> str:
-    """A `${...}` inside literal text (1.18.1): its value coerced to String."""
+    """A `${...}` inside literal text (1.18.2): its value coerced to String."""
     return to_str(value)
 
 
