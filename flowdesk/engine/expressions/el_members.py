@@ -150,8 +150,8 @@ def _split(s: str, pattern: Any) -> list[str]:
 
 
 def _compare_to(a: Any, b: Any) -> int:
-    x, y = (a, b)
-    return -1 if x < y else (1 if x > y else 0)
+    # Java's compareTo gives a sign; callers compare it with 0.
+    return -1 if a < b else (1 if a > b else 0)
 
 
 _STRING: dict[tuple[str, int], Callable[..., Any]] = {
