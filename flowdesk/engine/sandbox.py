@@ -279,6 +279,14 @@ def check_expression(
     _compile(source, "eval", text, element_id)
     if expressions.is_juel(text):
         unknown = sorted(expressions.called_functions(text) - set(juel_functions.FUNCTIONS))
+        unsupported = [name for name in unknown if name in _CAMUNDA_FUNCTIONS_NOT_SUPPORTED]
+        if unsupported:
+            raise ExpressionError(
+                text,
+                f"calls Camunda's {unsupported[0]}(), which flowdesk does not support "
+                "(it has no authenticated user inside an expression)",
+                element_id=element_id,
+            )
         if unknown:
             known = ", ".join(f"{name}()" for name in juel_functions.FUNCTIONS)
             raise ExpressionError(
@@ -289,6 +297,10 @@ def check_expression(
             )
     else:
         _check_absent_builtins(source, text, element_id)
+
+
+# Camunda 7's command-context functions; flowdesk passes no user into expressions.
+_CAMUNDA_FUNCTIONS_NOT_SUPPORTED = frozenset({"currentUser", "currentUserGroups"})
 
 
 def _check_absent_builtins(source: str, original: str, element_id: str | None) -> None:

@@ -238,6 +238,10 @@ def test_juel_script_task__value_goes_to_result_variable(
             "camunda:assignee of 'Bad' can never run: calls the function lookup()",
         ),
         (
+            '<bpmn:userTask id="Bad" camunda:assignee="${currentUser()}" />',
+            "calls Camunda's currentUser(), which flowdesk does not support",
+        ),
+        (
             '<bpmn:serviceTask id="Bad" camunda:expression="${mailer(to)}" />',
             "camunda:expression of 'Bad' can never run: calls the function mailer()",
         ),
