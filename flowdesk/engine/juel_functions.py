@@ -1,6 +1,6 @@
 """The functions Camunda 7 offers in every expression: `now()`, `dateTime()`, `S()`, `JSON()`.
 
-`S()` and `JSON()` are Camunda Spin's, over JSON variables (see `flowdesk.engine.spin`).
+`S()` and `JSON()` are Camunda Spin's, over JSON variables (see `expressions.spin`).
 
 Camunda models set due dates and timers with Joda-Time, e.g.
 `camunda:dueDate="${dateTime().plusWeeks(1).toDate()}"`. `dateTime()` here gives the engine
@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flowdesk.engine import timers
-from flowdesk.engine.spin import json_node, spin
+from flowdesk.engine.expressions.spin import json_node, spin
 
 
 class JodaDateTime:

@@ -64,7 +64,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
 
 from flowdesk.engine import expressions, juel_functions
 from flowdesk.engine.expressions.attribute_policy import AttributeRefused, check_attribute
-from flowdesk.engine.spin import SpinJsonNode
+from flowdesk.engine.expressions.spin import SpinJsonNode
 from flowdesk.errors import BpmnError, ExpressionError, FlowdeskError
 
 

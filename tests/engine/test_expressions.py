@@ -150,6 +150,10 @@ def test_evaluate__unknown_identifier_is_an_error() -> None:
         ("${n.toString()}", {"n": 2.0}, "2.0"),
         ("${b.toString()}", {"b": True}, "true"),
         ("${m.toString()}", {"m": {"a": 1}}, "{a=1}"),
+        # A JSON variable is a Spin node in Camunda: Spin's methods work on it directly.
+        ("${c.prop('age').numberValue() >= 21}", {"c": {"age": 30}}, True),
+        ("${c.hasProp('age')}", {"c": {}}, False),
+        ("${xs.elements()[1].stringValue()}", {"xs": ["a", "b"]}, "b"),
     ],
 )
 def test_evaluate__java_methods_on_variables(

@@ -25,6 +25,7 @@ from flowdesk.engine.expressions.el_operators import (
     to_long,
     to_str,
 )
+from flowdesk.engine.expressions.spin import SpinJsonNode
 
 
 def juel_prop(base: Any, key: Any) -> Any:
@@ -74,6 +75,9 @@ def juel_call(base: Any, name: str, *args: Any) -> Any:
     table = _TABLES_BY_TYPE.get(type(base)) or _table_for(base)
     if table is not None:
         method = table.get((name, len(args)))
+        if method is None and (table is _MAP or table is _LIST) and name in _SPIN_METHODS:
+            # A JSON variable is a Spin node in Camunda: `${customer.prop("age")}`.
+            return getattr(SpinJsonNode(base), name)(*args)
         if method is None:
             raise ELError(
                 f"method {name}() with {len(args)} argument(s) not found on {_JAVA_TYPE[id(table)]}"
@@ -273,6 +277,8 @@ _TABLES_BY_TYPE: dict[type, dict[tuple[str, int], Callable[..., Any]]] = {
     str: _STRING, bool: _BOOLEAN, int: _NUMBER, float: _NUMBER, dict: _MAP, list: _LIST,
     tuple: _LIST,
 }  # fmt: skip
+
+_SPIN_METHODS = frozenset(name for name in vars(SpinJsonNode) if not name.startswith("_"))
 
 MEMBER_HELPERS: dict[str, Callable[..., Any]] = {
     "juel_prop": juel_prop,

@@ -7,6 +7,10 @@ does. The subset is the one Camunda models use: navigation (`prop`, `hasProp`, `
 `fieldNames`), type tests (`isObject`, `isArray`, `isString`, `isNumber`, `isBoolean`,
 `isNull`, `isValue`), values (`stringValue`, `numberValue`, `boolValue`, `value`) and
 `toString()`. Like Spin, reading a missing property or the wrong type is an error.
+
+A JSON variable Camunda stored as Spin JSON is itself a Spin node there, so models call
+`${customer.prop("age")}` on it directly; `el_members` answers such calls on a dict or list
+through `SpinJsonNode` when Java's Map or List has no method of that name.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flowdesk.engine.expressions import ELError
+from flowdesk.engine.expressions.el_operators import ELError
 
 
 class SpinJsonNode:
