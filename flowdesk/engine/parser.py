@@ -16,7 +16,8 @@ The extensions dict of every task spec has these keys:
   mappings, each the element's attributes (`source`, `sourceExpression`, `target`,
   `variables`, `businessKey`, `local`);
 - `retry_cycle` (only when present): the `camunda:failedJobRetryTimeCycle` text, checked at
-  parse time (see `job_retries`).
+  parse time (see `job_retries`);
+- `script_format` (only on script tasks that set it): `scriptFormat`, lower case.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class _CamundaExtensionsMixin:
             "outputs": [],
             "form_fields": [],
         }
+        if node.get("scriptFormat") is not None:
+            # A script task's language: the script engine runs a `juel` script as EL.
+            extensions["script_format"] = node.get("scriptFormat").strip().lower()
         elements = _child(node, "extensionElements")
         if elements is None:
             return extensions
