@@ -293,23 +293,22 @@ class Execution(UserTaskRows, WaitRows):
             if error is None:
                 finished = self.run.complete_call(task_ref, variables) or finished
             else:
-                finished = self.run.throw_call_error(task_ref, *error) or finished
+                finished = self.run.throw_call_error(task_ref, *error, variables) or finished
         return finished
 
     def _report_to_caller(self, row: InstanceRow, error: tuple[str, dict[str, Any]] | None) -> None:
         """Hand an ended instance's variables, or an error it did not catch, to its caller.
 
         As in Camunda, a BPMN error a called instance does not catch reaches the call activity;
-        an error boundary there cancels the call, which terminates the called instance.
+        an error boundary there cancels the call, which terminates the called instance. The
+        `camunda:out` mappings apply either way: Camunda's `BpmnExceptionHandler` passes the
+        output variables on while the error leaves the called instance.
         """
         assert row.parent_instance_id is not None and row.parent_task_ref is not None
         caller = self.parent or Execution.open(self.ctx, self.uow, row.parent_instance_id)
-        if error is not None:
-            caller._ended_calls.append((row.parent_task_ref, {}, error))
-        else:
-            extensions = caller.run.call_extensions(row.parent_task_ref)
-            variables = calls.out_variables(extensions, row.variables)
-            caller._ended_calls.append((row.parent_task_ref, variables, None))
+        extensions = caller.run.call_extensions(row.parent_task_ref)
+        variables = calls.out_variables(extensions, row.variables)
+        caller._ended_calls.append((row.parent_task_ref, variables, error))
         if self.parent is None:  # the caller is not saving right now: save it here
             caller.save()
 

@@ -233,17 +233,26 @@ class WorkflowRun:
         self._guarded(act)
         return True
 
-    def throw_call_error(self, task_ref: str, code: str, data: Mapping[str, Any]) -> bool:
+    def throw_call_error(
+        self,
+        task_ref: str,
+        code: str,
+        data: Mapping[str, Any],
+        variables: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Throw a BPMN error its called instance did not catch at a call activity.
 
-        Returns False if the call activity no longer waits. Uncaught here too, the error is
-        only recorded: the called instance already ended that path.
+        `variables` are the call's `camunda:out` mappings, which reach the caller's scope
+        before the error is caught (Camunda's `OutputVariablesPropagator`). Returns False if
+        the call activity no longer waits. Uncaught here too, the error is only recorded: the
+        called instance already ended that path.
         """
         task = self._task(task_ref)
         if task is None or task.state != TaskState.STARTED:
             return False
 
         def act() -> None:
+            self._wf.data.update(copy.deepcopy(dict(variables or {})))
             event = BpmnEvent(ErrorDefinition(code, code), dict(data), target=task.workflow)
             task.workflow.top_workflow.catch(event)
             self._advance()

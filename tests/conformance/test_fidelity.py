@@ -290,10 +290,6 @@ BEANS_IN_TASK_EXPRESSIONS = (
     "'#{jobAnnouncementService.findRequester(jobAnnouncementId)}' ends in an incident "
     "(unknown variable), where Camunda resolves the bean in any expression"
 )
-OUT_ON_ERROR = (
-    'camunda:out variables="all" is not applied when the called instance ends with a BPMN '
-    "error: the caller does not get subVariable"
-)
 
 PUBLICATION = "camunda-examples/camunda-testing-job-announcement-publication.bpmn"
 PUBLICATION_TEST = (
@@ -621,7 +617,6 @@ EXPECTATIONS = [
         # The error cancels the call activity: only the boundary event finished after it.
         path=("StartEvent_1", "BoundaryEvent_1"),
         variables={"subVariable": "Hello from Subprocess"},
-        xfail=OUT_ON_ERROR,
     ),
     Expectation(
         "error-from-multi-instance-subprocess",
