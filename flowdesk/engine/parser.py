@@ -92,6 +92,7 @@ class _CamundaExtensionsMixin:
             "outputs": [],
             "form_fields": [],
         }
+        _with_camunda_aliases(extensions["camunda"])
         elements = _child(node, "extensionElements")
         if elements is None:
             return extensions
@@ -127,6 +128,18 @@ class _CamundaExtensionsMixin:
                 str(err), node=self.node, file_name=getattr(self, "filename", None)
             ) from err
         return text
+
+
+def _with_camunda_aliases(camunda: dict[str, str]) -> None:
+    """Camunda 7's older attribute names, read as its `BpmnParse` reads them.
+
+    `camunda:async="true"` is asyncBefore (`isAsyncBefore` accepts either), and
+    `camunda:resultVariableName` is `resultVariable` when that is absent (`parseResultVariable`).
+    """
+    if camunda.get("async") == "true":
+        camunda["asyncBefore"] = "true"
+    if "resultVariable" not in camunda and "resultVariableName" in camunda:
+        camunda["resultVariable"] = camunda["resultVariableName"]
 
 
 class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  # Spiff is untyped

@@ -281,10 +281,6 @@ EVENT_SUBPROCESS_IN_SUBPROCESS = (
     "refused at deploy: an event sub-process inside a sub-process (SpiffWorkflow 3.2 runs "
     "event sub-processes only at the process level)"
 )
-ASYNC = (
-    'camunda:async="true" (Camunda 7\'s older spelling of asyncBefore) is ignored: the '
-    "service task runs in the completing call and no job is created"
-)
 BEANS_IN_TASK_EXPRESSIONS = (
     "registered handlers are beans in service-task expressions only: camunda:assignee "
     "'#{jobAnnouncementService.findRequester(jobAnnouncementId)}' ends in an incident "
@@ -409,7 +405,6 @@ EXPECTATIONS = [
             "invoiceProcessed",
         ),
         variables={**INVOICE_START, "approved": True},
-        xfail=ASYNC,
     ),
     Expectation(
         "invoice-not-approved",
