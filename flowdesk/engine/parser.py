@@ -56,7 +56,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import job_retries, timer_events, timers
+from flowdesk.engine import job_retries, timer_events, timers, triggers
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -332,6 +332,10 @@ def _override_classes() -> dict[str, tuple[type, type]]:
         )
     classes[full_tag("serviceTask")] = (_service_task_parser(), FlowdeskServiceTask)
     classes[full_tag("sendTask")] = (_send_task_parser(classes[full_tag("sendTask")][0]), SendTask)
+    classes[full_tag("receiveTask")] = (
+        triggers.receive_task_parser(classes[full_tag("receiveTask")][0]),
+        ReceiveTask,
+    )
     classes[full_tag("businessRuleTask")] = (
         _with((_CamundaExtensionsMixin,), BusinessRuleTaskParser),
         FlowdeskBusinessRuleTask,

@@ -36,7 +36,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
 from flowdesk._records import ProcessDefinition
-from flowdesk.engine import start_timers, validation
+from flowdesk.engine import start_timers, triggers, validation
 from flowdesk.engine.dmn.task import pinned_refs
 from flowdesk.engine.parser import FlowdeskParser
 from flowdesk.engine.scripting import implementation_of
@@ -443,6 +443,7 @@ _QUIET_EVENTS = (
     EscalationEventDefinition,
     TerminateEventDefinition,
     CancelEventDefinition,
+    triggers.TriggerDefinition,  # a receive task without a message: `Engine.trigger` ends it
 )
 
 

@@ -34,7 +34,14 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import async_continuations, event_scopes, multi_instance, pruning, timers
+from flowdesk.engine import (
+    async_continuations,
+    event_scopes,
+    multi_instance,
+    pruning,
+    timers,
+    triggers,
+)
 from flowdesk.engine import waits as waiting
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
@@ -198,6 +205,25 @@ class WorkflowRun:
             return False
         event = BpmnEvent(SignalDefinition(name), payload=copy.deepcopy(dict(variables)))
         self._guarded(lambda: self._catch(event))
+        return True
+
+    def trigger(self, element_id: str, variables: Mapping[str, Any]) -> bool:
+        """End the wait of one receive task of `element_id` that waits for a trigger.
+
+        `variables` go to the process scope first, as Camunda's `signal(executionId, vars)`
+        sets them. Returns False if no task of that element waits for a trigger.
+        """
+        waiting = triggers.waiting_tasks(self._wf, element_id)
+        if not waiting:
+            return False
+        task = waiting[0]
+
+        def act() -> None:
+            self._wf.data.update(copy.deepcopy(dict(variables)))
+            triggers.fire(task)
+            self._advance()
+
+        self._guarded(act)
         return True
 
     def _catch(self, event: Any) -> None:

@@ -273,10 +273,6 @@ NO_ID = (
     "sequence flows without an id attribute are dropped: the instance ends right after its "
     "start event (issue 11, first finding)"
 )
-RECEIVE_TASK = (
-    "a receive task without a messageRef completes at once; in Camunda it is a wait state "
-    "that runtimeService.signal ends"
-)
 EVENT_SUBPROCESS_IN_SUBPROCESS = (
     "refused at deploy: an event sub-process inside a sub-process (SpiffWorkflow 3.2 runs "
     "event sub-processes only at the process level)"
@@ -506,7 +502,7 @@ EXPECTATIONS = [
         steps=(),
         state="running",
         path=("StartEvent_1", "ManualTask_1", "ParallelGateway_1"),
-        xfail=f"{NO_ID}; then: {RECEIVE_TASK}",
+        xfail=NO_ID,
     ),
     Expectation(
         "event-based-gateway-message",
@@ -703,7 +699,6 @@ EXPECTATIONS = [
         ),
         state="running",
         path=("theStart",),  # waits in the receive task
-        xfail=RECEIVE_TASK,
     ),
     Expectation(
         "start-timer-cycle-with-limit",
@@ -721,7 +716,6 @@ EXPECTATIONS = [
         ),
         state="running",
         path=("theStart",),
-        xfail=RECEIVE_TASK,
     ),
 ]
 
