@@ -45,6 +45,7 @@ from flowdesk.engine.workflow import SpecBundle
 from flowdesk.errors import (
     BpmnValidationError,
     ExpressionError,
+    IgnoredExtensionWarning,
     MissingHandlerWarning,
     NotFound,
     Problem,
@@ -187,6 +188,10 @@ class RepositoryService:
                     start_timers.schedule(uow, row, resource.tree, previous=latest, now=now)
                 deployed.append(definition_record(row))
         self._warn_missing_handlers(resources + _stored_dependencies(uow, resources, max_id=None))
+        for resource in resources:
+            if resource.kind == "bpmn":
+                for problem in validation.ignored_settings(resource.tree, resource.name):
+                    warnings.warn(IgnoredExtensionWarning(problem), stacklevel=3)
         return deployed
 
     def _warn_missing_handlers(self, resources: Iterable[_Resource]) -> None:

@@ -764,6 +764,14 @@ def test_validate__checks_every_file_and_shows_warnings(cli, write):
     assert report[0]["problems"][0]["element_id"] == "Flow_1"
 
 
+def test_validate__shows_camunda_settings_flowdesk_does_not_carry_out_as_warnings(cli, write):
+    model = bpmn("invoice", through('    <bpmn:userTask id="Step" camunda:formRef="invoice" />\n'))
+    path = write("invoice.bpmn", model)
+    result = cli("validate", str(path))
+    assert re.search(r"warning: .*invoice.bpmn:\d+ \[Step\]: camunda:formRef", result.stdout)
+    assert f"{path}: ok - invoice" in result.stdout
+
+
 def test_validate__missing_file_is_a_usage_error(cli, tmp_path):
     cli("validate", str(tmp_path / "nope.bpmn"), exit_code=2)
 
