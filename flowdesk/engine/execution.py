@@ -306,11 +306,27 @@ class Execution(UserTaskRows, WaitRows):
         """
         assert row.parent_instance_id is not None and row.parent_task_ref is not None
         caller = self.parent or Execution.open(self.ctx, self.uow, row.parent_instance_id)
+        if error is not None and not caller._catches_call_error(row.parent_task_ref, error[0]):
+            # Nothing above catches it: Camunda's BpmnExceptionHandler ends the throwing path
+            # (`execution.end`), and the call goes on once the called instance has ended.
+            if row.state not in _ENDED:
+                return
+            error = None
         extensions = caller.run.call_extensions(row.parent_task_ref)
         variables = calls.out_variables(extensions, row.variables)
         caller._ended_calls.append((row.parent_task_ref, variables, error))
         if self.parent is None:  # the caller is not saving right now: save it here
             caller.save()
+
+    def _catches_call_error(self, task_ref: str, code: str) -> bool:
+        """Whether this instance, or an instance that called it, catches an error thrown at
+        its call activity `task_ref` (Camunda looks up the whole hierarchy first)."""
+        if self.run.catches_call_error(task_ref, code):
+            return True
+        if self.row.parent_instance_id is None or self.row.parent_task_ref is None:
+            return False
+        caller = self.parent or Execution.open(self.ctx, self.uow, self.row.parent_instance_id)
+        return caller._catches_call_error(self.row.parent_task_ref, code)
 
     def _end_abandoned_calls(self) -> None:
         for instance_id in self.run.abandoned_calls():

@@ -286,6 +286,31 @@ class WorkflowRun:
         self._guarded(act)
         return True
 
+    def catches_call_error(self, task_ref: str, code: str) -> bool:
+        """Whether an error thrown at this call activity is caught in this instance.
+
+        The catchers `throw_call_error` would reach: a boundary event on the call activity or
+        on a sub-process around it, or an error event sub-process.
+        """
+        task = self._task(task_ref)
+        if task is None:
+            return False
+        event = BpmnEvent(ErrorDefinition(code, code), {}, target=task.workflow)
+        waiting = list(self._wf.event_manager.tasks.values())
+        workflow = task.workflow
+        while workflow is not None:
+            if any(
+                t.workflow == workflow and t.task_spec.event_definition.catches(t, event)
+                for t in waiting
+            ):
+                return True
+            workflow = workflow.parent_workflow
+        for name in self._wf.spec.start.trigger_specs:
+            for start in self._wf.subprocess_specs[name].bpmn_start_events:
+                if start.event_definition == event.event_definition:
+                    return True
+        return any(t.task_spec.catches(t, event) for t in waiting)
+
     def call_extensions(self, task_ref: str) -> dict[str, Any]:
         """The Camunda settings of a call activity task (its `camunda:out` mappings)."""
         return task_extensions(self._task(task_ref))

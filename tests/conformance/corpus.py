@@ -15,8 +15,9 @@ test suite. For each file the harness, through the public `flowdesk.Engine`:
    `START_VARIABLES`, a second time on a fresh database **with the harness's help**, the start
    variables a Camunda test would pass;
 4. drives the instance and the instances it calls: delivers each message and signal they wait
-   for once, triggers each receive task without a message (`runtimeService.signal`), moves the injected clock to the next timer job and runs the due jobs, within
-   fixed bounds, until nothing more can happen;
+   for once, triggers each receive task without a message (`runtimeService.signal`), moves
+   the injected clock to the next timer job and runs the due jobs, within fixed bounds, until
+   nothing more can happen;
 5. reports a typed `Outcome`.
 
 `python -m tests.conformance.corpus --write` regenerates the table in `docs/conformance.md`
