@@ -17,6 +17,7 @@ from flowdesk._records import (
     ProcessReport,
     StepStatistics,
     Task,
+    Wait,
 )
 from flowdesk.errors import (
     BpmnError,
@@ -28,6 +29,7 @@ from flowdesk.errors import (
     FlowdeskError,
     FormValidationError,
     HandlerError,
+    IgnoredExtensionWarning,
     InstanceStateError,
     MissingHandlerWarning,
     NotAuthorized,
@@ -64,6 +66,7 @@ __all__ = [
     "HandlerError",
     "HandlerRegistry",
     "HistoryEvent",
+    "IgnoredExtensionWarning",
     "InstanceStateError",
     "Job",
     "MissingHandlerWarning",
@@ -79,4 +82,5 @@ __all__ = [
     "Task",
     "TaskStateError",
     "UserTaskHandler",
+    "Wait",
 ]

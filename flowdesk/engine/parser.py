@@ -57,7 +57,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import job_retries, script_languages, timer_events, timers
+from flowdesk.engine import job_retries, script_languages, timer_events, timers, triggers
 from flowdesk.engine.compensation import (
     CompensationProcessParser,
     configure_throw,
@@ -101,6 +101,7 @@ class _CamundaExtensionsMixin:
         if node.get("scriptFormat") is not None:
             # A script task's language: the script engine runs a `juel` script as EL.
             extensions["script_format"] = node.get("scriptFormat").strip().lower()
+        _with_camunda_aliases(extensions["camunda"])
         elements = _child(node, "extensionElements")
         if elements is None:
             return extensions
@@ -136,6 +137,18 @@ class _CamundaExtensionsMixin:
                 str(err), node=self.node, file_name=getattr(self, "filename", None)
             ) from err
         return text
+
+
+def _with_camunda_aliases(camunda: dict[str, str]) -> None:
+    """Camunda 7's older attribute names, read as its `BpmnParse` reads them.
+
+    `camunda:async="true"` is asyncBefore (`isAsyncBefore` accepts either), and
+    `camunda:resultVariableName` is `resultVariable` when that is absent (`parseResultVariable`).
+    """
+    if camunda.get("async") == "true":
+        camunda["asyncBefore"] = "true"
+    if "resultVariable" not in camunda and "resultVariableName" in camunda:
+        camunda["resultVariable"] = camunda["resultVariableName"]
 
 
 class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  # Spiff is untyped
@@ -329,6 +342,10 @@ def _override_classes() -> dict[str, tuple[type, type]]:
         )
     classes[full_tag("serviceTask")] = (_service_task_parser(), FlowdeskServiceTask)
     classes[full_tag("sendTask")] = (_send_task_parser(classes[full_tag("sendTask")][0]), SendTask)
+    classes[full_tag("receiveTask")] = (
+        triggers.receive_task_parser(classes[full_tag("receiveTask")][0]),
+        ReceiveTask,
+    )
     classes[full_tag("businessRuleTask")] = (
         _with((_CamundaExtensionsMixin,), BusinessRuleTaskParser),
         FlowdeskBusinessRuleTask,

@@ -26,6 +26,7 @@ EXPECTED = [
     "HandlerError",
     "HandlerRegistry",
     "HistoryEvent",
+    "IgnoredExtensionWarning",
     "InstanceStateError",
     "Job",
     "MissingHandlerWarning",
@@ -41,6 +42,7 @@ EXPECTED = [
     "Task",
     "TaskStateError",
     "UserTaskHandler",
+    "Wait",
 ]
 
 
@@ -69,6 +71,8 @@ def test_engine__has_every_method_api_md_names() -> None:
         "reassign",
         "documents",
         "now",
+        "trigger",
+        "waits",
     ]:
         assert callable(getattr(flowdesk.Engine, name)), name
 
