@@ -233,9 +233,9 @@ def test_validate_dmn__other_expression_languages_are_reported():
 def test_validate_dmn__required_decision_cycle_is_reported():
     text = """<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d">
   <decision id="a"><informationRequirement><requiredDecision href="#b" /></informationRequirement>
-    <literalExpression id="La"><text>1</text></literalExpression></decision>
+    <variable name="a" /><literalExpression id="La"><text>1</text></literalExpression></decision>
   <decision id="b"><informationRequirement><requiredDecision href="#a" /></informationRequirement>
-    <literalExpression id="Lb"><text>2</text></literalExpression></decision>
+    <variable name="b" /><literalExpression id="Lb"><text>2</text></literalExpression></decision>
 </definitions>"""
     tree = validation.parse_xml(text.encode(), "cycle.dmn")
     found = [(p.element_id, p.message) for p in validation.validate_dmn(tree, "cycle.dmn")]

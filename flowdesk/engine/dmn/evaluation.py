@@ -128,8 +128,9 @@ def _matches(
             continue
         scope = {**variables, column.variable: value}
         if test.language == "juel":
-            outcome = _sandboxed(decision, test, scope, "input entry")
-            passed = outcome if isinstance(outcome, bool) else functions.matches(value, outcome)
+            # Camunda 7 (DecisionTableEvaluationHandler.isConditionApplicable): a non-FEEL
+            # entry matches only when it gives `true`.
+            passed = _sandboxed(decision, test, scope, "input entry")
         else:
             passed = _sandboxed(
                 decision,
@@ -164,7 +165,26 @@ def _run(
 ) -> Any:
     if expression.language == "juel":
         return _sandboxed(decision, expression, variables, what)
-    return _sandboxed(decision, expression, {feel.VARIABLES: variables, **functions.HELPERS}, what)
+    return feel_value(
+        _sandboxed(decision, expression, {feel.VARIABLES: variables, **functions.HELPERS}, what)
+    )
+
+
+def feel_value(value: Any) -> Any:
+    """A FEEL number as Camunda 7 hands it over: whole numbers are integers (`10 * 1.5` is 15).
+
+    The FEEL Scala engine's value mapper turns a whole FEEL number into a Java Long and any
+    other into a Double, so a typeRef `string` output of `10 * 1.5` is "15", not "15.0".
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list | tuple):
+        return [feel_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: feel_value(item) for key, item in value.items()}
+    return value
 
 
 def _sandboxed(
