@@ -146,6 +146,21 @@ def test_literal_expression_decision(constructs, key, variables, expected):
     assert constructs.evaluate_decision(key, variables) == expected
 
 
+def test_the_one_output_of_a_table_may_have_no_name(constructs):
+    # Camunda keys its value null; flowdesk "" (no variable can hold a null key).
+    result = constructs.evaluate_decision(
+        "unnamed_limit", {"config": {"region": "EU", "limit": 5000}}
+    )
+
+    assert result == [{"": 4000}, {"": 100}]
+
+
+def test_input_expression_without_text_is_null(constructs):
+    result = constructs.evaluate_decision("empty_input", {"status": "gold"})
+
+    assert result == [{"result": "null"}, {"result": "any"}]
+
+
 # --- camunda:inputVariable and languages per cell -----------------------------------------
 
 
@@ -207,6 +222,18 @@ def _constructs_with(tmp_path, old: str, new: str):
             "expression language 'python'",
         ),
         (
+            '<output id="config_first_limit" label="limit" name="limit"',
+            '<output id="config_first_limit" label="limit" name="region"',
+            "config_first_limit",
+            "output name 'region' is used by two outputs",
+        ),
+        (
+            '<output id="config_first_limit" label="limit" name="limit"',
+            '<output id="config_first_limit" label="limit"',
+            "config_first_limit",
+            "each output of a table with several outputs needs one",
+        ),
+        (
             '<variable id="doubled_juel_variable" name="doubled" typeRef="integer" />',
             "",
             "doubled_juel",
@@ -246,6 +273,7 @@ def test_business_rule_tasks_evaluate_configuration_and_required_decisions(make_
 
     assert menu.variables["config"] == {"region": "EU", "limit": 5000}
     assert menu.variables["dish"] == "Menu"
+    assert menu.variables["limits"] == [4000, 100]
     (task,) = second.tasks(instance_id=menu.id)
     assert task.element_id == "Task_cook_menu"
     assert second.complete(task.id, user="alice").state == "completed"

@@ -72,9 +72,13 @@ def add_to_variables(result: DecisionResult, variables: dict[str, Any]) -> None:
     if not result.entries:
         return
     if len(result.entries) == 1 and result.kind != "list":
-        variables.update(result.entries[0])
+        variables.update(
+            (name, value) for name, value in result.entries[0].items() if name != model.UNNAMED
+        )
         return
     names = dict.fromkeys(name for entry in result.entries for name in entry)
+    # An unnamed output (Camunda: a variable named null) is not a variable anything can read.
+    names.pop(model.UNNAMED, None)
     for name in names:
         variables[name] = [entry[name] for entry in result.entries if name in entry]
 

@@ -13,6 +13,9 @@ from typing import Any, Literal
 HitPolicy = Literal["UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER"]
 Aggregation = Literal["SUM", "MIN", "MAX", "COUNT"]
 
+UNNAMED = ""
+"""The result key of a table's only output when it has no name (Camunda 7: `null`)."""
+
 DEFAULT_INPUT_VARIABLE = "cellInput"
 """Camunda's name for the value under test inside an input entry (`camunda:inputVariable`)."""
 
@@ -44,7 +47,11 @@ class Input:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """An output column; `values` (its output values, in priority order) may be empty."""
+    """An output column; `values` (its output values, in priority order) may be empty.
+
+    `name` is `UNNAMED` ("") for the one output of a table that gives it no name, which
+    Camunda 7 allows (its result then keys the value `null`).
+    """
 
     id: str | None
     name: str

@@ -109,10 +109,12 @@ class _Reader:
             return None  # reported by validate_dmn
         aggregation = self.aggregation(table, hit_policy)
         inputs = [self.input(column) for column in table.iterchildren(f"{self.ns}input")]
+        columns = list(table.iterchildren(f"{self.ns}output"))
         outputs = [
-            self.output(column, index, hit_policy)
-            for index, column in enumerate(table.iterchildren(f"{self.ns}output"), start=1)
+            self.output(column, index, hit_policy, len(columns))
+            for index, column in enumerate(columns, start=1)
         ]
+        self.check_output_names(outputs, columns)
         if not outputs:
             # No input is fine: every rule matches, as in Camunda 7 (a configuration table).
             return None  # reported by validate_dmn
@@ -167,11 +169,16 @@ class _Reader:
             expression = model.Expression(
                 label, feel.translate_expression(label), "feel", element_id
             )
+        elif node is not None:
+            # Camunda 7: an input expression without text has the value null
+            # (DecisionTableEvaluationHandler.evaluateInput), which its entries then test.
+            expression = model.Expression("", "None", "feel", node.get("id") or column.get("id"))
         else:
+            # The DMN schemas require the element; Camunda 7 refuses the file.
             self.add(
                 column,
                 column.get("id"),
-                f"input {label or column.get('id')!r} has no input expression; write the "
+                f"input {label or column.get('id')!r} has no inputExpression; write the "
                 "variable or expression whose value the column tests",
             )
             return None
@@ -185,14 +192,18 @@ class _Reader:
             variable or model.DEFAULT_INPUT_VARIABLE,
         )
 
-    def output(self, column: etree._Element, index: int, hit_policy: str) -> model.Output | None:
+    def output(
+        self, column: etree._Element, index: int, hit_policy: str, count: int
+    ) -> model.Output | None:
         name = (column.get("name") or "").strip()
-        if not name:
+        if not name and count > 1:
+            # Camunda 7 refuses it too (compoundOutputsShouldHaveAnOutputName).
             self.add(
                 column,
                 column.get("id"),
-                f"output {index} ({column.get('label') or column.get('id')!r}) has no name; the "
-                "name is the key of the value in the decision result",
+                f"output {index} ({column.get('label') or column.get('id')!r}) has no name; "
+                "each output of a table with several outputs needs one: it is the key of the "
+                "value in the decision result",
             )
             return None
         values: tuple[Any, ...] = ()
@@ -209,6 +220,23 @@ class _Reader:
                     f"{hit_policy} ({err})",
                 )
         return model.Output(column.get("id"), name, column.get("typeRef"), values)
+
+    def check_output_names(
+        self, outputs: list[model.Output | None], columns: list[etree._Element]
+    ) -> None:
+        seen: set[str] = set()
+        for output, column in zip(outputs, columns, strict=True):
+            if output is None:
+                continue
+            if output.name in seen:
+                # Camunda 7: compoundOutputWithDuplicateName.
+                self.add(
+                    column,
+                    column.get("id"),
+                    f"output name {output.name!r} is used by two outputs of the table; each "
+                    "output needs its own name",
+                )
+            seen.add(output.name)
 
     def check_outputs(
         self, table: etree._Element, aggregation: str | None, outputs: list[model.Output | None]
