@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from flowdesk import handlers
-from flowdesk.engine import sandbox, timers
+from flowdesk.engine import feel_scripts, sandbox, timers
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
 from flowdesk.errors import BpmnError, ExpressionError, HandlerError
 
@@ -50,6 +50,23 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         self.scope = scope
         # Documents handlers attached, with their element id; the save writes them.
         self.documents: list[tuple[str, handlers.DocumentDraft]] = []
+
+    # --- FEEL (scriptFormat="feel", language="feel"); other languages go to the base class ---
+
+    def evaluate(self, task: Any, expression: Any, external_context: Any = None) -> Any:
+        """Evaluate a condition or expression; FEEL ones (marked by `feel_scripts`) as FEEL."""
+        if feel_scripts.is_marked(expression):
+            return feel_scripts.evaluate_condition(expression, task.data)
+        return super().evaluate(task, expression, external_context)
+
+    def execute(self, task: Any, script: Any, external_context: Any = None) -> Any:
+        """Run a script task's script; FEEL ones (marked by `feel_scripts`) as FEEL."""
+        if feel_scripts.is_marked(script):
+            feel_scripts.run_script(script, task.data)
+            return True
+        return super().execute(task, script, external_context)
+
+    # --- service tasks ----------------------------------------------------------------------
 
     def run_service(self, task: Any) -> bool | None:
         """Run the handler of a service task; its returned variables go into the task data.

@@ -8,7 +8,7 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import sandbox
+from flowdesk.engine import feel_scripts, sandbox
 
 
 def taken_elements(gateway: Any) -> list[str]:
@@ -45,6 +45,8 @@ def evaluate_parameters(
             result[name] = [sandbox.evaluate_value(v, context) for v in value["list"]]
         elif "map" in value:
             result[name] = {k: sandbox.evaluate_value(v, context) for k, v in value["map"].items()}
+        elif "script" in value and feel_scripts.is_feel(value.get("format")):
+            result[name] = feel_scripts.evaluate(value["script"], context)
         elif "script" in value:
             result[name] = sandbox.evaluate(value["script"], context)
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from flowdesk.engine import feel_scripts
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _camunda, _is_expression, _owner_id
 from flowdesk.engine.validation.xml_reading import _B, CAMUNDA_NS
@@ -51,7 +52,9 @@ class _ExpressionChecks(_BpmnCheckBase):
         text = (element.text or "").strip()
         what = f"{name} of {owner_id!r}"
         language = (element.get("language") or "").strip().lower()
-        if language not in ("", "python", "juel"):
+        if feel_scripts.is_feel(language) and name == "conditionExpression":
+            self.check_feel(element, owner_id, what, text)
+        elif language not in ("", "python", "juel"):
             self.add(
                 element,
                 owner_id,
@@ -66,6 +69,14 @@ class _ExpressionChecks(_BpmnCheckBase):
             except ExpressionError as err:
                 hint = _FEEL_HINT if text.startswith("=") else ""
                 self.add(element, owner_id, f"{what} cannot be translated: {err.reason}{hint}")
+
+    def check_feel(
+        self, element: etree._Element, owner_id: str | None, what: str, text: str
+    ) -> None:
+        """A FEEL condition or script: translated with the FEEL code that runs it."""
+        reason = feel_scripts.check(text) if text.strip() else "it is empty"
+        if reason is not None:
+            self.add(element, owner_id, f"{what} (FEEL): {reason}")
 
     def check_value(self, element: etree._Element, attribute: str) -> None:
         from flowdesk.engine import expressions
@@ -87,7 +98,15 @@ class _ExpressionChecks(_BpmnCheckBase):
         """Script tasks and `camunda:script` parameter values are inline python (or JUEL)."""
         for task in process.iter(f"{_B}scriptTask"):
             script_format = (task.get("scriptFormat") or "").strip()
-            if script_format.lower() not in SCRIPT_FORMATS:
+            if feel_scripts.is_feel(script_format) and not _camunda(task, "resource"):
+                script = task.find(f"{_B}script")
+                self.check_feel(
+                    script if script is not None else task,
+                    task.get("id"),
+                    f"script of script task {task.get('id')!r}",
+                    (script.text or "") if script is not None else "",
+                )
+            elif script_format.lower() not in SCRIPT_FORMATS:
                 self.add(
                     task,
                     task.get("id"),
@@ -95,7 +114,9 @@ class _ExpressionChecks(_BpmnCheckBase):
                     f"{script_format!r} is not supported; use python",
                 )
             resource = _camunda(task, "resource")
-            if resource and script_format.lower() in SCRIPT_FORMATS:
+            if resource and (
+                script_format.lower() in SCRIPT_FORMATS or feel_scripts.is_feel(script_format)
+            ):
                 self.add(
                     task,
                     task.get("id"),
@@ -118,7 +139,11 @@ class _ExpressionChecks(_BpmnCheckBase):
         owner_id = _owner_id(parameter)
         what = f"camunda:script of parameter {parameter.get('name')!r} of {owner_id!r}"
         script_format = (script.get("scriptFormat") or "").strip()
-        if script_format.lower() not in SCRIPT_FORMATS:
+        if feel_scripts.is_feel(script_format) and not script.get("resource"):
+            self.check_feel(script, owner_id, what, script.text or "")
+        elif script_format.lower() not in SCRIPT_FORMATS and not feel_scripts.is_feel(
+            script_format
+        ):
             self.add(
                 script,
                 owner_id,
