@@ -157,7 +157,7 @@ def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
         source = feel.translate_expression(text)
     except feel.FeelSyntaxError as err:
         raise ExpressionError(text, f"not a FEEL expression flowdesk supports ({err})") from err
-    context = {feel.VARIABLES: variables, **functions.HELPERS}
+    context = {feel.VARIABLES: variables, **feel.HELPERS}
     try:
         value = sandbox.evaluate(source, context)
     except ExpressionError as err:

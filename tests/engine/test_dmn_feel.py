@@ -7,19 +7,19 @@ from typing import Any
 import pytest
 
 from flowdesk.engine import sandbox, validation
-from flowdesk.engine.dmn import feel, functions
+from flowdesk.engine.dmn import feel
 from flowdesk.errors import ExpressionError
 
 
 def passes(test: str, value: Any, **variables: Any) -> bool:
     source = feel.translate_unary_tests(test)
     context = {feel.VARIABLES: {**variables, "cellInput": value}, feel.INPUT: value}
-    return sandbox.evaluate(source, {**context, **functions.HELPERS}) is True
+    return sandbox.evaluate(source, {**context, **feel.HELPERS}) is True
 
 
 def value_of(expression: str, **variables: Any) -> Any:
     source = feel.translate_expression(expression)
-    return sandbox.evaluate(source, {feel.VARIABLES: variables, **functions.HELPERS})
+    return sandbox.evaluate(source, {feel.VARIABLES: variables, **feel.HELPERS})
 
 
 @pytest.mark.parametrize("test", ["-", "", "  -  "])
@@ -108,6 +108,36 @@ def test_unary_tests__unknown_variable_fails_clearly():
         ('date("2024-02-01")', {}, __import__("datetime").date(2024, 2, 1)),
         ("null", {}, None),
         ("-(2 ** 3)", {}, -8),
+        # contexts, filters, indexes, projections, for, some/every, in, between
+        ('{bar: "foo"}.bar', {}, "foo"),
+        ("{a: 1, b: a + 1}", {}, {"a": 1, "b": 2}),
+        ('{"first name": "Ada"}', {}, {"first name": "Ada"}),
+        ("xs[item > 2]", {"xs": [1, 2, 3, 4]}, [3, 4]),
+        ("xs[1]", {"xs": [7, 8]}, 7),
+        ("xs[-1]", {"xs": [7, 8]}, 8),
+        ("xs[3]", {"xs": [7, 8]}, None),
+        (
+            "orders[price > 10].id",
+            {"orders": [{"price": 5, "id": "a"}, {"price": 20, "id": "b"}]},
+            ["b"],
+        ),
+        ("orders.price", {"orders": [{"price": 5}, {"price": 20}]}, [5, 20]),
+        ("for x in 1..3 return x * 2", {}, [2, 4, 6]),
+        ("for x in [1, 2], y in [10, 20] return x * y", {}, [10, 20, 20, 40]),
+        ("sum(for o in orders return o.price)", {"orders": [{"price": 5}, {"price": 20}]}, 25),
+        ("some x in [1, 5] satisfies x > 4", {}, True),
+        ("every x in [1, 5] satisfies x > 4", {}, False),
+        ("x in [1..5]", {"x": 5}, True),
+        ("x in (1..5)", {"x": 5}, False),
+        ('x in ("a", "b")', {"x": "b"}, True),
+        ("x in [4, 5]", {"x": 3}, False),
+        ("x between 1 and 3", {"x": 3}, True),
+        (
+            'date and time("2019-09-12T13:00:00@Europe/Berlin") = '
+            'date and time("2019-09-12T11:00:00Z")',
+            {},
+            True,
+        ),
     ],
 )
 def test_expressions__evaluate_like_feel(expression, variables, expected):
@@ -123,7 +153,10 @@ def test_expressions__evaluate_like_feel(expression, variables, expected):
         ('date("2024-13-01")', "date() needs an ISO date"),
         ('"open', "is not closed"),
         ("x y", "unexpected text"),
+        ("x instance of number", "unexpected text"),
         (">", "expected a value"),
+        ("[50..80[ [1]", "unexpected text"),
+        ('@"2024-01-01"', "unexpected '@'"),
     ],
 )
 def test_unary_tests__unsupported_text_is_a_syntax_error(test, reason):
@@ -193,7 +226,7 @@ def test_validate_dmn__untranslatable_unary_test_names_file_line_and_entry():
 
 
 def test_validate_dmn__untranslatable_output_and_input_expressions_are_reported():
-    assert [p[:2] for p in problems(result="a[1]", input="amount +")] == [
+    assert [p[:2] for p in problems(result="a instance of number", input="amount +")] == [
         (6, "InputExpression_1"),
         (14, "Entry_2"),
     ]

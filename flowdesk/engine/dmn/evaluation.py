@@ -139,7 +139,7 @@ def _matches(
             passed = _sandboxed(
                 decision,
                 test,
-                {feel.VARIABLES: scope, feel.INPUT: value, **functions.HELPERS},
+                {feel.VARIABLES: scope, feel.INPUT: value, **feel.HELPERS},
                 "input entry",
             )
         if passed is not True:
@@ -170,7 +170,7 @@ def _run(
     if expression.language == "juel":
         return _sandboxed(decision, expression, variables, what)
     return feel_value(
-        _sandboxed(decision, expression, {feel.VARIABLES: variables, **functions.HELPERS}, what)
+        _sandboxed(decision, expression, {feel.VARIABLES: variables, **feel.HELPERS}, what)
     )
 
 

@@ -14,6 +14,7 @@ Messages name types, never values: variables may hold personal data.
 from __future__ import annotations
 
 import math
+import zoneinfo
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -74,12 +75,20 @@ def parse_date_time(text: str) -> datetime:
         return datetime(text.year, text.month, text.day)
     if not isinstance(text, str):
         raise FeelError(f"date and time() needs a string, got a {type_name(text)}")
+    local, _, zone = text.partition("@")
     try:
-        return datetime.fromisoformat(text)
+        value = datetime.fromisoformat(local)
     except ValueError as err:
         raise FeelError(
             'date and time() needs an ISO date-time like "2024-01-31T10:00:00Z"'
         ) from err
+    if not zone:
+        return value
+    # FEEL's zone form, "2019-09-12T13:00:00@Europe/Berlin": a local time in that zone.
+    try:
+        return value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        raise FeelError(f"date and time(): {zone!r} is not a known time zone") from err
 
 
 def variable(variables: Mapping[str, Any], name: str) -> Any:
@@ -91,11 +100,14 @@ def variable(variables: Mapping[str, Any], name: str) -> Any:
 
 
 def path(value: Any, name: str) -> Any:
-    """`a.b`: a context's entry (null when absent); null stays null."""
+    """`a.b`: a context's entry (null when absent); null stays null; on a list of contexts,
+    the list of their entries (FEEL's projection: `orders.price`)."""
     if value is None:
         return None
     if isinstance(value, Mapping):
         return value.get(name)
+    if isinstance(value, list | tuple):
+        return [path(item, name) for item in value]
     if isinstance(value, date):
         parts = {"year", "month", "day", "hour", "minute", "second"}
         if name in parts and hasattr(value, name):
