@@ -150,8 +150,8 @@ def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
         The value; whole numbers are integers, dates ISO text.
 
     Raises:
-        ExpressionError: The text is not in flowdesk's FEEL subset, names an unknown
-            variable, or fails as FEEL fails (ordering a number against a string, say).
+        ExpressionError: The text is not in flowdesk's FEEL subset, or fails where FEEL
+            still fails (an unknown name or a type mismatch is null, not a failure).
     """
     try:
         source = feel.translate_expression(text)

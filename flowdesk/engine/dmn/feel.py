@@ -98,7 +98,7 @@ def _translate_tests(text: str) -> str:
         inner = parser.positive_tests(closing=")")
         parser.expect(")")
         parser.expect_end()
-        return f"(not {inner})"
+        return f"{functions.helper_name('not')}({inner})"
     source = parser.positive_tests(closing=None)
     parser.expect_end()
     return source
@@ -186,14 +186,16 @@ class _Parser:
             tests.append(self.positive_test())
         if closing is not None and not self.peek_op(closing):
             raise self.error(f"expected ',' or {closing!r}")
-        return tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")"
+        # Three-valued: a null test (an ordering against another type) is neither match nor
+        # mismatch, so `not(...)` of it is null too, as in FEEL; only `true` matches a rule.
+        return tests[0] if len(tests) == 1 else "dmn_or(" + ", ".join(tests) + ")"
 
     def positive_test(self) -> str:
         token = self.token
         if token.kind == "op" and token.value in ("<", "<=", ">", ">=", "=", "!="):
             self.advance()
             endpoint = self.endpoint()
-            return f"dmn_truth(dmn_compare({token.value!r}, {INPUT}, {endpoint}))"
+            return f"dmn_compare({token.value!r}, {INPUT}, {endpoint})"
         if token.kind == "op" and token.value in ("[", "]", "("):
             interval = self.try_interval()
             if interval is not None:
@@ -201,7 +203,7 @@ class _Parser:
         start = self.index
         value = self.expression()
         if any(t.kind == "op" and t.value == "?" for t in self.tokens[start : self.index]):
-            return f"dmn_truth({value})"
+            return value
         return f"dmn_matches({INPUT}, {value})"
 
     def try_interval(self) -> str | None:
@@ -224,7 +226,7 @@ class _Parser:
         self.advance()
         low_closed = opening == "["
         high_closed = closing.value == "]"
-        return f"dmn_truth(dmn_between({INPUT}, {low}, {high}, {low_closed}, {high_closed}))"
+        return f"dmn_between({INPUT}, {low}, {high}, {low_closed}, {high_closed})"
 
     def endpoint(self) -> str:
         # In `[50..80[` the `[` closes the range; it must not read as a filter of 80.

@@ -6,9 +6,11 @@ missing key of a context is `null`, and dividing by zero gives `null`. The trans
 (`feel.py`) therefore emits calls to these functions instead of Python operators, and the
 evaluator passes `HELPERS` into the sandbox with every evaluation.
 
-Helpers raise `FeelError` for what FEEL itself rejects (ordering a number against a string, an
-unknown variable); the evaluator turns it into a `DecisionError` naming the table cell.
-Messages name types, never values: variables may hold personal data.
+FEEL is null-friendly, as the FEEL Scala engine is since 1.17 (Camunda 7.20+): an unknown
+variable, a missing property, ordering a number against a string, an operation or a function
+that is not defined for its arguments all give `null` (which no test matches) instead of
+failing. Only the date parsers raise `FeelError`, for a constant date that is wrong when the
+file is deployed and for typeRef `date` conversion. Messages name types, never values.
 """
 
 from __future__ import annotations
@@ -92,11 +94,9 @@ def parse_date_time(text: str) -> datetime:
 
 
 def variable(variables: Mapping[str, Any], name: str) -> Any:
-    """A variable by name; an unknown name is an error (a typo must not read as null)."""
-    try:
-        return variables[name]
-    except KeyError:
-        raise FeelError(f"unknown variable {name!r}") from None
+    """A variable by name; an unknown name is null, as in the FEEL Scala engine 1.17+
+    (Camunda 7.20+), which no longer fails on it."""
+    return variables.get(name)
 
 
 def path(value: Any, name: str) -> Any:
@@ -112,7 +112,7 @@ def path(value: Any, name: str) -> Any:
         parts = {"year", "month", "day", "hour", "minute", "second"}
         if name in parts and hasattr(value, name):
             return getattr(value, name)
-    raise FeelError(f"cannot read {name!r} of a {type_name(value)}")
+    return None  # FEEL Scala 1.17+: a non-existing property is null
 
 
 def equal(left: Any, right: Any) -> bool:
@@ -141,9 +141,7 @@ def compare(operator: str, left: Any, right: Any) -> bool | None:
         return None
     pair = _ordered_pair(left, right)
     if pair is None:
-        raise FeelError(
-            f"cannot compare a {type_name(left)} with a {type_name(right)} using {operator}"
-        )
+        return None  # FEEL Scala 1.17+: comparing different types is null
     a, b = pair
     if operator == "<":
         return bool(a < b)
@@ -225,7 +223,7 @@ def arithmetic(operator: str, left: Any, right: Any) -> Any:
         return left**right
     if operator == "+" and isinstance(left, str) and isinstance(right, str):
         return left + right
-    raise FeelError(f"cannot apply {operator} to a {type_name(left)} and a {type_name(right)}")
+    return None  # FEEL Scala 1.17+: an operation not defined for the values is null
 
 
 def minus(value: Any) -> Any:
@@ -234,7 +232,7 @@ def minus(value: Any) -> Any:
         return None
     if is_number(value):
         return -value
-    raise FeelError(f"cannot negate a {type_name(value)}")
+    return None  # as arithmetic(): not defined, so null
 
 
 def _to_string(value: Any) -> str | None:
@@ -339,6 +337,19 @@ def helper_name(function: str) -> str:
     return "dmn_fn_" + function.replace(" ", "_")
 
 
+def _null_on_failure(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A built-in function as translated FEEL calls it: null when it cannot be invoked with
+    these arguments (FEEL Scala 1.17+), instead of failing the evaluation."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return function(*args)
+        except (FeelError, TypeError, ValueError, ArithmeticError):
+            return None
+
+    return call
+
+
 HELPERS: dict[str, Callable[..., Any]] = {
     "dmn_var": variable,
     "dmn_path": path,
@@ -350,7 +361,7 @@ HELPERS: dict[str, Callable[..., Any]] = {
     "dmn_or": any_of,
     "dmn_arith": arithmetic,
     "dmn_minus": minus,
-    **{helper_name(name): function for name, function in FUNCTIONS.items()},
+    **{helper_name(name): _null_on_failure(function) for name, function in FUNCTIONS.items()},
 }
 """Every name translated FEEL calls; the evaluator passes them to the sandbox."""
 
