@@ -88,6 +88,9 @@ def test_unary_tests__ordering_a_number_against_a_string_is_no_match():
 
 def test_unary_tests__unknown_variable_is_null():
     assert not passes("< limit", 5)
+    assert not passes("cellInput > limit", 5)
+    assert not passes("cellInput > 5", None)
+    assert not passes("amount > 5", None)
     assert passes("null", None)
     assert passes("-", 5)
 

@@ -119,6 +119,10 @@ def _closes_at_end(parser: _Parser, open_index: int) -> bool:
     return False
 
 
+# Translated sources that are conditions: comparisons, and, or, between, in, some/every, not.
+_CONDITIONS = ("dmn_compare(", "dmn_and(", "dmn_or(", "dmn_between(", "dmn_quantify(",
+               f"(lambda {INPUT}:", "dmn_fn_not(")  # fmt: skip
+
 # --- tokens: see feel_tokens -------------------------------------------------------------
 
 
@@ -204,6 +208,10 @@ class _Parser:
         value = self.expression()
         if any(t.kind == "op" and t.value == "?" for t in self.tokens[start : self.index]):
             return value
+        if value.startswith(_CONDITIONS):
+            # A condition (`cellInput > 5`) is the test's verdict; when it is null (a null
+            # input, an unknown variable) nothing matches, even a null input.
+            return f"dmn_verdict({INPUT}, {value})"
         return f"dmn_matches({INPUT}, {value})"
 
     def try_interval(self) -> str | None:

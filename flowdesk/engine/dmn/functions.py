@@ -174,6 +174,11 @@ def matches(value: Any, expected: Any) -> bool:
     return equal(value, expected)
 
 
+def verdict(value: Any, condition: Any) -> bool:
+    """A unary test that is a condition such as `cellInput > 5`: null never matches."""
+    return condition is not None and matches(value, condition)
+
+
 def truth(value: Any) -> bool:
     """Whether a test's value means "match": only `true` does (null and false do not)."""
     return value is True
@@ -356,6 +361,7 @@ HELPERS: dict[str, Callable[..., Any]] = {
     "dmn_compare": compare,
     "dmn_between": between,
     "dmn_matches": matches,
+    "dmn_verdict": verdict,
     "dmn_truth": truth,
     "dmn_and": all_of,
     "dmn_or": any_of,
