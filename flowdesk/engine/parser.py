@@ -56,7 +56,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import feel_scripts, job_retries, timer_events, timers
+from flowdesk.engine import feel_scripts, job_retries, script_languages, timer_events, timers
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -350,6 +350,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
 
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
+        bpmn = script_languages.with_marked_javascript(bpmn)
         bpmn = feel_scripts.mark_feel_texts(bpmn)  # FEEL scripts/conditions: see feel_scripts
         super().add_bpmn_xml(_with_links_as_flows(bpmn, filename), filename)
 
