@@ -205,9 +205,15 @@ def _constructs_with(tmp_path, old: str, new: str):
     [
         (
             '<literalExpression id="doubled_juel_expression" expressionLanguage="juel">',
-            '<literalExpression id="doubled_juel_expression" expressionLanguage="javascript">',
+            '<literalExpression id="doubled_juel_expression" expressionLanguage="groovy">',
             "doubled_juel_expression",
-            "expression language 'javascript'",
+            "expression language 'groovy'",
+        ),
+        (
+            "<text>doubled &gt; 100</text>",
+            "<text>doubled &gt; </text>",
+            "risk_javascript_high_doubled",
+            "is not valid JavaScript",
         ),
         (
             '<inputEntry id="order_size_big_juel_sum" expressionLanguage="juel">',
@@ -255,6 +261,24 @@ def test_cells_flowdesk_cannot_run_are_refused_at_deploy(
     if new:
         assert problem.line == line
     assert engine.definitions() == []
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        (60, {"level": "high", "note": "amount 60"}),
+        # `doubled` (100) is a number, not true: no match, as in Camunda.
+        (50, {"level": "low"}),
+    ],
+)
+def test_javascript_cells_as_camunda_runs_them(constructs, amount, expected):
+    assert constructs.evaluate_decision("risk_javascript", {"amount": amount}) == expected
+
+
+def test_javascript_literal_expression(constructs):
+    assert constructs.evaluate_decision("tax_javascript", {"amount": 100, "country": "DE"}) == {
+        "tax": 19.0
+    }
 
 
 # --- business rule tasks ------------------------------------------------------------------

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from flowdesk.engine import sandbox
+from flowdesk.engine import javascript, sandbox
 from flowdesk.engine.dmn import feel, functions, model, reader
 from flowdesk.errors import DecisionError, ExpressionError
 
@@ -131,7 +131,9 @@ def _matches(
         if test.source == "True":
             continue
         scope = {**variables, column.variable: value}
-        if test.language == "juel":
+        if test.language == "javascript":
+            passed = _script(decision, test, scope, "input entry")
+        elif test.language == "juel":
             # Camunda 7 (DecisionTableEvaluationHandler.isConditionApplicable): a non-FEEL
             # entry matches only when it gives `true`.
             passed = _sandboxed(decision, test, scope, "input entry")
@@ -167,6 +169,8 @@ def _run(
     variables: Mapping[str, Any],
     what: str,
 ) -> Any:
+    if expression.language == "javascript":
+        return _script(decision, expression, variables, what)
     if expression.language == "juel":
         return _sandboxed(decision, expression, variables, what)
     return feel_value(
@@ -189,6 +193,24 @@ def feel_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: feel_value(item) for key, item in value.items()}
     return value
+
+
+def _script(
+    decision: model.Decision,
+    expression: model.Expression,
+    variables: Mapping[str, Any],
+    what: str,
+) -> Any:
+    """A JavaScript cell, run as Camunda's DMN engine runs scripts: variables only, no
+    `execution`; the last value is the result."""
+    try:
+        return javascript.evaluate(expression.source, variables, element_id=expression.element_id)
+    except ExpressionError as err:
+        raise DecisionError(
+            decision.id,
+            f"{what} ({expression.text!r}): {err.reason}",
+            element_id=expression.element_id,
+        ) from err
 
 
 def _sandboxed(

@@ -24,13 +24,14 @@ DEFAULT_INPUT_VARIABLE = "cellInput"
 class Expression:
     """One translated text of the file.
 
-    `language` is "feel" (then `source` is Python calling the FEEL helpers) or "juel" (then
+    `language` is "javascript" (`source` is the script, run in QuickJS), "feel" (then
+    `source` is Python calling the FEEL helpers) or "juel" (then
     `source` is the original `${...}` text, which the sandbox translates itself).
     """
 
     text: str
     source: str
-    language: Literal["feel", "juel"]
+    language: Literal["feel", "juel", "javascript"]
     element_id: str | None
 
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from lxml import etree
 
-from flowdesk.engine import expressions
+from flowdesk.engine import expressions, javascript
 from flowdesk.engine.dmn import feel, model, namespaces
 from flowdesk.errors import ExpressionError, Problem
 
@@ -286,6 +286,8 @@ class _Reader:
         if not text.strip():
             # Camunda: an empty input entry matches, whatever its expression language.
             return model.Expression("", "True", "feel", element_id)
+        if language == "javascript":
+            return self.javascript(entry, element_id, text, what)
         if language not in ("feel", "juel"):
             self.unsupported_language(entry, element_id, language, what)
             return None
@@ -308,6 +310,8 @@ class _Reader:
         text = self.text_of(node)
         element_id = node.get("id") or owner.get("id")
         language = self.language(node)
+        if language == "javascript":
+            return self.javascript(node, element_id, text, what)
         if language not in ("feel", "juel"):
             self.unsupported_language(node, element_id, language, what)
             return None
@@ -339,13 +343,27 @@ class _Reader:
             return None
         return model.Expression(text.strip(), source, "juel", element_id)
 
+    def javascript(
+        self, node: etree._Element, element_id: str | None, text: str, what: str
+    ) -> model.Expression | None:
+        # Camunda 7 runs any other language through its JSR-223 script engines; flowdesk runs
+        # JavaScript (QuickJS, see flowdesk.engine.javascript), parsed here so that a syntax
+        # error fails the deploy.
+        try:
+            javascript.check(text, element_id=element_id)
+        except javascript.ScriptSyntaxError as err:
+            self.add(node, element_id, f"{what} is not valid JavaScript: {err.reason}")
+            return None
+        return model.Expression(text.strip(), text, "javascript", element_id)
+
     def unsupported_language(
         self, node: etree._Element, element_id: str | None, language: str, what: str
     ) -> None:
         self.add(
             node,
             element_id,
-            f"{what} uses expression language {language!r}; flowdesk evaluates FEEL and JUEL",
+            f"{what} uses expression language {language!r}; flowdesk evaluates FEEL, JUEL and "
+            "JavaScript",
         )
 
     def language(self, node: etree._Element) -> str:
@@ -354,6 +372,8 @@ class _Reader:
             return "feel"
         if value.lower() == "juel":
             return "juel"
+        if javascript.is_javascript(value):
+            return "javascript"
         return value
 
     # -- graph ------------------------------------------------------------------------------
