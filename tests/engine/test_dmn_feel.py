@@ -278,12 +278,12 @@ def test_validate_dmn__aggregation_needs_collect_and_one_output():
 
 def test_validate_dmn__other_expression_languages_are_reported():
     text = dmn_text().replace(
-        '<inputEntry id="Entry_1">', '<inputEntry id="Entry_1" expressionLanguage="javascript">'
+        '<inputEntry id="Entry_1">', '<inputEntry id="Entry_1" expressionLanguage="groovy">'
     )
     tree = validation.parse_xml(text.encode(), "check.dmn")
     (problem,) = validation.validate_dmn(tree, "check.dmn")
     assert problem.element_id == "Entry_1"
-    assert "expression language 'javascript'" in problem.message
+    assert "expression language 'groovy'" in problem.message
 
 
 def test_validate_dmn__required_decision_cycle_is_reported():
