@@ -57,7 +57,14 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import job_retries, script_languages, timer_events, timers, triggers
+from flowdesk.engine import (
+    feel_scripts,
+    job_retries,
+    script_languages,
+    timer_events,
+    timers,
+    triggers,
+)
 from flowdesk.engine.compensation import (
     CompensationProcessParser,
     configure_throw,
@@ -379,6 +386,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
         bpmn = script_languages.with_marked_javascript(bpmn)
+        bpmn = feel_scripts.mark_feel_texts(bpmn)  # FEEL scripts/conditions: see feel_scripts
         super().add_bpmn_xml(_with_links_as_flows(bpmn, filename), filename)
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:
