@@ -56,7 +56,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import job_retries, timer_events, timers
+from flowdesk.engine import activity_splits, job_retries, timer_events, timers
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -326,6 +326,7 @@ def _override_classes() -> dict[str, tuple[type, type]]:
     subprocess_parser, subprocess_spec = classes[full_tag("subProcess")]
     classes[full_tag("subProcess")] = (_subprocess_parser(subprocess_parser), subprocess_spec)
     classes[full_tag("callActivity")] = (_call_activity_parser(), FlowdeskCallActivity)
+    classes.update(activity_splits.PARSER_CLASSES)
     return classes
 
 
@@ -350,7 +351,8 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
 
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
-        super().add_bpmn_xml(_with_links_as_flows(bpmn, filename), filename)
+        bpmn = _with_links_as_flows(bpmn, filename)
+        super().add_bpmn_xml(activity_splits.with_activity_splits(bpmn), filename)
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:
         spec = super().get_spec(process_id, required)

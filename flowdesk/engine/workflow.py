@@ -377,7 +377,9 @@ class WorkflowRun:
         except Exception as err:  # any failure of model code is an incident, by design
             failed = self._wf.get_tasks(state=TaskState.ERROR)
             task = failed[0] if failed else None
-            element_id = task.task_spec.bpmn_id if task is not None else ""
+            # An activity split (see `activity_splits`) reports the element it leaves.
+            spec = task.task_spec if task is not None else None
+            element_id = getattr(spec, "bpmn_id", None) or getattr(spec, "activity_id", "")
             self.incident = Incident(element_id or "", str(task.id) if task else "", describe(err))
 
     def _advance(self) -> None:

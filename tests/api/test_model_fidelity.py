@@ -1,0 +1,159 @@
+"""Models run as Camunda 7 runs them, or are refused at deploy: nothing is dropped silently.
+
+Each case is a construct Camunda 7 runs that SpiffWorkflow 3.2 read differently: sequence flows
+without an id, conditional flows that leave an activity or event rather than a gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from conftest import DATA
+
+import flowdesk
+
+
+def _open(engine: flowdesk.Engine, instance_id: str) -> list[str]:
+    return sorted(task.element_id for task in engine.tasks(instance_id=instance_id))
+
+
+def _complete(engine: flowdesk.Engine, instance_id: str, element_id: str, **data: object) -> None:
+    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
+    engine.complete(task.id, dict(data), user="alice")
+
+
+# -- sequence flows without an id ----------------------------------------------------------------
+
+
+def test_idless_flows__run_as_drawn(engine: flowdesk.Engine) -> None:
+    engine.deploy(DATA / "fidelity_idless_flows.bpmn")
+
+    instance = engine.start("idless_flows")
+
+    assert instance.state == "running"
+    assert _open(engine, instance.id) == ["review"]
+
+
+@pytest.mark.parametrize(("ok", "path"), [(True, []), (False, ["rework"])])
+def test_idless_flows__conditions_choose_the_path_after_a_restart(
+    make_engine: Callable[..., flowdesk.Engine], ok: bool, path: list[str]
+) -> None:
+    first = make_engine()
+    first.deploy(DATA / "fidelity_idless_flows.bpmn")
+    instance = first.start("idless_flows")
+
+    second = make_engine()
+    _complete(second, instance.id, "review", ok=ok)
+
+    assert _open(second, instance.id) == path
+    assert second.instance(instance.id).state == ("completed" if ok else "running")
+
+
+def test_validate__reports_no_problem_for_idless_flows(engine: flowdesk.Engine) -> None:
+    (definition,) = engine.deploy(DATA / "fidelity_idless_flows.bpmn")
+
+    assert definition.key == "idless_flows"
+
+
+# -- conditional flows leaving an activity or event -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "taken"),
+    [
+        (50, ["archive", "notify"]),  # only `small` is true
+        (1000, ["approve", "notify"]),  # only `big` is true
+        (200, ["approve", "archive", "notify"]),  # both are true
+    ],
+)
+def test_activity_conditions__every_true_and_every_unconditional_flow_is_taken(
+    make_engine: Callable[..., flowdesk.Engine], amount: int, taken: list[str]
+) -> None:
+    first = make_engine()
+    first.deploy(DATA / "fidelity_activity_conditions.bpmn")
+    instance = first.start("leave_conditions")
+    assert _open(first, instance.id) == ["enter"]
+
+    # A new engine evaluates the conditions: nothing of them lives only in memory.
+    second = make_engine()
+    _complete(second, instance.id, "enter", amount=amount)
+
+    assert _open(second, instance.id) == taken
+
+
+def test_activity_conditions__paths_end_independently(engine: flowdesk.Engine) -> None:
+    engine.deploy(DATA / "fidelity_activity_conditions.bpmn")
+    instance = engine.start("leave_conditions")
+    _complete(engine, instance.id, "enter", amount=200)
+
+    for element_id in ("approve", "archive", "notify"):
+        _complete(engine, instance.id, element_id)
+
+    assert engine.instance(instance.id).state == "completed"
+
+
+@pytest.mark.parametrize(("points", "taken"), [(60, ["auto"]), (10, ["manual"])])
+def test_activity_default__taken_only_when_no_condition_is_true(
+    engine: flowdesk.Engine, points: int, taken: list[str]
+) -> None:
+    engine.deploy(DATA / "fidelity_activity_conditions.bpmn")
+
+    instance = engine.start("leave_default", {"points": points})
+
+    assert _open(engine, instance.id) == taken
+
+
+def test_activity_conditions__none_true_and_no_default_is_an_incident_at_the_activity(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_activity_conditions.bpmn")
+
+    instance = engine.start("leave_no_match", {"go": False})
+
+    assert instance.state == "incident"
+    assert instance.incident is not None
+    assert "leaving the Flow Node 'n_start'" in instance.incident
+    (incident,) = [e for e in engine.history(instance.id) if e.type == "incident"]
+    assert incident.element_id == "n_start"
+    assert _open(engine, instance.id) == []
+
+
+def test_activity_conditions__a_true_condition_from_a_start_event_is_taken(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_activity_conditions.bpmn")
+
+    instance = engine.start("leave_no_match", {"go": True})
+
+    assert _open(engine, instance.id) == ["n_task"]
+
+
+def test_activity_conditions__history_shows_only_the_model_elements(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_activity_conditions.bpmn")
+    instance = engine.start("leave_default", {"points": 60})
+
+    recorded = {e.element_id for e in engine.history(instance.id) if e.element_id}
+
+    assert recorded <= {"d_start", "score", "auto", "manual", "d_end_auto", "d_end_manual"}
+    assert "score" in recorded
+
+
+# -- nothing reachable is left out ----------------------------------------------------------------
+
+
+def test_deploy__refuses_a_reachable_element_the_parser_would_leave_out(
+    engine: flowdesk.Engine,
+) -> None:
+    # The timer is attached to a task of the sub-process but drawn in the process: SpiffWorkflow
+    # never attaches it (Camunda 7 refuses it too, "not defined in the same scope").
+    with pytest.raises(flowdesk.BpmnValidationError) as caught:
+        engine.deploy(DATA / "fidelity_boundary_other_scope.bpmn")
+
+    problems = {(p.element_id, p.line) for p in caught.value.problems}
+    assert problems == {("late", 14), ("escalate", 16)}
+    assert all(p.file.endswith("fidelity_boundary_other_scope.bpmn") for p in caught.value.problems)
+    assert "would leave it out" in caught.value.problems[0].message
+    assert engine.definitions() == []
