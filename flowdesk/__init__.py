@@ -33,6 +33,7 @@ from flowdesk.errors import (
     NotAuthorized,
     NotFound,
     Problem,
+    StartEventError,
     StoreError,
     TaskStateError,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "ProcessInstance",
     "ProcessReport",
     "ServiceCall",
+    "StartEventError",
     "StepStatistics",
     "StoreError",
     "Task",

@@ -160,16 +160,22 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
         return SignalDefinition(parsed.name, description=parsed.description)
 
     def parse_error_event(self, error_event: Any) -> Any:
-        parsed = super().parse_error_event(error_event)
         ref = error_event.get("errorRef")
+        if ref and ref not in self.process_parser.parser.errors:
+            # Camunda 7 uses an errorRef that names no bpmn:error as the error code itself.
+            name, code = ref, ref
+            description = self.get_event_description(error_event)
+        else:
+            parsed = super().parse_error_event(error_event)
+            name, code, description = parsed.name, parsed.code, parsed.description
         error = first(self.doc_xpath(f'.//bpmn:error[@id="{ref}"]')) if ref else None
         return ErrorDefinition(
-            parsed.name,
-            parsed.code,
+            name,
+            code,
             message=error.get(f"{_CAMUNDA}errorMessage") if error is not None else None,
             code_variable=error_event.get(f"{_CAMUNDA}errorCodeVariable"),
             message_variable=error_event.get(f"{_CAMUNDA}errorMessageVariable"),
-            description=parsed.description,
+            description=description,
         )
 
     def parse_escalation_event(self, escalation_event: Any) -> Any:

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowdesk._records import ProcessInstance
-from flowdesk.engine import correlation
+from flowdesk.engine import correlation, start_events, timers
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
-from flowdesk.errors import InstanceStateError, NotFound
+from flowdesk.errors import InstanceStateError, NotFound, StartEventError
 from flowdesk.store import InstanceRow, InstanceState, UnitOfWork
 
 
@@ -52,12 +52,34 @@ class RuntimeService:
         if definition is None:
             ident = key if version is None else f"{key}:{version}"
             raise NotFound("process definition", ident)
-        start_variables = dict(variables)
-        if user is not None:
-            start_variables.setdefault("initiator", user)
-        execution = Execution.start(
-            self._ctx, uow, definition, start_variables, business_key=business_key, user=user
-        )
+        # Camunda 7 begins at the process's initial start event and runs straight through it,
+        # whatever it catches (see `start_events`).
+        initial = start_events.initial_start(self._ctx.specs.bundle(uow, definition).spec, key)
+        if initial.kind == "timer":
+            with timers.starting_by_timer(initial.element_id):
+                execution = Execution.start(
+                    self._ctx, uow, definition, variables, business_key=business_key, user=user
+                )
+        elif initial.kind in ("message", "signal") and initial.name is not None:
+            execution = Execution.start(
+                self._ctx,
+                uow,
+                definition,
+                variables,
+                business_key=business_key,
+                user=user,
+                caught=initial.name,
+            )
+            run = execution.run
+            deliver = run.deliver_message if initial.kind == "message" else run.deliver_signal
+            if not deliver(initial.name, {}):
+                raise StartEventError(
+                    key, f"its start event {initial.element_id!r} did not begin the instance"
+                )
+        else:
+            execution = Execution.start(
+                self._ctx, uow, definition, variables, business_key=business_key, user=user
+            )
         return instance_record(execution.save())
 
     def correlate(

@@ -157,3 +157,179 @@ def test_deploy__refuses_a_reachable_element_the_parser_would_leave_out(
     assert all(p.file.endswith("fidelity_boundary_other_scope.bpmn") for p in caught.value.problems)
     assert "would leave it out" in caught.value.problems[0].message
     assert engine.definitions() == []
+
+
+# -- Engine.start on a process without a none start event ----------------------------------------
+
+
+def test_start__runs_through_the_only_start_event_when_it_catches_a_message(
+    make_engine: Callable[..., flowdesk.Engine],
+) -> None:
+    first = make_engine()
+    first.deploy(DATA / "fidelity_start_events.bpmn")
+
+    instance = first.start("by_message_only", {"order": 7}, business_key="O-7")
+
+    second = make_engine()
+    assert _open(second, instance.id) == ["handle_order"]
+    assert second.instance(instance.id).variables == {"order": 7, "placed_by": None}
+    _complete(second, instance.id, "handle_order")
+    assert second.instance(instance.id).state == "completed"
+
+
+def test_start__leaves_the_message_start_to_correlate_for_later_instances(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_start_events.bpmn")
+    engine.start("by_message_only")
+
+    correlated = engine.correlate("order_placed", business_key="O-8")
+
+    assert correlated.business_key == "O-8"
+    assert _open(engine, correlated.id) == ["handle_order"]
+
+
+def test_start__runs_through_the_only_start_event_when_it_catches_a_signal(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_start_events.bpmn")
+
+    instance = engine.start("by_signal_only")
+
+    assert _open(engine, instance.id) == ["reorder"]
+    assert not [e for e in engine.history(instance.id) if e.type == "signal_received"]
+
+
+def test_start__begins_at_the_timer_start_event_when_there_is_no_none_start(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_start_events.bpmn")
+
+    instance = engine.start("by_timer_or_message")
+
+    assert _open(engine, instance.id) == ["count_nightly"]
+    assert engine.jobs(instance_id=instance.id) == []
+    assert _open(engine, engine.correlate("count_requested").id) == ["count_on_request"]
+
+
+def test_start__without_a_start_event_to_begin_at_is_refused_and_stores_nothing(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_start_events.bpmn")
+
+    with pytest.raises(flowdesk.StartEventError) as caught:
+        engine.start("by_two_messages")
+
+    assert caught.value.process_key == "by_two_messages"
+    assert "web_order" in str(caught.value) and "phone_order" in str(caught.value)
+    assert engine.instances(key="by_two_messages") == []
+
+
+# -- camunda:initiator -----------------------------------------------------------------------------
+
+
+def test_initiator__the_attribute_names_the_variable_that_holds_the_user(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_initiator.bpmn")
+
+    instance = engine.start("named_initiator", user="alice")
+
+    assert instance.variables == {"requester": "alice"}
+    (task,) = engine.tasks(instance_id=instance.id)
+    assert (task.element_id, task.assignee) == ("known", "alice")
+
+
+def test_initiator__is_null_when_no_user_starts_the_instance(
+    make_engine: Callable[..., flowdesk.Engine],
+) -> None:
+    first = make_engine()
+    first.deploy(DATA / "fidelity_initiator.bpmn")
+
+    instance = first.start("named_initiator")
+
+    assert instance.variables == {"requester": None}
+    assert _open(make_engine(), instance.id) == ["anonymous"]
+
+
+def test_initiator__start_variables_win_over_the_user(engine: flowdesk.Engine) -> None:
+    engine.deploy(DATA / "fidelity_initiator.bpmn")
+
+    instance = engine.start("named_initiator", {"requester": "bob"}, user="alice")
+
+    assert instance.variables == {"requester": "bob"}
+
+
+def test_initiator__no_variable_without_the_attribute(engine: flowdesk.Engine) -> None:
+    engine.deploy(DATA / "fidelity_initiator.bpmn")
+
+    instance = engine.start("no_initiator", user="alice")
+
+    assert instance.variables == {}
+
+
+def test_initiator__a_message_start_sets_it_to_null(engine: flowdesk.Engine) -> None:
+    engine.deploy(DATA / "fidelity_start_events.bpmn")
+
+    instance = engine.correlate("order_placed", variables={"order": 9})
+
+    assert instance.variables == {"order": 9, "placed_by": None}
+
+
+# -- errorRef without a bpmn:error ---------------------------------------------------------------
+
+
+def test_error_ref__unresolved_text_is_the_code_thrown_and_caught(engine: flowdesk.Engine) -> None:
+    engine.deploy(DATA / "fidelity_error_refs.bpmn")
+
+    instance = engine.start("error_ref_text")
+
+    assert _open(engine, instance.id) == ["a_handle"]
+    assert engine.instance(instance.id).variables == {"code": "LIMIT_EXCEEDED"}
+
+
+def test_error_ref__unresolved_text_is_caught_by_a_declared_errors_code(
+    make_engine: Callable[..., flowdesk.Engine],
+) -> None:
+    first = make_engine()
+    first.deploy(DATA / "fidelity_error_refs.bpmn")
+
+    instance = first.start("error_ref_by_code")
+
+    second = make_engine()
+    assert _open(second, instance.id) == ["b_handle"]
+    assert second.instance(instance.id).variables == {"code": "CREDIT_DENIED"}
+    _complete(second, instance.id, "b_handle")
+    assert second.instance(instance.id).state == "completed"
+
+
+def test_error_ref__unresolved_text_on_an_event_subprocess_start_catches_by_code(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_error_refs.bpmn")
+
+    instance = engine.start("error_ref_event_subprocess")
+
+    assert _open(engine, instance.id) == ["c_recover"]
+
+
+def test_escalation_ref__unresolved_text_is_refused_as_camunda_refuses_it(
+    engine: flowdesk.Engine,
+) -> None:
+    with pytest.raises(flowdesk.BpmnValidationError) as caught:
+        engine.deploy(DATA / "fidelity_escalation_ref.bpmn")
+
+    (problem,) = caught.value.problems
+    assert (problem.element_id, problem.line) == ("e_raise", 9)
+    assert "escalation 'LATE'" in problem.message
+
+
+def test_error_end_event__without_error_ref_is_refused_as_camunda_refuses_it(
+    engine: flowdesk.Engine,
+) -> None:
+    with pytest.raises(flowdesk.BpmnValidationError) as caught:
+        engine.deploy(DATA / "fidelity_error_end_without_ref.bpmn")
+
+    (problem,) = caught.value.problems
+    assert (problem.element_id, problem.line) == ("f_fail", 9)
+    assert "errorRef" in problem.message

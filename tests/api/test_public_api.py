@@ -36,6 +36,7 @@ EXPECTED = [
     "ProcessInstance",
     "ProcessReport",
     "ServiceCall",
+    "StartEventError",
     "StepStatistics",
     "StoreError",
     "Task",
