@@ -17,7 +17,8 @@ reached activity; link catch events (their throws stand for flows to them); and 
 sequence flow leads to from a reached node. Elements no instance can reach are not checked,
 since Camunda 7 never runs them either. Known to be left out on purpose: the contents of
 ad-hoc sub-processes (Camunda 7 does not run them; SpiffWorkflow builds them its own way),
-compensation handlers (`isForCompensation`, reached through an association, not a flow),
+compensation boundary events and handlers (`isForCompensation`, reached through an
+association when compensation runs, not through a flow),
 and everything that is not a flow node or sequence flow (data objects and stores, text
 annotations, associations, groups, lanes, diagram elements), which no engine runs.
 """
@@ -140,7 +141,7 @@ def _reachable(process: etree._Element) -> tuple[list[etree._Element], list[etre
     by_id = {e.get("id"): e for e in process.iter() if _name(e) in _FLOW_NODES and e.get("id")}
     while pending:
         node = pending.pop()
-        if id(node) in reached or node.get("isForCompensation") == "true":
+        if id(node) in reached or _compensation(node):
             continue
         reached[id(node)] = node
         node_id = node.get("id") or ""
@@ -163,6 +164,13 @@ def _entries(container: etree._Element) -> Iterable[etree._Element]:
         )
         if name == "startEvent" or event_subprocess or link:
             yield child
+
+
+def _compensation(node: etree._Element) -> bool:
+    """A compensation handler or compensation boundary event: reached by compensation only."""
+    return node.get("isForCompensation") == "true" or (
+        node.find(f"{_B}compensateEventDefinition") is not None and _name(node) == "boundaryEvent"
+    )
 
 
 def _leads_to(sources: list[Any], target: str) -> bool:

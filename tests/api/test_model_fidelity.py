@@ -104,6 +104,38 @@ def test_activity_default__taken_only_when_no_condition_is_true(
     assert _open(engine, instance.id) == taken
 
 
+@pytest.mark.parametrize(("score", "taken"), [(9, ["escalate"]), (2, ["file"])])
+def test_subprocess_conditions__chosen_when_it_ends_with_its_default(
+    engine: flowdesk.Engine, score: int, taken: list[str]
+) -> None:
+    engine.deploy(DATA / "fidelity_activity_conditions.bpmn")
+
+    instance = engine.start("leave_subprocess", {"score": score})
+
+    assert _open(engine, instance.id) == taken
+
+
+@pytest.mark.parametrize(("amount", "taken"), [(50, ["ship"]), (500, ["return_goods"])])
+def test_call_activity_conditions__read_what_the_called_process_returned(
+    engine: flowdesk.Engine, amount: int, taken: list[str]
+) -> None:
+    engine.deploy(DATA / "fidelity_activity_conditions.bpmn")
+
+    instance = engine.start("leave_call", {"amount": amount})
+
+    assert _open(engine, instance.id) == taken
+
+
+def test_activity_without_conditions__every_outgoing_flow_runs_in_parallel(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_activity_conditions.bpmn")
+
+    instance = engine.start("leave_parallel")
+
+    assert _open(engine, instance.id) == ["invoice", "pack"]
+
+
 def test_activity_conditions__none_true_and_no_default_is_an_incident_at_the_activity(
     engine: flowdesk.Engine,
 ) -> None:
