@@ -76,9 +76,11 @@ class Execution(UserTaskRows, WaitRows):
         user: str | None,
         parent: tuple[Execution, str] | None = None,
         caught: str | None = None,
+        begin_at: str | None = None,
     ) -> Execution:
         """Start an instance; `parent` is the calling execution and its call activity task,
-        `caught` the message or signal that starts it (see `WorkflowRun.start`)."""
+        `caught` the message or signal that starts it, `begin_at` the start event to run
+        straight through (see `WorkflowRun.start`)."""
         instance_id = str(uuid.uuid4())
         now = ctx.now()
         bundle = ctx.specs.bundle(uow, definition)
@@ -106,7 +108,7 @@ class Execution(UserTaskRows, WaitRows):
         if parent:
             started["called_by"] = parent[0].row.id
         execution.record("instance_started", user=user, data=started)
-        run.start(caught=caught)
+        run.start(caught=caught, begin_at=begin_at)
         return execution
 
     @classmethod

@@ -56,7 +56,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import activity_splits, job_retries, timer_events, timers
+from flowdesk.engine import activity_splits, job_retries, start_events, timer_events, timers
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -154,6 +154,12 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
         return MessageDefinition(
             parsed.name, parsed.correlation_properties, parsed.expression, parsed.result_var
         )
+
+    def parse_conditional_event(self, event: Any) -> Any:
+        parsed = super().parse_conditional_event(event)
+        if not start_events.is_process_start(self.node):
+            return parsed
+        return start_events.ProcessStartCondition(parsed.expression, description=parsed.description)
 
     def parse_signal_event(self, signal_event: Any) -> Any:
         parsed = super().parse_signal_event(signal_event)

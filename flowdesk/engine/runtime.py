@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,7 +10,7 @@ from flowdesk._records import ProcessInstance
 from flowdesk.engine import correlation, start_events, timers
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
-from flowdesk.errors import InstanceStateError, NotFound, StartEventError
+from flowdesk.errors import InstanceStateError, NotFound
 from flowdesk.store import InstanceRow, InstanceState, UnitOfWork
 
 
@@ -55,12 +56,9 @@ class RuntimeService:
         # Camunda 7 begins at the process's initial start event and runs straight through it,
         # whatever it catches (see `start_events`).
         initial = start_events.initial_start(self._ctx.specs.bundle(uow, definition).spec, key)
-        if initial.kind == "timer":
-            with timers.starting_by_timer(initial.element_id):
-                execution = Execution.start(
-                    self._ctx, uow, definition, variables, business_key=business_key, user=user
-                )
-        elif initial.kind in ("message", "signal") and initial.name is not None:
+        with contextlib.ExitStack() as stack:
+            if initial.kind == "timer":  # the timer's own code lets the instance go on
+                stack.enter_context(timers.starting_by_timer(initial.element_id))
             execution = Execution.start(
                 self._ctx,
                 uow,
@@ -68,17 +66,7 @@ class RuntimeService:
                 variables,
                 business_key=business_key,
                 user=user,
-                caught=initial.name,
-            )
-            run = execution.run
-            deliver = run.deliver_message if initial.kind == "message" else run.deliver_signal
-            if not deliver(initial.name, {}):
-                raise StartEventError(
-                    key, f"its start event {initial.element_id!r} did not begin the instance"
-                )
-        else:
-            execution = Execution.start(
-                self._ctx, uow, definition, variables, business_key=business_key, user=user
+                begin_at=initial.element_id if initial.kind not in ("none", "timer") else None,
             )
         return instance_record(execution.save())
 

@@ -6,7 +6,9 @@ have only one of these two kinds); if it has neither, its only start event, what
 catches. `startProcessInstanceByKey` runs straight through the initial event, without waiting
 for what it catches, and fails when there is no initial event (several start events, none of
 them none or timer). Left to SpiffWorkflow 3.2, an instance instead waited at a message or
-signal start event until something was correlated to it.
+signal start event until something was correlated to it, and evaluated the condition of a
+conditional start event when it started: a `ProcessStartCondition` never evaluates it, since
+only Camunda's `evaluateStartConditions` does, which flowdesk does not have.
 
 `camunda:initiator` on a top-level start event names the variable that holds the user who
 starts the instance; Camunda sets it when any instance of the process starts (to `null` when
@@ -20,7 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lxml import etree
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
@@ -28,7 +32,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from flowdesk.errors import StartEventError
 
-StartKind = Literal["none", "timer", "message", "signal", "other"]
+StartKind = Literal["none", "timer", "message", "signal", "conditional", "other"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,26 @@ class InitialStart:
     element_id: str
     kind: StartKind
     name: str | None  # the message or signal name
+
+
+class ProcessStartCondition(ConditionalEventDefinition):  # type: ignore[misc]  # Spiff is untyped
+    """The condition of a process's conditional start event, which no instance start evaluates.
+
+    The start event fires only when `Engine.start` begins at it (see `initial_start`).
+    """
+
+    def has_fired(self, my_task: Any) -> bool:
+        return bool(my_task._get_internal_data("event_fired", False))
+
+
+def is_process_start(node: Any) -> bool:
+    """Whether an XML element is a start event of a process itself (not of a sub-process)."""
+    parent = node.getparent()
+    return (
+        etree.QName(node).localname == "startEvent"
+        and parent is not None
+        and etree.QName(parent).localname == "process"
+    )
 
 
 def initial_start(spec: Any, process_key: str) -> InitialStart:
@@ -106,6 +130,8 @@ def _describe(task_spec: Any) -> InitialStart:
         kind = "message"
     elif isinstance(definition, SignalEventDefinition):
         kind = "signal"
+    elif isinstance(definition, ConditionalEventDefinition):
+        kind = "conditional"
     else:
         kind = "other"
     return InitialStart(

@@ -232,6 +232,17 @@ def test_start__runs_through_the_only_start_event_when_it_catches_a_signal(
     assert not [e for e in engine.history(instance.id) if e.type == "signal_received"]
 
 
+def test_start__runs_through_the_only_start_event_without_evaluating_its_condition(
+    engine: flowdesk.Engine,
+) -> None:
+    engine.deploy(DATA / "fidelity_start_events.bpmn")
+
+    instance = engine.start("by_condition_only")
+
+    assert instance.state == "running"
+    assert _open(engine, instance.id) == ["restock"]
+
+
 def test_start__begins_at_the_timer_start_event_when_there_is_no_none_start(
     engine: flowdesk.Engine,
 ) -> None:
