@@ -1,12 +1,15 @@
 """Models run as Camunda 7 runs them, or are refused at deploy: nothing is dropped silently.
 
 Each case is a construct Camunda 7 runs that SpiffWorkflow 3.2 read differently: sequence flows
-without an id, conditional flows that leave an activity or event rather than a gateway.
+without an id, conditional or several flows leaving an activity or event rather than a gateway,
+an element the parser would leave out, an `errorRef` naming no error, `Engine.start` on a
+process without a none start event, and `camunda:initiator`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import DATA
@@ -50,10 +53,19 @@ def test_idless_flows__conditions_choose_the_path_after_a_restart(
     assert second.instance(instance.id).state == ("completed" if ok else "running")
 
 
-def test_validate__reports_no_problem_for_idless_flows(engine: flowdesk.Engine) -> None:
-    (definition,) = engine.deploy(DATA / "fidelity_idless_flows.bpmn")
+def test_idless_flows__a_problem_names_the_generated_id_and_the_line(
+    engine: flowdesk.Engine, tmp_path: Path
+) -> None:
+    text = (DATA / "fidelity_idless_flows.bpmn").read_text()
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text(text.replace("${!ok}", "${ok ==}"))
 
-    assert definition.key == "idless_flows"
+    with pytest.raises(flowdesk.BpmnValidationError) as caught:
+        engine.deploy(broken)
+
+    (problem,) = caught.value.problems
+    assert problem.element_id == "sequenceFlow_decide_rework"
+    assert problem.line == 16  # the id-less flow's conditionExpression
 
 
 # -- conditional flows leaving an activity or event -----------------------------------------------
