@@ -391,17 +391,6 @@ def test_error_ref__naming_no_error_is_fine_since_camunda_reads_it_as_the_code()
     assert check(text) == []
 
 
-def test_error_end_event__must_have_an_error_ref():
-    text = bpmn(
-        START
-        + '    <bpmn:endEvent id="Thrown">\n'
-        + '      <bpmn:errorEventDefinition id="D" />\n'
-        + "    </bpmn:endEvent>\n"
-    )
-
-    assert_problem(text, "Thrown", 'id="D"', "error end event 'Thrown' has no errorRef")
-
-
 def test_receive_task__message_ref_must_exist():
     text = bpmn(START + '    <bpmn:receiveTask id="Receive" messageRef="Message_9" />\n')
 

@@ -86,17 +86,6 @@ class _StructureChecks(_BpmnCheckBase):
                 continue
             attribute, kind = _EVENT_REFS[name]
             ref = _local_ref(element.get(attribute))
-            parent = element.getparent()
-            in_end_event = parent is not None and _bpmn_name(parent) == "endEvent"
-            if kind == "error" and in_end_event and not ref:
-                owner_id = _owner_id(element)
-                self.add(
-                    element,
-                    owner_id,
-                    f"error end event {owner_id!r} has no errorRef; name the error it "
-                    "throws (Camunda 7 requires it too)",
-                )
-                continue
             if not ref:
                 continue  # optional: e.g. an error boundary event without errorRef catches all
             if kind == "error":
