@@ -56,7 +56,14 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import activity_splits, job_retries, start_events, timer_events, timers
+from flowdesk.engine import (
+    activity_splits,
+    job_retries,
+    script_languages,
+    start_events,
+    timer_events,
+    timers,
+)
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -363,6 +370,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
 
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
+        bpmn = script_languages.with_marked_javascript(bpmn)
         bpmn = _with_links_as_flows(bpmn, filename)
         super().add_bpmn_xml(activity_splits.with_activity_splits(bpmn), filename)
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from flowdesk import handlers
-from flowdesk.engine import sandbox, timers
+from flowdesk.engine import javascript, sandbox, script_languages, timers
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
 from flowdesk.errors import BpmnError, ExpressionError, HandlerError
 
@@ -25,6 +26,7 @@ class CallScope:
     instance_id: str
     process_key: str
     business_key: str | None
+    process_definition_id: str | None = None
 
 
 def implementation_of(extensions: Mapping[str, Any]) -> str | None:
@@ -50,6 +52,38 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         self.scope = scope
         # Documents handlers attached, with their element id; the save writes them.
         self.documents: list[tuple[str, handlers.DocumentDraft]] = []
+
+    def execute(self, task: Any, script: Any, external_context: Any = None) -> Any:
+        """Run a script task's script; JavaScript ones (marked by the parser) run in QuickJS.
+
+        A JavaScript script's value goes to `camunda:resultVariable` when it is not null, as
+        Camunda's `ScriptTaskActivityBehavior` does.
+        """
+        if not javascript.is_marked(script):
+            return super().execute(task, script, external_context)
+        try:
+            value = script_languages.run_script(
+                task, javascript.unmark(script), script_languages.JAVASCRIPT
+            )
+        except Exception as err:
+            # Spiff's create_task_exec_exception would call it a Python script error.
+            raise WorkflowTaskException("Error running script", task=task, exception=err) from err
+        result_variable = task.task_spec.extensions.get("camunda", {}).get("resultVariable")
+        if result_variable and value is not None:
+            task.data[result_variable] = value
+        return True
+
+    def evaluate(self, task: Any, expression: Any, external_context: Any = None) -> Any:
+        """Evaluate a condition or expression; JavaScript conditions run in QuickJS."""
+        if not javascript.is_marked(expression):
+            return super().evaluate(task, expression, external_context)
+        try:
+            return script_languages.evaluate_condition(task, javascript.unmark(expression))
+        except Exception as err:
+            # As SpiffWorkflow 3.2's PythonScriptEngine.evaluate wraps a failure.
+            raise WorkflowTaskException(
+                "Error evaluating expression", task=task, exception=err
+            ) from err
 
     def run_service(self, task: Any) -> bool | None:
         """Run the handler of a service task; its returned variables go into the task data.

@@ -36,6 +36,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from flowdesk.engine import async_continuations, event_scopes, multi_instance, pruning, timers
 from flowdesk.engine import waits as waiting
+from flowdesk.engine.script_languages import execution_of
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
 from flowdesk.engine.specs import (
@@ -451,7 +452,13 @@ class WorkflowRun:
         # Camunda's loopCounter, element variable and nrOf* counters: local to the instance.
         instance_locals = multi_instance.local_variables(task)
         task.data.update(instance_locals)
-        local = evaluate_parameters(task_extensions(task), "inputs", task.data)
+        # A parameter script's execution.setVariable writes the enclosing scope, as in Camunda.
+        writes: dict[str, Any] = {}
+        local = evaluate_parameters(
+            task_extensions(task), "inputs", task.data, execution=execution_of(task), writes=writes
+        )
+        scope.update(copy.deepcopy(writes))
+        task.data.update(writes)
         task.data.update(local)
         task.internal_data["flowdesk_before"] = fingerprint(task.data)
         task.internal_data["flowdesk_local"] = sorted(local)
@@ -466,7 +473,11 @@ class WorkflowRun:
         instance_locals = set(task.internal_data.pop("flowdesk_instance_locals", []))
         if before is None:
             return
-        outputs = evaluate_parameters(task_extensions(task), "outputs", task.data)
+        writes: dict[str, Any] = {}
+        outputs = evaluate_parameters(
+            task_extensions(task), "outputs", task.data, execution=execution_of(task), writes=writes
+        )
+        task.data.update(writes)
         scope = self._wf.data
         if outputs or local:
             # Camunda: with an inputOutput mapping, input parameters stay local to the activity.
@@ -509,5 +520,9 @@ class WorkflowRun:
     def _task_view(self, task: Any) -> dict[str, Any]:
         variables = self.variables
         variables.update(multi_instance.local_variables(task))
-        variables.update(evaluate_parameters(task_extensions(task), "inputs", variables))
+        variables.update(
+            evaluate_parameters(
+                task_extensions(task), "inputs", variables, execution=execution_of(task)
+            )
+        )
         return variables
