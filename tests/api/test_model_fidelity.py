@@ -138,6 +138,20 @@ def test_call_activity_conditions__read_what_the_called_process_returned(
     assert _open(engine, instance.id) == taken
 
 
+@pytest.mark.parametrize(("amount", "taken"), [(500, ["j_big"]), (5, ["j_small"])])
+def test_activity_conditions__javascript_condition_and_default_after_a_restart(
+    make_engine: Callable[..., flowdesk.Engine], amount: int, taken: list[str]
+) -> None:
+    first = make_engine()
+    first.deploy(DATA / "fidelity_activity_conditions.bpmn")
+    instance = first.start("leave_javascript")
+
+    second = make_engine()
+    _complete(second, instance.id, "j_enter", amount=amount)
+
+    assert _open(second, instance.id) == taken
+
+
 def test_activity_without_conditions__every_outgoing_flow_runs_in_parallel(
     engine: flowdesk.Engine,
 ) -> None:
