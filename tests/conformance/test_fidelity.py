@@ -269,10 +269,6 @@ def _throw_e1(call: flowdesk.ServiceCall) -> None:
 
 
 # The causes of the mismatches found (see the report in docs/conformance.md).
-NO_ID = (
-    "sequence flows without an id attribute are dropped: the instance ends right after its "
-    "start event (issue 11, first finding)"
-)
 RECEIVE_TASK = (
     "a receive task without a messageRef completes at once; in Camunda it is a wait state "
     "that runtimeService.signal ends"
@@ -515,7 +511,7 @@ EXPECTATIONS = [
         steps=(),
         state="running",
         path=("StartEvent_1", "ManualTask_1", "ParallelGateway_1"),
-        xfail=f"{NO_ID}; then: {RECEIVE_TASK}",
+        xfail=RECEIVE_TASK,
     ),
     Expectation(
         "event-based-gateway-message",
@@ -533,7 +529,6 @@ EXPECTATIONS = [
         ),
         state="completed",
         path=("start", "gw1", "messageEvent", "task3", "end"),
-        xfail=NO_ID,
     ),
     Expectation(
         "non-interrupting-timer-on-subprocess",
