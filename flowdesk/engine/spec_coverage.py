@@ -53,6 +53,7 @@ _FLOW_NODES = frozenset(
         "callActivity",
         "subProcess",
         "transaction",
+        "adHocSubProcess",  # checked itself, but not what is inside it (see the module)
         "exclusiveGateway",
         "inclusiveGateway",
         "parallelGateway",
