@@ -7,6 +7,10 @@ for its implementation: the `camunda:class` (full or simple class name), the nam
 `camunda:delegateExpression` (`${approvalDelegate}` -> `approvalDelegate`), the bean a
 `camunda:expression` calls (`${mailer.send(to)}` -> `mailer`), or the external task `camunda:topic`.
 
+Beans are the Spring beans of a Camunda application: objects registered by name with
+`register_bean`, which every JUEL expression of every process may name and whose public
+methods it may call (`${approvalService.needsApproval(execution)}`).
+
 Applications may also publish a setup function in the `flowdesk.handlers` entry-point group;
 `HandlerRegistry.load_entry_points()` calls each one with the registry.
 """
@@ -14,6 +18,7 @@ Applications may also publish a setup function in the `flowdesk.handlers` entry-
 from __future__ import annotations
 
 import importlib.metadata
+import keyword
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -160,6 +165,7 @@ class HandlerRegistry:
         self._user_tasks: list[_Registration] = []
         self._default: UserTaskHandler = UserTaskHandler()
         self._services: dict[str, ServiceHandler] = {}
+        self._beans: dict[str, Any] = {}
 
     def register_user_task(
         self,
@@ -207,6 +213,26 @@ class HandlerRegistry:
     def services(self) -> Mapping[str, ServiceHandler]:
         """Every registered service handler by name."""
         return dict(self._services)
+
+    def register_bean(self, name: str, bean: Any) -> None:
+        """Make `bean` available as `name` in every JUEL expression, as a Spring bean is.
+
+        Expressions may call the bean's public methods (`${mailer.send(order)}`) and read its
+        public attributes and getters as properties (`${config.limit}` reads `getLimit()` or
+        `limit`); names starting with `_` stay out of reach. A process variable of the same
+        name wins over the bean. A later registration under the same name replaces the earlier.
+
+        Raises:
+            ValueError: `name` is not an identifier an expression can write, or starts with `_`.
+        """
+        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+            raise ValueError(f"bean name {name!r} must be an identifier not starting with '_'")
+        self._beans[name] = bean
+
+    @property
+    def beans(self) -> Mapping[str, Any]:
+        """Every registered bean by name."""
+        return dict(self._beans)
 
     def load_entry_points(self) -> int:
         """Call every setup function of the `flowdesk.handlers` entry-point group with self."""

@@ -16,7 +16,8 @@ The extensions dict of every task spec has these keys:
   mappings, each the element's attributes (`source`, `sourceExpression`, `target`,
   `variables`, `businessKey`, `local`);
 - `retry_cycle` (only when present): the `camunda:failedJobRetryTimeCycle` text, checked at
-  parse time (see `job_retries`).
+  parse time (see `job_retries`);
+- `script_format` (only on script tasks that set it): `scriptFormat`, lower case.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ from flowdesk.engine import (
     timer_events,
     timers,
 )
+from flowdesk.engine.compensation import (
+    CompensationProcessParser,
+    configure_throw,
+    event_spec_class,
+)
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -99,6 +105,9 @@ class _CamundaExtensionsMixin:
             "outputs": [],
             "form_fields": [],
         }
+        if node.get("scriptFormat") is not None:
+            # A script task's language: the script engine runs a `juel` script as EL.
+            extensions["script_format"] = node.get("scriptFormat").strip().lower()
         elements = _child(node, "extensionElements")
         if elements is None:
             return extensions
@@ -210,16 +219,6 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
         return super().get_event_definition([*xpaths, *(x for x in extra if x not in xpaths)])
 
     def create_task(self) -> Any:
-        # SpiffWorkflow 3.2 has no compensation: it raises a bare NotImplementedError for a
-        # compensation boundary event and reads every other compensation event as a none event,
-        # which would run the handler never (or an event sub-process at once).
-        if self.xpath("./bpmn:compensateEventDefinition"):
-            raise ValidationException(
-                f"compensation event {self.bpmn_id!r} is not supported: flowdesk (SpiffWorkflow "
-                "3.2) cannot undo completed activities; model the undo steps explicitly",
-                node=self.node,
-                file_name=self.filename,
-            )
         if self.xpath("./bpmn:cancelEventDefinition") and self.node.get("attachedToRef"):
             attached = self.process_parser.get_node_by_id(self.node.get("attachedToRef"))
             if (
@@ -233,6 +232,17 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
                     node=self.node,
                     file_name=self.filename,
                 )
+        # SpiffWorkflow 3.2 has no compensation: it reads a compensation event as a none event.
+        # flowdesk's compensation throws (and cancel end events, which compensate their
+        # transaction first) are built by `compensation`.
+        is_cancel_end = self.xpath("./bpmn:cancelEventDefinition") and (
+            etree.QName(self.node).localname == "endEvent"
+        )
+        if self.xpath("./bpmn:compensateEventDefinition") or is_cancel_end:
+            self.spec_class = event_spec_class(self)
+            task = super().create_task()
+            configure_throw(task, self.node)
+            return task
         return super().create_task()
 
 
@@ -353,6 +363,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     """A `CamundaParser` that keeps every Camunda 7 setting flowdesk runs."""
 
     OVERRIDE_PARSER_CLASSES = with_camunda_loops(_override_classes())
+    PROCESS_PARSER_CLASS = CompensationProcessParser
 
     def __init__(self) -> None:
         super().__init__()

@@ -455,7 +455,12 @@ class WorkflowRun:
         # A parameter script's execution.setVariable writes the enclosing scope, as in Camunda.
         writes: dict[str, Any] = {}
         local = evaluate_parameters(
-            task_extensions(task), "inputs", task.data, execution=execution_of(task), writes=writes
+            task_extensions(task),
+            "inputs",
+            task.data,
+            task=task,
+            execution=execution_of(task),
+            writes=writes,
         )
         scope.update(copy.deepcopy(writes))
         task.data.update(writes)
@@ -475,7 +480,12 @@ class WorkflowRun:
             return
         writes: dict[str, Any] = {}
         outputs = evaluate_parameters(
-            task_extensions(task), "outputs", task.data, execution=execution_of(task), writes=writes
+            task_extensions(task),
+            "outputs",
+            task.data,
+            task=task,
+            execution=execution_of(task),
+            writes=writes,
         )
         task.data.update(writes)
         scope = self._wf.data
@@ -522,7 +532,7 @@ class WorkflowRun:
         variables.update(multi_instance.local_variables(task))
         variables.update(
             evaluate_parameters(
-                task_extensions(task), "inputs", variables, execution=execution_of(task)
+                task_extensions(task), "inputs", variables, task=task, execution=execution_of(task)
             )
         )
         return variables
