@@ -35,6 +35,7 @@ from flowdesk.errors import (
     NotAuthorized,
     NotFound,
     Problem,
+    StartEventError,
     StoreError,
     TaskStateError,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "ProcessInstance",
     "ProcessReport",
     "ServiceCall",
+    "StartEventError",
     "StepStatistics",
     "StoreError",
     "Task",

@@ -134,12 +134,17 @@ class Engine:
     ) -> ProcessInstance:
         """Start an instance of the latest (or the given) version of a process.
 
-        `user`, when given, is stored as the `initiator` variable (Camunda's
-        `camunda:initiator` convention) unless the variables already name one.
+        The instance begins where Camunda 7's `startProcessInstanceByKey` would: at the none
+        start event, else the timer start event, else the process's only start event, run
+        straight through whatever it catches. When a top-level start event has
+        `camunda:initiator`, the variable it names is set to `user` (None without one) unless
+        `variables` set it.
 
         Raises:
             NotFound: No process with this key (and version) is deployed.
             ExpressionError: An expression the start needs cannot be evaluated.
+            StartEventError: The process has several start events and none of them is a none
+                or timer start event; nothing is stored.
         """
         return self._call(
             lambda uow: self._runtime.start(

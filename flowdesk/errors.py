@@ -11,6 +11,7 @@ FlowdeskError
 ├── InstanceStateError       the instance is not in a state that allows the call
 ├── ConcurrencyConflict      lost an optimistic-lock race; retrying is safe
 ├── CorrelationError         message matched no waiting instance, or several
+├── StartEventError          `start` cannot tell which start event of the process to begin at
 ├── HandlerError             a handler failed (original on __cause__)
 ├── DecisionError            a DMN decision failed while evaluated (decision_id, element_id)
 └── StoreError               database failure (SQLAlchemy error on __cause__)
@@ -136,6 +137,20 @@ class CorrelationError(FlowdeskError):
     def __init__(self, message_name: str, reason: str) -> None:
         super().__init__(f"message {message_name!r}: {reason}")
         self.message_name = message_name
+        self.reason = reason
+
+
+class StartEventError(FlowdeskError):
+    """`Engine.start` cannot begin the process: it has no start event Camunda 7 would pick.
+
+    Camunda 7 starts at the process's none (or timer) start event, or at its only start event
+    whatever that catches; a process with several start events and none of those kinds can
+    only be started by what its start events catch (`correlate`, `signal`).
+    """
+
+    def __init__(self, process_key: str, reason: str) -> None:
+        super().__init__(f"cannot start process {process_key!r}: {reason}")
+        self.process_key = process_key
         self.reason = reason
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flowdesk.engine import calls, job_retries
+from flowdesk.engine import calls, job_retries, start_events
 from flowdesk.engine.context import EngineContext as EngineContext
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
 from flowdesk.engine.task_rows import EXCLUDED_USERS as EXCLUDED_USERS
@@ -76,11 +76,15 @@ class Execution(UserTaskRows, WaitRows):
         user: str | None,
         parent: tuple[Execution, str] | None = None,
         caught: str | None = None,
+        begin_at: str | None = None,
     ) -> Execution:
         """Start an instance; `parent` is the calling execution and its call activity task,
-        `caught` the message or signal that starts it (see `WorkflowRun.start`)."""
+        `caught` the message or signal that starts it, `begin_at` the start event to run
+        straight through (see `WorkflowRun.start`)."""
         instance_id = str(uuid.uuid4())
         now = ctx.now()
+        bundle = ctx.specs.bundle(uow, definition)
+        variables = start_events.with_initiator(bundle.spec, variables, user)
         row = InstanceRow(
             id=instance_id,
             definition_id=definition.id,
@@ -96,7 +100,6 @@ class Execution(UserTaskRows, WaitRows):
             parent_instance_id=parent[0].row.id if parent else None,
             parent_task_ref=parent[1] if parent else None,
         )
-        bundle = ctx.specs.bundle(uow, definition)
         run = WorkflowRun.new(bundle, variables, _script_engine(ctx, row))
         execution = cls(ctx, uow, row, definition, run, is_new=True)
         execution.parent = parent[0] if parent else None
@@ -105,7 +108,7 @@ class Execution(UserTaskRows, WaitRows):
         if parent:
             started["called_by"] = parent[0].row.id
         execution.record("instance_started", user=user, data=started)
-        run.start(caught=caught)
+        run.start(caught=caught, begin_at=begin_at)
         return execution
 
     @classmethod

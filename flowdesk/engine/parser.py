@@ -58,9 +58,11 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
 from flowdesk.engine import (
+    activity_splits,
     feel_scripts,
     job_retries,
     script_languages,
+    start_events,
     timer_events,
     timers,
     triggers,
@@ -184,21 +186,33 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
             parsed.name, parsed.correlation_properties, parsed.expression, parsed.result_var
         )
 
+    def parse_conditional_event(self, event: Any) -> Any:
+        parsed = super().parse_conditional_event(event)
+        if not start_events.is_process_start(self.node):
+            return parsed
+        return start_events.ProcessStartCondition(parsed.expression, description=parsed.description)
+
     def parse_signal_event(self, signal_event: Any) -> Any:
         parsed = super().parse_signal_event(signal_event)
         return SignalDefinition(parsed.name, description=parsed.description)
 
     def parse_error_event(self, error_event: Any) -> Any:
-        parsed = super().parse_error_event(error_event)
         ref = error_event.get("errorRef")
+        if ref and ref not in self.process_parser.parser.errors:
+            # Camunda 7 uses an errorRef that names no bpmn:error as the error code itself.
+            name, code = ref, ref
+            description = self.get_event_description(error_event)
+        else:
+            parsed = super().parse_error_event(error_event)
+            name, code, description = parsed.name, parsed.code, parsed.description
         error = first(self.doc_xpath(f'.//bpmn:error[@id="{ref}"]')) if ref else None
         return ErrorDefinition(
-            parsed.name,
-            parsed.code,
+            name,
+            code,
             message=error.get(f"{_CAMUNDA}errorMessage") if error is not None else None,
             code_variable=error_event.get(f"{_CAMUNDA}errorCodeVariable"),
             message_variable=error_event.get(f"{_CAMUNDA}errorMessageVariable"),
-            description=parsed.description,
+            description=description,
         )
 
     def parse_escalation_event(self, escalation_event: Any) -> Any:
@@ -360,6 +374,7 @@ def _override_classes() -> dict[str, tuple[type, type]]:
     subprocess_parser, subprocess_spec = classes[full_tag("subProcess")]
     classes[full_tag("subProcess")] = (_subprocess_parser(subprocess_parser), subprocess_spec)
     classes[full_tag("callActivity")] = (_call_activity_parser(), FlowdeskCallActivity)
+    classes.update(activity_splits.PARSER_CLASSES)
     return classes
 
 
@@ -387,7 +402,8 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
         bpmn = script_languages.with_marked_javascript(bpmn)
         bpmn = feel_scripts.mark_feel_texts(bpmn)  # FEEL scripts/conditions: see feel_scripts
-        super().add_bpmn_xml(_with_links_as_flows(bpmn, filename), filename)
+        bpmn = _with_links_as_flows(bpmn, filename)
+        super().add_bpmn_xml(activity_splits.with_activity_splits(bpmn), filename)
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:
         spec = super().get_spec(process_id, required)

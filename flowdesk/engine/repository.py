@@ -36,7 +36,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
 from flowdesk._records import ProcessDefinition
-from flowdesk.engine import start_timers, triggers, validation
+from flowdesk.engine import spec_coverage, start_timers, triggers, validation
 from flowdesk.engine.dmn.task import pinned_refs
 from flowdesk.engine.parser import FlowdeskParser
 from flowdesk.engine.scripting import implementation_of
@@ -352,10 +352,16 @@ def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
     extra = _stored_dependencies(uow, bpmn, max_id=None)
     try:
         parser = _parser_for(resources + extra)
-        for process_id, executable in _executable_ids(bpmn):
-            if executable:
-                parser.get_spec(process_id)
-                parser.get_subprocess_specs(process_id)
+        for resource in bpmn:
+            for process_id, executable in validation.process_ids(resource.tree).items():
+                if executable:
+                    problems += spec_coverage.uncovered(
+                        resource.tree,
+                        resource.name,
+                        process_id,
+                        parser.get_spec(process_id),
+                        parser.get_subprocess_specs(process_id),
+                    )
     except ValidationException as err:
         raise BpmnValidationError([_problem_from_spiff(err, resources)]) from err
     except ExpressionError as err:
@@ -372,10 +378,8 @@ def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
         ) from err
     except SpiffWorkflowException as err:
         raise BpmnValidationError([Problem(resources[0].name, None, None, str(err))]) from err
-
-
-def _executable_ids(resources: Iterable[_Resource]) -> list[tuple[str, bool]]:
-    return [item for r in resources for item in validation.process_ids(r.tree).items()]
+    if problems:
+        raise BpmnValidationError(problems)
 
 
 def _parser_for(resources: list[_Resource]) -> Any:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 from flowdesk._records import ProcessInstance, Wait
-from flowdesk.engine import correlation
+from flowdesk.engine import correlation, start_events, timers
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
 from flowdesk.errors import InstanceStateError, NotFound
@@ -52,12 +53,21 @@ class RuntimeService:
         if definition is None:
             ident = key if version is None else f"{key}:{version}"
             raise NotFound("process definition", ident)
-        start_variables = dict(variables)
-        if user is not None:
-            start_variables.setdefault("initiator", user)
-        execution = Execution.start(
-            self._ctx, uow, definition, start_variables, business_key=business_key, user=user
-        )
+        # Camunda 7 begins at the process's initial start event and runs straight through it,
+        # whatever it catches (see `start_events`).
+        initial = start_events.initial_start(self._ctx.specs.bundle(uow, definition).spec, key)
+        with contextlib.ExitStack() as stack:
+            if initial.kind == "timer":  # the timer's own code lets the instance go on
+                stack.enter_context(timers.starting_by_timer(initial.element_id))
+            execution = Execution.start(
+                self._ctx,
+                uow,
+                definition,
+                variables,
+                business_key=business_key,
+                user=user,
+                begin_at=initial.element_id if initial.kind not in ("none", "timer") else None,
+            )
         return instance_record(execution.save())
 
     def correlate(

@@ -110,30 +110,48 @@ class WorkflowRun:
 
     # -- actions ------------------------------------------------------------------------------
 
-    def start(self, *, caught: str | None = None) -> None:
+    def start(self, *, caught: str | None = None, begin_at: str | None = None) -> None:
         """Run from the start event to the first waits.
 
         Args:
             caught: The message or signal that starts this instance. A process may have
                 several start events; only the one catching `caught` may start it (left to
                 Spiff, a none start next to it would fire first and win the start join).
+            begin_at: The id of the start event to begin at and run straight through,
+                whatever it catches (Camunda's initial start event, see `start_events`).
         """
         if caught is not None:
             self._guarded(lambda: self._keep_start_event(caught))
+        if begin_at is not None:
+            self._guarded(lambda: self._begin_at(begin_at))
         self._guarded(self._advance)
 
     def _keep_start_event(self, caught: str) -> None:
         """Run up to the start events, then cancel those that do not catch `caught`."""
+        for task in self._start_event_tasks():
+            if getattr(task.task_spec.event_definition, "name", None) != caught:
+                task.cancel()
+
+    def _begin_at(self, element_id: str) -> None:
+        """Run up to the start events, cancel the others and let this one go on at once."""
+        for task in self._start_event_tasks():
+            if task.task_spec.bpmn_id != element_id:
+                task.cancel()
+            elif task.state == TaskState.WAITING:
+                # Its event (message, signal, condition) is not waited for: Camunda 7 runs
+                # through an initial start event whatever it catches.
+                task._ready()
+
+    def _start_event_tasks(self) -> list[Any]:
+        """Run Spiff's own first tasks until the start events wait or are ready; those tasks."""
         waiting_states = TaskState.READY | TaskState.WAITING
         while not self._wf.get_tasks(spec_class=StartEvent, state=waiting_states):
             ready = self._wf.get_tasks(state=TaskState.READY)
             if not ready:
-                return
+                return []
             for task in ready:  # Spiff's own Start and start-event split, nothing of the model
                 task.run()
-        for task in self._wf.get_tasks(spec_class=StartEvent, state=waiting_states):
-            if getattr(task.task_spec.event_definition, "name", None) != caught:
-                task.cancel()
+        return list(self._wf.get_tasks(spec_class=StartEvent, state=waiting_states))
 
     def complete_user_task(self, task_ref: str, data: Mapping[str, Any]) -> None:
         task = self._task(task_ref)
@@ -438,7 +456,9 @@ class WorkflowRun:
         except Exception as err:  # any failure of model code is an incident, by design
             failed = self._wf.get_tasks(state=TaskState.ERROR)
             task = failed[0] if failed else None
-            element_id = task.task_spec.bpmn_id if task is not None else ""
+            # An activity split (see `activity_splits`) reports the element it leaves.
+            spec = task.task_spec if task is not None else None
+            element_id = getattr(spec, "bpmn_id", None) or getattr(spec, "activity_id", "")
             self.incident = Incident(element_id or "", str(task.id) if task else "", describe(err))
 
     def _advance(self) -> None:

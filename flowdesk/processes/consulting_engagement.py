@@ -56,7 +56,7 @@ def start(
         contact_person: The customer's contact.
         contact_phone: The contact's phone number.
         business_key: Defaults to `business_key_for(customer_id)`.
-        user: Who registers the request (stored as `initiator`).
+        user: Who registers the request (recorded in the history).
 
     Returns:
         The new instance, waiting at its first user task.

@@ -83,7 +83,7 @@ def start(
             unanswered confirmation escalates to them after 10 working days.
         business_key: The instance's business key; `requirement_change` messages correlate
             on it.
-        user: Who starts it (the `initiator` variable).
+        user: Who starts it (recorded in the history).
 
     Returns:
         The instance, waiting at "Define project scope".

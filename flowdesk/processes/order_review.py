@@ -78,7 +78,7 @@ def start(
         stock_pickup: Whether the customer picks the goods up from stock (库存直接提货).
         opportunity_id: The presales opportunity the order comes from, if any.
         business_key: The instance's business key; the order number when not given.
-        user: Who starts the instance (stored as `initiator`).
+        user: Who starts the instance (recorded in the history).
 
     Returns:
         The started instance, waiting for sales to receive the order.

@@ -73,7 +73,7 @@ def start(
         minimum_discount: The company minimum discount in percent of the list price
             (85 = 八五折); quotations below it need approval.
         business_key: The instance's business key; by default the opportunity id.
-        user: Who starts it (the `initiator` variable); by default the account owner.
+        user: Who starts it (recorded in the history); by default the account owner.
 
     Returns:
         The instance, waiting at the customer information sheet (new customer) or at the

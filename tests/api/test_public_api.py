@@ -37,6 +37,7 @@ EXPECTED = [
     "ProcessInstance",
     "ProcessReport",
     "ServiceCall",
+    "StartEventError",
     "StepStatistics",
     "StoreError",
     "Task",

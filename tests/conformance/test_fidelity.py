@@ -269,10 +269,6 @@ def _throw_e1(call: flowdesk.ServiceCall) -> None:
 
 
 # The causes of the mismatches found (see the report in docs/conformance.md).
-NO_ID = (
-    "sequence flows without an id attribute are dropped: the instance ends right after its "
-    "start event (issue 11, first finding)"
-)
 EVENT_SUBPROCESS_IN_SUBPROCESS = (
     "refused at deploy: an event sub-process inside a sub-process (SpiffWorkflow 3.2 runs "
     "event sub-processes only at the process level)"
@@ -502,7 +498,6 @@ EXPECTATIONS = [
         steps=(),
         state="running",
         path=("StartEvent_1", "ManualTask_1", "ParallelGateway_1"),
-        xfail=NO_ID,
     ),
     Expectation(
         "event-based-gateway-message",
@@ -520,7 +515,6 @@ EXPECTATIONS = [
         ),
         state="completed",
         path=("start", "gw1", "messageEvent", "task3", "end"),
-        xfail=NO_ID,
     ),
     Expectation(
         "non-interrupting-timer-on-subprocess",

@@ -354,7 +354,6 @@ def test_incoming_outgoing__naming_no_flow_is_reported():
     [
         ('<bpmn:messageEventDefinition id="D" messageRef="Message_9" />', "message"),
         ('<bpmn:signalEventDefinition id="D" signalRef="Signal_9" />', "signal"),
-        ('<bpmn:errorEventDefinition id="D" errorRef="Error_9" />', "error"),
         ('<bpmn:escalationEventDefinition id="D" escalationRef="Escalation_9" />', "escalation"),
     ],
 )
@@ -377,6 +376,20 @@ def test_event_definition__qname_ref_and_missing_optional_ref_are_fine():
         + '      <bpmn:errorEventDefinition id="D2" />\n'
         + "    </bpmn:boundaryEvent>\n",
         roots='  <bpmn:message id="Message_1" name="one" />\n',
+    )
+
+    assert check(text) == []
+
+
+def test_error_ref__naming_no_error_is_fine_since_camunda_reads_it_as_the_code():
+    text = bpmn(
+        START
+        + '    <bpmn:boundaryEvent id="Caught" attachedToRef="Start">\n'
+        + '      <bpmn:errorEventDefinition id="D" errorRef="LIMIT_EXCEEDED" />\n'
+        + "    </bpmn:boundaryEvent>\n"
+        + '    <bpmn:endEvent id="Thrown">\n'
+        + '      <bpmn:errorEventDefinition id="D2" errorRef="LIMIT_EXCEEDED" />\n'
+        + "    </bpmn:endEvent>\n"
     )
 
     assert check(text) == []

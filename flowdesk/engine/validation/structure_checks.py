@@ -88,6 +88,9 @@ class _StructureChecks(_BpmnCheckBase):
             ref = _local_ref(element.get(attribute))
             if not ref:
                 continue  # optional: e.g. an error boundary event without errorRef catches all
+            if kind == "error":
+                # Camunda 7 uses an errorRef that names no bpmn:error as the error code itself.
+                continue
             if ref not in self.root_elements.get(kind, set()):
                 owner_id = _owner_id(element)
                 self.add(

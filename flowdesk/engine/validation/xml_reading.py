@@ -23,7 +23,8 @@ def parse_xml(source: bytes, file: str) -> etree._ElementTree:
     """Parse an uploaded BPMN or DMN file, treating it as untrusted.
 
     Entities are not resolved, nothing is fetched from the network and huge documents are
-    refused, so a hostile file cannot read local files or exhaust memory that way.
+    refused, so a hostile file cannot read local files or exhaust memory that way. Sequence
+    flows and flow nodes without an id get a generated one (see `generated_ids`).
 
     Args:
         source: The file's bytes.
@@ -48,6 +49,11 @@ def parse_xml(source: bytes, file: str) -> etree._ElementTree:
         raise BpmnValidationError([Problem(file, _line(root), root.get("id"), str(err))]) from err
     if ACTIVITI_NS.encode() in source:
         _read_activiti_as_camunda(root)
+    if kind_of(tree) == "bpmn":
+        # Imported here: generated_ids reads the element kinds, whose module imports this one.
+        from flowdesk.engine.validation.generated_ids import with_generated_ids
+
+        with_generated_ids(root)
     return tree
 
 
