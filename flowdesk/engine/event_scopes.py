@@ -1,8 +1,17 @@
 """Event scopes as BPMN runs them where SpiffWorkflow 3.2 stops short.
 
+`wire` fixes the specs once, when a deployed version is parsed: Spiff connects a message,
+signal, error, escalation or conditional event sub-process to its process's start and end only
+when it first triggers (`BpmnStartTask.trigger_wf`), which changes a shared spec at run time. A
+spec parsed later (a new `Engine`) lacks those connections, and an event sub-process triggered
+before the load fails when it ends ("No input task connected"); one parsed earlier makes every
+later instance start it at once. Wired at parse time, every spec is the same from the start.
+
+`interrupt` runs after each task: when the start event of an interrupting event sub-process has
+fired, the rest of its scope is cancelled at once (Spiff never reads `isInterrupting`), before
+any other task runs and whether or not the event sub-process ever waits.
+
 After each round of engine steps, `settle` finishes what Spiff leaves undone:
-- an interrupting event sub-process whose start event fired cancels the rest of its scope
-  (Spiff never reads `isInterrupting`);
 - a process whose only work left is event sub-processes that never fired (Spiff runs timer
   starts beside the main flow) is done: they are cancelled, so it can end;
 - waiting conditional events are evaluated against the current variables (Spiff keeps a stale
@@ -25,6 +34,46 @@ from flowdesk.engine.specs import EventSubprocess
 # each conditional event sub-process start (kept on the root task, so it is saved).
 INTERRUPTED = "flowdesk_interrupted"
 _CONDITIONS = "flowdesk_conditions"
+
+
+def wire(spec: Any, subprocess_specs: Mapping[str, Any]) -> None:
+    """Connect every triggered event sub-process to its process's start and end, once.
+
+    Spiff's `trigger_wf` connects them only if the start is not already among the event
+    sub-process's inputs. The start gets no output: started with the process, the event
+    sub-process would run at once instead of waiting for its event.
+    """
+    for process in (spec, *subprocess_specs.values()):
+        start = getattr(process, "start", None)
+        for name in getattr(start, "trigger_specs", ()):
+            event_subprocess = process.task_specs[name]
+            if start not in event_subprocess.inputs:
+                event_subprocess.inputs = [*event_subprocess.inputs, start]
+            if process.end not in event_subprocess.outputs:
+                event_subprocess.connect(process.end)
+
+
+def interrupt(task: Any) -> None:
+    """Cancel the rest of the scope once an interrupting event sub-process's start event ran.
+
+    Called after every task that completes, so the scope stops before anything else in it runs
+    and even when the event sub-process goes straight to its end.
+    """
+    if not isinstance(task.task_spec, StartEvent) or task.state != TaskState.COMPLETED:
+        return
+    workflow = task.workflow
+    if workflow.parent_task_id is None:
+        return
+    owner = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+    if (
+        owner is None
+        or not isinstance(owner.task_spec, EventSubprocess)
+        or not owner.task_spec.interrupting
+        or owner.internal_data.get(INTERRUPTED)
+    ):
+        return
+    owner.internal_data[INTERRUPTED] = True
+    _cancel_all_but(owner.workflow, owner)
 
 
 def settle(wf: Any, variables: Mapping[str, Any]) -> bool:
@@ -116,10 +165,7 @@ def _trigger(wf: Any, spec_name: str, variables: Mapping[str, Any]) -> None:
     Spiff copies the (empty) root task's data into it, against which a conditional start
     event could not evaluate.
     """
-    start, spec = wf.spec.start, wf.spec.task_specs[spec_name]
-    if start not in spec.inputs:
-        start.connect(spec)
-        spec.connect(wf.spec.end)
+    spec = wf.spec.task_specs[spec_name]  # connected to the start and end by `wire`
     child = wf.task_tree._add_child(spec, TaskState.FUTURE)
     child.triggered = True
     child.data.update(copy.deepcopy(dict(variables)))

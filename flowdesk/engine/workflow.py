@@ -440,6 +440,7 @@ class WorkflowRun:
     def _after(self, task: Any) -> None:
         if task.state == TaskState.STARTED:
             return  # a call activity waiting for its instance: written back when that ends
+        event_scopes.interrupt(task)
         async_continuations.completed(task)  # asyncAfter: what follows waits for a job
         before = task.internal_data.pop("flowdesk_before", None)
         local = set(task.internal_data.pop("flowdesk_local", []))
