@@ -43,6 +43,7 @@ from flowdesk.engine.specs import (
     CALL_REQUESTED,
     CALL_STATE,
     ErrorDefinition,
+    EscalationDefinition,
     FlowdeskCallActivity,
     MessageDefinition,
     SignalDefinition,
@@ -233,18 +234,30 @@ class WorkflowRun:
         self._guarded(act)
         return True
 
-    def throw_call_error(self, task_ref: str, code: str, data: Mapping[str, Any]) -> bool:
-        """Throw a BPMN error its called instance did not catch at a call activity.
+    def throw_from_call(
+        self,
+        task_ref: str,
+        kind: str,
+        code: str,
+        data: Mapping[str, Any],
+        variables: Mapping[str, Any],
+    ) -> bool:
+        """Throw a BPMN error or escalation its called instance did not catch at a call activity.
 
-        Returns False if the call activity no longer waits. Uncaught here too, the error is
-        only recorded: the called instance already ended that path.
+        `variables` (from the call activity's `camunda:out` mappings) land in the scope first,
+        as Camunda propagates them while the event passes. Returns False if the call activity
+        no longer waits. Uncaught here too, the event is only recorded (and goes on to this
+        instance's own caller): the called instance already ended that path.
         """
         task = self._task(task_ref)
         if task is None or task.state != TaskState.STARTED:
             return False
+        kinds = {"error": ErrorDefinition, "escalation": EscalationDefinition}
 
         def act() -> None:
-            event = BpmnEvent(ErrorDefinition(code, code), dict(data), target=task.workflow)
+            self._wf.data.update(copy.deepcopy(dict(variables)))
+            definition = kinds[kind](code, code)
+            event = BpmnEvent(definition, dict(data), target=task.workflow)
             task.workflow.top_workflow.catch(event)
             self._advance()
 
