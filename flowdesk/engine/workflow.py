@@ -72,6 +72,7 @@ class WorkflowRun:
     def __init__(self, workflow: Any, script_engine: FlowdeskScriptEngine) -> None:
         self._wf = workflow
         self._wf.script_engine = script_engine
+        event_scopes.install(workflow)  # event sub-processes inside sub-processes start too
         self.script_engine = script_engine
         self.log = StepLog()
         self.incident: Incident | None = None

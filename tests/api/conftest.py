@@ -45,12 +45,13 @@ def clock() -> Clock:
 # registry, for the next one. The two runs must agree.
 #
 # The modules are the ones whose behaviour lives in workflow state between calls: events,
-# errors and escalations, messages, timers, call activities, multi-instance, async
-# continuations, incidents and service tasks. Left out: modules about the store, queries and
-# reports (nothing of the workflow state), the job executor, concurrency and race tests (their
-# threads share one Engine on purpose), and the long-running loops of test_long_running (each
-# of their hundreds of calls would parse the model again; test_persistence and the modules
-# here cover reloading). Doubling these modules adds about a minute per database.
+# event sub-processes, errors and escalations, messages, timers, call activities,
+# multi-instance, async continuations, incidents and service tasks. Left out: modules about the
+# store, queries and reports (nothing of the workflow state), the job executor, concurrency and
+# race tests (their threads share one Engine on purpose), and the long-running loops of
+# test_long_running (each of their hundreds of calls would parse the model again;
+# test_persistence and the modules here cover reloading). Doubling these modules adds about a
+# minute per database.
 RESTART_MODULES = frozenset(
     {
         "test_async_continuations",
@@ -63,6 +64,7 @@ RESTART_MODULES = frozenset(
         "test_incidents",
         "test_messages_and_jobs",
         "test_multi_instance",
+        "test_nested_event_subprocesses",
         "test_service_tasks",
         "test_timers",
     }
