@@ -170,3 +170,19 @@ def test_conditional_inside__interrupts_its_sub_process_when_its_condition_turns
     assert open_tasks(nested, instance.id) == expected
     complete(nested, instance.id, expected[0])
     assert open_tasks(nested, instance.id) == ["Task_inspected"]
+
+
+def test_terminate_end_in_a_non_interrupting_event_sub_process__ends_only_that_event_sub_process(
+    nested: flowdesk.Engine,
+) -> None:
+    # Camunda's MessageEventSubprocessTest.testNonInterruptingWithTerminatingEndEvent
+    instance = nested.start("labelling", business_key="L-1")
+    nested.correlate("relabel", business_key="L-1")
+    assert len(nested.jobs(instance_id=instance.id)) == 1  # the boundary timer on Task_relabel
+
+    after = complete(nested, instance.id, "Task_relabel")
+
+    assert after.state == "running"
+    assert open_tasks(nested, instance.id) == ["Task_print_label"]
+    assert nested.jobs(instance_id=instance.id) == []
+    assert complete(nested, instance.id, "Task_print_label").state == "completed"
