@@ -120,3 +120,30 @@ def test_uncaught_error_end_event__ends_the_called_path_and_the_caller_goes_on(
     assert called(reviews, restock.id).state == "completed"
     thrown = [e for e in reviews.history(restock.id) if e.type == "error_thrown"]
     assert [e.data["code"] for e in thrown] == ["NO_STOCK"]
+
+
+def test_escalation__passes_a_caller_that_does_not_catch_it_on_to_the_next_caller(
+    reviews: flowdesk.Engine,
+) -> None:
+    top = reviews.start("top_review")
+    middle = called(reviews, top.id)
+    review = called(reviews, middle.id)
+
+    complete(reviews, review.id, "Task_start_review", {"late": True})
+
+    assert open_tasks(reviews, top.id) == ["Task_top_chase"]
+    assert reviews.instance(middle.id).state == "running"
+    assert open_tasks(reviews, review.id) == ["Task_finish_review"]
+
+
+def test_interrupting_escalation_event_subprocess_of_the_caller__terminates_the_call(
+    reviews: flowdesk.Engine,
+) -> None:
+    caller = reviews.start("escalated_review")
+    review = called(reviews, caller.id)
+
+    complete(reviews, review.id, "Task_start_review", {"late": True})
+
+    assert open_tasks(reviews, caller.id) == ["Task_escalated"]
+    assert reviews.instance(review.id).state == "terminated"
+    assert complete(reviews, caller.id, "Task_escalated", {}).state == "completed"
