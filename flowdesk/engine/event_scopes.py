@@ -40,6 +40,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
     EscalationEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.util.task import TaskIterator, TaskState
@@ -106,12 +107,16 @@ class ScopedEventManager(EventManager):  # type: ignore[misc]  # Spiff is untype
     def catch(self, event: Any, internal: bool = True) -> int:
         if event.target is None:
             return self._broadcast(event, internal)
-        scope, thrown_in = event.target, None
+        # The activity the event comes from, in the scope being searched: the thrower itself
+        # (`throw_from`), then the sub-process (or event sub-process) it was thrown inside.
+        scope, thrown_in = event.target, getattr(event, _THROWER, None)
         while scope is not None:
             tasks = [
                 t
                 for t in list(self.tasks.values())
-                if t.workflow is scope and t.task_spec.event_definition.catches(t, event)
+                if t.workflow is scope
+                and t.task_spec.event_definition.catches(t, event)
+                and _around(t, thrown_in, event)
             ]
             if not tasks:
                 tasks = _start_listeners(scope, event, exclude=thrown_in)
@@ -132,6 +137,38 @@ class ScopedEventManager(EventManager):  # type: ignore[misc]  # Spiff is untype
             self.workflow.bpmn_events.append(event)
         _deliver(tasks, event)
         return len(tasks)
+
+
+# The attribute of a BpmnEvent that holds the task it was thrown from (see `throw_from`).
+_THROWER = "flowdesk_thrower"
+
+
+def throw_from(task: Any, event: Any) -> None:
+    """Throw an error or escalation from an activity (a service task, a call activity).
+
+    Its own boundary events may catch it; thrown without a thrower (an end or throw event,
+    which has none), the thrower's scope catches it only with an event sub-process.
+    """
+    setattr(event, _THROWER, task)
+    task.workflow.top_workflow.catch(event)
+
+
+def _around(catcher: Any, activity: Any, event: Any) -> bool:
+    """Whether a catching task may catch this error or escalation thrown inside `activity`.
+
+    A boundary event catches only what comes from inside the activity it is attached to (or
+    one of that activity's multi-instance instances); Spiff lets a boundary event catch any
+    error thrown in its workflow, so an error end event in one parallel branch fired the error
+    boundary on a task of another.
+    """
+    if not isinstance(event.event_definition, ErrorEventDefinition | EscalationEventDefinition):
+        return True
+    if not isinstance(catcher.task_spec, BoundaryEvent):
+        return True
+    if activity is None:
+        return False
+    attached = [c for c in catcher.parent.children if not isinstance(c.task_spec, BoundaryEvent)]
+    return any(activity is a or activity.is_descendant_of(a) for a in attached)
 
 
 def _deliver(tasks: list[Any], event: Any) -> None:

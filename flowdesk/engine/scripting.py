@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from flowdesk import handlers
-from flowdesk.engine import sandbox, timers
+from flowdesk.engine import event_scopes, sandbox, timers
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
 from flowdesk.errors import BpmnError, ExpressionError, HandlerError
 
@@ -119,8 +119,8 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         """
         payload = {"code": err.code, "message": str(err), "variables": dict(err.variables)}
         event = BpmnEvent(ErrorDefinition(err.code, err.code), payload, target=task.workflow)
+        event_scopes.throw_from(task, event)  # the service task's boundaries may catch it
         top = task.workflow.top_workflow
-        top.catch(event)
         if event in top.bpmn_events:
             task.internal_data[END_PATH] = True
             return False

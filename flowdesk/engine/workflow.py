@@ -259,7 +259,7 @@ class WorkflowRun:
             self._wf.data.update(copy.deepcopy(dict(variables)))
             definition = kinds[kind](code, code)
             event = BpmnEvent(definition, dict(data), target=task.workflow)
-            task.workflow.top_workflow.catch(event)
+            event_scopes.throw_from(task, event)  # the call activity's boundaries may catch it
             self._advance()
 
         self._guarded(act)
