@@ -186,3 +186,21 @@ def test_terminate_end_in_a_non_interrupting_event_sub_process__ends_only_that_e
     assert open_tasks(nested, instance.id) == ["Task_print_label"]
     assert nested.jobs(instance_id=instance.id) == []
     assert complete(nested, instance.id, "Task_print_label").state == "completed"
+
+
+def test_interrupting__also_cancels_a_running_non_interrupting_event_sub_process_of_its_scope(
+    nested: flowdesk.Engine,
+) -> None:
+    instance = packing(nested, "K-1")
+    nested.signal("recount")
+
+    nested.correlate("stop_packing", business_key="K-1")
+
+    states = {t.element_id: t.state for t in nested.tasks(instance_id=instance.id, state=None)}
+    assert states == {
+        "Task_prepare": "completed",
+        "Task_pack": "cancelled",
+        "Task_recount": "cancelled",
+        "Task_unpack": "open",
+    }
+    assert nested.signal("recount") == 0  # the interrupted scope no longer listens
