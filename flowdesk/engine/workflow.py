@@ -59,6 +59,7 @@ from flowdesk.engine.spiff_tasks import (
 from flowdesk.engine.workflow_records import CallRequest as CallRequest
 from flowdesk.engine.workflow_records import CompletedActivity, Incident, OpenUserTask, StepLog
 from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
+from flowdesk.errors import CorrelationError
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
@@ -184,9 +185,21 @@ class WorkflowRun:
         return None if task is None else task_extensions(task).get("retry_cycle")
 
     def deliver_message(self, name: str, variables: Mapping[str, Any]) -> bool:
-        """Hand a message to the waiting catch event; False if none waits for it."""
-        if not any(s.kind == "message" and s.name == name for s in self.subscriptions()):
+        """Hand a message to the waiting catch event; False if none waits for it.
+
+        Raises:
+            CorrelationError: Several places of the instance wait for it (a catch event and an
+                event sub-process, two sub-process instances, ...). Camunda 7 correlates a
+                message to exactly one execution; Spiff would hand it to each.
+        """
+        waiting = [s for s in self.subscriptions() if s.kind == "message" and s.name == name]
+        if not waiting:
             return False
+        if len(waiting) > 1:
+            places = ", ".join(sorted(s.element_id for s in waiting))
+            raise CorrelationError(
+                name, f"{len(waiting)} places in the instance wait for it ({places})"
+            )
         event = BpmnEvent(
             MessageDefinition(name),
             payload={"payload": copy.deepcopy(dict(variables)), "result_var": None},

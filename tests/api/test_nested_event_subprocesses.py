@@ -204,3 +204,20 @@ def test_interrupting__also_cancels_a_running_non_interrupting_event_sub_process
         "Task_unpack": "open",
     }
     assert nested.signal("recount") == 0  # the interrupted scope no longer listens
+
+
+def test_message__heard_by_several_activities_of_one_instance_is_refused_as_camunda_does(
+    nested: flowdesk.Engine,
+) -> None:
+    # Camunda's correlateMessage needs exactly one waiting execution; two sub-process
+    # instances listening for it is a MismatchingMessageCorrelationException there.
+    instance = nested.start("item_packing", {"items": ["cup", "plate"]}, business_key="I-1")
+
+    with pytest.raises(flowdesk.CorrelationError, match="2 places in the instance"):
+        nested.correlate("item_note", business_key="I-1")
+
+    assert open_tasks(nested, instance.id) == ["Task_pack_item", "Task_pack_item"]
+    (first, _) = nested.tasks(instance_id=instance.id)
+    nested.complete(first.id)
+    nested.correlate("item_note", business_key="I-1")  # only the other item listens now
+    assert open_tasks(nested, instance.id) == ["Task_pack_item", "Task_read_note"]
