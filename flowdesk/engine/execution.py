@@ -60,9 +60,11 @@ class Execution(UserTaskRows, WaitRows):
         # History waits here and goes in one INSERT per save (see `_write_history`).
         self._history: list[dict[str, Any]] = []
         # The caller's execution when this instance was started by a call activity in the same
-        # unit of work; its called instances that ended meanwhile, by call activity task.
+        # unit of work; what its called instances reported meanwhile, in order: the call
+        # activity task, the variables its `camunda:out` mappings give, and the error or
+        # escalation (kind, code, data) a called instance threw, or None when it ended.
         self.parent: Execution | None = None
-        self._ended_calls: list[tuple[str, dict[str, Any], tuple[str, dict[str, Any]] | None]] = []
+        self._ended_calls: list[tuple[str, dict[str, Any], _Raised | None]] = []
 
     @classmethod
     def start(
@@ -180,9 +182,9 @@ class Execution(UserTaskRows, WaitRows):
         thrown = self.run.thrown_events()
         row = self._save_row()
         if row.parent_instance_id:
-            errors = [(name, data) for kind, name, data in thrown if kind == "error"]
-            if row.state in _ENDED or errors:
-                self._report_to_caller(row, errors[0] if errors else None)
+            raised = [(kind, name, data) for kind, name, data in thrown if kind in _RAISED]
+            if row.state in _ENDED or raised:
+                self._report_to_caller(row, raised)
         self._deliver_thrown(thrown)
         self._write_documents()
         self._write_history()
@@ -292,44 +294,33 @@ class Execution(UserTaskRows, WaitRows):
         """Go on with the call activities whose instances ended or threw; True if any did."""
         finished = False
         while self._ended_calls and self.run.incident is None:
-            task_ref, variables, error = self._ended_calls.pop(0)
-            if error is None:
+            task_ref, variables, raised = self._ended_calls.pop(0)
+            if raised is None:
                 finished = self.run.complete_call(task_ref, variables) or finished
             else:
-                finished = self.run.throw_call_error(task_ref, *error, variables) or finished
+                finished = self.run.throw_from_call(task_ref, *raised, variables) or finished
         return finished
 
-    def _report_to_caller(self, row: InstanceRow, error: tuple[str, dict[str, Any]] | None) -> None:
-        """Hand an ended instance's variables, or an error it did not catch, to its caller.
+    def _report_to_caller(self, row: InstanceRow, raised: list[_Raised]) -> None:
+        """Hand the errors and escalations an instance did not catch, then its end, to its caller.
 
-        As in Camunda, a BPMN error a called instance does not catch reaches the call activity;
-        an error boundary there cancels the call, which terminates the called instance. The
-        `camunda:out` mappings apply either way: Camunda's `BpmnExceptionHandler` passes the
-        output variables on while the error leaves the called instance.
+        As in Camunda, a BPMN error or escalation a called instance does not catch reaches the
+        call activity, and the call activity's `camunda:out` variables go to the caller as it
+        passes, caught or not. An error boundary, or an interrupting escalation boundary,
+        cancels the call, which terminates the called instance; a non-interrupting one leaves
+        it running. An instance that ended completes its call activity, unless that was
+        cancelled meanwhile.
         """
         assert row.parent_instance_id is not None and row.parent_task_ref is not None
         caller = self.parent or Execution.open(self.ctx, self.uow, row.parent_instance_id)
-        if error is not None and not caller._catches_call_error(row.parent_task_ref, error[0]):
-            # Nothing above catches it: Camunda's BpmnExceptionHandler ends the throwing path
-            # (`execution.end`), and the call goes on once the called instance has ended.
-            if row.state not in _ENDED:
-                return
-            error = None
         extensions = caller.run.call_extensions(row.parent_task_ref)
         variables = calls.out_variables(extensions, row.variables)
-        caller._ended_calls.append((row.parent_task_ref, variables, error))
+        for each in raised:
+            caller._ended_calls.append((row.parent_task_ref, variables, each))
+        if row.state in _ENDED:
+            caller._ended_calls.append((row.parent_task_ref, variables, None))
         if self.parent is None:  # the caller is not saving right now: save it here
             caller.save()
-
-    def _catches_call_error(self, task_ref: str, code: str) -> bool:
-        """Whether this instance, or an instance that called it, catches an error thrown at
-        its call activity `task_ref` (Camunda looks up the whole hierarchy first)."""
-        if self.run.catches_call_error(task_ref, code):
-            return True
-        if self.row.parent_instance_id is None or self.row.parent_task_ref is None:
-            return False
-        caller = self.parent or Execution.open(self.ctx, self.uow, self.row.parent_instance_id)
-        return caller._catches_call_error(self.row.parent_task_ref, code)
 
     def _end_abandoned_calls(self) -> None:
         for instance_id in self.run.abandoned_calls():
@@ -408,6 +399,10 @@ def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: 
 
 
 _ENDED = frozenset({InstanceState.COMPLETED.value, InstanceState.TERMINATED.value})
+
+# What a called instance throws that its call activity may catch: (kind, code, data).
+_Raised = tuple[str, str, dict[str, Any]]
+_RAISED = frozenset({"error", "escalation"})
 
 
 def _script_engine(ctx: EngineContext, row: InstanceRow) -> FlowdeskScriptEngine:

@@ -331,14 +331,6 @@ def _subprocess_parser(base: type) -> type:
         def create_task(self) -> Any:
             if self.node.get("triggeredByEvent") != "true":
                 return super().create_task()
-            if etree.QName(self.node.getparent()).localname != "process":
-                # Spiff 3.2 triggers only the event sub-processes of the top-level process.
-                raise ValidationException(
-                    f"event sub-process {self.bpmn_id!r} is inside a sub-process; flowdesk "
-                    "(SpiffWorkflow 3.2) runs event sub-processes only at the process level",
-                    node=self.node,
-                    file_name=self.filename,
-                )
             start = _child(self.node, "startEvent")
             interrupting = start is None or start.get("isInterrupting", "true") != "false"
             return EventSubprocess(

@@ -36,7 +36,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
 from flowdesk._records import ProcessDefinition
-from flowdesk.engine import spec_coverage, start_timers, triggers, validation
+from flowdesk.engine import event_scopes, spec_coverage, start_timers, triggers, validation
 from flowdesk.engine.dmn.task import pinned_refs
 from flowdesk.engine.parser import FlowdeskParser
 from flowdesk.engine.scripting import implementation_of
@@ -442,7 +442,10 @@ def _parse_bundle(uow: UnitOfWork, definition: DefinitionRow) -> SpecBundle:
     own = _Resource(definition.resource_name, content, tree, validation.kind_of(tree))
     resources = [own, *_stored_dependencies(uow, [own], max_id=definition.id)]
     parser = _parser_for(resources)
-    return SpecBundle(parser.get_spec(definition.key), parser.get_subprocess_specs(definition.key))
+    spec = parser.get_spec(definition.key)
+    subprocess_specs = parser.get_subprocess_specs(definition.key)
+    event_scopes.wire(spec, subprocess_specs)
+    return SpecBundle(spec, subprocess_specs)
 
 
 # Event definitions that never make an instance wait for a job or a subscription.

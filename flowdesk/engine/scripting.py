@@ -12,7 +12,14 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
-from flowdesk.engine import feel_scripts, javascript, sandbox, script_languages, timers
+from flowdesk.engine import (
+    event_scopes,
+    feel_scripts,
+    javascript,
+    sandbox,
+    script_languages,
+    timers,
+)
 from flowdesk.engine.expressions import ExpressionExecution
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
 from flowdesk.errors import BpmnError, ExpressionError, HandlerError
@@ -248,8 +255,8 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         """
         payload = {"code": err.code, "message": str(err), "variables": dict(err.variables)}
         event = BpmnEvent(ErrorDefinition(err.code, err.code), payload, target=task.workflow)
+        event_scopes.throw_from(task, event)  # the service task's boundaries may catch it
         top = task.workflow.top_workflow
-        top.catch(event)
         if event in top.bpmn_events:
             task.internal_data[END_PATH] = True
             return False

@@ -80,13 +80,12 @@ def subscriptions(wf: Any) -> list[Subscription]:
         for w in waits(wf)
         if w.kind in ("message", "signal")
     ]
-    if event_scopes.has_interrupted(wf):
-        return found  # an interrupting event sub-process has taken over the process
-    for spec_name in wf.spec.start.trigger_specs:
-        for start in wf.subprocess_specs[spec_name].bpmn_start_events:
-            kind = _event_kind(start.event_definition)
-            if kind is not None:
-                found.append(Subscription(kind, start.event_definition.name, start.bpmn_id))
+    # Event sub-processes of the process and of running sub-processes, unless an interrupting
+    # one has taken their scope over.
+    for start in event_scopes.listening_starts(wf):
+        kind = _event_kind(start.event_definition)
+        if kind is not None:
+            found.append(Subscription(kind, start.event_definition.name, start.bpmn_id))
     return found
 
 

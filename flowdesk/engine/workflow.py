@@ -51,6 +51,7 @@ from flowdesk.engine.specs import (
     CALL_REQUESTED,
     CALL_STATE,
     ErrorDefinition,
+    EscalationDefinition,
     FlowdeskCallActivity,
     MessageDefinition,
     SignalDefinition,
@@ -66,6 +67,7 @@ from flowdesk.engine.spiff_tasks import (
 from flowdesk.engine.workflow_records import CallRequest as CallRequest
 from flowdesk.engine.workflow_records import CompletedActivity, Incident, OpenUserTask, StepLog
 from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
+from flowdesk.errors import CorrelationError
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
@@ -79,6 +81,7 @@ class WorkflowRun:
     def __init__(self, workflow: Any, script_engine: FlowdeskScriptEngine) -> None:
         self._wf = workflow
         self._wf.script_engine = script_engine
+        event_scopes.install(workflow)  # event sub-processes inside sub-processes start too
         self.script_engine = script_engine
         self.log = StepLog()
         self.incident: Incident | None = None
@@ -208,9 +211,21 @@ class WorkflowRun:
         return None if task is None else task_extensions(task).get("retry_cycle")
 
     def deliver_message(self, name: str, variables: Mapping[str, Any]) -> bool:
-        """Hand a message to the waiting catch event; False if none waits for it."""
-        if not any(s.kind == "message" and s.name == name for s in self.subscriptions()):
+        """Hand a message to the waiting catch event; False if none waits for it.
+
+        Raises:
+            CorrelationError: Several places of the instance wait for it (a catch event and an
+                event sub-process, two sub-process instances, ...). Camunda 7 correlates a
+                message to exactly one execution; Spiff would hand it to each.
+        """
+        waiting = [s for s in self.subscriptions() if s.kind == "message" and s.name == name]
+        if not waiting:
             return False
+        if len(waiting) > 1:
+            places = ", ".join(sorted(s.element_id for s in waiting))
+            raise CorrelationError(
+                name, f"{len(waiting)} places in the instance wait for it ({places})"
+            )
         event = BpmnEvent(
             MessageDefinition(name),
             payload={"payload": copy.deepcopy(dict(variables)), "result_var": None},
@@ -278,57 +293,35 @@ class WorkflowRun:
         self._guarded(act)
         return True
 
-    def throw_call_error(
+    def throw_from_call(
         self,
         task_ref: str,
+        kind: str,
         code: str,
         data: Mapping[str, Any],
-        variables: Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any],
     ) -> bool:
-        """Throw a BPMN error its called instance did not catch at a call activity.
+        """Throw a BPMN error or escalation its called instance did not catch at a call activity.
 
-        `variables` are the call's `camunda:out` mappings, which reach the caller's scope
-        before the error is caught (Camunda's `OutputVariablesPropagator`). Returns False if
-        the call activity no longer waits. Uncaught here too, the error is only recorded: the
-        called instance already ended that path.
+        `variables` (from the call activity's `camunda:out` mappings) land in the scope first,
+        as Camunda propagates them while the event passes. Returns False if the call activity
+        no longer waits. Uncaught here too, the event is only recorded (and goes on to this
+        instance's own caller): the called instance already ended that path.
         """
         task = self._task(task_ref)
         if task is None or task.state != TaskState.STARTED:
             return False
+        kinds = {"error": ErrorDefinition, "escalation": EscalationDefinition}
 
         def act() -> None:
-            self._wf.data.update(copy.deepcopy(dict(variables or {})))
-            event = BpmnEvent(ErrorDefinition(code, code), dict(data), target=task.workflow)
-            task.workflow.top_workflow.catch(event)
+            self._wf.data.update(copy.deepcopy(dict(variables)))
+            definition = kinds[kind](code, code)
+            event = BpmnEvent(definition, dict(data), target=task.workflow)
+            event_scopes.throw_from(task, event)  # the call activity's boundaries may catch it
             self._advance()
 
         self._guarded(act)
         return True
-
-    def catches_call_error(self, task_ref: str, code: str) -> bool:
-        """Whether an error thrown at this call activity is caught in this instance.
-
-        The catchers `throw_call_error` would reach: a boundary event on the call activity or
-        on a sub-process around it, or an error event sub-process.
-        """
-        task = self._task(task_ref)
-        if task is None:
-            return False
-        event = BpmnEvent(ErrorDefinition(code, code), {}, target=task.workflow)
-        waiting = list(self._wf.event_manager.tasks.values())
-        workflow = task.workflow
-        while workflow is not None:
-            if any(
-                t.workflow == workflow and t.task_spec.event_definition.catches(t, event)
-                for t in waiting
-            ):
-                return True
-            workflow = workflow.parent_workflow
-        for name in self._wf.spec.start.trigger_specs:
-            for start in self._wf.subprocess_specs[name].bpmn_start_events:
-                if start.event_definition == event.event_definition:
-                    return True
-        return any(t.task_spec.catches(t, event) for t in waiting)
 
     def call_extensions(self, task_ref: str) -> dict[str, Any]:
         """The Camunda settings of a call activity task (its `camunda:out` mappings)."""
@@ -532,6 +525,7 @@ class WorkflowRun:
     def _after(self, task: Any) -> None:
         if task.state == TaskState.STARTED:
             return  # a call activity waiting for its instance: written back when that ends
+        event_scopes.interrupt(task)
         async_continuations.completed(task)  # asyncAfter: what follows waits for a job
         before = task.internal_data.pop("flowdesk_before", None)
         local = set(task.internal_data.pop("flowdesk_local", []))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -33,18 +34,104 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def make_engine(db_url: str, clock: Clock) -> Iterator[Callable[..., flowdesk.Engine]]:
-    """Builds engines on the test's database; each one is closed at the end."""
-    engines: list[flowdesk.Engine] = []
+# -- restart equivalence ------------------------------------------------------------------------
+#
+# Every behaviour must be the same whether or not the Engine (or the whole process) was
+# restarted between two calls: state goes through the store and the serializer, never through
+# what one Engine keeps in memory (its parsed specs above all, which SpiffWorkflow changes at
+# run time). The behaviour tests of the modules below therefore run twice: once as written
+# ("same": one Engine per `make_engine()`), and once ("restarted") with an Engine that is
+# closed after every call and built afresh, on the same database, clock, groups and handler
+# registry, for the next one. The two runs must agree.
+#
+# The modules are the ones whose behaviour lives in workflow state between calls: events,
+# event sub-processes, errors and escalations, messages, timers, call activities,
+# multi-instance, async continuations, incidents and service tasks. Left out: modules about the
+# store, queries and reports (nothing of the workflow state), the job executor, concurrency and
+# race tests (their threads share one Engine on purpose), and the long-running loops of
+# test_long_running (each of their hundreds of calls would parse the model again;
+# test_persistence and the modules here cover reloading). Doubling these modules adds about a
+# minute per database.
+RESTART_MODULES = frozenset(
+    {
+        "test_async_continuations",
+        "test_call_activities",
+        "test_call_events",
+        "test_call_resolution",
+        "test_errors_and_escalations",
+        "test_event_subprocesses",
+        "test_events",
+        "test_incidents",
+        "test_messages_and_jobs",
+        "test_multi_instance",
+        "test_nested_event_subprocesses",
+        "test_service_tasks",
+        "test_timers",
+    }
+)
+ENGINE_MODES = ("same", "restarted")
 
-    def make(**kwargs: object) -> flowdesk.Engine:
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine_mode" not in metafunc.fixturenames:
+        return
+    module = metafunc.module.__name__.rpartition(".")[2]
+    modes = ENGINE_MODES if module in RESTART_MODULES else ENGINE_MODES[:1]
+    metafunc.parametrize("engine_mode", modes)
+
+
+class RestartingEngine:
+    """Stands for a `flowdesk.Engine`, but each method call goes to a newly built one.
+
+    The Engine of the previous call is closed first, so nothing it kept in memory can carry
+    over. Attributes that are no methods (`handlers`, `url`) come from the current Engine; the
+    handler registry is one object for all of them, as an application would register its
+    handlers again at each start.
+    """
+
+    def __init__(self, build: Callable[[], flowdesk.Engine]) -> None:
+        self._build = build
+        self._current = build()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._current, name)
+        if name.startswith("_") or not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._current.close()
+            self._current = self._build()
+            return getattr(self._current, name)(*args, **kwargs)
+
+        return call
+
+    def close(self) -> None:
+        self._current.close()
+
+
+@pytest.fixture
+def make_engine(
+    db_url: str, clock: Clock, engine_mode: str
+) -> Iterator[Callable[..., flowdesk.Engine]]:
+    """Builds engines on the test's database; each one is closed at the end.
+
+    In the "restarted" mode (see `RESTART_MODULES`) each engine it returns is a
+    `RestartingEngine`: a new Engine for every call.
+    """
+    engines: list[flowdesk.Engine | RestartingEngine] = []
+
+    def make(**kwargs: Any) -> flowdesk.Engine:
         kwargs.setdefault("groups", GROUPS)
         kwargs.setdefault("clock", clock)
         kwargs.setdefault("load_entry_points", False)
-        engine = flowdesk.Engine(db_url, **kwargs)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
+        if engine_mode == "same":
+            engine = flowdesk.Engine(db_url, **kwargs)
+            engines.append(engine)
+            return engine
+        kwargs.setdefault("handlers", flowdesk.HandlerRegistry())
+        restarting = RestartingEngine(lambda: flowdesk.Engine(db_url, **kwargs))
+        engines.append(restarting)
+        return cast(flowdesk.Engine, restarting)
 
     yield make
     for engine in engines:

@@ -126,3 +126,30 @@ def engine_complete(
 ) -> flowdesk.ProcessInstance:
     (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
     return engine.complete(task.id)
+
+
+@pytest.fixture
+def checks(engine: flowdesk.Engine) -> flowdesk.Engine:
+    engine.deploy(DATA / "events_error_scopes.bpmn")
+    return engine
+
+
+def test_error__is_caught_only_by_boundary_events_of_activities_around_its_thrower(
+    checks: flowdesk.Engine,
+) -> None:
+    instance = checks.start("two_checks")
+
+    engine_complete(checks, instance.id, "Task_identity_second")
+    # The escalation of the second look is not thrown inside Task_identity: its boundary
+    # event stays put.
+    assert open_tasks(checks, instance.id) == [
+        "Task_credit_check",
+        "Task_identity",
+        "Task_identity_third",
+    ]
+
+    engine_complete(checks, instance.id, "Task_identity_third")
+    # The error ends the sub-process at its boundary event; Task_credit_check, in the other
+    # branch, is not around the thrower, so its error boundary event does not fire.
+    assert open_tasks(checks, instance.id) == ["Task_credit_check", "Task_identity_failed"]
+    assert checks.instance(instance.id).variables == {"code": "REJECTED"}

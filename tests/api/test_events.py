@@ -282,7 +282,6 @@ def test_conditional_event_subprocess__starts_once_when_its_condition_becomes_tr
     ("file", "element_id", "reason"),
     [
         ("events_compensation.bpmn", "Boundary_undo_flight", "compensation"),
-        ("events_nested_event_subprocess.bpmn", "Sub_stop", "inside a sub-process"),
     ],
 )
 def test_deploy__rejects_what_flowdesk_cannot_run_naming_file_line_and_element(

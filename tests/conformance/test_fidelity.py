@@ -269,10 +269,6 @@ def _throw_e1(call: flowdesk.ServiceCall) -> None:
 
 
 # The causes of the mismatches found (see the report in docs/conformance.md).
-EVENT_SUBPROCESS_IN_SUBPROCESS = (
-    "refused at deploy: an event sub-process inside a sub-process (SpiffWorkflow 3.2 runs "
-    "event sub-processes only at the process level)"
-)
 BEANS_IN_TASK_EXPRESSIONS = (
     "registered handlers are beans in service-task expressions only: camunda:assignee "
     "'#{jobAnnouncementService.findRequester(jobAnnouncementId)}' ends in an incident "
@@ -631,7 +627,6 @@ EXPECTATIONS = [
         ),
         state="running",
         path=None,
-        xfail=EVENT_SUBPROCESS_IN_SUBPROCESS,
         xfail_raises=flowdesk.BpmnValidationError,
     ),
     Expectation(
@@ -658,7 +653,6 @@ EXPECTATIONS = [
             "SubProcess_2",
         ),
         ordered=False,
-        xfail=EVENT_SUBPROCESS_IN_SUBPROCESS,
         xfail_raises=flowdesk.BpmnValidationError,
     ),
     Expectation(
@@ -676,7 +670,6 @@ EXPECTATIONS = [
         ),
         state="running",
         path=None,
-        xfail=EVENT_SUBPROCESS_IN_SUBPROCESS,
         xfail_raises=flowdesk.BpmnValidationError,
     ),
     Expectation(

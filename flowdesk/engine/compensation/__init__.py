@@ -49,6 +49,7 @@ from flowdesk.engine.compensation._running import (
     CompensationEndEvent,
     CompensationScope,
     CompensationThrowEvent,
+    thrown_inside,
 )
 
 __all__ = [
@@ -60,4 +61,5 @@ __all__ = [
     "check_activity_ref",
     "configure_throw",
     "event_spec_class",
+    "thrown_inside",
 ]

@@ -212,6 +212,23 @@ def _spawn(record: dict[str, Any], scope: Any, thrower: Any) -> str:
     return str(handler.id)
 
 
+def thrown_inside(task: Any, owner: Any) -> bool:
+    """Whether `task` is a handler (or a compensation scope) started by a throw inside `owner`.
+
+    An interrupting event sub-process cancels the rest of its scope; the handlers its own
+    compensation throw started there (they run in the scope around it) are its work, not the
+    scope's, and must live on.
+    """
+    thrower = _find_task(task.workflow.top_workflow, task.internal_data.get(_THROWER))
+    workflow = thrower.workflow if thrower is not None else None
+    while workflow is not None and workflow.parent_task_id is not None:
+        if workflow.parent_task_id == owner.id:
+            return True
+        parent = _find_task(workflow.top_workflow, str(workflow.parent_task_id))
+        workflow = parent.workflow if parent is not None else None
+    return False
+
+
 def _wake_thrower(my_task: Any) -> None:
     thrower = _find_task(my_task.workflow.top_workflow, my_task.internal_data.get(_THROWER))
     if thrower is not None and thrower.state == TaskState.WAITING:
