@@ -19,7 +19,7 @@ from flowdesk.engine import calls, job_retries
 from flowdesk.engine.context import EngineContext as EngineContext
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
 from flowdesk.engine.task_rows import EXCLUDED_USERS as EXCLUDED_USERS
-from flowdesk.engine.task_rows import UserTaskRows
+from flowdesk.engine.task_rows import UserTaskRows, listener_task
 from flowdesk.engine.task_rows import task_record as task_record
 from flowdesk.engine.wait_rows import WaitRows
 from flowdesk.engine.workflow import WorkflowRun
@@ -149,7 +149,16 @@ class Execution(UserTaskRows, WaitRows):
             self._history = []
 
     def complete_task(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> None:
-        """Mark the row completed and run the workflow on; `data` must already be valid."""
+        """Mark the row completed and run the workflow on; `data` must already be valid.
+
+        The task's `complete` listeners run first; one that fails raises `HandlerError`, and
+        the caller's transaction is rolled back (Camunda's way to refuse a completion).
+        """
+        if self.run.awaits_user(task.id):
+            data = dict(data)
+            self.run.fire_task_listeners(
+                task.element_id, task.id, "complete", listener_task(task), user=user, overlay=data
+            )
         now = self.ctx.now()
         self.uow.tasks.close(task.id, state=TaskState.COMPLETED.value, at=now, by=user)
         self._completed_refs.add(task.id)

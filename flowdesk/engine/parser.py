@@ -25,7 +25,7 @@ import copy
 from typing import Any
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.event_parsers import (
     ERROR_EVENT_XPATH,
     ESCALATION_EVENT_XPATH,
@@ -56,7 +56,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import job_retries, timer_events, timers
+from flowdesk.engine import job_retries, listener_parsing, timer_events, timers
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -92,6 +92,7 @@ class _CamundaExtensionsMixin:
             "outputs": [],
             "form_fields": [],
         }
+        extensions.update(listener_parsing.parse_element(node, getattr(self, "filename", None)))
         elements = _child(node, "extensionElements")
         if elements is None:
             return extensions
@@ -308,6 +309,9 @@ def _subprocess_parser(base: type) -> type:
     return SubProcessParser
 
 
+_GATEWAY_TAGS = ("exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway")
+
+
 def _override_classes() -> dict[str, tuple[type, type]]:
     classes: dict[str, tuple[type, type]] = {}
     for tag, (parser_cls, spec_cls) in CamundaParser.OVERRIDE_PARSER_CLASSES.items():
@@ -323,6 +327,9 @@ def _override_classes() -> dict[str, tuple[type, type]]:
         _with((_CamundaExtensionsMixin,), BusinessRuleTaskParser),
         FlowdeskBusinessRuleTask,
     )
+    for gateway in _GATEWAY_TAGS:  # plain BPMN parsers, which keep no Camunda listeners
+        parser_cls, spec_cls = BpmnParser.PARSER_CLASSES[full_tag(gateway)]
+        classes[full_tag(gateway)] = (_with((_CamundaExtensionsMixin,), parser_cls), spec_cls)
     subprocess_parser, subprocess_spec = classes[full_tag("subProcess")]
     classes[full_tag("subProcess")] = (_subprocess_parser(subprocess_parser), subprocess_spec)
     classes[full_tag("callActivity")] = (_call_activity_parser(), FlowdeskCallActivity)
@@ -355,6 +362,12 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     def get_spec(self, process_id: str, required: bool = True) -> Any:
         spec = super().get_spec(process_id, required)
         _restore_reserved_ids(spec)
+        process_parser = self.process_parsers.get(process_id)
+        if spec is not None and process_parser is not None:
+            # The process's own start/end listeners; Spiff's process spec has no extensions.
+            spec.flowdesk_listeners = listener_parsing.parse_process(
+                process_parser.node, process_parser.filename
+            )
         return spec
 
     def get_subprocess_specs(

@@ -36,7 +36,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
 from flowdesk._records import ProcessDefinition
-from flowdesk.engine import start_timers, validation
+from flowdesk.engine import listeners, start_timers, validation
 from flowdesk.engine.dmn.task import pinned_refs
 from flowdesk.engine.parser import FlowdeskParser
 from flowdesk.engine.scripting import implementation_of
@@ -46,6 +46,7 @@ from flowdesk.errors import (
     BpmnValidationError,
     ExpressionError,
     MissingHandlerWarning,
+    MissingListenerWarning,
     NotFound,
     Problem,
 )
@@ -192,6 +193,13 @@ class RepositoryService:
     def _warn_missing_handlers(self, resources: Iterable[_Resource]) -> None:
         parser = _parser_for(list(resources))
         for process_id in parser.get_process_ids():
+            specs = [parser.get_spec(process_id), *_all_task_specs(parser, process_id)]
+            for element_id, event, listener_name in listeners.declared(specs):
+                if self._registry.listener(listener_name) is None:
+                    warnings.warn(
+                        MissingListenerWarning(process_id, element_id, listener_name, event),
+                        stacklevel=4,
+                    )
             for spec in _all_task_specs(parser, process_id):
                 if not isinstance(spec, FlowdeskServiceTask):
                     continue

@@ -11,7 +11,9 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from flowdesk import handlers
 from flowdesk.engine import sandbox, timers
+from flowdesk.engine.listeners import field_values
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
+from flowdesk.engine.spiff_tasks import fingerprint_value
 from flowdesk.errors import BpmnError, ExpressionError, HandlerError
 
 # The Camunda attributes that name a service task's implementation, most specific first.
@@ -77,7 +79,12 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             raise HandlerError(
                 implementation, f"no handler registered for service task {spec.bpmn_id!r}"
             )
+        try:
+            fields = field_values(spec.extensions.get("fields", []), task.data)
+        except ExpressionError as err:
+            raise HandlerError(implementation, f"camunda:field of {spec.bpmn_id!r}: {err}") from err
         call = handlers.ServiceCall(
+            fields=fields,
             instance_id=self.scope.instance_id,
             process_key=self.scope.process_key,
             business_key=self.scope.business_key,
@@ -98,6 +105,29 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         elif result is not None and camunda.get("resultVariable"):
             task.data[camunda["resultVariable"]] = result
         return True
+
+    def run_listener_script(
+        self,
+        script: str,
+        script_format: str,
+        variables: Mapping[str, Any],
+        context: Mapping[str, Any],
+        call: handlers.ListenerCall,
+    ) -> None:
+        """Run a listener's `camunda:script` with `execution` (and `task`) in its namespace.
+
+        Python names the script assigns become variables, as in a script task; so do
+        `execution.setVariable` calls. A `juel` script is one expression, evaluated.
+        """
+        if script_format == "juel":
+            self.environment.evaluate(script, variables, context)
+            return
+        namespace = dict(variables)
+        before = {k: fingerprint_value(v) for k, v in namespace.items()}
+        self.environment.execute(script, namespace, context)
+        for name, value in namespace.items():
+            if before.get(name) != fingerprint_value(value) and name not in context:
+                call.set_variable(name, value)
 
     def _evaluate_bean_expression(self, task: Any, expression: str) -> Any:
         """`camunda:expression` calling registered services by name, e.g. `${mailer(to)}`."""

@@ -16,7 +16,7 @@ from flowdesk.engine import forms, sandbox, timers
 from flowdesk.engine.context import EngineContext
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident, OpenUserTask
-from flowdesk.errors import ExpressionError, FormValidationError
+from flowdesk.errors import ExpressionError, FormValidationError, HandlerError
 from flowdesk.store import InstanceRow, TaskState, UnitOfWork, UserTaskRow
 
 # A user-task property naming users who may not claim or complete the task, whatever their
@@ -76,6 +76,12 @@ class UserTaskRows:
         if self.run.incident is None:
             for ref, element_id in open_rows.items():
                 if ref not in live_refs:
+                    try:
+                        view = listener_task(self.uow.tasks.get(ref))
+                        self.run.fire_task_listeners(element_id, ref, "delete", view)
+                    except HandlerError as err:  # the row stays open: a retry deletes it
+                        self.run.incident = Incident(element_id, ref, str(err))
+                        break
                     self.uow.tasks.close(ref, state=TaskState.CANCELLED.value, at=self.ctx.now())
                     self.record("task_cancelled", element_id=element_id, data={"task_id": ref})
         return created
@@ -135,7 +141,23 @@ class UserTaskRows:
                 if key in updates:
                     updates[key] = tuple(updates[key])
             row = replace(row, **updates)
-        return row
+        # Camunda: the create listeners, then assignment if the task has an assignee by then.
+        view = listener_task(row)
+        try:
+            self.run.fire_task_listeners(row.element_id, row.id, "create", view)
+            if view.assignee is not None:
+                self.run.fire_task_listeners(row.element_id, row.id, "assignment", view)
+        except HandlerError as err:
+            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
+            return None
+        return replace(
+            row,
+            assignee=view.assignee,
+            candidate_groups=tuple(view.candidate_groups),
+            candidate_users=tuple(view.candidate_users),
+            priority=view.priority,
+            due=view.due,
+        )
 
     def _handler(self, row: UserTaskRow) -> handlers.UserTaskHandler:
         return self.ctx.registry.user_task_handler(
@@ -162,6 +184,20 @@ class UserTaskRows:
             if self.run.incident is not None:
                 break
         return done
+
+
+def listener_task(row: UserTaskRow) -> handlers.ListenerTask:
+    """The `DelegateTask` a task listener sees and changes, from a task row."""
+    return handlers.ListenerTask(
+        id=row.id,
+        name=row.name,
+        element_id=row.element_id,
+        assignee=row.assignee,
+        candidate_groups=tuple(row.candidate_groups),
+        candidate_users=tuple(row.candidate_users),
+        priority=row.priority,
+        due=row.due,
+    )
 
 
 def task_record(row: UserTaskRow, variables: Mapping[str, Any]) -> Task:

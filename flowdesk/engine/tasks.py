@@ -6,8 +6,9 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from flowdesk._records import Task
-from flowdesk.engine import forms
+from flowdesk.engine import forms, listeners
 from flowdesk.engine.execution import EXCLUDED_USERS, EngineContext, Execution, task_record
+from flowdesk.engine.task_rows import listener_task
 from flowdesk.errors import (
     ConcurrencyConflict,
     FormValidationError,
@@ -86,7 +87,40 @@ class TaskService:
             user=user,
             data={"task_id": task_id},
         )
+        claimed = self._claim_listeners(uow, claimed, user)
         return task_record(claimed, uow.instances.get(row.instance_id).variables)
+
+    def _claim_listeners(self, uow: UnitOfWork, row: UserTaskRow, user: str) -> UserTaskRow:
+        """A claim sets the assignee: Camunda fires the task's `update`, then `assignment`
+        listeners. One that fails raises `HandlerError`, and the claim is rolled back."""
+        instance = uow.instances.get(row.instance_id)
+        bundle = self._ctx.specs.bundle(
+            uow, self._ctx.specs.definition(uow, instance.definition_id)
+        )
+        events = listeners.task_listener_events(
+            [bundle.spec, *bundle.subprocess_specs.values()], row.element_id
+        )
+        if not events & {"update", "assignment"}:
+            return row
+        execution = Execution.open(self._ctx, uow, row.instance_id)
+        view = listener_task(row)
+        for event in ("update", "assignment"):
+            execution.run.fire_task_listeners(row.element_id, row.id, event, view, user=user)
+        changes = {
+            key: value
+            for key, value in (
+                ("assignee", view.assignee),
+                ("candidate_groups", tuple(view.candidate_groups)),
+                ("candidate_users", tuple(view.candidate_users)),
+                ("priority", view.priority),
+                ("due", view.due),
+            )
+            if value != getattr(row, key)
+        }
+        if changes:
+            row = uow.tasks.update(row.id, **changes)
+        execution.save()
+        return row
 
     def complete(
         self, uow: UnitOfWork, task_id: str, data: Mapping[str, Any], *, user: str | None

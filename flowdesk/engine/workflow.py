@@ -34,7 +34,15 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import async_continuations, event_scopes, multi_instance, pruning, timers
+from flowdesk import handlers
+from flowdesk.engine import (
+    async_continuations,
+    event_scopes,
+    listeners,
+    multi_instance,
+    pruning,
+    timers,
+)
 from flowdesk.engine import waits as waiting
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
@@ -60,6 +68,9 @@ from flowdesk.engine.workflow_records import CompletedActivity, Incident, OpenUs
 from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
+
+# Marks a completed task whose end or take listeners have yet to succeed.
+_AFTER_PENDING = "flowdesk_after_pending"
 
 # Keys Spiff keeps in workflow.data for itself, never shown as process variables.
 _INTERNAL_KEYS = frozenset({"data_objects"})
@@ -211,6 +222,9 @@ class WorkflowRun:
         self.retried = True  # failed jobs get their retries back (Execution._sync_jobs)
 
         def act() -> None:
+            for task in self._wf.get_tasks(state=TaskState.COMPLETED):
+                if task.internal_data.get(_AFTER_PENDING):  # an end or take listener failed
+                    self._after(task)
             for task in self._wf.get_tasks(state=TaskState.ERROR):
                 self._run_task(task)
             self._advance()
@@ -378,6 +392,8 @@ class WorkflowRun:
             failed = self._wf.get_tasks(state=TaskState.ERROR)
             task = failed[0] if failed else None
             element_id = task.task_spec.bpmn_id if task is not None else ""
+            if task is None and isinstance(err, listeners.ListenerFailure):
+                element_id = err.element_id
             self.incident = Incident(element_id or "", str(task.id) if task else "", describe(err))
 
     def _advance(self) -> None:
@@ -388,6 +404,7 @@ class WorkflowRun:
         which makes the ones due by then READY without running them; those run here too (left
         READY, such a timer has no job any more, and its path would wait for the next call).
         """
+        listeners.process_started(self._wf)
         due_before: set[Any] = set()
         while True:
             # Pruned between passes: finished work would slow every step and stop loops at
@@ -410,6 +427,10 @@ class WorkflowRun:
             ]
             if not passthrough:
                 async_continuations.hold_user_tasks(self._wf)
+                # A user task is entered when it becomes ready: its start listeners run before
+                # the engine writes its row (assignee expressions see what they set).
+                listeners.start_ready_user_tasks(self._wf, self._task_view)
+                listeners.process_ended(self._wf)
                 return
             for task in passthrough:
                 try:
@@ -426,6 +447,7 @@ class WorkflowRun:
 
     def _before(self, task: Any) -> None:
         async_continuations.check(task)  # raises Held at an async point not yet released
+        listeners.subprocesses_entered(task)
         scope = self._wf.data
         task.data.update(copy.deepcopy({k: v for k, v in scope.items() if k not in _INTERNAL_KEYS}))
         # Camunda's loopCounter, element variable and nrOf* counters: local to the instance.
@@ -433,6 +455,8 @@ class WorkflowRun:
         task.data.update(instance_locals)
         local = evaluate_parameters(task_extensions(task), "inputs", task.data)
         task.data.update(local)
+        # Camunda: start listeners after the input parameters, before the behaviour.
+        listeners.activity_started(task, local, task.data)
         task.internal_data["flowdesk_before"] = fingerprint(task.data)
         task.internal_data["flowdesk_local"] = sorted(local)
         task.internal_data["flowdesk_instance_locals"] = sorted(instance_locals)
@@ -441,10 +465,19 @@ class WorkflowRun:
         if task.state == TaskState.STARTED:
             return  # a call activity waiting for its instance: written back when that ends
         async_continuations.completed(task)  # asyncAfter: what follows waits for a job
+        completed = task.state == TaskState.COMPLETED
+        if completed:
+            # Camunda: end listeners before the output parameters, take listeners after them.
+            # One that fails leaves the rest of this method to `retry` (`_AFTER_PENDING`).
+            task.internal_data[_AFTER_PENDING] = True
+            listeners.activity_ended(task, task.internal_data.get("flowdesk_local", []))
         before = task.internal_data.pop("flowdesk_before", None)
         local = set(task.internal_data.pop("flowdesk_local", []))
         instance_locals = set(task.internal_data.pop("flowdesk_instance_locals", []))
         if before is None:
+            if completed:
+                listeners.flows_taken(task)
+                task.internal_data.pop(_AFTER_PENDING, None)
             return
         outputs = evaluate_parameters(task_extensions(task), "outputs", task.data)
         scope = self._wf.data
@@ -485,6 +518,64 @@ class WorkflowRun:
             self.log.completed.append(
                 CompletedActivity(spec.bpmn_id, name, type(spec).__name__, taken, decision)
             )
+        if completed:
+            listeners.flows_taken(task)
+            task.internal_data.pop(_AFTER_PENDING, None)
+
+    def fire_task_listeners(
+        self,
+        element_id: str,
+        task_ref: str,
+        event: str,
+        view: handlers.ListenerTask,
+        *,
+        user: str | None = None,
+        overlay: dict[str, Any] | None = None,
+    ) -> None:
+        """Run a user task's task listeners of `event` (see `listeners`).
+
+        `overlay` is the completion data of a `complete`: the listeners see it, and what they
+        set goes into it too, so it is what the task completes with.
+
+        Raises:
+            ListenerFailure: A listener failed or has no handler.
+        """
+        task = self._task(task_ref)
+        spec = task.task_spec if task is not None else self._spec_of(element_id)
+        found = [x for x in listeners.listeners_of(spec, "task_listeners") if x["event"] == event]
+        if not found:
+            return
+        live = task is not None and not task.has_state(TaskState.FINISHED_MASK)
+        variables = self._task_view(task) if live else self.variables
+        variables.update(overlay or {})
+        scope = self._wf.data
+
+        def write(name: str, value: Any) -> None:
+            scope[name] = copy.deepcopy(value)
+            if overlay is not None:
+                overlay[name] = value
+
+        listeners.run(
+            self.script_engine,
+            found,
+            event=event,
+            element_id=element_id,
+            variables=variables,
+            write=write,
+            task=view,
+            user=user,
+        )
+
+    def _spec_of(self, element_id: str) -> Any:
+        """The user task spec of an element (a multi-instance one has a body spec too)."""
+        found = None
+        for spec in (self._wf.spec, *self._wf.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                if getattr(task_spec, "bpmn_id", None) == element_id:
+                    found = task_spec
+                    if isinstance(task_spec, UserTask):
+                        return task_spec
+        return found
 
     def _task_view(self, task: Any) -> dict[str, Any]:
         variables = self.variables

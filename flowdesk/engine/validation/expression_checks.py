@@ -106,7 +106,8 @@ class _ExpressionChecks(_BpmnCheckBase):
             self.check_parameter_script(script)
 
     def check_parameter_script(self, script: etree._Element) -> None:
-        """A parameter's script runs; a listener's or connector's is never read, so no check."""
+        """A parameter's script runs; a listener's is checked where it is parsed
+        (`listener_parsing`), and a connector's is never read."""
         parameter = script.getparent()
         if parameter is None or etree.QName(parameter).localname not in (
             "inputParameter",

@@ -1,0 +1,376 @@
+"""Running Camunda 7 execution and task listeners, and evaluating `camunda:field` injections.
+
+What runs when (Camunda 7's order, see `listener_parsing` for what a listener is):
+
+- the process's `start` listeners before its start event, its `end` listeners once it ended
+  (a terminate end event included);
+- an activity's, event's or gateway's `start` listeners when it is entered, after its input
+  parameters and before its behaviour (a service's handler, a script, a gateway's choice); a
+  user task's before the task is created; a sub-process's before anything inside it; a
+  catching event's (boundary, intermediate, event-based gateway target) when it is triggered;
+- its `end` listeners when it completes, before its output parameters;
+- a sequence flow's `take` listeners when it is taken, after the source's end listeners and
+  output parameters and before the target's start listeners;
+- a user task's `create` listeners when the task is created (assignee and candidates already
+  evaluated), then `assignment` when it has an assignee; `complete` when it is completed,
+  before its end listeners, with the submitted data already visible; `delete` when the task is
+  cancelled (a boundary event, an interrupting event sub-process, a completion condition).
+
+Every listener runs at most once per entered element: the start is flagged in the Spiff task's
+internal data (stored with the instance), so an engine restart or a retry does not repeat it.
+A failing listener (or one whose handler is not registered) raises `ListenerFailure`, a
+`HandlerError`; the engine makes it an incident, and a retry runs the listener again.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.util.task import TaskState
+
+from flowdesk import handlers
+from flowdesk.engine import sandbox, timers
+from flowdesk.errors import BpmnError, HandlerError
+
+if TYPE_CHECKING:
+    from flowdesk.engine.scripting import FlowdeskScriptEngine
+
+# Internal-data flags of a Spiff task (and of the workflow's root for the process).
+STARTED = "flowdesk_listeners_started"
+ENDED = "flowdesk_listeners_ended"
+TAKEN = "flowdesk_listeners_taken"
+PROCESS_STARTED = "flowdesk_process_started"
+PROCESS_ENDED = "flowdesk_process_ended"
+# Keys Spiff keeps in task data for itself.
+_INTERNAL_KEYS = frozenset({"data_objects"})
+
+Writer = Callable[[str, Any], None]
+
+
+class ListenerFailure(HandlerError):
+    """A listener failed or has no handler; `element_id` says where (for the incident)."""
+
+    def __init__(self, name: str, reason: str, *, element_id: str) -> None:
+        super().__init__(name, reason)
+        self.element_id = element_id
+
+
+def field_values(fields: Iterable[list[Any]], variables: Mapping[str, Any]) -> dict[str, Any]:
+    """`camunda:field` values: literals as they are, expressions evaluated now.
+
+    Raises:
+        ExpressionError: A field expression fails.
+    """
+    values: dict[str, Any] = {}
+    for name, value in fields:
+        if "string" in value:
+            values[name] = value["string"]
+        else:
+            values[name] = sandbox.evaluate_value(value["expression"], variables)
+    return values
+
+
+def run(
+    engine: FlowdeskScriptEngine,
+    listeners: Iterable[Mapping[str, Any]],
+    *,
+    event: str,
+    element_id: str,
+    variables: Mapping[str, Any],
+    write: Writer,
+    task: handlers.ListenerTask | None = None,
+    user: str | None = None,
+) -> None:
+    """Run the listeners of `event`, in model order, each seeing what the previous set.
+
+    Raises:
+        ListenerFailure: A listener failed, or no handler is registered for its class or
+            delegate expression.
+    """
+    view = {k: v for k, v in variables.items() if k not in _INTERNAL_KEYS}
+    for listener in listeners:
+        if listener["event"] != event:
+            continue
+        where = listener.get("flow") or element_id
+        name = listener["text"] if listener["kind"] != "script" else "script"
+        try:
+            fields = field_values(listener.get("fields", []), view)
+            call = handlers.ListenerCall(
+                event=event,
+                instance_id=engine.scope.instance_id,
+                process_key=engine.scope.process_key,
+                business_key=engine.scope.business_key,
+                element_id=where,
+                implementation=listener["text"] if listener["kind"] != "script" else "",
+                variables=view,
+                write=_tracking(view, write),
+                fields=fields,
+                task=task,
+                user=user,
+                now=timers.now(),
+            )
+            _invoke(engine, listener, call, view)
+        except ListenerFailure:
+            raise
+        except BpmnError as err:
+            raise ListenerFailure(
+                name,
+                f"{event} listener on {where!r} threw BPMN error {err.code!r}; flowdesk does "
+                "not throw errors from listeners into the model (Camunda 7 does): throw it "
+                "from a service task or an error end event",
+                element_id=element_id,
+            ) from err
+        except Exception as err:  # any failure of listener code is an incident, by design
+            raise ListenerFailure(
+                name, f"{event} listener on {where!r} failed: {err}", element_id=element_id
+            ) from err
+
+
+def _tracking(view: dict[str, Any], write: Writer) -> Writer:
+    def tracked(name: str, value: Any) -> None:
+        view[name] = value
+        write(name, value)
+
+    return tracked
+
+
+def _invoke(
+    engine: FlowdeskScriptEngine,
+    listener: Mapping[str, Any],
+    call: handlers.ListenerCall,
+    view: dict[str, Any],
+) -> None:
+    kind, text = listener["kind"], listener["text"]
+    context = {"execution": call, "task": call.task}
+    if kind in ("class", "delegateExpression"):
+        handler = engine.registry.listener(text)
+        if handler is None:
+            raise ListenerFailure(
+                text,
+                f"no listener handler registered for the {call.event} listener on "
+                f"{call.element_id!r}",
+                element_id=call.element_id,
+            )
+        result = handler(call)
+        if isinstance(result, Mapping):
+            for key, value in result.items():
+                call.set_variable(key, value)
+    elif kind == "expression":
+        beans = {
+            name: bean
+            for source in (engine.registry.services, engine.registry.listeners)
+            for name, bean in source.items()
+            if name.isidentifier()
+        }
+        engine.environment.evaluate(text, view, {**beans, **context})
+    else:
+        engine.run_listener_script(text, listener.get("format") or "", view, context, call)
+
+
+# -- activities ----------------------------------------------------------------------------------
+
+
+def listeners_of(spec: Any, key: str) -> list[dict[str, Any]]:
+    extensions = getattr(spec, "extensions", None) or {}
+    return list(extensions.get(key, []))
+
+
+def _of_event(spec: Any, event: str) -> list[dict[str, Any]]:
+    return [x for x in listeners_of(spec, "execution_listeners") if x["event"] == event]
+
+
+def activity_started(
+    task: Any, local: Iterable[str] = (), variables: Mapping[str, Any] | None = None
+) -> None:
+    """Run the start listeners of the element `task` enters, once.
+
+    `variables` is what they see: the task's data once it has copied the scope (in the step
+    before it runs), else the process scope.
+    """
+    if task.internal_data.get(STARTED):
+        return
+    found = _of_event(task.task_spec, "start")
+    if found:
+        run(
+            task.workflow.script_engine,
+            found,
+            event="start",
+            element_id=task.task_spec.bpmn_id,
+            variables=task.workflow.top_workflow.data if variables is None else variables,
+            write=_writer(task, set(local)),
+        )
+        task.internal_data[STARTED] = True
+
+
+def subprocesses_entered(task: Any) -> None:
+    """Run the start listeners of the embedded sub-processes `task` is in, outermost first.
+
+    Spiff enters a sub-process without a step flowdesk sees, so the first task to run inside
+    one starts it; before that task copies the scope, so it sees what they set.
+    """
+    owner = _owning_subprocess_task(task)
+    if owner is not None:
+        subprocesses_entered(owner)
+        activity_started(owner)
+
+
+def activity_ended(task: Any, local: Iterable[str] = ()) -> None:
+    """Run the end listeners of a completed element, once; they see its data (the scope it
+    copied before it ran, what it changed, its input parameters)."""
+    if task.internal_data.get(ENDED):
+        return
+    found = _of_event(task.task_spec, "end")
+    if found:
+        run(
+            task.workflow.script_engine,
+            found,
+            event="end",
+            element_id=task.task_spec.bpmn_id,
+            variables=task.data,
+            write=_writer(task, set(local)),
+        )
+        task.internal_data[ENDED] = True
+
+
+def flows_taken(task: Any) -> None:
+    """Run the take listeners of the sequence flows a completed element's token went along."""
+    by_target = (getattr(task.task_spec, "extensions", None) or {}).get("take_listeners")
+    if not by_target or task.internal_data.get(TAKEN):
+        return
+    for target in _taken_targets(task):
+        found = by_target.get(target)
+        if found:
+            run(
+                task.workflow.script_engine,
+                found,
+                event="take",
+                element_id=task.task_spec.bpmn_id,
+                variables=task.workflow.top_workflow.data,
+                write=_writer(None, set(), scope=task.workflow.top_workflow.data),
+            )
+    task.internal_data[TAKEN] = True
+
+
+def start_ready_user_tasks(workflow: Any, view: Callable[[Any], dict[str, Any]]) -> None:
+    """Run the start listeners of user tasks that became ready, before their rows exist."""
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        if not isinstance(task.task_spec, UserTask) or task.internal_data.get(STARTED):
+            continue
+        subprocesses_entered(task)
+        found = [
+            x for x in listeners_of(task.task_spec, "execution_listeners") if x["event"] == "start"
+        ]
+        if found:
+            run(
+                workflow.script_engine,
+                found,
+                event="start",
+                element_id=task.task_spec.bpmn_id,
+                variables=view(task),
+                write=_writer(task, set()),
+            )
+            task.internal_data[STARTED] = True
+
+
+# -- the process ---------------------------------------------------------------------------------
+
+
+def process_started(workflow: Any) -> None:
+    """The process's start listeners, once per instance."""
+    _process_event(workflow, "start", PROCESS_STARTED)
+
+
+def process_ended(workflow: Any) -> None:
+    """The process's end listeners, once, when the instance has ended."""
+    if workflow.is_completed():
+        _process_event(workflow, "end", PROCESS_ENDED)
+
+
+def _process_event(workflow: Any, event: str, flag: str) -> None:
+    root = workflow.task_tree
+    if root is None or root.internal_data.get(flag):
+        return
+    found = [x for x in getattr(workflow.spec, "flowdesk_listeners", []) if x["event"] == event]
+    if found:
+        run(
+            workflow.script_engine,
+            found,
+            event=event,
+            element_id=workflow.spec.name,
+            variables=workflow.data,
+            write=_writer(None, set(), scope=workflow.data),
+        )
+        root.internal_data[flag] = True
+
+
+# -- what the listeners see and write ------------------------------------------------------------
+
+
+def _writer(task: Any, local: set[str], *, scope: dict[str, Any] | None = None) -> Writer:
+    """`setVariable`: the process scope, unless the element has a local variable of that name.
+
+    The task's own data gets it too, so the element's behaviour and output parameters (which
+    read the task data) see it.
+    """
+    if scope is None:
+        scope = task.workflow.top_workflow.data
+
+    def write(name: str, value: Any) -> None:
+        if task is not None:
+            task.data[name] = copy.deepcopy(value)
+        if name not in local:
+            scope[name] = copy.deepcopy(value)
+
+    return write
+
+
+def _owning_subprocess_task(task: Any) -> Any:
+    workflow = task.workflow
+    top = workflow.top_workflow
+    if workflow is top or workflow.parent_task_id is None:
+        return None
+    try:
+        return top.get_task_from_id(workflow.parent_task_id)
+    except Exception:  # a sub-workflow whose task is gone: nothing to start
+        return None
+
+
+def _taken_targets(task: Any) -> list[str]:
+    from flowdesk.engine.spiff_tasks import taken_elements
+
+    return taken_elements(task)
+
+
+def task_listener_events(specs: Iterable[Any], element_id: str) -> set[str]:
+    """The events a user task's task listeners listen for, from the process specs."""
+    events: set[str] = set()
+    for spec in specs:
+        for task_spec in spec.task_specs.values():  # a multi-instance task has two specs
+            if getattr(task_spec, "bpmn_id", None) == element_id:
+                events.update(x["event"] for x in listeners_of(task_spec, "task_listeners"))
+    return events
+
+
+def declared(specs: Iterable[Any]) -> list[tuple[str, str, str]]:
+    """(element id, event, implementation) of every class or delegate-expression listener of
+    the given process and task specs, for the deploy-time handler check."""
+    found: list[tuple[str, str, Mapping[str, Any]]] = []
+    for spec in specs:
+        for listener in getattr(spec, "flowdesk_listeners", []):
+            found.append((spec.name, listener["event"], listener))
+        extensions = getattr(spec, "extensions", None) or {}
+        element_id = getattr(spec, "bpmn_id", None) or ""
+        for key in ("execution_listeners", "task_listeners"):
+            for listener in extensions.get(key, []):
+                found.append((element_id, listener["event"], listener))
+        for by_target in (extensions.get("take_listeners") or {}).values():
+            for listener in by_target:
+                found.append((listener.get("flow") or element_id, "take", listener))
+    return [
+        (element_id, event, str(listener["text"]))
+        for element_id, event, listener in found
+        if listener["kind"] in ("class", "delegateExpression")
+    ]
