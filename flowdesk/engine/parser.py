@@ -16,7 +16,10 @@ The extensions dict of every task spec has these keys:
   mappings, each the element's attributes (`source`, `sourceExpression`, `target`,
   `variables`, `businessKey`, `local`);
 - `retry_cycle` (only when present): the `camunda:failedJobRetryTimeCycle` text, checked at
-  parse time (see `job_retries`).
+  parse time (see `job_retries`);
+- `execution_listeners`, `task_listeners`, `take_listeners` (the outgoing flows' listeners by
+  target id) and `fields` (only when present): see `listener_parsing`. A process's own
+  listeners are on its spec as `flowdesk_listeners`.
 """
 
 from __future__ import annotations

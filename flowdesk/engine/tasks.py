@@ -87,12 +87,15 @@ class TaskService:
             user=user,
             data={"task_id": task_id},
         )
-        claimed = self._claim_listeners(uow, claimed, user)
+        claimed = self._assignment_listeners(uow, claimed, user)
         return task_record(claimed, uow.instances.get(row.instance_id).variables)
 
-    def _claim_listeners(self, uow: UnitOfWork, row: UserTaskRow, user: str) -> UserTaskRow:
-        """A claim sets the assignee: Camunda fires the task's `update`, then `assignment`
-        listeners. One that fails raises `HandlerError`, and the claim is rolled back."""
+    def _assignment_listeners(
+        self, uow: UnitOfWork, row: UserTaskRow, user: str | None
+    ) -> UserTaskRow:
+        """The assignee changed (a claim, a reassign): Camunda fires the task's `update`, then
+        `assignment` listeners. One that fails raises `HandlerError`, and the call is rolled
+        back. Returns the row with what the listeners changed."""
         instance = uow.instances.get(row.instance_id)
         bundle = self._ctx.specs.bundle(
             uow, self._ctx.specs.definition(uow, instance.definition_id)
@@ -158,7 +161,8 @@ class TaskService:
         among the candidate users of open tasks. Neither the workflow nor any instance
         changes: a task's assignee and candidates live on its row only. No one checks that
         `to_user` may do the work, as in Camunda: deciding who may reassign is the
-        application's. Each moved task gets a `task_reassigned` history event by `user`.
+        application's. Each moved task gets a `task_reassigned` history event by `user`, and
+        its `update` and `assignment` task listeners run, as for Camunda's `setAssignee`.
 
         Raises:
             ValueError: A user name is empty.
@@ -204,6 +208,8 @@ class TaskService:
             }
             for row in moving
         )
+        for row in moving:
+            self._assignment_listeners(uow, uow.tasks.get(row.id), user)
         return moved
 
 

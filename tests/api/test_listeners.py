@@ -519,8 +519,40 @@ def test_listeners__run_for_each_instance_of_a_multi_instance_activity(
 
     # Each instance's listeners see its element variable; create listeners see the assignee.
     assert instance.variables["log"] == ["start ann", "start ben", "create ann", "create ben"]
-    for task in engine.tasks(instance_id=instance.id):
+    for task in sorted(engine.tasks(instance_id=instance.id), key=lambda t: t.assignee or ""):
         engine.complete(task.id, {}, user=task.assignee)
     done = engine.instance(instance.id)
     assert done.state == "completed"
     assert done.variables["log"][4:] == ["end ann", "end ben", "svc 0", "svc 1"]
+
+
+def test_task_listeners__reassign_fires_assignment_with_the_new_assignee(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "handed_over",
+        """
+    <bpmn:startEvent id="Start" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_do" />
+    <bpmn:userTask id="Task_do" camunda:assignee="carol">
+      <bpmn:extensionElements>
+        <camunda:taskListener event="assignment">
+          <camunda:script scriptFormat="python">holders = holders + [task.assignee]</camunda:script>
+        </camunda:taskListener>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_do" targetRef="End" />
+    <bpmn:endEvent id="End" />
+""",
+    )
+    engine = make_engine()
+    engine.deploy(path)
+    instance = engine.start("handed_over", {"holders": []})
+    # Created with an assignee: the assignment listener ran after create.
+    assert engine.instance(instance.id).variables == {"holders": ["carol"]}
+
+    assert engine.reassign("carol", "erin", user="ops") == 1
+
+    assert engine.instance(instance.id).variables == {"holders": ["carol", "erin"]}
+    assert only_task(engine, instance.id).assignee == "erin"
