@@ -117,11 +117,15 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         """Run a listener's `camunda:script` with `execution` (and `task`) in its namespace.
 
         Python names the script assigns become variables, as in a script task; so do
-        `execution.setVariable` calls. A `juel` script is one expression, evaluated.
+        `execution.setVariable` calls. A `juel` script is one expression, evaluated. This is
+        the one place listener scripts choose their language: a language the deploy check
+        (`SCRIPT_FORMATS`) accepts must be run here too.
         """
         if script_format == "juel":
             self.environment.evaluate(script, variables, context)
             return
+        if script_format not in ("", "python"):
+            raise HandlerError("script", f"listener scripts in {script_format!r} cannot run yet")
         namespace = dict(variables)
         before = {k: fingerprint_value(v) for k, v in namespace.items()}
         self.environment.execute(script, namespace, context)

@@ -79,6 +79,7 @@ class UserTaskRows:
                     try:
                         view = listener_task(self.uow.tasks.get(ref))
                         self.run.fire_task_listeners(element_id, ref, "delete", view)
+                        self.run.end_cancelled_user_task(element_id, ref)
                     except HandlerError as err:  # the row stays open: a retry deletes it
                         self.run.incident = Incident(element_id, ref, str(err))
                         break

@@ -566,6 +566,34 @@ class WorkflowRun:
             user=user,
         )
 
+    def end_cancelled_user_task(self, element_id: str, task_ref: str) -> None:
+        """Run the end listeners of a user task that was cancelled (after its `delete` task
+        listeners), as Camunda ends an interrupted activity.
+
+        Raises:
+            ListenerFailure: A listener failed or has no handler.
+        """
+        task = self._task(task_ref)
+        spec = task.task_spec if task is not None else self._spec_of(element_id)
+        found = [
+            x for x in listeners.listeners_of(spec, "execution_listeners") if x["event"] == "end"
+        ]
+        if not found:
+            return
+        scope = self._wf.data
+
+        def write(name: str, value: Any) -> None:
+            scope[name] = copy.deepcopy(value)
+
+        listeners.run(
+            self.script_engine,
+            found,
+            event="end",
+            element_id=element_id,
+            variables=self.variables,
+            write=write,
+        )
+
     def _spec_of(self, element_id: str) -> Any:
         """The user task spec of an element (a multi-instance one has a body spec too)."""
         found = None

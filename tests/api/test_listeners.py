@@ -382,7 +382,7 @@ def test_task_listeners__complete_listener_sets_variables_the_task_completes_wit
     ] == "High"
 
 
-def test_task_listeners__delete_runs_when_a_boundary_timer_cancels_the_task(
+def test_listeners__delete_then_end_run_when_a_boundary_timer_cancels_the_task(
     make_engine: EngineFactory, tmp_path: Path, clock: Any
 ) -> None:
     path = write(
@@ -396,6 +396,11 @@ def test_task_listeners__delete_runs_when_a_boundary_timer_cancels_the_task(
         <camunda:taskListener event="delete">
           <camunda:script scriptFormat="python">cancelled_task = task.id</camunda:script>
         </camunda:taskListener>
+        <camunda:executionListener event="end">
+          <camunda:script scriptFormat="python">
+            ended = execution.getVariable('cancelled_task')
+          </camunda:script>
+        </camunda:executionListener>
       </bpmn:extensionElements>
     </bpmn:userTask>
     <bpmn:boundaryEvent id="Late" attachedToRef="Task_wait">
@@ -417,7 +422,8 @@ def test_task_listeners__delete_runs_when_a_boundary_timer_cancels_the_task(
 
     done = engine.instance(instance.id)
     assert done.state == "completed"
-    assert done.variables == {"cancelled_task": task.id}
+    # The delete task listener ran, then the interrupted task's end listener.
+    assert done.variables == {"cancelled_task": task.id, "ended": task.id}
     assert engine.task(task.id).state == "cancelled"
 
 
