@@ -33,6 +33,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from flowdesk import handlers
 from flowdesk.engine import sandbox, timers
+from flowdesk.engine.specs import END_PATH, end_path
 from flowdesk.errors import BpmnError, HandlerError
 
 if TYPE_CHECKING:
@@ -56,6 +57,46 @@ class ListenerFailure(HandlerError):
     def __init__(self, name: str, reason: str, *, element_id: str) -> None:
         super().__init__(name, reason)
         self.element_id = element_id
+
+
+class ListenerBpmnError(Exception):
+    """A listener raised `BpmnError`: the caller throws it into the model (see `divert`)."""
+
+    def __init__(
+        self, error: BpmnError, name: str, event: str, where: str, element_id: str
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.element_id = element_id
+        self.failure = ListenerFailure(
+            name,
+            f"{event} listener on {where!r} threw BPMN error {error.code!r}, which Camunda 7 "
+            "does not throw into the model from here",
+            element_id=element_id,
+        )
+
+
+class Diverted(Exception):
+    """A listener's BPMN error took the token off an element's step (see `divert`)."""
+
+
+def divert(task: Any, error: BpmnError, *, completed: bool) -> None:
+    """Throw a listener's BPMN error from `task`, as Camunda 7 does.
+
+    A boundary event, an enclosing sub-process's boundary event or an event sub-process may
+    catch it; the element then does not run (a start listener threw: it waits, STARTED, for
+    the catcher to cancel it) or its outgoing flow is cancelled by the catcher. Uncaught, the
+    element's path ends there, as a none end event would end it.
+    """
+    caught = task.workflow.script_engine.throw_bpmn_error(task, error)
+    task.internal_data.pop(END_PATH, None)
+    if not completed:
+        task._set_state(TaskState.STARTED)
+        if not caught:
+            task.complete()
+            end_path(task)
+    elif not caught:
+        end_path(task)
 
 
 def field_values(fields: Iterable[list[Any]], variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,13 +157,7 @@ def run(
         except ListenerFailure:
             raise
         except BpmnError as err:
-            raise ListenerFailure(
-                name,
-                f"{event} listener on {where!r} threw BPMN error {err.code!r}; flowdesk does "
-                "not throw errors from listeners into the model (Camunda 7 does): throw it "
-                "from a service task or an error end event",
-                element_id=element_id,
-            ) from err
+            raise ListenerBpmnError(err, name, event, where, element_id) from err
         except Exception as err:  # any failure of listener code is an incident, by design
             raise ListenerFailure(
                 name, f"{event} listener on {where!r} failed: {err}", element_id=element_id
@@ -189,11 +224,18 @@ def activity_started(
 
     `variables` is what they see: the task's data once it has copied the scope (in the step
     before it runs), else the process scope.
+
+    Raises:
+        ListenerFailure: A listener failed; a retry runs the start listeners again.
+        Diverted: A listener threw a BPMN error (see `divert`); they do not run again.
     """
     if task.internal_data.get(STARTED):
         return
     found = _of_event(task.task_spec, "start")
-    if found:
+    if not found:
+        return
+    task.internal_data[STARTED] = True
+    try:
         run(
             task.workflow.script_engine,
             found,
@@ -202,7 +244,12 @@ def activity_started(
             variables=task.workflow.top_workflow.data if variables is None else variables,
             write=_writer(task, set(local)),
         )
-        task.internal_data[STARTED] = True
+    except ListenerBpmnError as thrown:
+        divert(task, thrown.error, completed=False)
+        raise Diverted from thrown.error
+    except ListenerFailure:
+        del task.internal_data[STARTED]
+        raise
 
 
 def subprocesses_entered(task: Any) -> None:
@@ -219,11 +266,18 @@ def subprocesses_entered(task: Any) -> None:
 
 def activity_ended(task: Any, local: Iterable[str] = ()) -> None:
     """Run the end listeners of a completed element, once; they see its data (the scope it
-    copied before it ran, what it changed, its input parameters)."""
+    copied before it ran, what it changed, its input parameters).
+
+    Raises:
+        ListenerFailure: A listener failed; a retry runs the end listeners again.
+        Diverted: A listener threw a BPMN error (see `divert`).
+    """
     if task.internal_data.get(ENDED):
         return
     found = _of_event(task.task_spec, "end")
-    if found:
+    if not found:
+        return
+    try:
         run(
             task.workflow.script_engine,
             found,
@@ -232,7 +286,11 @@ def activity_ended(task: Any, local: Iterable[str] = ()) -> None:
             variables=task.data,
             write=_writer(task, set(local)),
         )
+    except ListenerBpmnError as thrown:
         task.internal_data[ENDED] = True
+        divert(task, thrown.error, completed=True)
+        raise Diverted from thrown.error
+    task.internal_data[ENDED] = True
 
 
 def flows_taken(task: Any) -> None:
@@ -242,7 +300,9 @@ def flows_taken(task: Any) -> None:
         return
     for target in _taken_targets(task):
         found = by_target.get(target)
-        if found:
+        if not found:
+            continue
+        try:
             run(
                 task.workflow.script_engine,
                 found,
@@ -251,28 +311,25 @@ def flows_taken(task: Any) -> None:
                 variables=task.workflow.top_workflow.data,
                 write=_writer(None, set(), scope=task.workflow.top_workflow.data),
             )
+        except ListenerBpmnError as thrown:
+            task.internal_data[TAKEN] = True
+            divert(task, thrown.error, completed=True)
+            raise Diverted from thrown.error
     task.internal_data[TAKEN] = True
 
 
 def start_ready_user_tasks(workflow: Any, view: Callable[[Any], dict[str, Any]]) -> None:
-    """Run the start listeners of user tasks that became ready, before their rows exist."""
+    """Run the start listeners of user tasks that became ready, before their rows exist.
+
+    Raises:
+        ListenerFailure, Diverted: As `activity_started`.
+    """
     for task in workflow.get_tasks(state=TaskState.READY, manual=True):
         if not isinstance(task.task_spec, UserTask) or task.internal_data.get(STARTED):
             continue
         subprocesses_entered(task)
-        found = [
-            x for x in listeners_of(task.task_spec, "execution_listeners") if x["event"] == "start"
-        ]
-        if found:
-            run(
-                workflow.script_engine,
-                found,
-                event="start",
-                element_id=task.task_spec.bpmn_id,
-                variables=view(task),
-                write=_writer(task, set()),
-            )
-            task.internal_data[STARTED] = True
+        if _of_event(task.task_spec, "start"):
+            activity_started(task, (), view(task))
 
 
 # -- the process ---------------------------------------------------------------------------------
@@ -295,14 +352,17 @@ def _process_event(workflow: Any, event: str, flag: str) -> None:
         return
     found = [x for x in getattr(workflow.spec, "flowdesk_listeners", []) if x["event"] == event]
     if found:
-        run(
-            workflow.script_engine,
-            found,
-            event=event,
-            element_id=workflow.spec.name,
-            variables=workflow.data,
-            write=_writer(None, set(), scope=workflow.data),
-        )
+        try:
+            run(
+                workflow.script_engine,
+                found,
+                event=event,
+                element_id=workflow.spec.name,
+                variables=workflow.data,
+                write=_writer(None, set(), scope=workflow.data),
+            )
+        except ListenerBpmnError as thrown:  # Camunda: a failure of the call, not an event
+            raise thrown.failure from thrown.error
         root.internal_data[flag] = True
 
 

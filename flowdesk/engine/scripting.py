@@ -98,7 +98,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             result = handler(call)
         except BpmnError as err:
             # Caught: the catching event cancels this task, so it must not complete first.
-            return None if self._throw_bpmn_error(task, err) else True
+            return None if self.throw_bpmn_error(task, err) else True
         self.documents.extend((spec.bpmn_id, draft) for draft in call.documents)
         if isinstance(result, Mapping):
             task.data.update(result)
@@ -144,7 +144,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             raise HandlerError(task.task_spec.bpmn_id, str(err)) from err
 
     @staticmethod
-    def _throw_bpmn_error(task: Any, err: BpmnError) -> bool:
+    def throw_bpmn_error(task: Any, err: BpmnError) -> bool:
         """Throw the error into the model; whether a boundary or event sub-process caught it.
 
         Uncaught, Camunda 7 ends the current path as a none end event would (it logs and goes on

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
 import jinja2.sandbox
 
 from flowdesk import handlers
 from flowdesk._records import Task
-from flowdesk.engine import forms, sandbox, timers
+from flowdesk.engine import forms, listeners, sandbox, timers
 from flowdesk.engine.context import EngineContext
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident, OpenUserTask
@@ -22,6 +22,10 @@ from flowdesk.store import InstanceRow, TaskState, UnitOfWork, UserTaskRow
 # A user-task property naming users who may not claim or complete the task, whatever their
 # groups (the four-eyes rule: a requester does not approve their own request). An expression.
 EXCLUDED_USERS = "flowdesk.excludedUsers"
+
+
+# What `_new_task_row` gives for a task that a listener's BPMN error took away.
+DIVERTED: Literal["diverted"] = "diverted"
 
 
 class UserTaskRows:
@@ -51,7 +55,7 @@ class UserTaskRows:
 
         def complete_task(
             self, task: UserTaskRow, data: Mapping[str, Any], user: str | None
-        ) -> None: ...
+        ) -> bool: ...
 
         def _reserved_names(self) -> dict[str, Any]: ...
 
@@ -59,11 +63,13 @@ class UserTaskRows:
         open_rows = self.uow.tasks.open_element_ids(self.row.id)  # task id -> element id
         live = self.run.open_user_tasks() if self.run.incident is None else []
         live_refs = {task.task_ref for task in live}
-        created = []
+        created: list[UserTaskRow] = []
         for task in live:
             if task.task_ref in open_rows or task.task_ref in self._completed_refs:
                 continue
             row = self._new_task_row(task)
+            if row == DIVERTED:  # a task listener's BPMN error moved the instance on
+                return created + self._sync_tasks()
             if row is None:
                 break
             self.uow.tasks.add(row)
@@ -87,7 +93,9 @@ class UserTaskRows:
                     self.record("task_cancelled", element_id=element_id, data={"task_id": ref})
         return created
 
-    def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | None:
+    def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | Literal["diverted"] | None:
+        """The row of a new user task; None on an incident, `DIVERTED` when a create or
+        assignment listener threw a BPMN error (the task is then left to its catcher)."""
         camunda = task.extensions.get("camunda", {})
         context = {**self._reserved_names(), **task.variables}
         try:
@@ -145,12 +153,17 @@ class UserTaskRows:
         # Camunda: the create listeners, then assignment if the task has an assignee by then.
         view = listener_task(row)
         try:
-            self.run.fire_task_listeners(row.element_id, row.id, "create", view)
+            self.run.fire_task_listeners(row.element_id, row.id, "create", view, may_throw=True)
             if view.assignee is not None:
-                self.run.fire_task_listeners(row.element_id, row.id, "assignment", view)
+                self.run.fire_task_listeners(
+                    row.element_id, row.id, "assignment", view, may_throw=True
+                )
         except HandlerError as err:
             self.run.incident = Incident(task.element_id, task.task_ref, str(err))
             return None
+        except listeners.ListenerBpmnError as thrown:
+            self.run.divert_user_task(row.id, thrown.error)
+            return DIVERTED
         return replace(
             row,
             assignee=view.assignee,
@@ -179,8 +192,8 @@ class UserTaskRows:
             if errors:
                 raise FormValidationError(row.id, errors)
             handler.validate(record, converted)
-            self.complete_task(row, converted, None)
-            handler.on_complete(record, converted, None)
+            if self.complete_task(row, converted, None):
+                handler.on_complete(record, converted, None)
             done = True
             if self.run.incident is not None:
                 break

@@ -145,10 +145,11 @@ class TaskService:
         )
         handler.validate(record, converted)
         try:
-            execution.complete_task(row, converted, user)
+            completed = execution.complete_task(row, converted, user)
         except LookupError:
             raise TaskStateError(task_id, "the workflow no longer waits for it") from None
-        handler.on_complete(record, converted, user)
+        if completed:
+            handler.on_complete(record, converted, user)
         execution.save()
 
     def reassign(

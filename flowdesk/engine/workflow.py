@@ -13,6 +13,7 @@ object escapes the engine package.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -66,6 +67,7 @@ from flowdesk.engine.spiff_tasks import (
 from flowdesk.engine.workflow_records import CallRequest as CallRequest
 from flowdesk.engine.workflow_records import CompletedActivity, Incident, OpenUserTask, StepLog
 from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
+from flowdesk.errors import BpmnError
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
@@ -224,7 +226,8 @@ class WorkflowRun:
         def act() -> None:
             for task in self._wf.get_tasks(state=TaskState.COMPLETED):
                 if task.internal_data.get(_AFTER_PENDING):  # an end or take listener failed
-                    self._after(task)
+                    with contextlib.suppress(listeners.Diverted):
+                        self._after(task)
             for task in self._wf.get_tasks(state=TaskState.ERROR):
                 self._run_task(task)
             self._advance()
@@ -238,10 +241,13 @@ class WorkflowRun:
             return False
 
         def act() -> None:
-            self._before(task)
-            task.data.update(copy.deepcopy(dict(variables)))
-            task.complete()
-            self._after(task)
+            try:
+                self._before(task)
+                task.data.update(copy.deepcopy(dict(variables)))
+                task.complete()
+                self._after(task)
+            except listeners.Diverted:
+                pass  # an end or take listener's BPMN error: go on from its catcher
             self._advance()
 
         self._guarded(act)
@@ -414,6 +420,8 @@ class WorkflowRun:
             except async_continuations.Held as held:
                 async_continuations.hold(held.task)  # the rest waits for its async job
                 continue
+            except listeners.Diverted:
+                continue  # a listener's BPMN error: the steps go on from its catcher
             if event_scopes.settle(self._wf, self.variables):
                 continue
             due = {t.id for t in self._wf.get_tasks(state=TaskState.READY, manual=False)}
@@ -429,7 +437,10 @@ class WorkflowRun:
                 async_continuations.hold_user_tasks(self._wf)
                 # A user task is entered when it becomes ready: its start listeners run before
                 # the engine writes its row (assignee expressions see what they set).
-                listeners.start_ready_user_tasks(self._wf, self._task_view)
+                try:
+                    listeners.start_ready_user_tasks(self._wf, self._task_view)
+                except listeners.Diverted:
+                    continue
                 listeners.process_ended(self._wf)
                 return
             for task in passthrough:
@@ -439,11 +450,14 @@ class WorkflowRun:
                     async_continuations.hold(held.task)
 
     def _run_task(self, task: Any, data: Mapping[str, Any] | None = None) -> None:
-        self._before(task)
-        if data:
-            task.data.update(copy.deepcopy(dict(data)))
-        task.run()
-        self._after(task)
+        try:
+            self._before(task)
+            if data:
+                task.data.update(copy.deepcopy(dict(data)))
+            task.run()
+            self._after(task)
+        except listeners.Diverted:
+            return  # a listener's BPMN error took the token elsewhere (or ended its path)
 
     def _before(self, task: Any) -> None:
         async_continuations.check(task)  # raises Held at an async point not yet released
@@ -466,20 +480,29 @@ class WorkflowRun:
             return  # a call activity waiting for its instance: written back when that ends
         async_continuations.completed(task)  # asyncAfter: what follows waits for a job
         completed = task.state == TaskState.COMPLETED
+        diverted = False
         if completed:
             # Camunda: end listeners before the output parameters, take listeners after them.
             # One that fails leaves the rest of this method to `retry` (`_AFTER_PENDING`).
             task.internal_data[_AFTER_PENDING] = True
-            listeners.activity_ended(task, task.internal_data.get("flowdesk_local", []))
+            try:
+                listeners.activity_ended(task, task.internal_data.get("flowdesk_local", []))
+            except listeners.Diverted:
+                # A BPMN error: what the element set stays; no output parameters, no flow.
+                diverted = True
         before = task.internal_data.pop("flowdesk_before", None)
         local = set(task.internal_data.pop("flowdesk_local", []))
         instance_locals = set(task.internal_data.pop("flowdesk_instance_locals", []))
         if before is None:
             if completed:
-                listeners.flows_taken(task)
                 task.internal_data.pop(_AFTER_PENDING, None)
+                if diverted:
+                    raise listeners.Diverted
+                listeners.flows_taken(task)
             return
-        outputs = evaluate_parameters(task_extensions(task), "outputs", task.data)
+        outputs = (
+            {} if diverted else evaluate_parameters(task_extensions(task), "outputs", task.data)
+        )
         scope = self._wf.data
         if outputs or local:
             # Camunda: with an inputOutput mapping, input parameters stay local to the activity.
@@ -519,8 +542,10 @@ class WorkflowRun:
                 CompletedActivity(spec.bpmn_id, name, type(spec).__name__, taken, decision)
             )
         if completed:
-            listeners.flows_taken(task)
             task.internal_data.pop(_AFTER_PENDING, None)
+            if diverted:
+                raise listeners.Diverted
+            listeners.flows_taken(task)
 
     def fire_task_listeners(
         self,
@@ -531,6 +556,7 @@ class WorkflowRun:
         *,
         user: str | None = None,
         overlay: dict[str, Any] | None = None,
+        may_throw: bool = False,
     ) -> None:
         """Run a user task's task listeners of `event` (see `listeners`).
 
@@ -538,7 +564,10 @@ class WorkflowRun:
         set goes into it too, so it is what the task completes with.
 
         Raises:
-            ListenerFailure: A listener failed or has no handler.
+            ListenerFailure: A listener failed or has no handler (or, unless `may_throw`,
+                threw a BPMN error).
+            ListenerBpmnError: With `may_throw`, a listener threw a BPMN error; the caller
+                throws it with `divert_user_task`.
         """
         task = self._task(task_ref)
         spec = task.task_spec if task is not None else self._spec_of(element_id)
@@ -555,16 +584,32 @@ class WorkflowRun:
             if overlay is not None:
                 overlay[name] = value
 
-        listeners.run(
-            self.script_engine,
-            found,
-            event=event,
-            element_id=element_id,
-            variables=variables,
-            write=write,
-            task=view,
-            user=user,
-        )
+        try:
+            listeners.run(
+                self.script_engine,
+                found,
+                event=event,
+                element_id=element_id,
+                variables=variables,
+                write=write,
+                task=view,
+                user=user,
+            )
+        except listeners.ListenerBpmnError as thrown:
+            if may_throw:
+                raise
+            raise thrown.failure from thrown.error
+
+    def divert_user_task(self, task_ref: str, error: BpmnError) -> None:
+        """Throw a task listener's BPMN error from its user task and run on from the catcher
+        (uncaught, the task's path ends), as Camunda 7 does."""
+        task = self._task(task_ref)
+
+        def act() -> None:
+            listeners.divert(task, error, completed=False)
+            self._advance()
+
+        self._guarded(act)
 
     def end_cancelled_user_task(self, element_id: str, task_ref: str) -> None:
         """Run the end listeners of a user task that was cancelled (after its `delete` task

@@ -562,3 +562,95 @@ def test_task_listeners__reassign_fires_assignment_with_the_new_assignee(
 
     assert engine.instance(instance.id).variables == {"holders": ["carol", "erin"]}
     assert only_task(engine, instance.id).assignee == "erin"
+
+
+_BPMN_ERRORS = """
+    <bpmn:error id="Error_stop" errorCode="STOP" />
+    <bpmn:process id="listener_errors" isExecutable="true">
+    <bpmn:startEvent id="Start" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_charge" />
+    <bpmn:serviceTask id="Task_charge" camunda:class="com.acme.Charge">
+      <bpmn:extensionElements>
+        <camunda:executionListener class="com.acme.Guard" event="start" />
+      </bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:boundaryEvent id="Charge_stopped" attachedToRef="Task_charge">
+      <bpmn:errorEventDefinition errorRef="Error_stop" />
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_charge" targetRef="Task_approve" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Charge_stopped" targetRef="Task_approve" />
+    <bpmn:userTask id="Task_approve">
+      <bpmn:extensionElements>
+        <camunda:taskListener class="com.acme.Guard" event="complete" />
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:boundaryEvent id="Approve_stopped" attachedToRef="Task_approve">
+      <bpmn:errorEventDefinition errorRef="Error_stop" />
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="F4" sourceRef="Task_approve" targetRef="Task_tidy" />
+    <bpmn:sequenceFlow id="F5" sourceRef="Approve_stopped" targetRef="Task_rework" />
+    <bpmn:userTask id="Task_rework" />
+    <bpmn:sequenceFlow id="F6" sourceRef="Task_rework" targetRef="Task_tidy" />
+    <bpmn:scriptTask id="Task_tidy" scriptFormat="python">
+      <bpmn:extensionElements>
+        <camunda:executionListener class="com.acme.Guard" event="end" />
+      </bpmn:extensionElements>
+      <bpmn:script>tidied = True</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="F7" sourceRef="Task_tidy" targetRef="Task_after" />
+    <bpmn:userTask id="Task_after" />
+    <bpmn:sequenceFlow id="F8" sourceRef="Task_after" targetRef="End" />
+    <bpmn:endEvent id="End" />
+    </bpmn:process>
+"""
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
+def test_listeners__bpmn_error_is_thrown_into_the_model_as_camunda_does(
+    make_engine: EngineFactory, tmp_path: Path, restart: bool
+) -> None:
+    path = tmp_path / "listener_errors.bpmn"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Defs_listener_errors" '
+        f'targetNamespace="http://example.com/listeners">{_BPMN_ERRORS}</bpmn:definitions>'
+    )
+    charged: list[str] = []
+    guarded: list[str] = []
+
+    def guard(call: flowdesk.ListenerCall) -> None:
+        guarded.append(f"{call.event}:{call.element_id}")
+        raise flowdesk.BpmnError("STOP", variables={"stopped_at": call.element_id})
+
+    def setup(registry: flowdesk.HandlerRegistry) -> None:
+        registry.register_listener("Guard", guard)
+        registry.register_service("Charge", lambda call: charged.append("charged") and None)
+
+    engine = engines(make_engine, restart, setup)
+    engine().deploy(path)
+
+    instance = engine().start("listener_errors")
+
+    # The start listener's error was caught by the task's boundary event: no charge.
+    assert charged == []
+    assert engine().instance(instance.id).variables == {"stopped_at": "Task_charge"}
+    approve = only_task(engine(), instance.id)
+    assert approve.element_id == "Task_approve"
+
+    engine().complete(approve.id, {"ok": True}, user="bob")
+
+    # The complete listener's error was caught: the task was cancelled, not completed.
+    assert engine().task(approve.id).state == "cancelled"
+    rework = only_task(engine(), instance.id)
+    assert rework.element_id == "Task_rework"
+    assert engine().instance(instance.id).variables["stopped_at"] == "Task_approve"
+
+    engine().complete(rework.id, {}, user="bob")
+
+    # Nothing catches the end listener's error: the path ends there, as in Camunda.
+    done = engine().instance(instance.id)
+    assert done.state == "completed"
+    assert done.variables["tidied"] is True
+    assert engine().tasks(instance_id=instance.id) == []
+    assert guarded == ["start:Task_charge", "complete:Task_approve", "end:Task_tidy"]
