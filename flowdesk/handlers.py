@@ -255,7 +255,7 @@ class ListenerCall:
 
     Attributes:
         event: `start`, `end` or `take` for execution listeners; `create`, `assignment`,
-            `complete`, `delete` or `update` for task listeners.
+            `complete`, `delete`, `update` or `timeout` for task listeners.
         instance_id, process_key, business_key: The running instance.
         element_id: The element the listener sits on: an activity, event or gateway, the
             process (its key), or for `take` the sequence flow.

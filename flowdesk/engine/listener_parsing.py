@@ -12,12 +12,13 @@ Each listener becomes a plain dict, kept in the task spec's `extensions` (see `p
 `{"event", "kind", "text", "format", "fields", "flow"}` where `kind` is `class`,
 `expression`, `delegateExpression` or `script`, `text` the class name, expression or script,
 `format` the script format (scripts only), `fields` a list of `[name, {"string": text}]` or
-`[name, {"expression": text}]`, and `flow` the sequence flow id (take listeners only).
+`[name, {"expression": text}]`, `flow` the sequence flow id (take listeners only), and
+for `timeout` task listeners their `id` and `timer` (`[timeDate|timeDuration, text]`).
 
 Everything a listener or field says is checked here, so deploy refuses (file, line, element)
 what could not run: a missing event or implementation, an unknown event, an expression that
-does not translate, a script format flowdesk cannot run, and `timeout` task listeners (not
-supported yet).
+does not translate, a script format flowdesk cannot run, and a `timeout` task listener
+without an id or a timeDate/timeDuration timer (cycles are not supported yet).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _C = "{" + CAMUNDA_NS + "}"
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 
 EXECUTION_EVENTS = frozenset({"start", "end"})
-TASK_EVENTS = frozenset({"create", "assignment", "complete", "delete", "update"})
+TASK_EVENTS = frozenset({"create", "assignment", "complete", "delete", "update", "timeout"})
 _KINDS = ("class", "expression", "delegateExpression")
 
 
@@ -146,13 +147,6 @@ def _listener(
     if events is not None:
         if not event:
             raise _error(node, filename, f"{tag} needs an event ({', '.join(sorted(events))})")
-        if event == "timeout" and what == "task":
-            raise _error(
-                node,
-                filename,
-                "timeout task listeners (with camunda:timerEventDefinition) are not supported "
-                "by flowdesk yet; model the reminder as a non-interrupting timer boundary event",
-            )
         if event not in events:
             raise _error(
                 node,
@@ -177,7 +171,38 @@ def _listener(
     if listener["kind"] in ("expression", "delegateExpression"):
         _check_expression(listener["text"], node, filename, f"{tag} {listener['kind']}")
     listener["fields"] = parse_fields(node, filename)
+    if event == "timeout" and what == "task":
+        listener["id"] = node.get("id") or ""
+        listener["timer"] = _timeout_timer(node, filename)
     return listener
+
+
+def _timeout_timer(node: Any, filename: str | None) -> list[str]:
+    """A timeout listener's `camunda:timerEventDefinition`: `[timeDate|timeDuration, text]`."""
+    if not node.get("id"):
+        raise _error(node, filename, "a timeout camunda:taskListener needs an id")
+    definition = next((c for c in node if c.tag == f"{_C}timerEventDefinition"), None)
+    if definition is None:
+        raise _error(node, filename, "a timeout camunda:taskListener needs a timerEventDefinition")
+    for child in definition:
+        if not isinstance(child.tag, str):
+            continue
+        kind = etree.QName(child).localname
+        if kind == "timeCycle":
+            raise _error(
+                node,
+                filename,
+                "a timeout task listener with a timeCycle is not supported by flowdesk yet; "
+                "use timeDate or timeDuration",
+            )
+        if kind in ("timeDate", "timeDuration"):
+            text = (child.text or "").strip()
+            if not text:
+                raise _error(node, filename, f"the timeout listener's {kind} is empty")
+            if "${" in text or "#{" in text:
+                _check_value(text, node, filename, f"the timeout listener's {kind}")
+            return [kind, text]
+    raise _error(node, filename, "the timeout listener's timer has no timeDate or timeDuration")
 
 
 def _script_format(script: Any, filename: str | None) -> str:
@@ -230,7 +255,7 @@ def _extension_elements(node: Any) -> Any:
 def _error(node: Any, filename: str | None, message: str) -> ValidationException:
     # The element the listener belongs to, so that deploy names its BPMN id and line.
     owner = node
-    while owner is not None and not owner.get("id"):
+    while owner is not None and (not owner.get("id") or str(owner.tag).startswith(_C)):
         owner = owner.getparent()
     located = owner if owner is not None else node
     return ValidationException(message, node=located, file_name=filename)

@@ -458,8 +458,11 @@ def _waits_of(bundle: SpecBundle) -> Waits:
     jobs = subscriptions = False
     specs = [bundle.spec, *bundle.subprocess_specs.values()]
     for task_spec in (task_spec for spec in specs for task_spec in spec.task_specs.values()):
-        camunda = (getattr(task_spec, "extensions", None) or {}).get("camunda", {})
+        extensions = getattr(task_spec, "extensions", None) or {}
+        camunda = extensions.get("camunda", {})
         if "asyncBefore" in camunda or "asyncAfter" in camunda:
+            jobs = True
+        if any(x["event"] == "timeout" for x in extensions.get("task_listeners", [])):
             jobs = True
         pending = [getattr(task_spec, "event_definition", None)]
         while pending:

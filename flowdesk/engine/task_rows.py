@@ -164,6 +164,11 @@ class UserTaskRows:
         except listeners.ListenerBpmnError as thrown:
             self.run.divert_user_task(row.id, thrown.error)
             return DIVERTED
+        try:
+            self.run.schedule_task_timeouts(row.id, context, now)
+        except (ExpressionError, ValueError, TypeError) as err:
+            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
+            return None
         return replace(
             row,
             assignee=view.assignee,
@@ -172,6 +177,19 @@ class UserTaskRows:
             priority=view.priority,
             due=view.due,
         )
+
+    def fire_task_timeout(self, row: UserTaskRow, listener_id: str) -> bool:
+        """Run a due timeout listener of an open task (its job is due); False if it no longer
+        applies. What the listener changes on the task is stored; the task stays open.
+
+        Raises:
+            HandlerError: The listener failed (the job is retried, then an incident).
+        """
+        view = listener_task(row)
+        if not self.run.fire_task_timeout(row.id, listener_id, view):
+            return False
+        apply_listener_changes(self.uow, row, view)
+        return True
 
     def _handler(self, row: UserTaskRow) -> handlers.UserTaskHandler:
         return self.ctx.registry.user_task_handler(
@@ -198,6 +216,24 @@ class UserTaskRows:
             if self.run.incident is not None:
                 break
         return done
+
+
+def apply_listener_changes(
+    uow: UnitOfWork, row: UserTaskRow, view: handlers.ListenerTask
+) -> UserTaskRow:
+    """Store what task listeners changed on a task that already has its row."""
+    changes = {
+        key: value
+        for key, value in (
+            ("assignee", view.assignee),
+            ("candidate_groups", tuple(view.candidate_groups)),
+            ("candidate_users", tuple(view.candidate_users)),
+            ("priority", view.priority),
+            ("due", view.due),
+        )
+        if value != getattr(row, key)
+    }
+    return uow.tasks.update(row.id, **changes) if changes else row
 
 
 def listener_task(row: UserTaskRow) -> handlers.ListenerTask:

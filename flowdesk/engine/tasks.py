@@ -8,7 +8,7 @@ from typing import Any
 from flowdesk._records import Task
 from flowdesk.engine import forms, listeners
 from flowdesk.engine.execution import EXCLUDED_USERS, EngineContext, Execution, task_record
-from flowdesk.engine.task_rows import listener_task
+from flowdesk.engine.task_rows import apply_listener_changes, listener_task
 from flowdesk.errors import (
     ConcurrencyConflict,
     FormValidationError,
@@ -109,19 +109,7 @@ class TaskService:
         view = listener_task(row)
         for event in ("update", "assignment"):
             execution.run.fire_task_listeners(row.element_id, row.id, event, view, user=user)
-        changes = {
-            key: value
-            for key, value in (
-                ("assignee", view.assignee),
-                ("candidate_groups", tuple(view.candidate_groups)),
-                ("candidate_users", tuple(view.candidate_users)),
-                ("priority", view.priority),
-                ("due", view.due),
-            )
-            if value != getattr(row, key)
-        }
-        if changes:
-            row = uow.tasks.update(row.id, **changes)
+        row = apply_listener_changes(uow, row, view)
         execution.save()
         return row
 

@@ -42,6 +42,7 @@ from flowdesk.engine import (
     listeners,
     multi_instance,
     pruning,
+    sandbox,
     timers,
 )
 from flowdesk.engine import waits as waiting
@@ -70,6 +71,9 @@ from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
 from flowdesk.errors import BpmnError
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
+
+# A user task's timeout listeners: listener id -> due (ISO text), None once fired.
+_TIMEOUTS = "flowdesk_task_timeouts"
 
 # Marks a completed task whose end or take listeners have yet to succeed.
 _AFTER_PENDING = "flowdesk_after_pending"
@@ -599,6 +603,82 @@ class WorkflowRun:
             if may_throw:
                 raise
             raise thrown.failure from thrown.error
+
+    def schedule_task_timeouts(
+        self, task_ref: str, variables: Mapping[str, Any], now: datetime
+    ) -> None:
+        """When a user task is created: when each of its timeout listeners is due.
+
+        Raises:
+            ExpressionError, ValueError: A timer text does not give a date or a duration.
+        """
+        task = self._task(task_ref)
+        found = [
+            x
+            for x in listeners.listeners_of(task.task_spec, "task_listeners")
+            if x["event"] == "timeout"
+        ]
+        due: dict[str, str | None] = {}
+        for listener in found:
+            kind, text = listener["timer"]
+            value = sandbox.evaluate_value(text, variables)
+            if kind == "timeDuration":
+                due[listener["id"]] = timers.after_duration(now, str(value)).isoformat()
+            else:
+                due[listener["id"]] = timers.due_text(value)
+        if due:
+            task.internal_data[_TIMEOUTS] = due
+
+    def task_timeouts(self) -> list[tuple[str, str, str, datetime]]:
+        """(task ref, element id, listener id, due) of each timeout listener still to fire."""
+        found = []
+        for task in self._wf.get_tasks(state=TaskState.READY, manual=True):
+            for listener_id, due in (task.internal_data.get(_TIMEOUTS) or {}).items():
+                if due is not None:
+                    found.append(
+                        (str(task.id), task.task_spec.bpmn_id, listener_id, timers.parse_due(due))
+                    )
+        return found
+
+    def fire_task_timeout(
+        self, task_ref: str, listener_id: str, view: handlers.ListenerTask
+    ) -> bool:
+        """Run a user task's due timeout listener, once; the task stays open. False if the
+        task no longer waits or the listener already ran.
+
+        Raises:
+            ListenerFailure: The listener failed or has no handler.
+        """
+        task = self._task(task_ref)
+        if task is None or task.state != TaskState.READY:
+            return False
+        timeouts = task.internal_data.get(_TIMEOUTS) or {}
+        if timeouts.get(listener_id) is None:
+            return False
+        found = [
+            x
+            for x in listeners.listeners_of(task.task_spec, "task_listeners")
+            if x["event"] == "timeout" and x.get("id") == listener_id
+        ]
+        scope = self._wf.data
+
+        def write(name: str, value: Any) -> None:
+            scope[name] = copy.deepcopy(value)
+
+        try:
+            listeners.run(
+                self.script_engine,
+                found,
+                event="timeout",
+                element_id=task.task_spec.bpmn_id,
+                variables=self._task_view(task),
+                write=write,
+                task=view,
+            )
+        except listeners.ListenerBpmnError as thrown:
+            raise thrown.failure from thrown.error
+        timeouts[listener_id] = None
+        return True
 
     def divert_user_task(self, task_ref: str, error: BpmnError) -> None:
         """Throw a task listener's BPMN error from its user task and run on from the catcher

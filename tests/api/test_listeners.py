@@ -433,7 +433,16 @@ def test_listeners__delete_then_end_run_when_a_boundary_timer_cancels_the_task(
         ('<camunda:executionListener event="start" />', "needs class, expression"),
         ('<camunda:executionListener class="A" />', "needs an event"),
         ('<camunda:executionListener class="A" event="take" />', "'take' is not supported"),
-        ('<camunda:taskListener class="A" event="timeout" />', "timeout task listeners"),
+        (
+            '<camunda:taskListener class="A" event="timeout" />',
+            "timeout camunda:taskListener needs an id",
+        ),
+        (
+            '<camunda:taskListener id="T" class="A" event="timeout"><camunda:timerEventDefinition>'
+            "<bpmn:timeCycle>R3/PT1H</bpmn:timeCycle></camunda:timerEventDefinition>"
+            "</camunda:taskListener>",
+            "timeCycle is not supported",
+        ),
         (
             '<camunda:taskListener event="create"><camunda:script scriptFormat="groovy">'
             "x</camunda:script></camunda:taskListener>",
@@ -654,3 +663,53 @@ def test_listeners__bpmn_error_is_thrown_into_the_model_as_camunda_does(
     assert done.variables["tidied"] is True
     assert engine().tasks(instance_id=instance.id) == []
     assert guarded == ["start:Task_charge", "complete:Task_approve", "end:Task_tidy"]
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
+def test_task_listeners__timeout_fires_once_when_due_and_leaves_the_task_open(
+    make_engine: EngineFactory, tmp_path: Path, clock: Any, restart: bool
+) -> None:
+    path = write(
+        tmp_path,
+        "escalating",
+        """
+    <bpmn:startEvent id="Start" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_answer" />
+    <bpmn:userTask id="Task_answer" camunda:assignee="dave">
+      <bpmn:extensionElements>
+        <camunda:taskListener id="Escalate" event="timeout" class="com.acme.Escalate">
+          <camunda:timerEventDefinition>
+            <bpmn:timeDuration>${patience}</bpmn:timeDuration>
+          </camunda:timerEventDefinition>
+        </camunda:taskListener>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_answer" targetRef="End" />
+    <bpmn:endEvent id="End" />
+""",
+    )
+
+    def escalate(call: flowdesk.ListenerCall) -> Mapping[str, Any]:
+        assert call.task is not None
+        call.task.set_assignee("bob")
+        return {"escalated_at": call.now.isoformat(), "was": call.task.getEventName()}
+
+    engine = engines(make_engine, restart, lambda r: r.register_listener("Escalate", escalate))
+    engine().deploy(path)
+    slow = engine().start("escalating", {"patience": "PT1H"})
+    quick = engine().start("escalating", {"patience": "PT1H"})
+    engine().complete(only_task(engine(), quick.id).id, {}, user="dave")
+
+    clock.advance(minutes=59)
+    assert engine().run_due_jobs() == 0
+    clock.advance(minutes=2)
+    assert engine().run_due_jobs() == 1  # the completed task's timeout went with it
+
+    task = only_task(engine(), slow.id)
+    assert (task.state, task.assignee) == ("open", "bob")
+    assert engine().instance(slow.id).variables["was"] == "timeout"
+    clock.advance(hours=5)
+    assert engine().run_due_jobs() == 0  # a duration fires once
+    engine().complete(task.id, {}, user="bob")
+    assert engine().instance(slow.id).state == "completed"
+    assert engine().jobs(instance_id=slow.id) == []
