@@ -14,12 +14,14 @@ What runs when (Camunda 7's order, see `listener_parsing` for what a listener is
 - a user task's `create` listeners when the task is created (assignee and candidates already
   evaluated), then `assignment` when it has an assignee; `complete` when it is completed,
   before its end listeners, with the submitted data already visible; `delete` when the task is
-  cancelled (a boundary event, an interrupting event sub-process, a completion condition).
+  cancelled (a boundary event, an interrupting event sub-process, a completion condition);
+  `update` and `assignment` on a claim or reassign; `timeout` when its timer's job is due.
 
 Every listener runs at most once per entered element: the start is flagged in the Spiff task's
 internal data (stored with the instance), so an engine restart or a retry does not repeat it.
 A failing listener (or one whose handler is not registered) raises `ListenerFailure`, a
-`HandlerError`; the engine makes it an incident, and a retry runs the listener again.
+`HandlerError`; the engine makes it an incident, and a retry runs the listener again. A
+listener's `BpmnError` is thrown from its element (`divert`), as Camunda 7 throws it.
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ def run(
     Raises:
         ListenerFailure: A listener failed, or no handler is registered for its class or
             delegate expression.
+        ListenerBpmnError: A listener raised `BpmnError`; the caller throws it or fails.
     """
     view = {k: v for k, v in variables.items() if k not in _INTERNAL_KEYS}
     for listener in listeners:
