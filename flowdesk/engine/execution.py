@@ -415,7 +415,11 @@ _ENDED = frozenset({InstanceState.COMPLETED.value, InstanceState.TERMINATED.valu
 
 
 def _script_engine(ctx: EngineContext, row: InstanceRow) -> FlowdeskScriptEngine:
-    return FlowdeskScriptEngine(ctx.registry, CallScope(row.id, row.process_key, row.business_key))
+    # Camunda's process definition id is `key:version:id`; flowdesk's id is the row's.
+    definition_id = f"{row.process_key}:{row.version}:{row.definition_id}"
+    return FlowdeskScriptEngine(
+        ctx.registry, CallScope(row.id, row.process_key, row.business_key, definition_id)
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -206,14 +206,17 @@ def _timeout_timer(node: Any, filename: str | None) -> list[str]:
 
 
 def _script_format(script: Any, filename: str | None) -> str:
-    from flowdesk.engine.validation.expression_checks import SCRIPT_FORMATS
+    """The language of a listener's script (see `script_languages`), checked as deploy would
+    check a script task's: a language flowdesk runs, inline, and JavaScript that parses."""
+    from flowdesk.engine import javascript, script_languages
 
     script_format = (script.get("scriptFormat") or "").strip()
-    if script_format.lower() not in SCRIPT_FORMATS:
+    language = script_languages.language_of(script_format)
+    if language is None:
         raise _error(
             script,
             filename,
-            f"listener script format {script_format!r} is not supported; use python",
+            f"listener script: {script_languages.unsupported_reason(script_format)}",
         )
     if script.get("resource"):
         raise _error(
@@ -222,9 +225,17 @@ def _script_format(script: Any, filename: str | None) -> str:
             f"listener script names the external script {script.get('resource')!r}, which "
             "flowdesk cannot load; write the script in the model",
         )
-    if not (script.text or "").strip():
+    text = script.text or ""
+    if not text.strip():
         raise _error(script, filename, "listener script is empty")
-    return script_format.lower()
+    if language == script_languages.JAVASCRIPT:
+        try:
+            javascript.check(text)
+        except javascript.ScriptSyntaxError as err:
+            raise _error(
+                script, filename, f"listener script is not valid JavaScript: {err.reason}"
+            ) from err
+    return language
 
 
 def _check_expression(text: str, node: Any, filename: str | None, what: str) -> None:

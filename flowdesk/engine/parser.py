@@ -59,7 +59,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import job_retries, listener_parsing, timer_events, timers
+from flowdesk.engine import job_retries, listener_parsing, script_languages, timer_events, timers
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -360,6 +360,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
 
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
+        bpmn = script_languages.with_marked_javascript(bpmn)
         super().add_bpmn_xml(_with_links_as_flows(bpmn, filename), filename)
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:

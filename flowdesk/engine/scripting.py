@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from flowdesk import handlers
-from flowdesk.engine import sandbox, timers
+from flowdesk.engine import javascript, sandbox, script_languages, timers
 from flowdesk.engine.listeners import field_values
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
 from flowdesk.engine.spiff_tasks import fingerprint_value
@@ -27,6 +28,7 @@ class CallScope:
     instance_id: str
     process_key: str
     business_key: str | None
+    process_definition_id: str | None = None
 
 
 def implementation_of(extensions: Mapping[str, Any]) -> str | None:
@@ -52,6 +54,38 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         self.scope = scope
         # Documents handlers attached, with their element id; the save writes them.
         self.documents: list[tuple[str, handlers.DocumentDraft]] = []
+
+    def execute(self, task: Any, script: Any, external_context: Any = None) -> Any:
+        """Run a script task's script; JavaScript ones (marked by the parser) run in QuickJS.
+
+        A JavaScript script's value goes to `camunda:resultVariable` when it is not null, as
+        Camunda's `ScriptTaskActivityBehavior` does.
+        """
+        if not javascript.is_marked(script):
+            return super().execute(task, script, external_context)
+        try:
+            value = script_languages.run_script(
+                task, javascript.unmark(script), script_languages.JAVASCRIPT
+            )
+        except Exception as err:
+            # Spiff's create_task_exec_exception would call it a Python script error.
+            raise WorkflowTaskException("Error running script", task=task, exception=err) from err
+        result_variable = task.task_spec.extensions.get("camunda", {}).get("resultVariable")
+        if result_variable and value is not None:
+            task.data[result_variable] = value
+        return True
+
+    def evaluate(self, task: Any, expression: Any, external_context: Any = None) -> Any:
+        """Evaluate a condition or expression; JavaScript conditions run in QuickJS."""
+        if not javascript.is_marked(expression):
+            return super().evaluate(task, expression, external_context)
+        try:
+            return script_languages.evaluate_condition(task, javascript.unmark(expression))
+        except Exception as err:
+            # As SpiffWorkflow 3.2's PythonScriptEngine.evaluate wraps a failure.
+            raise WorkflowTaskException(
+                "Error evaluating expression", task=task, exception=err
+            ) from err
 
     def run_service(self, task: Any) -> bool | None:
         """Run the handler of a service task; its returned variables go into the task data.
@@ -114,24 +148,75 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         context: Mapping[str, Any],
         call: handlers.ListenerCall,
     ) -> None:
-        """Run a listener's `camunda:script` with `execution` (and `task`) in its namespace.
+        """Run a listener's `camunda:script` in its language (see `script_languages`).
 
-        Python names the script assigns become variables, as in a script task; so do
-        `execution.setVariable` calls. A `juel` script is one expression, evaluated. This is
-        the one place listener scripts choose their language: a language the deploy check
-        (`SCRIPT_FORMATS`) accepts must be run here too.
+        JavaScript sees `execution` (or, in a task listener, `task`) as Camunda's scripts do;
+        what it sets through them goes to the instance and the task. Python has `execution`
+        and `task` in its namespace, and the names it assigns become variables, as in a script
+        task. A `juel` script is one expression, evaluated.
+
+        Raises:
+            ExpressionError: The script fails, or its language is not one flowdesk runs.
         """
-        if script_format == "juel":
+        language = script_languages.language_of(script_format)
+        if language == script_languages.JAVASCRIPT:
+            self._run_javascript_listener(script, variables, call)
+            return
+        if language == script_languages.JUEL:
             self.environment.evaluate(script, variables, context)
             return
-        if script_format not in ("", "python"):
-            raise HandlerError("script", f"listener scripts in {script_format!r} cannot run yet")
+        if language != script_languages.PYTHON:
+            raise ExpressionError(script, script_languages.unsupported_reason(script_format))
         namespace = dict(variables)
         before = {k: fingerprint_value(v) for k, v in namespace.items()}
         self.environment.execute(script, namespace, context)
         for name, value in namespace.items():
             if before.get(name) != fingerprint_value(value) and name not in context:
                 call.set_variable(name, value)
+
+    def _run_javascript_listener(
+        self, script: str, variables: Mapping[str, Any], call: handlers.ListenerCall
+    ) -> None:
+        listener_task = call.task
+        delegate = None
+        if listener_task is not None:
+            delegate = javascript.DelegateTask(
+                id=listener_task.id,
+                name=listener_task.name,
+                assignee=listener_task.assignee,
+                priority=listener_task.priority,
+                task_definition_key=listener_task.element_id,
+                event_name=call.event,
+                due_date=listener_task.due.isoformat() if listener_task.due else None,
+                candidate_users=tuple(listener_task.candidate_users),
+                candidate_groups=tuple(listener_task.candidate_groups),
+            )
+        facts = javascript.Execution(
+            process_instance_id=self.scope.instance_id,
+            business_key=self.scope.business_key,
+            activity_id=call.element_id,
+            process_definition_id=self.scope.process_definition_id,
+            event_name=call.event,
+        )
+        outcome = javascript.run(
+            script, variables, execution=facts, element_id=call.element_id, task=delegate
+        )
+        for name, value in {**outcome.variables, **outcome.local_variables}.items():
+            call.set_variable(name, value)
+        if listener_task is not None:
+            changes = outcome.task_changes
+            if "assignee" in changes:
+                listener_task.set_assignee(changes["assignee"])
+            if "candidate_users" in changes:
+                listener_task.candidate_users = tuple(changes["candidate_users"])
+            if "candidate_groups" in changes:
+                listener_task.candidate_groups = tuple(changes["candidate_groups"])
+            if "priority" in changes:
+                listener_task.priority = int(changes["priority"])
+            if "name" in changes:
+                listener_task.name = str(changes["name"])
+            if changes.get("due_date"):
+                listener_task.due = timers.parse_due(str(changes["due_date"]))
 
     def _evaluate_bean_expression(self, task: Any, expression: str) -> Any:
         """`camunda:expression` calling registered services by name, e.g. `${mailer(to)}`."""

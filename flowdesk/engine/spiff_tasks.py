@@ -8,7 +8,7 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import sandbox
+from flowdesk.engine import javascript, sandbox, script_languages
 
 
 def taken_elements(gateway: Any) -> list[str]:
@@ -32,8 +32,19 @@ def task_extensions(task: Any) -> dict[str, Any]:
 
 
 def evaluate_parameters(
-    extensions: Mapping[str, Any] | None, kind: str, variables: Mapping[str, Any]
+    extensions: Mapping[str, Any] | None,
+    kind: str,
+    variables: Mapping[str, Any],
+    *,
+    execution: javascript.Execution | None = None,
+    writes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The values of an element's `inputs` or `outputs` parameters.
+
+    A JavaScript `camunda:script` parameter's value is its result; what it sets through
+    `execution.setVariable` is collected in `writes` (Camunda evaluates parameters against
+    the enclosing scope, so those writes go there), and dropped when `writes` is None.
+    """
     result: dict[str, Any] = {}
     for name, value in (extensions or {}).get(kind, []):
         context = {**variables, **result}
@@ -45,6 +56,17 @@ def evaluate_parameters(
             result[name] = [sandbox.evaluate_value(v, context) for v in value["list"]]
         elif "map" in value:
             result[name] = {k: sandbox.evaluate_value(v, context) for k, v in value["map"].items()}
+        elif "script" in value and script_languages.language_of(value.get("format")) == (
+            script_languages.JAVASCRIPT
+        ):
+            element_id = execution.activity_id if execution else None
+            outcome = javascript.run(
+                value["script"], context, execution=execution, element_id=element_id
+            )
+            if writes is not None:
+                writes.update(outcome.variables)
+                writes.update(outcome.local_variables)
+            result[name] = outcome.value
         elif "script" in value:
             result[name] = sandbox.evaluate(value["script"], context)
     return result

@@ -46,6 +46,7 @@ from flowdesk.engine import (
     timers,
 )
 from flowdesk.engine import waits as waiting
+from flowdesk.engine.script_languages import execution_of
 from flowdesk.engine.scripting import FlowdeskScriptEngine
 from flowdesk.engine.serializer import SERIALIZER_VERSION, InstanceSerializer
 from flowdesk.engine.specs import (
@@ -471,7 +472,13 @@ class WorkflowRun:
         # Camunda's loopCounter, element variable and nrOf* counters: local to the instance.
         instance_locals = multi_instance.local_variables(task)
         task.data.update(instance_locals)
-        local = evaluate_parameters(task_extensions(task), "inputs", task.data)
+        # A parameter script's execution.setVariable writes the enclosing scope, as in Camunda.
+        writes: dict[str, Any] = {}
+        local = evaluate_parameters(
+            task_extensions(task), "inputs", task.data, execution=execution_of(task), writes=writes
+        )
+        scope.update(copy.deepcopy(writes))
+        task.data.update(writes)
         task.data.update(local)
         # Camunda: start listeners after the input parameters, before the behaviour.
         listeners.activity_started(task, local, task.data)
@@ -504,9 +511,19 @@ class WorkflowRun:
                     raise listeners.Diverted
                 listeners.flows_taken(task)
             return
+        writes: dict[str, Any] = {}
         outputs = (
-            {} if diverted else evaluate_parameters(task_extensions(task), "outputs", task.data)
+            {}
+            if diverted
+            else evaluate_parameters(
+                task_extensions(task),
+                "outputs",
+                task.data,
+                execution=execution_of(task),
+                writes=writes,
+            )
         )
+        task.data.update(writes)
         scope = self._wf.data
         if outputs or local:
             # Camunda: with an inputOutput mapping, input parameters stay local to the activity.
@@ -733,5 +750,9 @@ class WorkflowRun:
     def _task_view(self, task: Any) -> dict[str, Any]:
         variables = self.variables
         variables.update(multi_instance.local_variables(task))
-        variables.update(evaluate_parameters(task_extensions(task), "inputs", variables))
+        variables.update(
+            evaluate_parameters(
+                task_extensions(task), "inputs", variables, execution=execution_of(task)
+            )
+        )
         return variables

@@ -713,3 +713,56 @@ def test_task_listeners__timeout_fires_once_when_due_and_leaves_the_task_open(
     engine().complete(task.id, {}, user="bob")
     assert engine().instance(slow.id).state == "completed"
     assert engine().jobs(instance_id=slow.id) == []
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
+def test_listeners__javascript_scripts_see_execution_and_task_as_in_camunda(
+    make_engine: EngineFactory, tmp_path: Path, restart: bool
+) -> None:
+    path = write(
+        tmp_path,
+        "js_listeners",
+        """
+    <bpmn:startEvent id="Start">
+      <bpmn:extensionElements>
+        <camunda:executionListener event="end">
+          <camunda:script scriptFormat="javascript">
+            var where = execution.getCurrentActivityId();
+            execution.setVariable('started_by', execution.getEventName() + ':' + where);
+          </camunda:script>
+        </camunda:executionListener>
+      </bpmn:extensionElements>
+    </bpmn:startEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="approveInvoice" />
+    <bpmn:userTask id="approveInvoice" camunda:candidateGroups="finance">
+      <bpmn:extensionElements>
+        <camunda:taskListener event="create">
+          <camunda:script scriptFormat="javascript">if(!!task.getVariable('approver')) {
+  task.setAssignee(approver);
+}</camunda:script>
+        </camunda:taskListener>
+        <camunda:taskListener event="assignment">
+          <camunda:script scriptFormat="javascript">
+            task.setVariable('approver', task.getAssignee());
+          </camunda:script>
+        </camunda:taskListener>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="F2" sourceRef="approveInvoice" targetRef="End" />
+    <bpmn:endEvent id="End" />
+""",
+    )
+    engine = engines(make_engine, restart, lambda registry: None)
+    engine().deploy(path)
+
+    preset = engine().start("js_listeners", {"approver": "carol"})
+    unset = engine().start("js_listeners", {"approver": None})
+
+    # Camunda's invoice example: the create listener assigns the known approver.
+    assert only_task(engine(), preset.id).assignee == "carol"
+    assert engine().instance(preset.id).variables["started_by"] == "end:Start"
+    task = only_task(engine(), unset.id)
+    assert task.assignee is None
+    # Claiming fires the assignment listener, which remembers the approver.
+    engine().claim(task.id, user="carol")
+    assert engine().instance(unset.id).variables["approver"] == "carol"

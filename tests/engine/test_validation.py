@@ -558,7 +558,8 @@ def test_condition__empty_is_reported():
 def test_condition__script_language_is_reported():
     text = flow_with_condition("amount > 1", ' language="groovy"')
 
-    assert_problem(text, "Flow_1", "<bpmn:conditionExpression", "written in 'groovy'")
+    problem = assert_problem(text, "Flow_1", "<bpmn:conditionExpression", "written in 'groovy'")
+    assert "Groovy is a JVM script language flowdesk cannot run" in problem.message
 
 
 def test_conditional_event__untranslatable_condition_is_reported():
@@ -783,7 +784,10 @@ def test_timer_kind__rejects_other_texts(text):
 # --- scripts --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("script_format", ["python", "Python", "juel", ""])
+@pytest.mark.parametrize(
+    "script_format",
+    ["python", "Python", "juel", "", "javascript", "JavaScript", "ECMAScript", "js", "graal.js"],
+)
 def test_script_task__supported_format_is_fine(script_format):
     text = bpmn(START + f'    <bpmn:scriptTask id="Script_1" scriptFormat="{script_format}" />\n')
 
@@ -794,12 +798,37 @@ def test_script_task__without_format_is_fine():
     assert check(bpmn(START + '    <bpmn:scriptTask id="Script_1" />\n')) == []
 
 
-@pytest.mark.parametrize("script_format", ["groovy", "javascript", "Javascript"])
-def test_script_task__other_format_is_reported(script_format):
+@pytest.mark.parametrize(
+    ("script_format", "named"),
+    [("groovy", "Groovy"), ("Groovy", "Groovy"), ("jython", "Jython"), ("jruby", "JRuby")],
+)
+def test_script_task__jvm_language_is_reported_by_name_with_what_runs(script_format, named):
     text = bpmn(START + f'    <bpmn:scriptTask id="Script_1" scriptFormat="{script_format}" />\n')
 
-    problem = assert_problem(text, "Script_1", 'id="Script_1"', "is not supported; use python")
-    assert f"script format {script_format!r} is not supported" in problem.message
+    problem = assert_problem(text, "Script_1", 'id="Script_1"', f"script format {script_format!r}")
+    assert f"{named} is a JVM script language flowdesk cannot run" in problem.message
+    assert "flowdesk runs javascript (also js, ecmascript), python" in problem.message
+
+
+def test_script_task__javascript_syntax_error_is_reported_at_its_line():
+    text = bpmn(
+        START
+        + '    <bpmn:scriptTask id="Script_1" scriptFormat="javascript">\n'
+        + "      <bpmn:script>var total = 1;\nvar broken = ;\n</bpmn:script>\n"
+        + "    </bpmn:scriptTask>\n"
+    )
+
+    problem = assert_problem(text, "Script_1", "var broken = ;", "is not valid JavaScript")
+    assert problem.message.startswith("script task 'Script_1' is not valid JavaScript: line 2:")
+
+
+def test_condition__javascript_on_a_flow_is_fine_and_a_syntax_error_is_reported():
+    fine = flow_with_condition("amount &gt; 1 &amp;&amp; !rush", ' language="javascript"')
+    assert check(fine) == []
+    text = flow_with_condition("amount &gt;", ' language="JavaScript"')
+
+    problem = assert_problem(text, "Flow_1", "<bpmn:conditionExpression", "not valid JavaScript")
+    assert "SyntaxError" in problem.message
 
 
 def test_parallel_gateway__conditions_on_its_flows_are_not_a_problem():

@@ -7,7 +7,7 @@ from lxml import etree
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _camunda, _is_expression, _owner_id
 from flowdesk.engine.validation.xml_reading import _B, CAMUNDA_NS
-from flowdesk.errors import ExpressionError
+from flowdesk.errors import ExpressionError, Problem
 
 SCRIPT_FORMATS = frozenset({"", "python", "juel"})
 # camunda:* attributes that hold a value which may contain `${...}`.
@@ -45,18 +45,34 @@ class _ExpressionChecks(_BpmnCheckBase):
                 self.check_value(element, attribute)
 
     def check_expression(self, element: etree._Element, name: str) -> None:
-        from flowdesk.engine import expressions
+        from flowdesk.engine import expressions, script_languages
 
         owner_id = _owner_id(element)
         text = (element.text or "").strip()
         what = f"{name} of {owner_id!r}"
-        language = (element.get("language") or "").strip().lower()
-        if language not in ("", "python", "juel"):
+        language = (element.get("language") or "").strip()
+        runs_as = script_languages.language_of(language)
+        parent = element.getparent()
+        on_flow = parent is not None and _bpmn_name(parent) == "sequenceFlow"
+        if runs_as == script_languages.JAVASCRIPT and name == "conditionExpression" and on_flow:
+            if not text:
+                self.add(element, owner_id, f"{what} is empty")
+                return
+            self.check_javascript_text(element, element.text or "", owner_id, what)
+        elif runs_as == script_languages.JAVASCRIPT:
             self.add(
                 element,
                 owner_id,
-                f"{what} is written in {language!r}, which is not "
-                "supported; use a ${...} expression or python",
+                f"{what} is written in {language!r}; flowdesk runs JavaScript in sequence-flow "
+                "conditions, script tasks and camunda:script parameters, not here; use a "
+                "${...} expression",
+            )
+        elif runs_as is None:
+            self.add(
+                element,
+                owner_id,
+                f"{what} is written in {language!r}, which is not supported; "
+                f"{script_languages.unsupported_reason(language)}",
             )
         elif not text:
             self.add(element, owner_id, f"{what} is empty")
@@ -84,23 +100,37 @@ class _ExpressionChecks(_BpmnCheckBase):
             )
 
     def check_scripts(self, process: etree._Element) -> None:
-        """Script tasks and `camunda:script` parameter values are inline python (or JUEL)."""
+        """Script tasks and `camunda:script` parameter values are in a language flowdesk runs.
+
+        JavaScript is parsed here, so that a syntax error is refused at deploy, not met by an
+        instance.
+        """
+        from flowdesk.engine import script_languages
+
         for task in process.iter(f"{_B}scriptTask"):
+            task_id = task.get("id")
             script_format = (task.get("scriptFormat") or "").strip()
-            if script_format.lower() not in SCRIPT_FORMATS:
+            language = script_languages.language_of(script_format)
+            if language is None:
                 self.add(
                     task,
-                    task.get("id"),
-                    f"script task {task.get('id')!r}: script format "
-                    f"{script_format!r} is not supported; use python",
+                    task_id,
+                    f"script task {task_id!r}: "
+                    f"{script_languages.unsupported_reason(script_format)}",
                 )
+                continue
             resource = _camunda(task, "resource")
-            if resource and script_format.lower() in SCRIPT_FORMATS:
+            if resource:
                 self.add(
                     task,
-                    task.get("id"),
-                    f"script task {task.get('id')!r}: camunda:resource {resource!r} names an "
+                    task_id,
+                    f"script task {task_id!r}: camunda:resource {resource!r} names an "
                     "external script, which flowdesk cannot load; write the script in the model",
+                )
+            elif language == script_languages.JAVASCRIPT:
+                script = task.find(f"{_B}script")
+                self.check_javascript(
+                    script if script is not None else task, task_id, f"script task {task_id!r}"
                 )
         for script in process.iter(f"{{{CAMUNDA_NS}}}script"):
             self.check_parameter_script(script)
@@ -108,6 +138,8 @@ class _ExpressionChecks(_BpmnCheckBase):
     def check_parameter_script(self, script: etree._Element) -> None:
         """A parameter's script runs; a listener's is checked where it is parsed
         (`listener_parsing`), and a connector's is never read."""
+        from flowdesk.engine import script_languages
+
         parameter = script.getparent()
         if parameter is None or etree.QName(parameter).localname not in (
             "inputParameter",
@@ -119,12 +151,12 @@ class _ExpressionChecks(_BpmnCheckBase):
         owner_id = _owner_id(parameter)
         what = f"camunda:script of parameter {parameter.get('name')!r} of {owner_id!r}"
         script_format = (script.get("scriptFormat") or "").strip()
-        if script_format.lower() not in SCRIPT_FORMATS:
+        language = script_languages.language_of(script_format)
+        if language is None:
             self.add(
                 script,
                 owner_id,
-                f"{what}: script format {script_format!r} is not supported; "
-                "use python or a ${...} expression",
+                f"{what}: {script_languages.unsupported_reason(script_format)}",
             )
         elif script.get("resource"):
             self.add(
@@ -133,3 +165,29 @@ class _ExpressionChecks(_BpmnCheckBase):
                 f"{what} names the external script {script.get('resource')!r}, which flowdesk "
                 "cannot load; write the script in the model",
             )
+        elif language == script_languages.JAVASCRIPT:
+            self.check_javascript(script, owner_id, what)
+
+    def check_javascript(self, element: etree._Element, owner_id: str | None, what: str) -> None:
+        """The element's text parses as a JavaScript script; the line is the file's line."""
+
+        text = element.text if etree.QName(element).localname == "script" else ""
+        self.check_javascript_text(element, text or "", owner_id, what)
+
+    def check_javascript_text(
+        self, element: etree._Element, text: str, owner_id: str | None, what: str
+    ) -> None:
+        """Parse `text`; a syntax error is reported at its own line of the file."""
+        from flowdesk.engine import javascript
+
+        try:
+            javascript.check(text, element_id=owner_id)
+        except javascript.ScriptSyntaxError as err:
+            message = f"{what} is not valid JavaScript: {err.reason}"
+            start = element.sourceline if isinstance(element.sourceline, int) else None
+            if err.line is None or start is None:
+                self.add(element, owner_id, message)
+            else:
+                # The text starts on the element's line, so script line N is file line
+                # start + N - 1.
+                self.problems.append(Problem(self.file, start + err.line - 1, owner_id, message))

@@ -1,0 +1,211 @@
+"""Which language runs a model's script, and the one entry point that runs a script for a task.
+
+Camunda 7 names a script's language in `scriptFormat` (script tasks, `camunda:script`) or
+`language` (conditions) and lower-cases it. flowdesk runs three of them:
+
+- `javascript` and the other names in `javascript.LANGUAGES`, in QuickJS, with Camunda's
+  bindings (see `flowdesk.engine.javascript`);
+- `python` (or no format): flowdesk's sandboxed Python (see `flowdesk.engine.sandbox`), which
+  is not Camunda's Jython;
+- `juel`: one `${...}` expression.
+
+Groovy, Jython, JRuby, XSLT, Kotlin and the other JSR-223 languages of the JVM are refused at
+deploy with `unsupported_reason`.
+
+`run_script(task, source, script_format)` is the entry point for any code that runs a script
+on behalf of a Spiff task (script tasks, and listeners with `camunda:script`): it applies the
+script's variable writes to the task data and returns the script's value. A task listener
+passes `delegate_task` (bound as `task`) and gets what the script set on it in `task_changes`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flowdesk.engine import javascript, sandbox
+from flowdesk.errors import ExpressionError
+
+JAVASCRIPT = "javascript"
+PYTHON = "python"
+JUEL = "juel"
+
+# Names Camunda users write for JSR-223 languages flowdesk cannot run, for a clear refusal.
+_JVM_LANGUAGES = {
+    "groovy": "Groovy",
+    "jython": "Jython",
+    "jruby": "JRuby",
+    "ruby": "JRuby",
+    "xslt": "XSLT",
+    "kotlin": "Kotlin",
+    "kts": "Kotlin",
+    "beanshell": "BeanShell",
+    "bsh": "BeanShell",
+    "clojure": "Clojure",
+    "scala": "Scala",
+    "velocity": "Velocity",
+    "freemarker": "FreeMarker",
+    "mvel": "MVEL",
+}
+
+SUPPORTED = "javascript (also js, ecmascript), python (flowdesk's sandboxed Python) and juel"
+"""What flowdesk runs, as refusals say it."""
+
+# The internal-data key under which `WorkflowRun` keeps the names local to the running
+# activity (its input parameters); `setVariableLocal` adds to it so the write stays local.
+_LOCAL_NAMES_KEY = "flowdesk_local"
+
+
+def language_of(script_format: str | None) -> str | None:
+    """`JAVASCRIPT`, `PYTHON` or `JUEL` for a `scriptFormat`/`language`, or None if not run.
+
+    No format at all is `PYTHON`, flowdesk's default for script tasks.
+    """
+    name = (script_format or "").strip().lower()
+    if javascript.is_javascript(name):
+        return JAVASCRIPT
+    if name in ("", PYTHON):
+        return PYTHON
+    if name == JUEL:
+        return JUEL
+    return None
+
+
+def unsupported_reason(script_format: str) -> str:
+    """Why a script language is refused, naming it and what flowdesk runs instead."""
+    name = script_format.strip()
+    known = _JVM_LANGUAGES.get(name.lower())
+    what = (
+        f"{known} is a JVM script language flowdesk cannot run"
+        if known
+        else "flowdesk does not know this language"
+    )
+    return f"script format {name!r} is not supported ({what}); flowdesk runs {SUPPORTED}"
+
+
+def execution_of(task: Any, *, event_name: str | None = None) -> javascript.Execution:
+    """The ids a script running for this Spiff task sees through `execution`."""
+    scope = getattr(task.workflow.script_engine, "scope", None)
+    return javascript.Execution(
+        process_instance_id=getattr(scope, "instance_id", None),
+        business_key=getattr(scope, "business_key", None),
+        activity_id=getattr(task.task_spec, "bpmn_id", None),
+        process_definition_id=getattr(scope, "process_definition_id", None),
+        local_variable_names=frozenset(task.internal_data.get(_LOCAL_NAMES_KEY, ())),
+        event_name=event_name,
+    )
+
+
+def run_script(
+    task: Any,
+    source: str,
+    script_format: str | None,
+    *,
+    event_name: str | None = None,
+    delegate_task: javascript.DelegateTask | None = None,
+    task_changes: dict[str, Any] | None = None,
+) -> Any:
+    """Run a script for a Spiff task as Camunda runs it; its writes go into the task data.
+
+    JavaScript writes only what it sets through `execution`; Python changes the task data as
+    flowdesk's Python scripts do; JUEL evaluates the one expression.
+
+    Args:
+        task: The Spiff task the script runs for (its data are the variables).
+        source: The script text from the model.
+        script_format: `scriptFormat` as in the model; None or empty is Python.
+        event_name: For a listener, its event, which `execution.getEventName()` returns.
+        delegate_task: For a task listener, the user task, bound as `task` in JavaScript
+            (instead of `execution`, as in Camunda).
+        task_changes: Receives what a JavaScript task listener set on `task` (see
+            `javascript.DelegateTask`), for the caller to apply to the user task.
+
+    Returns:
+        The script's value: for JavaScript its last expression, for JUEL the expression's value,
+        for Python None.
+
+    Raises:
+        ExpressionError: The language is not supported, or the script fails (see
+            `javascript.run` and `sandbox.SandboxEnvironment.execute`).
+    """
+    element_id = getattr(task.task_spec, "bpmn_id", None)
+    language = language_of(script_format)
+    if language == JAVASCRIPT:
+        facts = execution_of(task, event_name=event_name)
+        outcome = javascript.run(
+            source, task.data, execution=facts, element_id=element_id, task=delegate_task
+        )
+        apply_writes(task, outcome)
+        if task_changes is not None:
+            task_changes.update(outcome.task_changes)
+        return outcome.value
+    if language == PYTHON:
+        task.workflow.script_engine.environment.execute(source, task.data)
+        return None
+    if language == JUEL:
+        return sandbox.evaluate(source, task.data, element_id=element_id)
+    raise ExpressionError(source, unsupported_reason(script_format or ""), element_id=element_id)
+
+
+def evaluate_condition(task: Any, source: str) -> bool:
+    """A JavaScript condition for a Spiff task; what it sets through `execution` is kept."""
+    element_id = getattr(task.task_spec, "bpmn_id", None)
+    outcome = javascript.run(source, task.data, execution=execution_of(task), element_id=element_id)
+    apply_writes(task, outcome)
+    return javascript.boolean_result(outcome.value, source, element_id=element_id)
+
+
+def apply_writes(task: Any, outcome: javascript.Outcome) -> None:
+    """Put a JavaScript script's `execution` writes into the task data.
+
+    `setVariableLocal` names join the activity's local names, so that, as in Camunda, they
+    end with the activity unless an output parameter maps them.
+    """
+    task.data.update(outcome.variables)
+    if outcome.local_variables:
+        task.data.update(outcome.local_variables)
+        names = task.internal_data.get(_LOCAL_NAMES_KEY)
+        if isinstance(names, list):
+            names.extend(n for n in outcome.local_variables if n not in names)
+    for name in outcome.removed:
+        task.data.pop(name, None)
+
+
+def with_marked_javascript(root: Any) -> Any:
+    """The BPMN tree with JavaScript script-task scripts and flow conditions `javascript.mark`ed.
+
+    SpiffWorkflow 3.2 keeps only the text of a script or condition, not its `scriptFormat` or
+    `language`; the mark carries the language to `FlowdeskScriptEngine`, which runs marked
+    texts as JavaScript. The tree is copied only if something is marked.
+    """
+    targets = [
+        element
+        for element in root.iter(f"{_BPMN}script", f"{_BPMN}conditionExpression")
+        if _is_javascript_text(element)
+    ]
+    if not targets:
+        return root
+    root = copy.deepcopy(root)
+    for element in root.iter(f"{_BPMN}script", f"{_BPMN}conditionExpression"):
+        if _is_javascript_text(element):
+            element.text = javascript.mark(element.text or "")
+    return root
+
+
+_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+
+
+def _is_javascript_text(element: Any) -> bool:
+    if element.tag == f"{_BPMN}script":
+        owner = element.getparent()
+        return (
+            owner is not None
+            and owner.tag == f"{_BPMN}scriptTask"
+            and javascript.is_javascript(owner.get("scriptFormat"))
+        )
+    owner = element.getparent()
+    return (
+        owner is not None
+        and owner.tag == f"{_BPMN}sequenceFlow"
+        and javascript.is_javascript(element.get("language"))
+    )
