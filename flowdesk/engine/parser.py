@@ -60,6 +60,11 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
 from flowdesk.engine import job_retries, listener_parsing, script_languages, timer_events, timers
+from flowdesk.engine.compensation import (
+    CompensationProcessParser,
+    configure_throw,
+    event_spec_class,
+)
 from flowdesk.engine.dmn.registry import DecisionRegistry
 from flowdesk.engine.dmn.task import BusinessRuleTaskParser, FlowdeskBusinessRuleTask
 from flowdesk.engine.multi_instance import with_camunda_loops
@@ -195,16 +200,6 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
         return super().get_event_definition([*xpaths, *(x for x in extra if x not in xpaths)])
 
     def create_task(self) -> Any:
-        # SpiffWorkflow 3.2 has no compensation: it raises a bare NotImplementedError for a
-        # compensation boundary event and reads every other compensation event as a none event,
-        # which would run the handler never (or an event sub-process at once).
-        if self.xpath("./bpmn:compensateEventDefinition"):
-            raise ValidationException(
-                f"compensation event {self.bpmn_id!r} is not supported: flowdesk (SpiffWorkflow "
-                "3.2) cannot undo completed activities; model the undo steps explicitly",
-                node=self.node,
-                file_name=self.filename,
-            )
         if self.xpath("./bpmn:cancelEventDefinition") and self.node.get("attachedToRef"):
             attached = self.process_parser.get_node_by_id(self.node.get("attachedToRef"))
             if (
@@ -218,6 +213,17 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
                     node=self.node,
                     file_name=self.filename,
                 )
+        # SpiffWorkflow 3.2 has no compensation: it reads a compensation event as a none event.
+        # flowdesk's compensation throws (and cancel end events, which compensate their
+        # transaction first) are built by `compensation`.
+        is_cancel_end = self.xpath("./bpmn:cancelEventDefinition") and (
+            etree.QName(self.node).localname == "endEvent"
+        )
+        if self.xpath("./bpmn:compensateEventDefinition") or is_cancel_end:
+            self.spec_class = event_spec_class(self)
+            task = super().create_task()
+            configure_throw(task, self.node)
+            return task
         return super().create_task()
 
 
@@ -343,6 +349,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     """A `CamundaParser` that keeps every Camunda 7 setting flowdesk runs."""
 
     OVERRIDE_PARSER_CLASSES = with_camunda_loops(_override_classes())
+    PROCESS_PARSER_CLASS = CompensationProcessParser
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,0 +1,63 @@
+"""BPMN compensation as Camunda 7 runs it, built on SpiffWorkflow 3.2, which has none.
+
+Camunda 7 undoes completed work like this: an activity with a compensation boundary event
+names its compensation handler (an `isForCompensation="true"` activity, linked by an
+association). Each time such an activity *completes*, it leaves a record (Camunda's compensate
+event subscription) in its scope, the process or sub-process it runs in. A compensation throw
+(an intermediate throw or end event with a `compensateEventDefinition`) takes the records of
+its scope (with `activityRef`, only that activity's), runs their handlers, newest completion
+first, and goes on only when every handler has finished (Camunda 7 always waits, whatever
+`waitForCompletion` says). A record is used once. A multi-instance activity leaves one record
+per completed instance. A cancel end event in a transaction compensates the transaction's scope
+the same way before the cancel boundary event takes over.
+
+How it is built here:
+
+- Parsing (`CompensationProcessParser`): compensation boundary events are not given to Spiff
+  (3.2 raises NotImplementedError for them); the handler is parsed as a spec without flows,
+  and the compensated activity's spec becomes a `_Compensable` one, whose completion leaves
+  the record. The handler spec becomes a `_Handler`, whose completion wakes the throw. Both are
+  the parsed spec's own class with a mixin (same class name, so the history reads the same).
+- Records live in the internal data of the scope workflow's root task (`_RECORDS`), with a
+  counter on the top workflow's root for their order: the serializer keeps them, pruning never
+  drops a root, and a running sub-process keeps its own in its sub-workflow.
+- A throw (`CompensationThrowEvent`, `CompensationEndEvent`, `CancelEndEvent`) takes its
+  scope's records and starts their handlers newest first, one after another (`_drive`: the
+  next starts when those before have finished or wait for something), each as a triggered
+  child of its scope's root (as Spiff starts an event sub-process); it stays WAITING until every
+  handler has finished, and each handler wakes it when it completes.
+- A completed sub-process hands its records to the scope around it as one record
+  (`_CompensableScope`), as Camunda keeps them in an "event scope". Spiff has dropped the
+  sub-process's state by then, so a `CompensationScope` spec (one per such sub-process, added
+  to the parent's spec at parse time) opens a fresh, empty sub-workflow of the sub-process's
+  spec in which the inner handlers run.
+
+Not supported, and refused at deploy: compensation event sub-processes (a sub-process's
+handler written as an event sub-process with a compensation start event).
+"""
+
+from __future__ import annotations
+
+from flowdesk.engine.compensation._parsing import (
+    CompensationProcessParser,
+    check_activity_ref,
+    configure_throw,
+    event_spec_class,
+)
+from flowdesk.engine.compensation._running import (
+    CancelEndEvent,
+    CompensationEndEvent,
+    CompensationScope,
+    CompensationThrowEvent,
+)
+
+__all__ = [
+    "CancelEndEvent",
+    "CompensationEndEvent",
+    "CompensationProcessParser",
+    "CompensationScope",
+    "CompensationThrowEvent",
+    "check_activity_ref",
+    "configure_throw",
+    "event_spec_class",
+]
