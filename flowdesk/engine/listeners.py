@@ -47,6 +47,8 @@ ENDED = "flowdesk_listeners_ended"
 TAKEN = "flowdesk_listeners_taken"
 PROCESS_STARTED = "flowdesk_process_started"
 PROCESS_ENDED = "flowdesk_process_ended"
+# On the root of an instance whose listeners run (all but those stored before they did).
+RUNS_LISTENERS = "flowdesk_runs_listeners"
 # Keys Spiff keeps in task data for itself.
 _INTERNAL_KEYS = frozenset({"data_objects"})
 
@@ -336,6 +338,24 @@ def start_ready_user_tasks(workflow: Any, view: Callable[[Any], dict[str, Any]])
 
 
 # -- the process ---------------------------------------------------------------------------------
+
+
+def mark_new(workflow: Any) -> None:
+    """A new instance: every listener of it runs (see `adopt`)."""
+    workflow.task_tree.internal_data[RUNS_LISTENERS] = True
+
+
+def adopt(workflow: Any) -> None:
+    """An instance stored before flowdesk ran listeners: what it already entered counts as
+    started, so that its process start listeners and the start listeners of the user tasks
+    and sub-processes it waits in do not run late, on the first call after the upgrade."""
+    root = workflow.task_tree
+    if root is None or root.internal_data.get(RUNS_LISTENERS):
+        return
+    root.internal_data[RUNS_LISTENERS] = True
+    root.internal_data[PROCESS_STARTED] = True
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED | TaskState.WAITING):
+        task.internal_data[STARTED] = True
 
 
 def process_started(workflow: Any) -> None:

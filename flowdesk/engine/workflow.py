@@ -102,6 +102,7 @@ class WorkflowRun:
     ) -> WorkflowRun:
         workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=script_engine)
         workflow.data.update(copy.deepcopy(dict(variables)))
+        listeners.mark_new(workflow)
         return cls(workflow, script_engine)
 
     @classmethod
@@ -109,6 +110,7 @@ class WorkflowRun:
         cls, state: str, bundle: SpecBundle, script_engine: FlowdeskScriptEngine
     ) -> WorkflowRun:
         workflow = InstanceSerializer.load(state, bundle.spec, bundle.subprocess_specs)
+        listeners.adopt(workflow)
         return cls(workflow, script_engine)
 
     def dump(self) -> str:

@@ -766,3 +766,63 @@ def test_listeners__javascript_scripts_see_execution_and_task_as_in_camunda(
     # Claiming fires the assignment listener, which remembers the approver.
     engine().claim(task.id, user="carol")
     assert engine().instance(unset.id).variables["approver"] == "carol"
+
+
+def _as_stored_before_listeners(db_url: str, instance_id: str) -> None:
+    """Rewrite an instance's stored state as a flowdesk without listeners left it: no flags."""
+    import json
+
+    import sqlalchemy
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: strip(v)
+                for k, v in value.items()
+                if not (
+                    (k.startswith("flowdesk_") and "listeners" in k)
+                    or k.startswith("flowdesk_process")
+                )
+            }
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    db = sqlalchemy.create_engine(db_url)
+    with db.begin() as connection:
+        table = sqlalchemy.table(
+            "instances", sqlalchemy.column("id"), sqlalchemy.column("workflow_state")
+        )
+        state = connection.execute(
+            sqlalchemy.select(table.c.workflow_state).where(table.c.id == instance_id)
+        ).scalar_one()
+        connection.execute(
+            table.update()
+            .where(table.c.id == instance_id)
+            .values(workflow_state=json.dumps(strip(json.loads(state))))
+        )
+    db.dispose()
+
+
+def test_listeners__instances_stored_before_listeners_ran_do_not_run_past_ones_late(
+    make_engine: EngineFactory, db_url: str
+) -> None:
+    recorder = Recorder()
+    engine = make_engine()
+    recorder.register(engine.handlers)
+    engine.deploy(DATA / "listeners_order.bpmn")
+    instance = engine.start("listen_order", {"amount": 500, "reviewer": "bob"})
+    _as_stored_before_listeners(db_url, instance.id)
+    recorder.calls.clear()
+
+    upgraded = make_engine()
+    recorder.register(upgraded.handlers)
+    upgraded.complete(only_task(upgraded, instance.id).id, {}, user="bob")
+
+    # No late process or task start: only what happens from now on.
+    assert recorder.calls == [
+        "complete:Task_review",
+        "end:Task_review",
+        "end:End_big",
+        "end:listen_order",
+    ]
