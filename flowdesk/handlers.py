@@ -11,6 +11,10 @@ matched the same way, by the listener's `class` or `delegateExpression`; they re
 `ListenerCall` (Camunda's DelegateExecution), with a `ListenerTask` (DelegateTask) for task
 listeners.
 
+Beans are the Spring beans of a Camunda application: objects registered by name with
+`register_bean`, which every JUEL expression of every process may name and whose public
+methods it may call (`${approvalService.needsApproval(execution)}`).
+
 Applications may also publish a setup function in the `flowdesk.handlers` entry-point group;
 `HandlerRegistry.load_entry_points()` calls each one with the registry.
 """
@@ -18,6 +22,7 @@ Applications may also publish a setup function in the `flowdesk.handlers` entry-
 from __future__ import annotations
 
 import importlib.metadata
+import keyword
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -322,6 +327,21 @@ class ListenerCall:
     def hasVariable(self, name: str) -> bool:
         return name in self._variables
 
+    def getVariableLocal(self, name: str) -> Any:
+        return self.get_variable(name)
+
+    def setVariableLocal(self, name: str, value: Any) -> None:
+        self.set_variable(name, value)
+
+    def getVariableNames(self) -> list[str]:
+        return list(self._variables)
+
+    def getId(self) -> str:
+        return self.instance_id
+
+    def getProcessDefinitionId(self) -> str:
+        return self.process_key
+
     def getVariables(self) -> dict[str, Any]:
         return dict(self._variables)
 
@@ -378,6 +398,7 @@ class HandlerRegistry:
         self._default: UserTaskHandler = UserTaskHandler()
         self._services: dict[str, ServiceHandler] = {}
         self._listeners: dict[str, ListenerHandler] = {}
+        self._beans: dict[str, Any] = {}
 
     def register_user_task(
         self,
@@ -443,6 +464,26 @@ class HandlerRegistry:
     def listeners(self) -> Mapping[str, ListenerHandler]:
         """Every registered listener handler by name."""
         return dict(self._listeners)
+
+    def register_bean(self, name: str, bean: Any) -> None:
+        """Make `bean` available as `name` in every JUEL expression, as a Spring bean is.
+
+        Expressions may call the bean's public methods (`${mailer.send(order)}`) and read its
+        public attributes and getters as properties (`${config.limit}` reads `getLimit()` or
+        `limit`); names starting with `_` stay out of reach. A process variable of the same
+        name wins over the bean. A later registration under the same name replaces the earlier.
+
+        Raises:
+            ValueError: `name` is not an identifier an expression can write, or starts with `_`.
+        """
+        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+            raise ValueError(f"bean name {name!r} must be an identifier not starting with '_'")
+        self._beans[name] = bean
+
+    @property
+    def beans(self) -> Mapping[str, Any]:
+        """Every registered bean by name."""
+        return dict(self._beans)
 
     def load_entry_points(self) -> int:
         """Call every setup function of the `flowdesk.handlers` entry-point group with self."""

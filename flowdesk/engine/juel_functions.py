@@ -1,4 +1,6 @@
-"""The functions Camunda 7 offers in every expression: `now()` and `dateTime()`.
+"""The functions Camunda 7 offers in every expression: `now()`, `dateTime()`, `S()`, `JSON()`.
+
+`S()` and `JSON()` are Camunda Spin's, over JSON variables (see `expressions.spin`).
 
 Camunda models set due dates and timers with Joda-Time, e.g.
 `camunda:dueDate="${dateTime().plusWeeks(1).toDate()}"`. `dateTime()` here gives the engine
@@ -14,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flowdesk.engine import timers
+from flowdesk.engine.expressions.spin import json_node, spin
 
 
 class JodaDateTime:
@@ -106,5 +109,5 @@ def now() -> datetime:
     return timers.now()
 
 
-FUNCTIONS = {"dateTime": date_time, "now": now}
+FUNCTIONS = {"dateTime": date_time, "now": now, "S": spin, "JSON": json_node}
 """The names expressions see; the sandbox offers them beneath the process variables."""

@@ -184,7 +184,10 @@ def _invoke(
     view: dict[str, Any],
 ) -> None:
     kind, text = listener["kind"], listener["text"]
-    context = {"execution": call, "task": call.task}
+    # Camunda's context objects: `execution`, and `task` in task listeners only.
+    context: dict[str, Any] = {"execution": call}
+    if call.task is not None:
+        context["task"] = call.task
     if kind in ("class", "delegateExpression"):
         handler = engine.registry.listener(text)
         if handler is None:
@@ -199,13 +202,17 @@ def _invoke(
             for key, value in result.items():
                 call.set_variable(key, value)
     elif kind == "expression":
+        # The registered beans, and (as for a service task's camunda:expression) the service
+        # and listener handlers by name.
         beans = {
             name: bean
             for source in (engine.registry.services, engine.registry.listeners)
             for name, bean in source.items()
             if name.isidentifier()
         }
-        engine.environment.evaluate(text, view, {**beans, **context})
+        engine.environment.evaluate_with(
+            text, view, beans={**beans, **engine.registry.beans}, objects=context
+        )
     else:
         engine.run_listener_script(text, listener.get("format") or "", view, context, call)
 

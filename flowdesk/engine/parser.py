@@ -19,7 +19,8 @@ The extensions dict of every task spec has these keys:
   parse time (see `job_retries`);
 - `execution_listeners`, `task_listeners`, `take_listeners` (the outgoing flows' listeners by
   target id) and `fields` (only when present): see `listener_parsing`. A process's own
-  listeners are on its spec as `flowdesk_listeners`.
+  listeners are on its spec as `flowdesk_listeners`;
+- `script_format` (only on script tasks that set it): `scriptFormat`, lower case.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ class _CamundaExtensionsMixin:
             "form_fields": [],
         }
         extensions.update(listener_parsing.parse_element(node, getattr(self, "filename", None)))
+        if node.get("scriptFormat") is not None:
+            # A script task's language: the script engine runs a `juel` script as EL.
+            extensions["script_format"] = node.get("scriptFormat").strip().lower()
         elements = _child(node, "extensionElements")
         if elements is None:
             return extensions

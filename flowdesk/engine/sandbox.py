@@ -13,7 +13,10 @@ What the sandbox prevents:
   `globals`, `locals`, `vars`, `getattr`, `type`, `dir`, `input`, `breakpoint` are absent;
 - any attribute or name starting with `_` (`(1).__class__.__mro__`, `__subclasses__()`,
   `__globals__`), frame and code attributes such as `gi_frame`, and `str.format` tricks, which
-  is how escapes from "empty builtins" sandboxes usually work;
+  is how escapes from "empty builtins" sandboxes usually work. JUEL's property and method
+  access (`expressions.el_members`) asks the same `attribute_policy` before any `getattr`;
+  JUEL variables and map keys starting with `_` are data and readable, but JUEL refuses names
+  like the sandbox's own (`__x`, `_x_`, `juel_*`) when it parses;
 - assigning attributes of objects other than dicts and lists.
 
 What it does not prevent:
@@ -40,7 +43,6 @@ import builtins
 import datetime
 import functools
 import operator
-import string
 import textwrap
 import traceback
 import types
@@ -55,12 +57,14 @@ from RestrictedPython.Guards import (
     safe_builtins,
 )
 from RestrictedPython.PrintCollector import PrintCollector
-from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
+from RestrictedPython.transformer import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 
 from flowdesk.engine import expressions, juel_functions
+from flowdesk.engine.expressions.attribute_policy import AttributeRefused, check_attribute
+from flowdesk.engine.expressions.spin import SpinJsonNode
 from flowdesk.errors import BpmnError, ExpressionError, FlowdeskError
 
 
@@ -103,6 +107,28 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         """
         source = expressions.translate(_require_text(expression))
         return _evaluate(source, expression, self.globals, external_context, context, None)
+
+    def evaluate_with(
+        self,
+        expression: str,
+        context: Mapping[str, Any],
+        *,
+        beans: Mapping[str, Any] | None = None,
+        objects: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """`evaluate` with beans beneath the task data and context objects above it.
+
+        Args:
+            expression: As for `evaluate`.
+            context: The task data.
+            beans: Objects expressions may call (see `HandlerRegistry.beans`).
+            objects: Names that win over task data: Camunda's `execution` and `task`.
+
+        Raises:
+            ExpressionError: As for `evaluate`.
+        """
+        source = expressions.translate(_require_text(expression))
+        return _evaluate(source, expression, self.globals, beans, context, None, objects)
 
     def execute(
         self,
@@ -157,14 +183,29 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
 
 
 def evaluate(
-    expression: str, variables: Mapping[str, Any], *, element_id: str | None = None
+    expression: str,
+    variables: Mapping[str, Any],
+    *,
+    element_id: str | None = None,
+    beans: Mapping[str, Any] | None = None,
+    objects: Mapping[str, Any] | None = None,
 ) -> Any:
     """Translate and evaluate an expression-context text (JUEL or Python) in the sandbox.
 
+    This is the call for "evaluate this JUEL expression with these context objects", e.g. a
+    listener's `${approvals.check(execution, task)}`:
+    `evaluate(text, variables, beans=registry.beans, objects={"execution": ..., "task": ...})`.
+
     Args:
         expression: A condition or other expression, e.g. `${amount > 1000}`.
-        variables: The names the expression may use. They are not changed.
+        variables: The process variables. The mapping itself is not changed (an
+            `ExpressionExecution` in `objects` may write to the mapping it was given).
         element_id: The BPMN element the text belongs to, for the error message.
+        beans: Objects the expression may name and call public methods of
+            (`HandlerRegistry.beans`); variables of the same name win over them.
+        objects: Context objects that win over variables of the same name, as Camunda's
+            `execution` and `task` do. `execution` should be an `ExpressionExecution`;
+            without one, JUEL's `execution` is a read-only view of `variables`.
 
     Returns:
         The value of the expression.
@@ -174,18 +215,25 @@ def evaluate(
             variable, or fails while running.
     """
     source = expressions.translate(_require_text(expression), element_id=element_id)
-    return _evaluate(source, expression, {}, None, variables, element_id)
+    return _evaluate(source, expression, {}, beans, variables, element_id, objects)
 
 
 def evaluate_value(
-    text: str, variables: Mapping[str, Any], *, element_id: str | None = None
+    text: str,
+    variables: Mapping[str, Any],
+    *,
+    element_id: str | None = None,
+    beans: Mapping[str, Any] | None = None,
+    objects: Mapping[str, Any] | None = None,
 ) -> Any:
     """Translate and evaluate a value-context text (assignee, due date, input parameter).
 
     Args:
         text: The attribute text; without `${...}` it is a literal string.
-        variables: The names the expression may use. They are not changed.
+        variables: The process variables. They are not changed.
         element_id: The BPMN element the text belongs to, for the error message.
+        beans: As for `evaluate`.
+        objects: As for `evaluate`.
 
     Returns:
         The literal text, the value of the single expression, or the built string.
@@ -194,7 +242,90 @@ def evaluate_value(
         ExpressionError: As for `evaluate`.
     """
     source = expressions.translate_value(_require_text(text), element_id=element_id)
-    return _evaluate(source, text, {}, None, variables, element_id)
+    return _evaluate(source, text, {}, beans, variables, element_id, objects)
+
+
+def check_script(script: str, *, element_id: str | None = None) -> None:
+    """Check at deploy that a Python script can run in the sandbox at all.
+
+    It compiles with the sandbox's own compiler (refusing imports, `_` names, `exec`/`eval`)
+    and must not call a builtin the sandbox leaves out (`open(...)`, `getattr(...)`) unless
+    the script defines that name itself.
+
+    Raises:
+        ExpressionError: The script would be refused every time it runs.
+    """
+    _require_text(script)
+    source = textwrap.dedent(script)
+    _compile(source, "exec", script, element_id)
+    _check_absent_builtins(source, script, element_id)
+
+
+def check_expression(
+    text: str, *, element_id: str | None = None, value_context: bool = False
+) -> None:
+    """Check at deploy that an expression (JUEL or plain Python) can run in the sandbox at all.
+
+    Beyond translating, it compiles the result with the sandbox's compiler, refuses calls of
+    builtins the sandbox leaves out, and refuses JUEL calls of functions that do not exist
+    (Camunda's functions are `now()`, `dateTime()`, `S()` and `JSON()`).
+
+    Raises:
+        ExpressionError: The expression would be refused every time it runs.
+    """
+    _require_text(text)
+    translate = expressions.translate_value if value_context else expressions.translate
+    source = translate(text, element_id=element_id)
+    _compile(source, "eval", text, element_id)
+    if expressions.is_juel(text):
+        unknown = sorted(expressions.called_functions(text) - set(juel_functions.FUNCTIONS))
+        unsupported = [name for name in unknown if name in _CAMUNDA_FUNCTIONS_NOT_SUPPORTED]
+        if unsupported:
+            raise ExpressionError(
+                text,
+                f"calls Camunda's {unsupported[0]}(), which flowdesk does not support "
+                "(it has no authenticated user inside an expression)",
+                element_id=element_id,
+            )
+        if unknown:
+            known = ", ".join(f"{name}()" for name in juel_functions.FUNCTIONS)
+            raise ExpressionError(
+                text,
+                f"calls the function {unknown[0]}(), which does not exist "
+                f"(expressions can call {known}, and methods of beans and variables)",
+                element_id=element_id,
+            )
+    else:
+        _check_absent_builtins(source, text, element_id)
+
+
+# Camunda 7's command-context functions; flowdesk passes no user into expressions.
+_CAMUNDA_FUNCTIONS_NOT_SUPPORTED = frozenset({"currentUser", "currentUserGroups"})
+
+
+def _check_absent_builtins(source: str, original: str, element_id: str | None) -> None:
+    tree = ast.parse(source)
+    assigned = {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
+    } | {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _ABSENT_BUILTINS
+            and node.func.id not in assigned
+        ):
+            raise ExpressionError(
+                original,
+                f"line {node.lineno}: {node.func.id!r} is not available in the sandbox",
+                element_id=element_id,
+            )
 
 
 # --- guards -------------------------------------------------------------------------------
@@ -205,26 +336,16 @@ class _SandboxViolation(Exception):
 
 
 def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
-    if not isinstance(name, str):
-        raise _SandboxViolation("attribute names must be strings")
-    if name.startswith("_"):
-        raise _SandboxViolation(f"attribute {name!r} is not allowed (it starts with '_')")
-    if name in INSPECT_ATTRIBUTES:
-        raise _SandboxViolation(f"attribute {name!r} is not allowed")
+    try:
+        check_attribute(obj, name)
+    except AttributeRefused as err:
+        raise _SandboxViolation(str(err)) from None
     # JUEL reads map entries as properties (`${order.amount}`), and task data is dicts.
     if isinstance(obj, Mapping):
         try:
             return obj[name]
         except KeyError:
             pass
-    # RestrictedPython's safer_getattr refuses these too: format strings can reach `_` names
-    # (`'{0.__class__}'.format(x)`) without an attribute access the compiler could check.
-    if name in ("format", "format_map") and (
-        isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))
-    ):
-        raise _SandboxViolation(f"str.{name}() is not allowed; use an f-string")
-    if isinstance(obj, string.Formatter) or obj is string.Formatter:
-        raise _SandboxViolation("string.Formatter is not allowed")
     try:
         return getattr(obj, name, *default)
     except AttributeError as err:
@@ -285,6 +406,10 @@ _RESERVED_GLOBALS: dict[str, Any] = {
     expressions.SCOPE_NAME: None,  # set to the namespace itself for each evaluation
 }
 
+_ABSENT_BUILTINS = frozenset(
+    name for name in dir(builtins) if not name.startswith("_") and name not in _BUILTINS
+) - {"True", "False", "None", "print"}  # RestrictedPython rewrites print() itself
+
 RESERVED_NAMES: frozenset[str] = frozenset(_RESERVED_GLOBALS)
 """Global names the sandbox injects; task data and `extra_globals` cannot use them."""
 
@@ -336,28 +461,36 @@ def _evaluate(
     external_context: Mapping[str, Any] | None,
     context: Mapping[str, Any],
     element_id: str | None,
+    objects: Mapping[str, Any] | None = None,
 ) -> Any:
     code = _compile(source, "eval", original, element_id)
-    # Reserved names come last so that task data cannot replace a guard or a helper.
+    # Camunda's resolver order: functions and beans, then variables, then the context objects
+    # (`execution`, `task`). Reserved names come last so that nothing replaces a guard.
     namespace = {
         **juel_functions.FUNCTIONS,
         **extra_globals,
         **(external_context or {}),
         **context,
+        **(objects or {}),
         **_RESERVED_GLOBALS,
     }
     namespace[expressions.SCOPE_NAME] = namespace
     try:
-        return eval(code, namespace)
+        value = eval(code, namespace)
     except (BpmnError, FlowdeskError):
         raise
     except Exception as err:
         raise _runtime_error(original, err, element_id) from err
+    # A Spin node stays an expression's intermediate; as a result its JSON data is the value,
+    # since process variables are JSON.
+    return value.value() if isinstance(value, SpinJsonNode) else value
 
 
 def _runtime_error(original: str, err: Exception, element_id: str | None) -> ExpressionError:
-    if isinstance(err, _SandboxViolation):
+    if isinstance(err, (_SandboxViolation, AttributeRefused)):
         reason = f"not allowed: {err}"
+    elif isinstance(err, expressions.ELError):
+        reason = str(err)
     elif isinstance(err, NameError) and err.name is not None:
         if hasattr(builtins, err.name):
             reason = f"{err.name!r} is not available in the sandbox"

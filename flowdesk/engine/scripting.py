@@ -9,9 +9,11 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
 from flowdesk.engine import javascript, sandbox, script_languages, timers
+from flowdesk.engine.expressions import ExpressionExecution
 from flowdesk.engine.listeners import field_values
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
 from flowdesk.engine.spiff_tasks import fingerprint_value
@@ -55,38 +57,6 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         # Documents handlers attached, with their element id; the save writes them.
         self.documents: list[tuple[str, handlers.DocumentDraft]] = []
 
-    def execute(self, task: Any, script: Any, external_context: Any = None) -> Any:
-        """Run a script task's script; JavaScript ones (marked by the parser) run in QuickJS.
-
-        A JavaScript script's value goes to `camunda:resultVariable` when it is not null, as
-        Camunda's `ScriptTaskActivityBehavior` does.
-        """
-        if not javascript.is_marked(script):
-            return super().execute(task, script, external_context)
-        try:
-            value = script_languages.run_script(
-                task, javascript.unmark(script), script_languages.JAVASCRIPT
-            )
-        except Exception as err:
-            # Spiff's create_task_exec_exception would call it a Python script error.
-            raise WorkflowTaskException("Error running script", task=task, exception=err) from err
-        result_variable = task.task_spec.extensions.get("camunda", {}).get("resultVariable")
-        if result_variable and value is not None:
-            task.data[result_variable] = value
-        return True
-
-    def evaluate(self, task: Any, expression: Any, external_context: Any = None) -> Any:
-        """Evaluate a condition or expression; JavaScript conditions run in QuickJS."""
-        if not javascript.is_marked(expression):
-            return super().evaluate(task, expression, external_context)
-        try:
-            return script_languages.evaluate_condition(task, javascript.unmark(expression))
-        except Exception as err:
-            # As SpiffWorkflow 3.2's PythonScriptEngine.evaluate wraps a failure.
-            raise WorkflowTaskException(
-                "Error evaluating expression", task=task, exception=err
-            ) from err
-
     def run_service(self, task: Any) -> bool | None:
         """Run the handler of a service task; its returned variables go into the task data.
 
@@ -104,7 +74,10 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         camunda = spec.extensions.get("camunda", {})
         if camunda.get("expression") and self.registry.service_exact(implementation) is None:
             # Camunda evaluates the expression, calling the beans it names.
-            result = self._evaluate_bean_expression(task, camunda["expression"])
+            try:
+                result = self._evaluate_bean_expression(task, camunda["expression"])
+            except BpmnError as err:  # a bean threw a BPMN error, as a handler may
+                return None if self._throw_bpmn_error(task, err) else True
             if camunda.get("resultVariable"):
                 task.data[camunda["resultVariable"]] = result
             return True
@@ -163,7 +136,9 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             self._run_javascript_listener(script, variables, call)
             return
         if language == script_languages.JUEL:
-            self.environment.evaluate(script, variables, context)
+            self.environment.evaluate_with(
+                script, variables, beans=self.registry.beans, objects=context
+            )
             return
         if language != script_languages.PYTHON:
             raise ExpressionError(script, script_languages.unsupported_reason(script_format))
@@ -218,13 +193,128 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             if changes.get("due_date"):
                 listener_task.due = timers.parse_due(str(changes["due_date"]))
 
+    def evaluate(
+        self,
+        task: Any,
+        expression: str,
+        external_context: Mapping[str, Any] | None = None,
+        *,
+        objects: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Evaluate for a task, with the registered beans and the task's `execution`.
+
+        This is the call for any expression evaluated for a running task, e.g. a listener's
+        `${audit.log(execution, task)}`: `script_engine.evaluate(task, text, objects={"task":
+        delegate_task})`. Errors are wrapped as Spiff's own `PythonScriptEngine.evaluate`
+        wraps them.
+
+        Args:
+            task: The Spiff task; its data are the variables, `execution.setVariable` writes it.
+            expression: A JUEL or plain-Python expression.
+            external_context: More names beneath the variables (Spiff passes data objects).
+            objects: More context objects above the variables, e.g. Camunda's `task`; an
+                `execution` here replaces the task's.
+        """
+        if javascript.is_marked(expression):
+            try:
+                return script_languages.evaluate_condition(task, javascript.unmark(expression))
+            except Exception as err:
+                # As SpiffWorkflow 3.2's PythonScriptEngine.evaluate wraps a failure.
+                raise WorkflowTaskException(
+                    "Error evaluating expression", task=task, exception=err
+                ) from err
+        beans = {**self.registry.beans, **(external_context or {})}
+        context_objects = {"execution": self.execution(task), **(objects or {})}
+        try:
+            return self.environment.evaluate_with(
+                expression, task.data, beans=beans, objects=context_objects
+            )
+        except SpiffWorkflowException as err:
+            err.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as err:
+            raise WorkflowTaskException(
+                f"Error evaluating expression '{expression}'", task=task, exception=err
+            ) from err
+
+    def execute(
+        self, task: Any, script: str, external_context: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Run a script task's script in its language, as Camunda's script engines do.
+
+        JavaScript (marked by the parser) runs in QuickJS and a `juel` script is one EL value
+        expression (text around `${...}` builds a string); either's value goes to
+        `camunda:resultVariable` (a null JavaScript value is not stored, as Camunda's
+        `ScriptTaskActivityBehavior` skips it). Python scripts run in the sandbox as statements.
+        """
+        if javascript.is_marked(script):
+            return self._execute_javascript(task, script)
+        spec = task.task_spec
+        extensions = getattr(spec, "extensions", None) or {}
+        if extensions.get("script_format") != "juel" or script != getattr(spec, "script", None):
+            return bool(super().execute(task, script, external_context))
+        beans = {**self.registry.beans, **(external_context or {})}
+        try:
+            value = sandbox.evaluate_value(
+                script,
+                task.data,
+                element_id=spec.bpmn_id,
+                beans=beans,
+                objects={"execution": self.execution(task)},
+            )
+        except Exception as err:
+            raise self.create_task_exec_exception(task, script, err) from err
+        result_variable = extensions.get("camunda", {}).get("resultVariable")
+        if result_variable:
+            task.data[result_variable] = value
+        return True
+
+    def _execute_javascript(self, task: Any, script: str) -> bool:
+        try:
+            value = script_languages.run_script(
+                task, javascript.unmark(script), script_languages.JAVASCRIPT
+            )
+        except Exception as err:
+            # Spiff's create_task_exec_exception would call it a Python script error.
+            raise WorkflowTaskException("Error running script", task=task, exception=err) from err
+        result_variable = task.task_spec.extensions.get("camunda", {}).get("resultVariable")
+        if result_variable and value is not None:
+            task.data[result_variable] = value
+        return True
+
+    def execution(self, task: Any, *, writable: bool = True) -> ExpressionExecution:
+        """Camunda's `execution` for a Spiff task: `setVariable` writes the task's data.
+
+        Args:
+            task: The Spiff task being run.
+            writable: False gives a view whose `setVariable` raises.
+        """
+        spec = task.task_spec
+        return ExpressionExecution(
+            task.data,
+            process_instance_id=self.scope.instance_id,
+            business_key=self.scope.business_key,
+            process_definition_id=self.scope.process_definition_id or self.scope.process_key,
+            activity_id=getattr(spec, "bpmn_id", None),
+            activity_name=getattr(spec, "bpmn_name", None),
+            activity_instance_id=str(task.id),
+            writable=writable,
+        )
+
     def _evaluate_bean_expression(self, task: Any, expression: str) -> Any:
-        """`camunda:expression` calling registered services by name, e.g. `${mailer(to)}`."""
+        """`camunda:expression` calling beans, e.g. `${mailer.send(to)}`.
+
+        Registered beans, and (as before beans existed) every service handler registered
+        under an identifier, are reachable.
+        """
         beans = {
             name: handler for name, handler in self.registry.services.items() if name.isidentifier()
         }
+        beans.update(self.registry.beans)
         try:
-            return self.environment.evaluate(expression, task.data, beans)
+            return self.environment.evaluate_with(
+                expression, task.data, beans=beans, objects={"execution": self.execution(task)}
+            )
         except ExpressionError as err:
             raise HandlerError(task.task_spec.bpmn_id, str(err)) from err
 

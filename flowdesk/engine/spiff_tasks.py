@@ -36,26 +36,35 @@ def evaluate_parameters(
     kind: str,
     variables: Mapping[str, Any],
     *,
+    task: Any = None,
     execution: javascript.Execution | None = None,
     writes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The values of an element's `inputs` or `outputs` parameters.
 
-    A JavaScript `camunda:script` parameter's value is its result; what it sets through
-    `execution.setVariable` is collected in `writes` (Camunda evaluates parameters against
-    the enclosing scope, so those writes go there), and dropped when `writes` is None.
+    With `task`, beans and `execution` resolve in JUEL. A JavaScript `camunda:script`
+    parameter's value is its result; what it sets through `execution.setVariable` is
+    collected in `writes` (Camunda evaluates parameters against the enclosing scope, so those
+    writes go there), and dropped when `writes` is None.
     """
+    beans, objects = _expression_context(task)
     result: dict[str, Any] = {}
     for name, value in (extensions or {}).get(kind, []):
         context = {**variables, **result}
         if value is None:
             result[name] = None
         elif isinstance(value, str):
-            result[name] = sandbox.evaluate_value(value, context)
+            result[name] = sandbox.evaluate_value(value, context, beans=beans, objects=objects)
         elif "list" in value:
-            result[name] = [sandbox.evaluate_value(v, context) for v in value["list"]]
+            result[name] = [
+                sandbox.evaluate_value(v, context, beans=beans, objects=objects)
+                for v in value["list"]
+            ]
         elif "map" in value:
-            result[name] = {k: sandbox.evaluate_value(v, context) for k, v in value["map"].items()}
+            result[name] = {
+                k: sandbox.evaluate_value(v, context, beans=beans, objects=objects)
+                for k, v in value["map"].items()
+            }
         elif "script" in value and script_languages.language_of(value.get("format")) == (
             script_languages.JAVASCRIPT
         ):
@@ -68,8 +77,17 @@ def evaluate_parameters(
                 writes.update(outcome.local_variables)
             result[name] = outcome.value
         elif "script" in value:
-            result[name] = sandbox.evaluate(value["script"], context)
+            result[name] = sandbox.evaluate(value["script"], context, beans=beans, objects=objects)
     return result
+
+
+def _expression_context(task: Any) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    """The registered beans and a read-only `execution` for parameters of `task`."""
+    engine: Any = getattr(getattr(task, "workflow", None), "script_engine", None)
+    if task is None or not hasattr(engine, "registry") or not hasattr(engine, "execution"):
+        return None, None
+    # Read-only: a parameter's value is computed, not a place to write variables from.
+    return engine.registry.beans, {"execution": engine.execution(task, writable=False)}
 
 
 def fingerprint(data: Mapping[str, Any]) -> dict[str, str]:

@@ -98,16 +98,19 @@ class UserTaskRows:
         assignment listener threw a BPMN error (the task is then left to its catcher)."""
         camunda = task.extensions.get("camunda", {})
         context = {**self._reserved_names(), **task.variables}
+        beans = self.ctx.registry.beans  # `${userService.findEditor()}` as an assignee
         try:
-            name = _text(_evaluate(task.name, context)) or task.element_id  # names may hold ${}
-            assignee = _text(_evaluate(camunda.get("assignee"), context))
-            groups = _names(_evaluate(camunda.get("candidateGroups"), context))
-            users = _names(_evaluate(camunda.get("candidateUsers"), context))
-            due = _due(_evaluate(camunda.get("dueDate"), context), self.ctx.now())
-            priority = int(_evaluate(camunda.get("priority"), context) or 50)
+            name = (
+                _text(_evaluate(task.name, context, beans)) or task.element_id
+            )  # names may hold ${}
+            assignee = _text(_evaluate(camunda.get("assignee"), context, beans))
+            groups = _names(_evaluate(camunda.get("candidateGroups"), context, beans))
+            users = _names(_evaluate(camunda.get("candidateUsers"), context, beans))
+            due = _due(_evaluate(camunda.get("dueDate"), context, beans), self.ctx.now())
+            priority = int(_evaluate(camunda.get("priority"), context, beans) or 50)
             properties = dict(task.extensions.get("properties", {}))
             if EXCLUDED_USERS in properties:  # kept evaluated: who requested is fixed by now
-                excluded = _names(_evaluate(properties[EXCLUDED_USERS], context))
+                excluded = _names(_evaluate(properties[EXCLUDED_USERS], context, beans))
                 properties[EXCLUDED_USERS] = ",".join(excluded)
         except (ExpressionError, ValueError, TypeError) as err:
             self.run.incident = Incident(task.element_id, task.task_ref, str(err))
@@ -305,10 +308,12 @@ def freeze_documentation(text: str, variables: Mapping[str, Any]) -> str:
     return rendered
 
 
-def _evaluate(text: str | None, variables: Mapping[str, Any]) -> Any:
+def _evaluate(
+    text: str | None, variables: Mapping[str, Any], beans: Mapping[str, Any] | None = None
+) -> Any:
     if text is None or text == "":
         return None
-    return sandbox.evaluate_value(text, variables)
+    return sandbox.evaluate_value(text, variables, beans=beans)
 
 
 def _text(value: Any) -> str | None:

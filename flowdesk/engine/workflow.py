@@ -477,7 +477,12 @@ class WorkflowRun:
         # A parameter script's execution.setVariable writes the enclosing scope, as in Camunda.
         writes: dict[str, Any] = {}
         local = evaluate_parameters(
-            task_extensions(task), "inputs", task.data, execution=execution_of(task), writes=writes
+            task_extensions(task),
+            "inputs",
+            task.data,
+            task=task,
+            execution=execution_of(task),
+            writes=writes,
         )
         scope.update(copy.deepcopy(writes))
         task.data.update(writes)
@@ -521,6 +526,7 @@ class WorkflowRun:
                 task_extensions(task),
                 "outputs",
                 task.data,
+                task=task,
                 execution=execution_of(task),
                 writes=writes,
             )
@@ -754,7 +760,7 @@ class WorkflowRun:
         variables.update(multi_instance.local_variables(task))
         variables.update(
             evaluate_parameters(
-                task_extensions(task), "inputs", variables, execution=execution_of(task)
+                task_extensions(task), "inputs", variables, task=task, execution=execution_of(task)
             )
         )
         return variables

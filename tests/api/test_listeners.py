@@ -182,6 +182,8 @@ def test_listeners__take_on_parallel_flows_scripts_expressions_and_subprocess_st
     done = engine().instance(instance.id)
     assert done.state == "completed"
     assert done.variables["log"][-1] == "end Sub"
+    # An expression listener calls Camunda's execution.
+    assert done.variables["took"] == "take"
 
 
 def write(tmp_path: Path, name: str, body: str, *, process_extensions: str = "") -> Path:

@@ -57,9 +57,11 @@ def test_evaluate__dict_methods_still_reachable() -> None:
     assert evaluate("sorted(order.keys())", {"order": {"b": 1, "a": 2}}) == ["a", "b"]
 
 
-def test_evaluate__missing_dict_key__expression_error() -> None:
+def test_evaluate__missing_dict_key__null_in_juel_error_in_python() -> None:
+    # EL 2.2 section 1.6: a map without the key gives null. Plain Python still raises.
+    assert evaluate("${order.amount}", {"order": {}}) is None
     with pytest.raises(ExpressionError, match="no key or attribute 'amount'"):
-        evaluate("${order.amount}", {"order": {}})
+        evaluate("order.amount", {"order": {}})
 
 
 def test_evaluate__does_not_mutate_variables() -> None:
@@ -79,7 +81,7 @@ def test_evaluate__unknown_variable__expression_error_names_it() -> None:
 
 def test_evaluate__runtime_error__expression_error_keeps_cause() -> None:
     with pytest.raises(ExpressionError, match="ZeroDivisionError") as caught:
-        evaluate("${a / b}", {"a": 1, "b": 0})
+        evaluate("a / b", {"a": 1, "b": 0})
     assert isinstance(caught.value.__cause__, ZeroDivisionError)
 
 
@@ -115,6 +117,48 @@ def test_evaluate__forbidden__expression_error(expression: str, reason: str) -> 
         evaluate(expression, {"x": 1})
     assert reason in caught.value.reason
     assert not isinstance(caught.value, SyntaxError)
+
+
+class _Bean:
+    def greet(self, name: str) -> str:
+        return f"hi {name}"
+
+    def _secret(self) -> str:
+        return "secret"
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("${x.__class__}", "property '__class__' not found"),
+        ("${bean.__class__}", "attribute '__class__' is not allowed"),
+        ("${__builtins__}", "reserved by the sandbox"),
+        ("${_getattr_(x, 'y')}", "reserved by the sandbox"),
+        ("${juel_scope['__builtins__']}", "reserved by the sandbox"),
+        ("${bean['__class__']}", "attribute '__class__' is not allowed"),
+        ("${bean._secret()}", "attribute '_secret' is not allowed"),
+        ("${bean['_secret']}", "attribute '_secret' is not allowed"),
+        ("${bean.greet.__globals__}", "property 'greet' not found"),
+        ("${bean.greet['__globals__']}", "property 'greet' not found"),
+        ("${now['__globals__']}", "not allowed"),
+        ("${dateTime()['_value']}", "not allowed"),
+        ("${execution['_variables']}", "not allowed"),
+        ("${execution.getVariable('x')['__class__']}", "not found"),
+        ("${'{0.__class__}'.format(x)}", "not found on String"),
+        ("${S(x)['_value']}", "not allowed"),
+        ("${(i for i in x)}", "expected ')'"),
+        ("${x.gi_frame}", "not found"),
+        ("${bean['gi_frame']}", "is not allowed"),
+    ],
+)
+def test_evaluate__juel_cannot_escape(expression: str, reason: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        evaluate(expression, {"x": 1}, beans={"bean": _Bean()})
+    assert reason in caught.value.reason
+
+
+def test_evaluate__juel_calls_public_bean_methods() -> None:
+    assert evaluate("${bean.greet(x)}", {"x": "ann"}, beans={"bean": _Bean()}) == "hi ann"
 
 
 def test_evaluate__getattr_guard_refuses_underscore_names() -> None:
@@ -345,3 +389,31 @@ def test_spiff_workflow__expression_error_is_context_of_spiff_error() -> None:
     assert not isinstance(caught.value, ExpressionError)
     assert isinstance(caught.value.__context__, ExpressionError)
     assert caught.value.__context__.reason == "unknown variable 'amount'"
+
+
+class _DelegateTask:
+    """Stands for the `task` object a task listener passes (a getter makes an EL property)."""
+
+    def getAssignee(self) -> str:
+        return "ann"
+
+
+def test_script_engine_evaluate__beans_execution_and_more_context_objects() -> None:
+    from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
+    from flowdesk.handlers import HandlerRegistry
+
+    registry = HandlerRegistry()
+    registry.register_bean("bean", _Bean())
+    engine = FlowdeskScriptEngine(registry, CallScope("inst-1", "approval", "BK-1"))
+    parser = CamundaParser()
+    parser.add_bpmn_str(APPROVAL_BPMN.encode())
+    workflow = BpmnWorkflow(parser.get_spec("approval"), script_engine=engine)
+    task = next(t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "start")
+    task.data.update({"amount": 5})
+
+    text = "${bean.greet(task.assignee)} ${execution.businessKey} ${execution.currentActivityId}"
+    value = engine.evaluate(task, text, objects={"task": _DelegateTask()})
+    assert value == "hi ann BK-1 start"
+
+    engine.evaluate(task, "${execution.setVariable('seen', amount + 1)}")
+    assert task.data["seen"] == 6

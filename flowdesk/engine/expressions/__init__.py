@@ -25,18 +25,16 @@ A text mixing literal text and expressions (`user_${id}`) becomes string buildin
 each `${...}` is converted with `juel_str` (`null` -> `''`, booleans -> `'true'`/`'false'`).
 `\\${` in literal text stands for a literal `${`.
 
-Semantics are Python's once translated, which differs from EL in ways worth knowing:
-`&&`/`||` return an operand rather than a boolean (the truth value is the same); `==` does not
-coerce (`'1' == 1` is false); `+` concatenates strings instead of failing or adding numbers;
-`%` takes the sign of the divisor; a missing map key or property raises instead of yielding
-`null`.
+Translated JUEL has EL's meaning, not Python's: each operator becomes a call of its EL
+function (`juel_eq`, `juel_add`, ... in `el_operators`), which applies EL's coercions
+(`"1" == 1` is true, `-7 % 3` is -1, `7 / 2` is 3.5); property access and method calls go
+through `el_members` (a missing map key is null; `s.length()` is Java's). Plain-Python texts
+keep Python's meaning.
 
-`execution` is not an object at runtime. `execution.getVariable('n')` reads `n` from the
-namespace (`juel_scope.get('n')`, null when unset);
-`execution.processBusinessKey` (or `businessKey`, `getProcessBusinessKey()`,
-`getBusinessKey()`) becomes the variable `business_key`; `execution.processInstanceId` (or
-`getProcessInstanceId()`) becomes `instance_id`. The engine must put those two names into the
-evaluation context. Everything else on `execution` raises `ExpressionError`.
+`execution` is `ExpressionExecution` (`execution_view`): the engine passes one for the running
+task; elsewhere it is a read-only view of the expression's variables. Identifiers that are not
+Python names (`_items`, `class`) are looked up by text with `juel_var`; names that look like
+the sandbox's own (`__x`, `_x_`) are refused.
 """
 
 from __future__ import annotations
@@ -45,13 +43,10 @@ import ast
 import functools
 import re
 
+from flowdesk.engine.expressions.el_operators import ELError, juel_empty, juel_str
+from flowdesk.engine.expressions.execution_view import ExpressionExecution
 from flowdesk.engine.expressions.parser import _Parser
-from flowdesk.engine.expressions.runtime_helpers import (
-    RUNTIME_HELPERS,
-    SCOPE_NAME,
-    juel_empty,
-    juel_str,
-)
+from flowdesk.engine.expressions.runtime_helpers import RUNTIME_HELPERS, SCOPE_NAME
 from flowdesk.engine.expressions.tokenizer import _tokenize
 from flowdesk.engine.expressions.translation_tables import _call
 from flowdesk.errors import ExpressionError
@@ -59,6 +54,9 @@ from flowdesk.errors import ExpressionError
 __all__ = [
     "RUNTIME_HELPERS",
     "SCOPE_NAME",
+    "ELError",
+    "ExpressionExecution",
+    "called_functions",
     "is_juel",
     "juel_empty",
     "juel_str",
@@ -77,6 +75,18 @@ def is_juel(text: str) -> bool:
         True when the text contains `${` or `#{` that is not escaped as `\\${` / `\\#{`.
     """
     return _JUEL_START.search(text) is not None
+
+
+def called_functions(text: str) -> frozenset[str]:
+    """The EL functions (`now()`, `S(x)`; not methods such as `a.b()`) a text calls.
+
+    Args:
+        text: Any expression or attribute text; plain text and plain Python call none.
+
+    Raises:
+        ExpressionError: The JUEL cannot be parsed.
+    """
+    return _called_functions_cached(text)
 
 
 def translate(text: str, *, element_id: str | None = None) -> str:
@@ -168,7 +178,18 @@ def _unparse(node: ast.expr, text: str, element_id: str | None) -> str:
     return _check_python(source, text, element_id)
 
 
-def _split_template(text: str, element_id: str | None) -> list[str | ast.expr]:
+@functools.lru_cache(maxsize=1024)
+def _called_functions_cached(text: str) -> frozenset[str]:
+    if not is_juel(text):
+        return frozenset()
+    functions: set[str] = set()
+    _split_template(text, None, functions)
+    return frozenset(functions)
+
+
+def _split_template(
+    text: str, element_id: str | None, functions: set[str] | None = None
+) -> list[str | ast.expr]:
     """Cut a text into literal strings and parsed `${...}` expressions, in order."""
     parts: list[str | ast.expr] = []
     literal: list[str] = []
@@ -183,7 +204,10 @@ def _split_template(text: str, element_id: str | None) -> list[str | ast.expr]:
                 parts.append("".join(literal))
                 literal = []
             tokens, i = _tokenize(text, i + 2, element_id)
-            parts.append(_Parser(tokens, text, element_id).parse())
+            parser = _Parser(tokens, text, element_id)
+            parts.append(parser.parse())
+            if functions is not None:
+                functions.update(parser.functions)
         else:
             literal.append(text[i])
             i += 1

@@ -1,4 +1,9 @@
-"""Parse the tokens of one JUEL expression into a Python `ast` expression."""
+"""Parse the tokens of one JUEL expression into a Python `ast` expression.
+
+Every operator becomes a call of its EL runtime function (`a == b` -> `juel_eq(a, b)`), every
+property access `juel_prop(a, 'b')` and every method call `juel_call(a, 'm', ...)`, so the
+value has EL's meaning although Python evaluates it.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +15,13 @@ from flowdesk.engine.expressions.runtime_helpers import SCOPE_NAME
 from flowdesk.engine.expressions.tokenizer import _Token
 from flowdesk.engine.expressions.translation_tables import (
     _ADDITIVE,
-    _COMPARISONS,
     _EQUALITY,
-    _EXECUTION_GETTERS,
-    _EXECUTION_HELP,
-    _EXECUTION_NAMES,
-    _EXECUTION_VARIABLE_GETTERS,
     _LITERALS,
-    _METHODS,
     _MULTIPLICATIVE,
     _RELATIONAL,
     _call,
-    _method,
 )
 from flowdesk.errors import ExpressionError
-
-
-class _Execution:
-    """Marks the JUEL `execution` object until a property or getter resolves it."""
 
 
 class _Parser:
@@ -38,6 +32,7 @@ class _Parser:
         self.index = 0
         self.text = text
         self.element_id = element_id
+        self.functions: set[str] = set()
 
     def parse(self) -> ast.expr:
         if self.peek().kind == "end":
@@ -61,19 +56,24 @@ class _Parser:
         body = self.ternary()
         self.expect(":")
         orelse = self.ternary()
-        return ast.IfExp(test, body, orelse)
+        return ast.IfExp(_call("juel_bool", test), body, orelse)
 
     def logical_or(self) -> ast.expr:
         values = [self.logical_and()]
         while self.accept("||", "or"):
             values.append(self.logical_and())
-        return values[0] if len(values) == 1 else ast.BoolOp(ast.Or(), values)
+        if len(values) == 1:
+            return values[0]
+        # Python's `or` on Booleans is EL's `||`: short-circuit, and the result a Boolean.
+        return ast.BoolOp(ast.Or(), [_call("juel_bool", value) for value in values])
 
     def logical_and(self) -> ast.expr:
         values = [self.equality()]
         while self.accept("&&", "and"):
             values.append(self.equality())
-        return values[0] if len(values) == 1 else ast.BoolOp(ast.And(), values)
+        if len(values) == 1:
+            return values[0]
+        return ast.BoolOp(ast.And(), [_call("juel_bool", value) for value in values])
 
     def equality(self) -> ast.expr:
         return self.comparison(self.relational, _EQUALITY)
@@ -81,56 +81,48 @@ class _Parser:
     def relational(self) -> ast.expr:
         return self.comparison(self.additive, _RELATIONAL)
 
-    def comparison(self, operand: Callable[[], ast.expr], ops: frozenset[str]) -> ast.expr:
-        node = operand()
-        # EL comparisons do not chain: `a < b < c` is `(a < b) < c`. Nesting one Compare per
-        # operator makes ast.unparse keep those parentheses.
-        while (op := self.accept(*ops)) is not None:
-            node = ast.Compare(node, [_COMPARISONS[op]()], [operand()])
-        return node
+    def comparison(self, operand: Callable[[], ast.expr], ops: dict[str, str]) -> ast.expr:
+        # EL comparisons do not chain: `a < b < c` is `(a < b) < c`.
+        return self.binary(operand, ops)
 
     def additive(self) -> ast.expr:
-        node = self.multiplicative()
-        while (op := self.accept(*_ADDITIVE)) is not None:
-            node = ast.BinOp(node, _ADDITIVE[op](), self.multiplicative())
-        return node
+        return self.binary(self.multiplicative, _ADDITIVE)
 
     def multiplicative(self) -> ast.expr:
-        node = self.unary()
-        while (op := self.accept(*_MULTIPLICATIVE)) is not None:
-            node = ast.BinOp(node, _MULTIPLICATIVE[op](), self.unary())
+        return self.binary(self.unary, _MULTIPLICATIVE)
+
+    def binary(self, operand: Callable[[], ast.expr], ops: dict[str, str]) -> ast.expr:
+        node = operand()
+        while (op := self.accept(*ops)) is not None:
+            node = _call(ops[op], node, operand())
         return node
 
     def unary(self) -> ast.expr:
         if self.accept("-"):
-            return ast.UnaryOp(ast.USub(), self.unary())
+            return _call("juel_neg", self.unary())
         if self.accept("!", "not"):
-            return ast.UnaryOp(ast.Not(), self.unary())
+            return ast.UnaryOp(ast.Not(), _call("juel_bool", self.unary()))
         if self.accept("empty"):
             return _call("juel_empty", self.unary())
         return self.postfix()
 
     def postfix(self) -> ast.expr:
-        start = self.peek()
-        node: ast.expr | _Execution = self.primary()
+        node = self.primary()
         while True:
             if self.accept("."):
-                name = self.property_name()
-                args = self.arguments() if self.accept("(") else None
-                node = self.member(node, name, args)
+                name = ast.Constant(str(self.property_name().value))
+                if self.accept("("):
+                    node = _call("juel_call", node, name, *self.arguments())
+                else:
+                    node = _call("juel_prop", node, name)
             elif self.accept("["):
-                if isinstance(node, _Execution):
-                    raise self.error(_EXECUTION_HELP, start)
                 key = self.ternary()
                 self.expect("]")
-                node = ast.Subscript(node, key, ast.Load())
+                node = _call("juel_prop", node, key)
             else:
-                break
-        if isinstance(node, _Execution):
-            raise self.error(_EXECUTION_HELP, start)
-        return node
+                return node
 
-    def primary(self) -> ast.expr | _Execution:
+    def primary(self) -> ast.expr:
         token = self.peek()
         if token.kind in ("number", "string"):
             self.advance()
@@ -144,54 +136,23 @@ class _Parser:
             return node
         if token.kind == "name":
             self.advance()
-            if token.value == "execution":
-                return _Execution()
-            name = self.python_name(token)
+            name = self.identifier(token)
             if self.accept("("):
+                if not _is_python_name(name):
+                    raise self.error(f"no function {name!r}", token)
+                self.functions.add(name)
                 return ast.Call(ast.Name(name, ast.Load()), self.arguments(), [])
-            return ast.Name(name, ast.Load())
+            if name == "execution":
+                # Camunda's `execution` wins over a variable of that name.
+                return _call("juel_execution", ast.Name(SCOPE_NAME, ast.Load()))
+            if _is_python_name(name):
+                return ast.Name(name, ast.Load())
+            # `_items`, `class`, `a$b`: valid EL identifiers the sandbox cannot compile as
+            # Python names, so they are looked up by their text.
+            return _call("juel_var", ast.Name(SCOPE_NAME, ast.Load()), ast.Constant(name))
         raise self.unexpected()
 
     # Pieces of the levels above.
-
-    def member(
-        self, node: ast.expr | _Execution, token: _Token, args: list[ast.expr] | None
-    ) -> ast.expr:
-        name = str(token.value)
-        if isinstance(node, _Execution):
-            return self.execution_member(token, args)
-        if args is None:
-            if keyword.iskeyword(name):
-                # `a.from` is not Python; dict-style lookup is the nearest meaning.
-                return ast.Subscript(node, ast.Constant(name), ast.Load())
-            return ast.Attribute(node, name, ast.Load())
-        mapped = _METHODS.get((name, len(args)))
-        if mapped is not None:
-            return mapped(node, args)
-        if keyword.iskeyword(name):
-            raise self.error(f"method name {name!r} is a Python keyword", token)
-        return _method(node, name, args)
-
-    def execution_member(self, token: _Token, args: list[ast.expr] | None) -> ast.expr:
-        name = str(token.value)
-        if args is None and name in _EXECUTION_NAMES:
-            return ast.Name(_EXECUTION_NAMES[name], ast.Load())
-        if args == [] and name in _EXECUTION_GETTERS:
-            return ast.Name(_EXECUTION_GETTERS[name], ast.Load())
-        if args is not None and name in _EXECUTION_VARIABLE_GETTERS:
-            if (
-                len(args) == 1
-                and isinstance(args[0], ast.Constant)
-                and isinstance(args[0].value, str)
-                and args[0].value.isidentifier()
-                and not keyword.iskeyword(args[0].value)
-            ):
-                # Camunda gives null for a variable that is not set, where a bare name fails.
-                get = ast.Attribute(ast.Name(SCOPE_NAME, ast.Load()), "get", ast.Load())
-                return ast.Call(get, [args[0]], [])
-            raise self.error(f"execution.{name} needs one string literal naming a variable", token)
-        call = "()" if args is not None else ""
-        raise self.error(f"execution.{name}{call} is not supported; {_EXECUTION_HELP}", token)
 
     def arguments(self) -> list[ast.expr]:
         args: list[ast.expr] = []
@@ -210,12 +171,16 @@ class _Parser:
             return self.advance()
         raise self.error("expected a property name after '.'")
 
-    def python_name(self, token: _Token) -> str:
+    def identifier(self, token: _Token) -> str:
         name = str(token.value)
-        if not name.isidentifier():
-            raise self.error(f"identifier {name!r} is not a valid Python name", token)
-        if keyword.iskeyword(name):
-            raise self.error(f"identifier {name!r} is a Python keyword", token)
+        if (
+            name.startswith("__")
+            or (name.startswith("_") and name.endswith("_"))
+            or name.startswith("juel_")
+        ):
+            # Such names are Python's and the sandbox's own (`__builtins__`, `_getattr_`,
+            # `juel_scope`), never process data.
+            raise self.error(f"identifier {name!r} is reserved by the sandbox", token)
         return name
 
     # Token stream.
@@ -253,3 +218,7 @@ class _Parser:
     def error(self, reason: str, token: _Token | None = None) -> ExpressionError:
         pos = (token or self.peek()).pos
         return ExpressionError(self.text, f"{reason} at position {pos}", element_id=self.element_id)
+
+
+def _is_python_name(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_")

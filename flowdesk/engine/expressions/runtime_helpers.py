@@ -1,30 +1,20 @@
-"""The EL helpers that translated source calls, and the names the sandbox must provide."""
+"""The names translated JUEL calls, which the sandbox must provide as globals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sized
+from collections.abc import Callable
 from typing import Any
 
-
-def juel_empty(value: object) -> bool:
-    """EL's `empty` operator: true for `None`, an empty string and an empty collection."""
-    return value is None or (isinstance(value, Sized) and len(value) == 0)
-
-
-def juel_str(value: object) -> str:
-    """EL's coercion to string for composite texts: `None` -> `''`, booleans in lower case."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
+from flowdesk.engine.expressions.el_members import MEMBER_HELPERS
+from flowdesk.engine.expressions.el_operators import OPERATOR_HELPERS
+from flowdesk.engine.expressions.execution_view import juel_execution
 
 SCOPE_NAME = "juel_scope"
 """The name under which the sandbox gives translated code its own namespace (a dict)."""
 
 RUNTIME_HELPERS: dict[str, Callable[..., Any]] = {
-    "juel_empty": juel_empty,
-    "juel_str": juel_str,
+    **OPERATOR_HELPERS,
+    **MEMBER_HELPERS,
+    "juel_execution": juel_execution,
 }
 """Functions that translated source calls; the sandbox must provide them as globals."""

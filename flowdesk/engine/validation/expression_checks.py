@@ -43,6 +43,26 @@ class _ExpressionChecks(_BpmnCheckBase):
                 self.check_value(element, "collection")
             for attribute in _VALUE_ATTRIBUTES:
                 self.check_value(element, attribute)
+            self.check_service_expression(element)
+
+    def check_service_expression(self, element: etree._Element) -> None:
+        """A service or send task's `camunda:expression` must parse and call real functions.
+
+        Its beans are not checked: they may be registered after the deploy.
+        """
+        from flowdesk.engine import expressions
+
+        text = _camunda(element, "expression")
+        if text is None or not _is_expression(text):
+            return
+        owner_id = _owner_id(element)
+        what = f"camunda:expression of {owner_id!r}"
+        try:
+            expressions.translate(text, element_id=owner_id)
+        except ExpressionError as err:
+            self.add(element, owner_id, f"{what} cannot be translated: {err.reason}")
+            return
+        self.check_runnable(element, owner_id, what, text, value_context=False)
 
     def check_expression(self, element: etree._Element, name: str) -> None:
         from flowdesk.engine import expressions, script_languages
@@ -82,6 +102,8 @@ class _ExpressionChecks(_BpmnCheckBase):
             except ExpressionError as err:
                 hint = _FEEL_HINT if text.startswith("=") else ""
                 self.add(element, owner_id, f"{what} cannot be translated: {err.reason}{hint}")
+                return
+            self.check_runnable(element, owner_id, what, text, value_context=False)
 
     def check_value(self, element: etree._Element, attribute: str) -> None:
         from flowdesk.engine import expressions
@@ -98,6 +120,26 @@ class _ExpressionChecks(_BpmnCheckBase):
                 owner_id,
                 f"camunda:{attribute} of {owner_id!r} cannot be translated: {err.reason}",
             )
+            return
+        what = f"camunda:{attribute} of {owner_id!r}"
+        self.check_runnable(element, owner_id, what, value, value_context=True)
+
+    def check_runnable(
+        self,
+        element: etree._Element,
+        owner_id: str | None,
+        what: str,
+        text: str,
+        *,
+        value_context: bool,
+    ) -> None:
+        """What translates must also pass the sandbox's compiler and call existing functions."""
+        from flowdesk.engine import sandbox
+
+        try:
+            sandbox.check_expression(text, element_id=owner_id, value_context=value_context)
+        except ExpressionError as err:
+            self.add(element, owner_id, f"{what} can never run: {err.reason}")
 
     def check_scripts(self, process: etree._Element) -> None:
         """Script tasks and `camunda:script` parameter values are in a language flowdesk runs.
@@ -132,8 +174,28 @@ class _ExpressionChecks(_BpmnCheckBase):
                 self.check_javascript(
                     script if script is not None else task, task_id, f"script task {task_id!r}"
                 )
+            else:
+                self.check_script_body(task, language)
         for script in process.iter(f"{{{CAMUNDA_NS}}}script"):
             self.check_parameter_script(script)
+
+    def check_script_body(self, task: etree._Element, script_format: str) -> None:
+        """A python script must pass the sandbox's compiler; a juel one is one EL expression."""
+        from flowdesk.engine import sandbox
+
+        script = next(task.iter(f"{_B}script"), None)
+        if script is None or not (script.text or "").strip():
+            return  # Spiff's parser reports a script task without a script
+        text = script.text or ""
+        task_id = task.get("id")
+        what = f"script task {task_id!r}"
+        try:
+            if script_format == "juel":
+                sandbox.check_expression(text, element_id=task_id, value_context=True)
+            else:
+                sandbox.check_script(text, element_id=task_id)
+        except ExpressionError as err:
+            self.add(script, task_id, f"{what}: the script can never run: {err.reason}")
 
     def check_parameter_script(self, script: etree._Element) -> None:
         """A parameter's script runs; a listener's is checked where it is parsed
@@ -167,6 +229,9 @@ class _ExpressionChecks(_BpmnCheckBase):
             )
         elif language == script_languages.JAVASCRIPT:
             self.check_javascript(script, owner_id, what)
+        elif (script.text or "").strip():
+            # The engine evaluates a parameter's script as one expression (JUEL or Python).
+            self.check_runnable(script, owner_id, what, script.text or "", value_context=False)
 
     def check_javascript(self, element: etree._Element, owner_id: str | None, what: str) -> None:
         """The element's text parses as a JavaScript script; the line is the file's line."""
