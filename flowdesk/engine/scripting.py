@@ -77,7 +77,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             try:
                 result = self._evaluate_bean_expression(task, camunda["expression"])
             except BpmnError as err:  # a bean threw a BPMN error, as a handler may
-                return None if self._throw_bpmn_error(task, err) else True
+                return None if self.throw_bpmn_error(task, err) else True
             if camunda.get("resultVariable"):
                 task.data[camunda["resultVariable"]] = result
             return True
