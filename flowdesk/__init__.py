@@ -17,6 +17,7 @@ from flowdesk._records import (
     ProcessReport,
     StepStatistics,
     Task,
+    Wait,
 )
 from flowdesk.errors import (
     BpmnError,
@@ -28,6 +29,7 @@ from flowdesk.errors import (
     FlowdeskError,
     FormValidationError,
     HandlerError,
+    IgnoredExtensionWarning,
     InstanceStateError,
     MissingHandlerWarning,
     MissingListenerWarning,
@@ -67,6 +69,7 @@ __all__ = [
     "HandlerError",
     "HandlerRegistry",
     "HistoryEvent",
+    "IgnoredExtensionWarning",
     "InstanceStateError",
     "Job",
     "ListenerCall",
@@ -85,4 +88,5 @@ __all__ = [
     "Task",
     "TaskStateError",
     "UserTaskHandler",
+    "Wait",
 ]

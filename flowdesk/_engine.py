@@ -1,12 +1,12 @@
 """`Engine`: the one object an application talks to.
 
 Its methods follow Camunda 7's services — repository (`deploy`, `definitions`), runtime
-(`start`, `correlate`, `instance`, `instances`, `retry`), tasks (`tasks`, `claim`,
-`complete`), jobs (`run_due_jobs`, `jobs`) and history (`history`) — each implemented in its
-own module under `flowdesk.engine`. Every call is one database transaction: it loads what it
-needs, runs the workflow to its next wait state, saves and commits, or changes nothing. A call
-that loses an optimistic-lock race to another caller is run again from the start, a few times,
-before `ConcurrencyConflict` reaches its caller.
+(`start`, `correlate`, `trigger`, `instance`, `instances`, `waits`, `retry`), tasks
+(`tasks`, `claim`, `complete`), jobs (`run_due_jobs`, `jobs`) and history (`history`) — each
+implemented in its own module under `flowdesk.engine`. Every call is one database transaction:
+it loads what it needs, runs the workflow to its next wait state, saves and commits, or changes
+nothing. A call that loses an optimistic-lock race to another caller is run again from the
+start, a few times, before `ConcurrencyConflict` reaches its caller.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from flowdesk._records import (
     ProcessInstance,
     ProcessReport,
     Task,
+    Wait,
 )
 from flowdesk.engine import timers
 from flowdesk.engine.dmn.service import DecisionService
@@ -187,6 +188,39 @@ class Engine:
             How many instances the signal reached, started ones included (0 is no error).
         """
         return self._call(lambda uow: self._runtime.signal(uow, signal_name, dict(variables or {})))
+
+    def trigger(
+        self, instance_id: str, element_id: str, *, variables: Mapping[str, Any] | None = None
+    ) -> ProcessInstance:
+        """Move on an instance that waits at a receive task without a message.
+
+        Camunda 7's `RuntimeService.signal(executionId, variables)` (`trigger` in its newer
+        API): such a receive task is a plain wait state that only this call ends. When several
+        executions wait at the element (parallel paths, a multi-instance receive task), one
+        call moves one of them on. `waits(instance_id)` lists them with kind "trigger".
+
+        Args:
+            instance_id: The waiting instance.
+            element_id: The receive task's id.
+            variables: Set in the instance's scope before it moves on.
+
+        Raises:
+            NotFound: No such instance.
+            InstanceStateError: The instance is not running, or does not wait for a trigger at
+                `element_id` (messages, signals, timers and user tasks have their own calls).
+        """
+        return self._call(
+            lambda uow: self._runtime.trigger(uow, instance_id, element_id, dict(variables or {}))
+        )
+
+    def waits(self, instance_id: str) -> list[Wait]:
+        """The events an instance waits for: messages, signals, timers and triggers.
+
+        User tasks (`tasks`), jobs of async continuations (`jobs`) and called instances
+        (`instances(parent_id=...)`) are listed by their own calls. An ended instance waits for
+        nothing. Raises `NotFound` for an unknown id.
+        """
+        return self._read(lambda uow: self._runtime.waits(uow, instance_id))
 
     def instance(self, instance_id: str) -> ProcessInstance:
         """One instance. Raises `NotFound` for an unknown id."""

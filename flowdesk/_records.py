@@ -115,6 +115,23 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Wait:
+    """An event an instance waits for at one element (user tasks and jobs are listed apart).
+
+    `kind` is "message" or "signal" (`name` is the message or signal name; `Engine.correlate`
+    and `Engine.signal` deliver it), "timer" (`due_at`; its job is in `Engine.jobs`), or
+    "trigger": a receive task without a message, which `Engine.trigger` moves on (`name` is
+    the element id).
+    """
+
+    instance_id: str
+    element_id: str
+    kind: str
+    name: str | None
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepStatistics:
     """How long one user task of a process took, from `task_created` to `task_completed`."""
 

@@ -180,6 +180,18 @@ class MissingListenerWarning(MissingHandlerWarning):
         self.event = event
 
 
+class IgnoredExtensionWarning(UserWarning):
+    """A deployed model uses a Camunda 7 setting that flowdesk accepts but does not carry out.
+
+    Deploy warns once per element and setting (`problem` locates it); the model runs, but
+    where Camunda 7 would act on the setting, flowdesk does not, as the message says.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
 class BpmnError(Exception):
     """Raised by a service-task handler to throw a BPMN error the model can catch.
 

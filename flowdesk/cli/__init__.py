@@ -29,6 +29,7 @@ from flowdesk.cli.runtime_commands import (
     send_signal,
     show,
     start,
+    trigger,
 )
 from flowdesk.cli.task_commands import claim, complete, reassign, tasks
 
@@ -127,6 +128,7 @@ main.add_command(reassign)
 main.add_command(complete)
 main.add_command(correlate)
 main.add_command(send_signal)
+main.add_command(trigger)
 main.add_command(decide)
 main.add_command(instances)
 main.add_command(show)

@@ -59,7 +59,8 @@ def validate(settings: Settings, files: tuple[Path, ...]) -> None:
 
     Each is deployed into a throwaway in-memory engine (DMN files first, so processes may
     use their decisions). Prints every problem as FILE:LINE [ELEMENT]: MESSAGE and exits 1
-    when any file has one; services without a registered handler are warnings.
+    when any file has one; services without a registered handler, and Camunda settings that
+    flowdesk accepts but does not carry out, are warnings.
     """
     results: dict[Path, dict[str, Any]] = {}
     with flowdesk.Engine("sqlite://") as engine:
@@ -90,14 +91,17 @@ def validate(settings: Settings, files: tuple[Path, ...]) -> None:
 
 
 def _catching_missing_handlers(action: Callable[[], T]) -> tuple[T, list[str]]:
-    """Run `action`, collecting `MissingHandlerWarning`s as messages instead of showing them."""
+    """Run `action`, collecting deploy warnings (`MissingHandlerWarning`,
+    `IgnoredExtensionWarning`) as messages instead of showing them."""
+    deploy_warnings = (flowdesk.MissingHandlerWarning, flowdesk.IgnoredExtensionWarning)
     with warnings.catch_warnings(record=True) as caught:
         # "always", not the inherited filters: under `-W error` the warning would be raised.
-        warnings.simplefilter("always", flowdesk.MissingHandlerWarning)
+        for category in deploy_warnings:
+            warnings.simplefilter("always", category)
         result = action()
     messages = []
     for warning in caught:
-        if issubclass(warning.category, flowdesk.MissingHandlerWarning):
+        if issubclass(warning.category, deploy_warnings):
             messages.append(str(warning.message))
         else:
             warnings.warn_explicit(

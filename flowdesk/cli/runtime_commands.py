@@ -1,4 +1,5 @@
-"""Runtime commands: `start`, `correlate`, `signal`, `decide`, `instances`, `show` and `retry`."""
+"""Runtime commands: `start`, `correlate`, `signal`, `trigger`, `decide`, `instances`, `show`,
+`retry`."""
 
 from __future__ import annotations
 
@@ -120,6 +121,32 @@ def send_signal(
 
 
 @_command()
+@click.argument("instance_id")
+@click.argument("element_id")
+@_variable_options
+@click.pass_obj
+def trigger(
+    settings: Settings,
+    instance_id: str,
+    element_id: str,
+    var: tuple[str, ...],
+    vars_json: str | None,
+) -> None:
+    """Move on an instance waiting at a receive task without a message.
+
+    ELEMENT_ID is the receive task (`show` lists it under "Waiting for" as a trigger); this
+    is Camunda 7's runtimeService.signal(executionId).
+    """
+    engine = settings.engine()
+    instance = engine.trigger(instance_id, element_id, variables=parse_variables(var, vars_json))
+    if settings.json:
+        _print_json(instance)
+        return
+    click.echo(f"Instance {instance.id} moved on from {element_id}: {instance.state}")
+    _print_next_tasks(engine, instance)
+
+
+@_command()
 @click.argument("key")
 @_variable_options
 @click.option("--version", type=int, help="Evaluate this version instead of the latest.")
@@ -194,16 +221,18 @@ def instances(
 @click.argument("instance_id")
 @click.pass_obj
 def show(settings: Settings, instance_id: str) -> None:
-    """Show an instance, its open tasks and jobs.
+    """Show an instance, its open tasks, jobs and waits.
 
-    Prints the instance's state and variables, its open tasks and its waiting jobs.
+    Prints the instance's state and variables, its open tasks, its waiting jobs, and the
+    messages, signals, timers and triggers (receive tasks without a message) it waits for.
     """
     engine = settings.engine()
     instance = engine.instance(instance_id)
     open_tasks = engine.tasks(instance_id=instance_id)
     jobs = engine.jobs(instance_id=instance_id)
+    waits = engine.waits(instance_id)
     if settings.json:
-        _print_json({"instance": instance, "tasks": open_tasks, "jobs": jobs})
+        _print_json({"instance": instance, "tasks": open_tasks, "jobs": jobs, "waits": waits})
         return
     rows: list[tuple[str, object]] = [
         ("Instance", instance.id),
@@ -230,6 +259,12 @@ def show(settings: Settings, instance_id: str) -> None:
     click.echo("\nWaiting jobs:")
     if jobs:
         click.echo(_indent(_jobs_table(jobs)))
+    else:
+        click.echo("  (none)")
+    click.echo("\nWaiting for:")
+    if waits:
+        waiting = [[w.element_id, w.kind, w.name, w.due_at] for w in waits]
+        click.echo(_indent(format_table(["ELEMENT", "KIND", "NAME", "DUE"], waiting)))
     else:
         click.echo("  (none)")
 

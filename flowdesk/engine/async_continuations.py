@@ -142,7 +142,9 @@ def _new_mark(task: Any, kind: str) -> dict[str, Any]:
 
 
 def _flag(task: Any, name: str) -> bool:
-    return str(_extensions(task).get("camunda", {}).get(name, "")).strip().lower() == "true"
+    # Exactly "true", as Camunda's BpmnParse compares (`TRUE.equals`): "True" is not async.
+    # The parser has already read the older `camunda:async` as asyncBefore.
+    return bool(_extensions(task).get("camunda", {}).get(name) == "true")
 
 
 def _extensions(task: Any) -> dict[str, Any]:

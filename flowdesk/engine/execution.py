@@ -315,25 +315,40 @@ class Execution(UserTaskRows, WaitRows):
             if error is None:
                 finished = self.run.complete_call(task_ref, variables) or finished
             else:
-                finished = self.run.throw_call_error(task_ref, *error) or finished
+                finished = self.run.throw_call_error(task_ref, *error, variables) or finished
         return finished
 
     def _report_to_caller(self, row: InstanceRow, error: tuple[str, dict[str, Any]] | None) -> None:
         """Hand an ended instance's variables, or an error it did not catch, to its caller.
 
         As in Camunda, a BPMN error a called instance does not catch reaches the call activity;
-        an error boundary there cancels the call, which terminates the called instance.
+        an error boundary there cancels the call, which terminates the called instance. The
+        `camunda:out` mappings apply either way: Camunda's `BpmnExceptionHandler` passes the
+        output variables on while the error leaves the called instance.
         """
         assert row.parent_instance_id is not None and row.parent_task_ref is not None
         caller = self.parent or Execution.open(self.ctx, self.uow, row.parent_instance_id)
-        if error is not None:
-            caller._ended_calls.append((row.parent_task_ref, {}, error))
-        else:
-            extensions = caller.run.call_extensions(row.parent_task_ref)
-            variables = calls.out_variables(extensions, row.variables)
-            caller._ended_calls.append((row.parent_task_ref, variables, None))
+        if error is not None and not caller._catches_call_error(row.parent_task_ref, error[0]):
+            # Nothing above catches it: Camunda's BpmnExceptionHandler ends the throwing path
+            # (`execution.end`), and the call goes on once the called instance has ended.
+            if row.state not in _ENDED:
+                return
+            error = None
+        extensions = caller.run.call_extensions(row.parent_task_ref)
+        variables = calls.out_variables(extensions, row.variables)
+        caller._ended_calls.append((row.parent_task_ref, variables, error))
         if self.parent is None:  # the caller is not saving right now: save it here
             caller.save()
+
+    def _catches_call_error(self, task_ref: str, code: str) -> bool:
+        """Whether this instance, or an instance that called it, catches an error thrown at
+        its call activity `task_ref` (Camunda looks up the whole hierarchy first)."""
+        if self.run.catches_call_error(task_ref, code):
+            return True
+        if self.row.parent_instance_id is None or self.row.parent_task_ref is None:
+            return False
+        caller = self.parent or Execution.open(self.ctx, self.uow, self.row.parent_instance_id)
+        return caller._catches_call_error(self.row.parent_task_ref, code)
 
     def _end_abandoned_calls(self) -> None:
         for instance_id in self.run.abandoned_calls():

@@ -60,7 +60,15 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-from flowdesk.engine import job_retries, listener_parsing, script_languages, timer_events, timers
+from flowdesk.engine import (
+    feel_scripts,
+    job_retries,
+    listener_parsing,
+    script_languages,
+    timer_events,
+    timers,
+    triggers,
+)
 from flowdesk.engine.compensation import (
     CompensationProcessParser,
     configure_throw,
@@ -105,6 +113,7 @@ class _CamundaExtensionsMixin:
         if node.get("scriptFormat") is not None:
             # A script task's language: the script engine runs a `juel` script as EL.
             extensions["script_format"] = node.get("scriptFormat").strip().lower()
+        _with_camunda_aliases(extensions["camunda"])
         elements = _child(node, "extensionElements")
         if elements is None:
             return extensions
@@ -140,6 +149,18 @@ class _CamundaExtensionsMixin:
                 str(err), node=self.node, file_name=getattr(self, "filename", None)
             ) from err
         return text
+
+
+def _with_camunda_aliases(camunda: dict[str, str]) -> None:
+    """Camunda 7's older attribute names, read as its `BpmnParse` reads them.
+
+    `camunda:async="true"` is asyncBefore (`isAsyncBefore` accepts either), and
+    `camunda:resultVariableName` is `resultVariable` when that is absent (`parseResultVariable`).
+    """
+    if camunda.get("async") == "true":
+        camunda["asyncBefore"] = "true"
+    if "resultVariable" not in camunda and "resultVariableName" in camunda:
+        camunda["resultVariable"] = camunda["resultVariableName"]
 
 
 class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  # Spiff is untyped
@@ -336,6 +357,10 @@ def _override_classes() -> dict[str, tuple[type, type]]:
         )
     classes[full_tag("serviceTask")] = (_service_task_parser(), FlowdeskServiceTask)
     classes[full_tag("sendTask")] = (_send_task_parser(classes[full_tag("sendTask")][0]), SendTask)
+    classes[full_tag("receiveTask")] = (
+        triggers.receive_task_parser(classes[full_tag("receiveTask")][0]),
+        ReceiveTask,
+    )
     classes[full_tag("businessRuleTask")] = (
         _with((_CamundaExtensionsMixin,), BusinessRuleTaskParser),
         FlowdeskBusinessRuleTask,
@@ -372,6 +397,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
         bpmn = script_languages.with_marked_javascript(bpmn)
+        bpmn = feel_scripts.mark_feel_texts(bpmn)  # FEEL scripts/conditions: see feel_scripts
         super().add_bpmn_xml(_with_links_as_flows(bpmn, filename), filename)
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:

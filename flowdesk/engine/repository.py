@@ -36,7 +36,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
 from flowdesk._records import ProcessDefinition
-from flowdesk.engine import listeners, start_timers, validation
+from flowdesk.engine import listeners, start_timers, triggers, validation
 from flowdesk.engine.dmn.task import pinned_refs
 from flowdesk.engine.parser import FlowdeskParser
 from flowdesk.engine.scripting import implementation_of
@@ -45,6 +45,7 @@ from flowdesk.engine.workflow import SpecBundle
 from flowdesk.errors import (
     BpmnValidationError,
     ExpressionError,
+    IgnoredExtensionWarning,
     MissingHandlerWarning,
     MissingListenerWarning,
     NotFound,
@@ -188,6 +189,10 @@ class RepositoryService:
                     start_timers.schedule(uow, row, resource.tree, previous=latest, now=now)
                 deployed.append(definition_record(row))
         self._warn_missing_handlers(resources + _stored_dependencies(uow, resources, max_id=None))
+        for resource in resources:
+            if resource.kind == "bpmn":
+                for problem in validation.ignored_settings(resource.tree, resource.name):
+                    warnings.warn(IgnoredExtensionWarning(problem), stacklevel=3)
         return deployed
 
     def _warn_missing_handlers(self, resources: Iterable[_Resource]) -> None:
@@ -451,6 +456,7 @@ _QUIET_EVENTS = (
     EscalationEventDefinition,
     TerminateEventDefinition,
     CancelEventDefinition,
+    triggers.TriggerDefinition,  # a receive task without a message: `Engine.trigger` ends it
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flowdesk._records import ProcessInstance
+from flowdesk._records import ProcessInstance, Wait
 from flowdesk.engine import correlation
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
@@ -113,3 +113,35 @@ class RuntimeService:
         execution.record("incident_retried", user=user)
         execution.run.retry()
         return instance_record(execution.save())
+
+    def trigger(
+        self, uow: UnitOfWork, instance_id: str, element_id: str, variables: Mapping[str, Any]
+    ) -> ProcessInstance:
+        execution = Execution.open(self._ctx, uow, instance_id)
+        state = execution.row.state
+        if state != InstanceState.RUNNING.value:
+            raise InstanceStateError(instance_id, state, "only a running instance can be triggered")
+        if not execution.run.trigger(element_id, variables):
+            raise InstanceStateError(
+                instance_id, state, f"no receive task {element_id!r} waits for a trigger"
+            )
+        return instance_record(execution.save())
+
+    def waits(self, uow: UnitOfWork, instance_id: str) -> list[Wait]:
+        row = uow.instances.get(instance_id)
+        if row.state in _ENDED or row.workflow_state is None:
+            return []
+        execution = Execution.open(self._ctx, uow, instance_id)
+        return [
+            Wait(
+                instance_id=instance_id,
+                element_id=wait.element_id,
+                kind=wait.kind,
+                name=wait.name if wait.kind in ("message", "signal") else None,
+                due_at=wait.due_at,
+            )
+            for wait in execution.run.waits()
+        ]
+
+
+_ENDED = frozenset({InstanceState.COMPLETED.value, InstanceState.TERMINATED.value})

@@ -7,7 +7,9 @@ Camunda 7 names a script's language in `scriptFormat` (script tasks, `camunda:sc
   bindings (see `flowdesk.engine.javascript`);
 - `python` (or no format): flowdesk's sandboxed Python (see `flowdesk.engine.sandbox`), which
   is not Camunda's Jython;
-- `juel`: one `${...}` expression.
+- `juel`: one `${...}` expression;
+- `feel`: one FEEL expression, as Camunda 7's FEEL Scala script engine runs it (see
+  `flowdesk.engine.feel_scripts`).
 
 Groovy, Jython, JRuby, XSLT, Kotlin and the other JSR-223 languages of the JVM are refused at
 deploy with `unsupported_reason`.
@@ -23,12 +25,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flowdesk.engine import javascript, sandbox
+from flowdesk.engine import feel_scripts, javascript, sandbox
 from flowdesk.errors import ExpressionError
 
 JAVASCRIPT = "javascript"
 PYTHON = "python"
 JUEL = "juel"
+FEEL = feel_scripts.LANGUAGE
 
 # Names Camunda users write for JSR-223 languages flowdesk cannot run, for a clear refusal.
 _JVM_LANGUAGES = {
@@ -48,7 +51,7 @@ _JVM_LANGUAGES = {
     "mvel": "MVEL",
 }
 
-SUPPORTED = "javascript (also js, ecmascript), python (flowdesk's sandboxed Python) and juel"
+SUPPORTED = "javascript (also js, ecmascript), python (flowdesk's sandboxed Python), juel and feel"
 """What flowdesk runs, as refusals say it."""
 
 # The internal-data key under which `WorkflowRun` keeps the names local to the running
@@ -57,7 +60,7 @@ _LOCAL_NAMES_KEY = "flowdesk_local"
 
 
 def language_of(script_format: str | None) -> str | None:
-    """`JAVASCRIPT`, `PYTHON` or `JUEL` for a `scriptFormat`/`language`, or None if not run.
+    """`JAVASCRIPT`, `PYTHON`, `JUEL` or `FEEL` for a `scriptFormat`/`language`, or None.
 
     No format at all is `PYTHON`, flowdesk's default for script tasks.
     """
@@ -68,6 +71,8 @@ def language_of(script_format: str | None) -> str | None:
         return PYTHON
     if name == JUEL:
         return JUEL
+    if name == FEEL:
+        return FEEL
     return None
 
 
@@ -121,8 +126,8 @@ def run_script(
             `javascript.DelegateTask`), for the caller to apply to the user task.
 
     Returns:
-        The script's value: for JavaScript its last expression, for JUEL the expression's value,
-        for Python None.
+        The script's value: for JavaScript its last expression, for JUEL and FEEL
+        the expression's value, for Python None.
 
     Raises:
         ExpressionError: The language is not supported, or the script fails (see
@@ -144,6 +149,8 @@ def run_script(
         return None
     if language == JUEL:
         return sandbox.evaluate(source, task.data, element_id=element_id)
+    if language == FEEL:
+        return feel_scripts.evaluate(source, task.data)
     raise ExpressionError(source, unsupported_reason(script_format or ""), element_id=element_id)
 
 

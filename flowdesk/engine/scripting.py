@@ -12,7 +12,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
-from flowdesk.engine import javascript, sandbox, script_languages, timers
+from flowdesk.engine import feel_scripts, javascript, sandbox, script_languages, timers
 from flowdesk.engine.expressions import ExpressionExecution
 from flowdesk.engine.listeners import field_values
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
@@ -215,6 +215,9 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             objects: More context objects above the variables, e.g. Camunda's `task`; an
                 `execution` here replaces the task's.
         """
+        if feel_scripts.is_marked(expression):
+            # FEEL (language="feel"): must give true or false.
+            return feel_scripts.evaluate_condition(expression, task.data)
         if javascript.is_marked(expression):
             try:
                 return script_languages.evaluate_condition(task, javascript.unmark(expression))
@@ -247,6 +250,10 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         `camunda:resultVariable` (a null JavaScript value is not stored, as Camunda's
         `ScriptTaskActivityBehavior` skips it). Python scripts run in the sandbox as statements.
         """
+        if feel_scripts.is_marked(script):
+            # FEEL (scriptFormat="feel"): the value goes to camunda:resultVariable.
+            feel_scripts.run_script(script, task.data)
+            return True
         if javascript.is_marked(script):
             return self._execute_javascript(task, script)
         spec = task.task_spec

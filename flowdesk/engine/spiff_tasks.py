@@ -8,7 +8,7 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import javascript, sandbox, script_languages
+from flowdesk.engine import feel_scripts, javascript, sandbox, script_languages
 
 
 def taken_elements(gateway: Any) -> list[str]:
@@ -65,6 +65,8 @@ def evaluate_parameters(
                 k: sandbox.evaluate_value(v, context, beans=beans, objects=objects)
                 for k, v in value["map"].items()
             }
+        elif "script" in value and feel_scripts.is_feel(value.get("format")):
+            result[name] = feel_scripts.evaluate(value["script"], context)
         elif "script" in value and script_languages.language_of(value.get("format")) == (
             script_languages.JAVASCRIPT
         ):

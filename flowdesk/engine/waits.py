@@ -1,4 +1,4 @@
-"""What a workflow waits for: timers (with due times), messages and signals.
+"""What a workflow waits for: timers (with due times), messages, signals and triggers.
 
 The engine turns these into job rows and subscriptions. Everything is read from the Spiff
 workflow and returned as plain data.
@@ -18,12 +18,13 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBased
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import event_scopes, timers
+from flowdesk.engine import event_scopes, timers, triggers
 
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """An event the instance waits for: a timer (with due time), a message or a signal."""
+    """An event the instance waits for: a timer (with due time), a message, a signal, or a
+    trigger (a receive task without a message; `name` is its element id)."""
 
     task_ref: str
     element_id: str
@@ -63,6 +64,8 @@ def waits(wf: Any) -> list[Wait]:
                 found.append(Wait(ref, element_id, "message", definition.name))
             elif isinstance(definition, SignalEventDefinition):
                 found.append(Wait(ref, element_id, "signal", definition.name))
+            elif isinstance(definition, triggers.TriggerDefinition):
+                found.append(Wait(ref, element_id, triggers.KIND, element_id))
         if timer is not None:
             found.append(timer)
     return found

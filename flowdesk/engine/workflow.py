@@ -44,6 +44,7 @@ from flowdesk.engine import (
     pruning,
     sandbox,
     timers,
+    triggers,
 )
 from flowdesk.engine import waits as waiting
 from flowdesk.engine.script_languages import execution_of
@@ -220,6 +221,25 @@ class WorkflowRun:
         self._guarded(lambda: self._catch(event))
         return True
 
+    def trigger(self, element_id: str, variables: Mapping[str, Any]) -> bool:
+        """End the wait of one receive task of `element_id` that waits for a trigger.
+
+        `variables` go to the process scope first, as Camunda's `signal(executionId, vars)`
+        sets them. Returns False if no task of that element waits for a trigger.
+        """
+        waiting = triggers.waiting_tasks(self._wf, element_id)
+        if not waiting:
+            return False
+        task = waiting[0]
+
+        def act() -> None:
+            self._wf.data.update(copy.deepcopy(dict(variables)))
+            triggers.fire(task)
+            self._advance()
+
+        self._guarded(act)
+        return True
+
     def _catch(self, event: Any) -> None:
         # internal=False: an event from outside that nothing catches is not thrown on again.
         self._wf.event_manager.catch(event, internal=False)
@@ -260,23 +280,57 @@ class WorkflowRun:
         self._guarded(act)
         return True
 
-    def throw_call_error(self, task_ref: str, code: str, data: Mapping[str, Any]) -> bool:
+    def throw_call_error(
+        self,
+        task_ref: str,
+        code: str,
+        data: Mapping[str, Any],
+        variables: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Throw a BPMN error its called instance did not catch at a call activity.
 
-        Returns False if the call activity no longer waits. Uncaught here too, the error is
-        only recorded: the called instance already ended that path.
+        `variables` are the call's `camunda:out` mappings, which reach the caller's scope
+        before the error is caught (Camunda's `OutputVariablesPropagator`). Returns False if
+        the call activity no longer waits. Uncaught here too, the error is only recorded: the
+        called instance already ended that path.
         """
         task = self._task(task_ref)
         if task is None or task.state != TaskState.STARTED:
             return False
 
         def act() -> None:
+            self._wf.data.update(copy.deepcopy(dict(variables or {})))
             event = BpmnEvent(ErrorDefinition(code, code), dict(data), target=task.workflow)
             task.workflow.top_workflow.catch(event)
             self._advance()
 
         self._guarded(act)
         return True
+
+    def catches_call_error(self, task_ref: str, code: str) -> bool:
+        """Whether an error thrown at this call activity is caught in this instance.
+
+        The catchers `throw_call_error` would reach: a boundary event on the call activity or
+        on a sub-process around it, or an error event sub-process.
+        """
+        task = self._task(task_ref)
+        if task is None:
+            return False
+        event = BpmnEvent(ErrorDefinition(code, code), {}, target=task.workflow)
+        waiting = list(self._wf.event_manager.tasks.values())
+        workflow = task.workflow
+        while workflow is not None:
+            if any(
+                t.workflow == workflow and t.task_spec.event_definition.catches(t, event)
+                for t in waiting
+            ):
+                return True
+            workflow = workflow.parent_workflow
+        for name in self._wf.spec.start.trigger_specs:
+            for start in self._wf.subprocess_specs[name].bpmn_start_events:
+                if start.event_definition == event.event_definition:
+                    return True
+        return any(t.task_spec.catches(t, event) for t in waiting)
 
     def call_extensions(self, task_ref: str) -> dict[str, Any]:
         """The Camunda settings of a call activity task (its `camunda:out` mappings)."""

@@ -33,8 +33,8 @@ def test_deploy__parameter_script_in_another_language_is_rejected_naming_its_tas
     assert messages["Check_score"] == (
         "camunda:script of parameter 'defaultScore' of 'Check_score': script format "
         "'groovy' is not supported (Groovy is a JVM script language flowdesk cannot run); "
-        "flowdesk runs javascript (also js, ecmascript), python (flowdesk's sandboxed Python) "
-        "and juel"
+        "flowdesk runs javascript (also js, ecmascript), python (flowdesk's sandboxed Python), "
+        "juel and feel"
     )
     assert caught.value.problems[0].line == 16  # the camunda:script element
     assert engine.definitions() == []

@@ -26,6 +26,7 @@ EXPECTED = [
     "HandlerError",
     "HandlerRegistry",
     "HistoryEvent",
+    "IgnoredExtensionWarning",
     "InstanceStateError",
     "Job",
     "ListenerCall",
@@ -44,6 +45,7 @@ EXPECTED = [
     "Task",
     "TaskStateError",
     "UserTaskHandler",
+    "Wait",
 ]
 
 
@@ -72,6 +74,8 @@ def test_engine__has_every_method_api_md_names() -> None:
         "reassign",
         "documents",
         "now",
+        "trigger",
+        "waits",
     ]:
         assert callable(getattr(flowdesk.Engine, name)), name
 

@@ -492,6 +492,22 @@ def test_correlate__by_business_key_and_by_correlation_key(cli, write):
     }
 
 
+def test_trigger__show_lists_the_receive_task_and_trigger_moves_it_on(cli, write):
+    model = bpmn("goods_in", through('    <bpmn:receiveTask id="Step" name="Goods arrive" />\n'))
+    cli("deploy", str(write("goods.bpmn", model)))
+    instance = as_json(cli("--json", "start", "goods_in"))
+
+    shown = cli("show", instance["id"]).stdout
+    assert "Waiting for:" in shown and re.search(r"Step\s+trigger", shown)
+    waits = as_json(cli("--json", "show", instance["id"]))["waits"]
+    assert [(w["element_id"], w["kind"]) for w in waits] == [("Step", "trigger")]
+
+    moved = as_json(cli("--json", "trigger", instance["id"], "Step", "--var", "pallets=3"))
+    assert moved["state"] == "completed"
+    assert moved["variables"] == {"pallets": 3}
+    assert cli("trigger", instance["id"], "Step", exit_code=1).stderr.startswith("error: ")
+
+
 def test_correlate__nobody_waiting_is_an_error(cli):
     result = cli("correlate", "payment_received", exit_code=1)
     assert result.stderr.startswith("error: message 'payment_received'")
@@ -746,6 +762,14 @@ def test_validate__checks_every_file_and_shows_warnings(cli, write):
         (True, 0, 1),
     ]
     assert report[0]["problems"][0]["element_id"] == "Flow_1"
+
+
+def test_validate__shows_camunda_settings_flowdesk_does_not_carry_out_as_warnings(cli, write):
+    model = bpmn("invoice", through('    <bpmn:userTask id="Step" camunda:formRef="invoice" />\n'))
+    path = write("invoice.bpmn", model)
+    result = cli("validate", str(path))
+    assert re.search(r"warning: .*invoice.bpmn:\d+ \[Step\]: camunda:formRef", result.stdout)
+    assert f"{path}: ok - invoice" in result.stdout
 
 
 def test_validate__missing_file_is_a_usage_error(cli, tmp_path):

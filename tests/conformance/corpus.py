@@ -15,8 +15,9 @@ test suite. For each file the harness, through the public `flowdesk.Engine`:
    `START_VARIABLES`, a second time on a fresh database **with the harness's help**, the start
    variables a Camunda test would pass;
 4. drives the instance and the instances it calls: delivers each message and signal they wait
-   for once, moves the injected clock to the next timer job and runs the due jobs, within
-   fixed bounds, until nothing more can happen;
+   for once, triggers each receive task without a message (`runtimeService.signal`), moves
+   the injected clock to the next timer job and runs the due jobs, within fixed bounds, until
+   nothing more can happen;
 5. reports a typed `Outcome`.
 
 `python -m tests.conformance.corpus --write` regenerates the table in `docs/conformance.md`
@@ -655,6 +656,17 @@ class _Run:
             fresh = [w for w in waits if (w[0], w[1]) not in self.delivered]
             if fresh:
                 self._deliver(*fresh[0], business_key={i.id: i.business_key for i in running})
+                continue
+            triggers = sorted(
+                (w.element_id, w.instance_id)
+                for i in running
+                for w in self.engine.waits(i.id)
+                if w.kind == "trigger"
+            )
+            if triggers:
+                # A receive task without a message: the Java test's runtimeService.signal.
+                element, instance_id = triggers[0]
+                self.engine.trigger(instance_id, element)
                 continue
             jobs = [j for i in running for j in self.engine.jobs(instance_id=i.id)]
             jobs.sort(key=lambda j: (j.due_at, j.element_id))

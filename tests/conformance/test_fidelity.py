@@ -273,26 +273,14 @@ NO_ID = (
     "sequence flows without an id attribute are dropped: the instance ends right after its "
     "start event (issue 11, first finding)"
 )
-RECEIVE_TASK = (
-    "a receive task without a messageRef completes at once; in Camunda it is a wait state "
-    "that runtimeService.signal ends"
-)
 EVENT_SUBPROCESS_IN_SUBPROCESS = (
     "refused at deploy: an event sub-process inside a sub-process (SpiffWorkflow 3.2 runs "
     "event sub-processes only at the process level)"
-)
-ASYNC = (
-    'camunda:async="true" (Camunda 7\'s older spelling of asyncBefore) is ignored: the '
-    "service task runs in the completing call and no job is created"
 )
 BEANS_IN_TASK_EXPRESSIONS = (
     "registered handlers are beans in service-task expressions only: camunda:assignee "
     "'#{jobAnnouncementService.findRequester(jobAnnouncementId)}' ends in an incident "
     "(unknown variable), where Camunda resolves the bean in any expression"
-)
-OUT_ON_ERROR = (
-    'camunda:out variables="all" is not applied when the called instance ends with a BPMN '
-    "error: the caller does not get subVariable"
 )
 
 PUBLICATION = "camunda-examples/camunda-testing-job-announcement-publication.bpmn"
@@ -413,7 +401,6 @@ EXPECTATIONS = [
             "invoiceProcessed",
         ),
         variables={**INVOICE_START, "approved": True},
-        xfail=ASYNC,
     ),
     Expectation(
         "invoice-not-approved",
@@ -515,7 +502,7 @@ EXPECTATIONS = [
         steps=(),
         state="running",
         path=("StartEvent_1", "ManualTask_1", "ParallelGateway_1"),
-        xfail=f"{NO_ID}; then: {RECEIVE_TASK}",
+        xfail=NO_ID,
     ),
     Expectation(
         "event-based-gateway-message",
@@ -621,7 +608,6 @@ EXPECTATIONS = [
         # The error cancels the call activity: only the boundary event finished after it.
         path=("StartEvent_1", "BoundaryEvent_1"),
         variables={"subVariable": "Hello from Subprocess"},
-        xfail=OUT_ON_ERROR,
     ),
     Expectation(
         "error-from-multi-instance-subprocess",
@@ -713,7 +699,6 @@ EXPECTATIONS = [
         ),
         state="running",
         path=("theStart",),  # waits in the receive task
-        xfail=RECEIVE_TASK,
     ),
     Expectation(
         "start-timer-cycle-with-limit",
@@ -731,7 +716,6 @@ EXPECTATIONS = [
         ),
         state="running",
         path=("theStart",),
-        xfail=RECEIVE_TASK,
     ),
 ]
 

@@ -152,7 +152,7 @@ def test_unsupported_reason__says_what_runs_instead():
     assert reason == (
         "script format 'xslt' is not supported (XSLT is a JVM script language flowdesk cannot "
         "run); flowdesk runs javascript (also js, ecmascript), python (flowdesk's sandboxed "
-        "Python) and juel"
+        "Python), juel and feel"
     )
 
 

@@ -142,11 +142,15 @@ def test_parse_xml__external_entities_are_not_resolved(tmp_path):
     "namespace",
     [
         "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+        "http://www.omg.org/spec/DMN/20151101/dmn11.xsd",
         "http://www.omg.org/spec/DMN/20180521/MODEL/",
         "https://www.omg.org/spec/DMN/20191111/MODEL/",
+        "https://www.omg.org/spec/DMN/20191111/DMN13.xsd",
+        "https://www.omg.org/spec/DMN/20211108/MODEL/",
+        "https://www.omg.org/spec/DMN/20230324/MODEL/",
     ],
 )
-def test_kind_of__dmn_1_1_to_1_3_are_dmn(namespace):
+def test_kind_of__dmn_1_1_to_1_5_are_dmn(namespace):
     source = f'<definitions xmlns="{namespace}" id="d"><decision id="x"/></definitions>'
 
     tree = validation.parse_xml(source.encode(), "d.dmn")
@@ -883,13 +887,18 @@ def test_validate_dmn__reports_each_rule_with_line_and_decision():
             "decision table of 'table': 'Rule_2' has 0 output entries but the table has "
             "1 output column",
         ),
-        (line_of(text, 'id="DecisionTable_2"'), "bare", "decision table of 'bare' has no input"),
         (line_of(text, 'id="DecisionTable_2"'), "bare", "decision table of 'bare' has no output"),
         (
             line_of(text, 'id="table" name="Again"'),
             "table",
             f"id 'table' is used more than once (first on line {first_table}); "
             "ids must be unique in a file",
+        ),
+        (
+            line_of(text, 'id="table" name="Again"'),
+            "table",
+            "decision 'table': a literal expression decision needs a <variable> with a name: "
+            "its value is published under that name",
         ),
     ]
     assert {p.file for p in problems} == {"broken.dmn"}

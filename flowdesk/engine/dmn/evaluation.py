@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from flowdesk.engine import sandbox
+from flowdesk.engine import javascript, sandbox
 from flowdesk.engine.dmn import feel, functions, model, reader
 from flowdesk.errors import DecisionError, ExpressionError
 
@@ -72,9 +72,13 @@ def add_to_variables(result: DecisionResult, variables: dict[str, Any]) -> None:
     if not result.entries:
         return
     if len(result.entries) == 1 and result.kind != "list":
-        variables.update(result.entries[0])
+        variables.update(
+            (name, value) for name, value in result.entries[0].items() if name != model.UNNAMED
+        )
         return
     names = dict.fromkeys(name for entry in result.entries for name in entry)
+    # An unnamed output (Camunda: a variable named null) is not a variable anything can read.
+    names.pop(model.UNNAMED, None)
     for name in names:
         variables[name] = [entry[name] for entry in result.entries if name in entry]
 
@@ -127,14 +131,17 @@ def _matches(
         if test.source == "True":
             continue
         scope = {**variables, column.variable: value}
-        if test.language == "juel":
-            outcome = _sandboxed(decision, test, scope, "input entry")
-            passed = outcome if isinstance(outcome, bool) else functions.matches(value, outcome)
+        if test.language == "javascript":
+            passed = _script(decision, test, scope, "input entry")
+        elif test.language == "juel":
+            # Camunda 7 (DecisionTableEvaluationHandler.isConditionApplicable): a non-FEEL
+            # entry matches only when it gives `true`.
+            passed = _sandboxed(decision, test, scope, "input entry")
         else:
             passed = _sandboxed(
                 decision,
                 test,
-                {feel.VARIABLES: scope, feel.INPUT: value, **functions.HELPERS},
+                {feel.VARIABLES: scope, feel.INPUT: value, **feel.HELPERS},
                 "input entry",
             )
         if passed is not True:
@@ -162,9 +169,48 @@ def _run(
     variables: Mapping[str, Any],
     what: str,
 ) -> Any:
+    if expression.language == "javascript":
+        return _script(decision, expression, variables, what)
     if expression.language == "juel":
         return _sandboxed(decision, expression, variables, what)
-    return _sandboxed(decision, expression, {feel.VARIABLES: variables, **functions.HELPERS}, what)
+    return feel_value(
+        _sandboxed(decision, expression, {feel.VARIABLES: variables, **feel.HELPERS}, what)
+    )
+
+
+def feel_value(value: Any) -> Any:
+    """A FEEL number as Camunda 7 hands it over: whole numbers are integers (`10 * 1.5` is 15).
+
+    The FEEL Scala engine's value mapper turns a whole FEEL number into a Java Long and any
+    other into a Double, so a typeRef `string` output of `10 * 1.5` is "15", not "15.0".
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list | tuple):
+        return [feel_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: feel_value(item) for key, item in value.items()}
+    return value
+
+
+def _script(
+    decision: model.Decision,
+    expression: model.Expression,
+    variables: Mapping[str, Any],
+    what: str,
+) -> Any:
+    """A JavaScript cell, run as Camunda's DMN engine runs scripts: variables only, no
+    `execution`; the last value is the result."""
+    try:
+        return javascript.evaluate(expression.source, variables, element_id=expression.element_id)
+    except ExpressionError as err:
+        raise DecisionError(
+            decision.id,
+            f"{what} ({expression.text!r}): {err.reason}",
+            element_id=expression.element_id,
+        ) from err
 
 
 def _sandboxed(

@@ -19,25 +19,28 @@ value under test as `dmn_input`.
 The subset: literals (numbers, `"strings"` and `'strings'`, `true`, `false`, `null`, lists
 `[1, 2]`), names and dotted paths, `+ - * / **`, comparisons `= != < <= > >=`, `and`, `or`,
 `not(...)`, `if c then a else b`, parentheses, `?` (the value under test, in input entries),
-and the functions in `functions.FUNCTIONS` (`date`, `date and time`, `string`, `number`, ...).
+the functions in `functions.FUNCTIONS` (`date`, `date and time`, `string`, `number`, ...),
+contexts `{a: 1}`, list indexes and filters `xs[1]`, `xs[item > 1]`, `for`, `some`, `every`,
+`in` and `between`. The constructs that open a scope of names translate their inner text to a
+`lambda dmn_vars: ...` whose parameter shadows the outer variables; `feel_scopes` runs them.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
-from flowdesk.engine.dmn import functions
+from flowdesk.engine.dmn import feel_scopes, functions
+from flowdesk.engine.dmn.feel_tokens import KEYWORDS as KEYWORDS
+from flowdesk.engine.dmn.feel_tokens import MULTI_WORD, Token, tokenize
+from flowdesk.engine.dmn.feel_tokens import FeelSyntaxError as FeelSyntaxError
 
 VARIABLES = "dmn_vars"
 """The sandbox global holding the variables a translated text reads."""
 INPUT = "dmn_input"
 """The sandbox global holding the value a unary test checks."""
-
-
-class FeelSyntaxError(ValueError):
-    """A FEEL text outside the supported subset; the message says what and where."""
+HELPERS = {**functions.HELPERS, **feel_scopes.HELPERS}
+"""Every name translated FEEL calls; evaluators pass them to the sandbox with the variables."""
 
 
 def translate_expression(text: str) -> str:
@@ -95,7 +98,7 @@ def _translate_tests(text: str) -> str:
         inner = parser.positive_tests(closing=")")
         parser.expect(")")
         parser.expect_end()
-        return f"(not {inner})"
+        return f"{functions.helper_name('not')}({inner})"
     source = parser.positive_tests(closing=None)
     parser.expect_end()
     return source
@@ -116,80 +119,11 @@ def _closes_at_end(parser: _Parser, open_index: int) -> bool:
     return False
 
 
-# --- tokens -------------------------------------------------------------------------------
+# Translated sources that are conditions: comparisons, and, or, between, in, some/every, not.
+_CONDITIONS = ("dmn_compare(", "dmn_and(", "dmn_or(", "dmn_between(", "dmn_quantify(",
+               f"(lambda {INPUT}:", "dmn_fn_not(")  # fmt: skip
 
-_SYMBOLS = ("..", "**", "==", "<=", ">=", "!=", "<", ">", "=", "+", "-", "*", "/", "(", ")",
-            "[", "]", ",", ".", "?")  # fmt: skip
-KEYWORDS = frozenset({"true", "false", "null", "and", "or", "if", "then", "else"})
-"""Words FEEL reserves; they cannot name a variable."""
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
-# Function names of several words; a name followed by these words and `(` is one function.
-_MULTI_WORD = sorted(
-    (tuple(name.split()) for name in functions.FUNCTIONS if " " in name), key=len, reverse=True
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # "number", "string", "name", "op" or "end"
-    value: Any
-    pos: int
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-        elif ch.isdigit() or (ch == "." and i + 1 < len(text) and text[i + 1].isdigit()):
-            start = i
-            while i < len(text) and text[i].isdigit():
-                i += 1
-            if i + 1 < len(text) and text[i] == "." and text[i + 1].isdigit():
-                i += 1
-                while i < len(text) and text[i].isdigit():
-                    i += 1
-            literal = text[start:i]
-            tokens.append(
-                _Token("number", float(literal) if "." in literal else int(literal), start)
-            )
-        elif ch in "\"'":
-            value, i = _scan_string(text, i)
-            tokens.append(_Token("string", value, i))
-        elif ch.isalpha() or ch == "_":
-            start = i
-            while i < len(text) and (text[i].isalnum() or text[i] == "_"):
-                i += 1
-            tokens.append(_Token("name", text[start:i], start))
-        else:
-            symbol = next((s for s in _SYMBOLS if text.startswith(s, i)), None)
-            if symbol is None:
-                raise FeelSyntaxError(f"unexpected {ch!r} at position {i}")
-            if symbol == "==":
-                raise FeelSyntaxError(f"'==' at position {i} is not FEEL; write '=' or the value")
-            tokens.append(_Token("op", symbol, i))
-            i += len(symbol)
-    tokens.append(_Token("end", None, len(text)))
-    return tokens
-
-
-def _scan_string(text: str, start: int) -> tuple[str, int]:
-    quote = text[start]
-    chars: list[str] = []
-    i = start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
-            chars.append(_ESCAPES[text[i + 1]])
-            i += 2
-        elif ch == quote:
-            return "".join(chars), i + 1
-        else:
-            chars.append(ch)
-            i += 1
-    raise FeelSyntaxError(f"string starting at position {start} is not closed")
+# --- tokens: see feel_tokens -------------------------------------------------------------
 
 
 def _python_string(value: str) -> str:
@@ -206,16 +140,17 @@ class _Parser:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = _tokenize(text)
+        self.tokens = tokenize(text)
         self.index = 0
+        self.in_endpoint = False
 
     # token helpers
 
     @property
-    def token(self) -> _Token:
+    def token(self) -> Token:
         return self.tokens[self.index]
 
-    def advance(self) -> _Token:
+    def advance(self) -> Token:
         token = self.token
         self.index += 1
         return token
@@ -255,14 +190,16 @@ class _Parser:
             tests.append(self.positive_test())
         if closing is not None and not self.peek_op(closing):
             raise self.error(f"expected ',' or {closing!r}")
-        return tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")"
+        # Three-valued: a null test (an ordering against another type) is neither match nor
+        # mismatch, so `not(...)` of it is null too, as in FEEL; only `true` matches a rule.
+        return tests[0] if len(tests) == 1 else "dmn_or(" + ", ".join(tests) + ")"
 
     def positive_test(self) -> str:
         token = self.token
         if token.kind == "op" and token.value in ("<", "<=", ">", ">=", "=", "!="):
             self.advance()
             endpoint = self.endpoint()
-            return f"dmn_truth(dmn_compare({token.value!r}, {INPUT}, {endpoint}))"
+            return f"dmn_compare({token.value!r}, {INPUT}, {endpoint})"
         if token.kind == "op" and token.value in ("[", "]", "("):
             interval = self.try_interval()
             if interval is not None:
@@ -270,7 +207,11 @@ class _Parser:
         start = self.index
         value = self.expression()
         if any(t.kind == "op" and t.value == "?" for t in self.tokens[start : self.index]):
-            return f"dmn_truth({value})"
+            return value
+        if value.startswith(_CONDITIONS):
+            # A condition (`cellInput > 5`) is the test's verdict; when it is null (a null
+            # input, an unknown variable) nothing matches, even a null input.
+            return f"dmn_verdict({INPUT}, {value})"
         return f"dmn_matches({INPUT}, {value})"
 
     def try_interval(self) -> str | None:
@@ -293,10 +234,15 @@ class _Parser:
         self.advance()
         low_closed = opening == "["
         high_closed = closing.value == "]"
-        return f"dmn_truth(dmn_between({INPUT}, {low}, {high}, {low_closed}, {high_closed}))"
+        return f"dmn_between({INPUT}, {low}, {high}, {low_closed}, {high_closed})"
 
     def endpoint(self) -> str:
-        return self.additive()
+        # In `[50..80[` the `[` closes the range; it must not read as a filter of 80.
+        outer, self.in_endpoint = self.in_endpoint, True
+        try:
+            return self.additive()
+        finally:
+            self.in_endpoint = outer
 
     def literal(self) -> Any:
         token = self.advance()
@@ -312,6 +258,18 @@ class _Parser:
     # expressions
 
     def expression(self) -> str:
+        if self.peek_name("for") and self.starts_iteration(1):
+            self.advance()
+            domains = self.domains()
+            self.expect_keyword("return")
+            body = self.expression()
+            return f"dmn_for({domains}, lambda {VARIABLES}: {body}, {VARIABLES})"
+        if (self.peek_name("some") or self.peek_name("every")) and self.starts_iteration(1):
+            kind = self.advance().value
+            domains = self.domains()
+            self.expect_keyword("satisfies")
+            test = self.expression()
+            return f"dmn_quantify({kind!r}, {domains}, lambda {VARIABLES}: {test}, {VARIABLES})"
         if self.peek_name("if"):
             self.advance()
             condition = self.expression()
@@ -321,6 +279,27 @@ class _Parser:
             otherwise = self.expression()
             return f"({then} if dmn_truth({condition}) else {otherwise})"
         return self.disjunction()
+
+    def starts_iteration(self, ahead: int) -> bool:
+        """Whether `name in` follows: `for`, `some` and `every` are names otherwise."""
+        token = self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
+        return token.kind == "name" and self.peek_name("in", ahead + 1)
+
+    def domains(self) -> str:
+        """`x in a, y in 1..3`: a Python list of (name, lambda giving the values)."""
+        domains = []
+        while True:
+            token = self.advance()
+            if token.kind != "name":
+                self.index -= 1
+                raise self.error("expected a name to iterate with")
+            self.expect_keyword("in")
+            values = self.additive()
+            if self.accept(".."):
+                values = f"dmn_range({values}, {self.additive()})"
+            domains.append(f"({_python_string(token.value)}, lambda {VARIABLES}: {values})")
+            if not self.accept(","):
+                return "[" + ", ".join(domains) + "]"
 
     def expect_keyword(self, word: str) -> None:
         if not self.peek_name(word):
@@ -343,12 +322,33 @@ class _Parser:
 
     def comparison(self) -> str:
         left = self.additive()
+        if self.peek_name("between"):
+            self.advance()
+            low = self.additive()
+            self.expect_keyword("and")
+            high = self.additive()
+            return f"dmn_between({left}, {low}, {high}, True, True)"
+        if self.peek_name("in"):
+            self.advance()
+            # `x in <positive unary tests>`: the tests see x as the value under test.
+            return f"(lambda {INPUT}: {self.in_tests()})({left})"
         token = self.token
         if token.kind == "op" and token.value in ("=", "!=", "<", "<=", ">", ">="):
             self.advance()
             right = self.additive()
             return f"dmn_compare({token.value!r}, {left}, {right})"
         return left
+
+    def in_tests(self) -> str:
+        if not self.peek_op("("):
+            return self.positive_test()
+        interval = self.try_interval()
+        if interval is not None:
+            return interval
+        self.expect("(")
+        tests = self.positive_tests(closing=")")
+        self.expect(")")
+        return tests
 
     def additive(self) -> str:
         left = self.multiplicative()
@@ -378,13 +378,20 @@ class _Parser:
 
     def postfix(self) -> str:
         value = self.primary()
-        while self.accept("."):
-            token = self.advance()
-            if token.kind != "name":
-                self.index -= 1
-                raise self.error("expected a name after '.'")
-            value = f"dmn_path({value}, {_python_string(token.value)})"
-        return value
+        while True:
+            if self.accept("."):
+                token = self.advance()
+                if token.kind != "name":
+                    self.index -= 1
+                    raise self.error("expected a name after '.'")
+                value = f"dmn_path({value}, {_python_string(token.value)})"
+            elif not self.in_endpoint and self.accept("["):
+                # An index (`a[1]`, `a[-1]`) or a filter (`a[item > 1]`, `a[price > 10]`).
+                inner = self.expression()
+                self.expect("]")
+                value = f"dmn_select({value}, lambda {VARIABLES}: {inner}, {VARIABLES})"
+            else:
+                return value
 
     def primary(self) -> str:
         token = self.token
@@ -408,12 +415,36 @@ class _Parser:
                     items.append(self.expression())
             self.expect("]")
             return "[" + ", ".join(items) + "]"
+        if token.kind == "op" and token.value == "{":
+            return self.context()
         if token.kind == "op" and token.value == "?":
             self.advance()
             return INPUT
         if token.kind == "name":
             return self.name()
         raise self.error("expected a value")
+
+    def context(self) -> str:
+        """`{a: 1, "b": a + 1}`: entries in order, each able to read those before it."""
+        self.expect("{")
+        entries: list[str] = []
+        while not self.peek_op("}"):
+            if entries:
+                self.expect(",")
+            if self.token.kind == "string":
+                key = str(self.advance().value)
+            else:
+                words = []
+                while self.token.kind == "name":
+                    words.append(str(self.advance().value))
+                if not words:
+                    raise self.error("expected a context key")
+                key = " ".join(words)
+            self.expect(":")
+            value = self.expression()
+            entries.append(f"({_python_string(key)}, lambda {VARIABLES}: {value})")
+        self.expect("}")
+        return f"dmn_context([{', '.join(entries)}], {VARIABLES})"
 
     def name(self) -> str:
         function = self.function_name()
@@ -434,7 +465,7 @@ class _Parser:
         return f"dmn_var({VARIABLES}, {_python_string(word)})"
 
     def function_name(self) -> str | None:
-        for words in _MULTI_WORD:
+        for words in MULTI_WORD:
             if all(self.peek_name(word, k) for k, word in enumerate(words)) and self.peek_op(
                 "(", len(words)
             ):

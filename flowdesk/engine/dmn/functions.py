@@ -6,14 +6,17 @@ missing key of a context is `null`, and dividing by zero gives `null`. The trans
 (`feel.py`) therefore emits calls to these functions instead of Python operators, and the
 evaluator passes `HELPERS` into the sandbox with every evaluation.
 
-Helpers raise `FeelError` for what FEEL itself rejects (ordering a number against a string, an
-unknown variable); the evaluator turns it into a `DecisionError` naming the table cell.
-Messages name types, never values: variables may hold personal data.
+FEEL is null-friendly, as the FEEL Scala engine is since 1.17 (Camunda 7.20+): an unknown
+variable, a missing property, ordering a number against a string, an operation or a function
+that is not defined for its arguments all give `null` (which no test matches) instead of
+failing. Only the date parsers raise `FeelError`, for a constant date that is wrong when the
+file is deployed and for typeRef `date` conversion. Messages name types, never values.
 """
 
 from __future__ import annotations
 
 import math
+import zoneinfo
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -74,33 +77,42 @@ def parse_date_time(text: str) -> datetime:
         return datetime(text.year, text.month, text.day)
     if not isinstance(text, str):
         raise FeelError(f"date and time() needs a string, got a {type_name(text)}")
+    local, _, zone = text.partition("@")
     try:
-        return datetime.fromisoformat(text)
+        value = datetime.fromisoformat(local)
     except ValueError as err:
         raise FeelError(
             'date and time() needs an ISO date-time like "2024-01-31T10:00:00Z"'
         ) from err
+    if not zone:
+        return value
+    # FEEL's zone form, "2019-09-12T13:00:00@Europe/Berlin": a local time in that zone.
+    try:
+        return value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        raise FeelError(f"date and time(): {zone!r} is not a known time zone") from err
 
 
 def variable(variables: Mapping[str, Any], name: str) -> Any:
-    """A variable by name; an unknown name is an error (a typo must not read as null)."""
-    try:
-        return variables[name]
-    except KeyError:
-        raise FeelError(f"unknown variable {name!r}") from None
+    """A variable by name; an unknown name is null, as in the FEEL Scala engine 1.17+
+    (Camunda 7.20+), which no longer fails on it."""
+    return variables.get(name)
 
 
 def path(value: Any, name: str) -> Any:
-    """`a.b`: a context's entry (null when absent); null stays null."""
+    """`a.b`: a context's entry (null when absent); null stays null; on a list of contexts,
+    the list of their entries (FEEL's projection: `orders.price`)."""
     if value is None:
         return None
     if isinstance(value, Mapping):
         return value.get(name)
+    if isinstance(value, list | tuple):
+        return [path(item, name) for item in value]
     if isinstance(value, date):
         parts = {"year", "month", "day", "hour", "minute", "second"}
         if name in parts and hasattr(value, name):
             return getattr(value, name)
-    raise FeelError(f"cannot read {name!r} of a {type_name(value)}")
+    return None  # FEEL Scala 1.17+: a non-existing property is null
 
 
 def equal(left: Any, right: Any) -> bool:
@@ -129,9 +141,7 @@ def compare(operator: str, left: Any, right: Any) -> bool | None:
         return None
     pair = _ordered_pair(left, right)
     if pair is None:
-        raise FeelError(
-            f"cannot compare a {type_name(left)} with a {type_name(right)} using {operator}"
-        )
+        return None  # FEEL Scala 1.17+: comparing different types is null
     a, b = pair
     if operator == "<":
         return bool(a < b)
@@ -162,6 +172,11 @@ def matches(value: Any, expected: Any) -> bool:
     if isinstance(expected, list | tuple) and not isinstance(value, list | tuple):
         return any(equal(value, item) for item in expected)
     return equal(value, expected)
+
+
+def verdict(value: Any, condition: Any) -> bool:
+    """A unary test that is a condition such as `cellInput > 5`: null never matches."""
+    return condition is not None and matches(value, condition)
 
 
 def truth(value: Any) -> bool:
@@ -213,7 +228,7 @@ def arithmetic(operator: str, left: Any, right: Any) -> Any:
         return left**right
     if operator == "+" and isinstance(left, str) and isinstance(right, str):
         return left + right
-    raise FeelError(f"cannot apply {operator} to a {type_name(left)} and a {type_name(right)}")
+    return None  # FEEL Scala 1.17+: an operation not defined for the values is null
 
 
 def minus(value: Any) -> Any:
@@ -222,7 +237,7 @@ def minus(value: Any) -> Any:
         return None
     if is_number(value):
         return -value
-    raise FeelError(f"cannot negate a {type_name(value)}")
+    return None  # as arithmetic(): not defined, so null
 
 
 def _to_string(value: Any) -> str | None:
@@ -327,18 +342,32 @@ def helper_name(function: str) -> str:
     return "dmn_fn_" + function.replace(" ", "_")
 
 
+def _null_on_failure(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A built-in function as translated FEEL calls it: null when it cannot be invoked with
+    these arguments (FEEL Scala 1.17+), instead of failing the evaluation."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return function(*args)
+        except (FeelError, TypeError, ValueError, ArithmeticError):
+            return None
+
+    return call
+
+
 HELPERS: dict[str, Callable[..., Any]] = {
     "dmn_var": variable,
     "dmn_path": path,
     "dmn_compare": compare,
     "dmn_between": between,
     "dmn_matches": matches,
+    "dmn_verdict": verdict,
     "dmn_truth": truth,
     "dmn_and": all_of,
     "dmn_or": any_of,
     "dmn_arith": arithmetic,
     "dmn_minus": minus,
-    **{helper_name(name): function for name, function in FUNCTIONS.items()},
+    **{helper_name(name): _null_on_failure(function) for name, function in FUNCTIONS.items()},
 }
 """Every name translated FEEL calls; the evaluator passes them to the sandbox."""
 

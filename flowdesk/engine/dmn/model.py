@@ -13,6 +13,9 @@ from typing import Any, Literal
 HitPolicy = Literal["UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER"]
 Aggregation = Literal["SUM", "MIN", "MAX", "COUNT"]
 
+UNNAMED = ""
+"""The result key of a table's only output when it has no name (Camunda 7: `null`)."""
+
 DEFAULT_INPUT_VARIABLE = "cellInput"
 """Camunda's name for the value under test inside an input entry (`camunda:inputVariable`)."""
 
@@ -21,13 +24,14 @@ DEFAULT_INPUT_VARIABLE = "cellInput"
 class Expression:
     """One translated text of the file.
 
-    `language` is "feel" (then `source` is Python calling the FEEL helpers) or "juel" (then
+    `language` is "javascript" (`source` is the script, run in QuickJS), "feel" (then
+    `source` is Python calling the FEEL helpers) or "juel" (then
     `source` is the original `${...}` text, which the sandbox translates itself).
     """
 
     text: str
     source: str
-    language: Literal["feel", "juel"]
+    language: Literal["feel", "juel", "javascript"]
     element_id: str | None
 
 
@@ -44,7 +48,11 @@ class Input:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """An output column; `values` (its output values, in priority order) may be empty."""
+    """An output column; `values` (its output values, in priority order) may be empty.
+
+    `name` is `UNNAMED` ("") for the one output of a table that gives it no name, which
+    Camunda 7 allows (its result then keys the value `null`).
+    """
 
     id: str | None
     name: str

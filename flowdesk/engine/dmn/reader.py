@@ -1,4 +1,4 @@
-"""Read a DMN 1.1, 1.2 or 1.3 file into a `DecisionGraph`, translating every text once.
+"""Read a DMN file (1.1 to 1.5) into a `DecisionGraph`, translating every text once.
 
 The same reading serves the deploy-time check (`validation.validate_dmn` adds its problems)
 and the engine (business rule tasks and `evaluate_decision`), so a file that deploys is a file
@@ -14,31 +14,14 @@ from typing import Any, cast
 
 from lxml import etree
 
-from flowdesk.engine import expressions
-from flowdesk.engine.dmn import feel, model
+from flowdesk.engine import expressions, javascript
+from flowdesk.engine.dmn import feel, model, namespaces
 from flowdesk.errors import ExpressionError, Problem
-
-DMN_NAMESPACES = (
-    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",  # DMN 1.1
-    "http://www.omg.org/spec/DMN/20180521/MODEL/",  # DMN 1.2
-    "https://www.omg.org/spec/DMN/20191111/MODEL/",  # DMN 1.3
-)
-CAMUNDA_DMN_NS = "http://camunda.org/schema/1.0/dmn"
 
 _HIT_POLICIES = frozenset(
     {"UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER"}
 )
 _AGGREGATIONS = frozenset({"SUM", "MIN", "MAX", "COUNT"})
-# FEEL is the default (Camunda 7.13+); these spellings of it are accepted explicitly.
-_FEEL_LANGUAGES = frozenset(
-    {
-        "feel",
-        "http://www.omg.org/spec/FEEL/20140401",
-        "https://www.omg.org/spec/FEEL/20140401",
-        "http://www.omg.org/spec/DMN/20180521/FEEL/",
-        "https://www.omg.org/spec/DMN/20191111/FEEL/",
-    }
-)
 
 
 def read(root: etree._Element, file: str) -> tuple[model.DecisionGraph, list[Problem]]:
@@ -102,14 +85,22 @@ class _Reader:
     def literal(
         self, decision: etree._Element, literal: etree._Element
     ) -> model.LiteralDecision | None:
+        # Camunda 7 publishes a literal expression's value under its decision's `variable`
+        # and converts it to the variable's typeRef (the literalExpression's own typeRef is
+        # not read); a decision without one fails its deploy (decisionVariableIsMissing).
         variable = decision.find(f"{self.ns}variable")
-        name = (variable.get("name") if variable is not None else None) or self.decision_id
-        type_ref = (variable.get("typeRef") if variable is not None else None) or literal.get(
-            "typeRef"
-        )
+        name = ((variable.get("name") if variable is not None else None) or "").strip()
+        if not name:
+            self.add(
+                variable if variable is not None else decision,
+                self.decision_id,
+                "a literal expression decision needs a <variable> with a name: its value is "
+                "published under that name",
+            )
         expression = self.expression(literal, literal, "literal expression")
-        if expression is None:
+        if expression is None or not name:
             return None
+        type_ref = variable.get("typeRef") if variable is not None else None
         return model.LiteralDecision(literal.get("id"), expression, name, type_ref)
 
     def table(self, table: etree._Element) -> model.Table | None:
@@ -118,11 +109,14 @@ class _Reader:
             return None  # reported by validate_dmn
         aggregation = self.aggregation(table, hit_policy)
         inputs = [self.input(column) for column in table.iterchildren(f"{self.ns}input")]
+        columns = list(table.iterchildren(f"{self.ns}output"))
         outputs = [
-            self.output(column, index, hit_policy)
-            for index, column in enumerate(table.iterchildren(f"{self.ns}output"), start=1)
+            self.output(column, index, hit_policy, len(columns))
+            for index, column in enumerate(columns, start=1)
         ]
-        if not inputs or not outputs:
+        self.check_output_names(outputs, columns)
+        if not outputs:
+            # No input is fine: every rule matches, as in Camunda 7 (a configuration table).
             return None  # reported by validate_dmn
         self.check_outputs(table, aggregation, outputs)
         rules = []
@@ -175,11 +169,16 @@ class _Reader:
             expression = model.Expression(
                 label, feel.translate_expression(label), "feel", element_id
             )
+        elif node is not None:
+            # Camunda 7: an input expression without text has the value null
+            # (DecisionTableEvaluationHandler.evaluateInput), which its entries then test.
+            expression = model.Expression("", "None", "feel", node.get("id") or column.get("id"))
         else:
+            # The DMN schemas require the element; Camunda 7 refuses the file.
             self.add(
                 column,
                 column.get("id"),
-                f"input {label or column.get('id')!r} has no input expression; write the "
+                f"input {label or column.get('id')!r} has no inputExpression; write the "
                 "variable or expression whose value the column tests",
             )
             return None
@@ -193,14 +192,18 @@ class _Reader:
             variable or model.DEFAULT_INPUT_VARIABLE,
         )
 
-    def output(self, column: etree._Element, index: int, hit_policy: str) -> model.Output | None:
+    def output(
+        self, column: etree._Element, index: int, hit_policy: str, count: int
+    ) -> model.Output | None:
         name = (column.get("name") or "").strip()
-        if not name:
+        if not name and count > 1:
+            # Camunda 7 refuses it too (compoundOutputsShouldHaveAnOutputName).
             self.add(
                 column,
                 column.get("id"),
-                f"output {index} ({column.get('label') or column.get('id')!r}) has no name; the "
-                "name is the key of the value in the decision result",
+                f"output {index} ({column.get('label') or column.get('id')!r}) has no name; "
+                "each output of a table with several outputs needs one: it is the key of the "
+                "value in the decision result",
             )
             return None
         values: tuple[Any, ...] = ()
@@ -217,6 +220,23 @@ class _Reader:
                     f"{hit_policy} ({err})",
                 )
         return model.Output(column.get("id"), name, column.get("typeRef"), values)
+
+    def check_output_names(
+        self, outputs: list[model.Output | None], columns: list[etree._Element]
+    ) -> None:
+        seen: set[str] = set()
+        for output, column in zip(outputs, columns, strict=True):
+            if output is None:
+                continue
+            if output.name in seen:
+                # Camunda 7: compoundOutputWithDuplicateName.
+                self.add(
+                    column,
+                    column.get("id"),
+                    f"output name {output.name!r} is used by two outputs of the table; each "
+                    "output needs its own name",
+                )
+            seen.add(output.name)
 
     def check_outputs(
         self, table: etree._Element, aggregation: str | None, outputs: list[model.Output | None]
@@ -263,11 +283,16 @@ class _Reader:
         element_id = entry.get("id") or rule_id
         language = self.language(entry)
         what = f"input entry {column} of rule {rule_id!r}"
-        if language == "juel" or expressions.is_juel(text):
-            return self.juel(entry, element_id, text, what)
-        if language != "feel":
+        if not text.strip():
+            # Camunda: an empty input entry matches, whatever its expression language.
+            return model.Expression("", "True", "feel", element_id)
+        if language == "javascript":
+            return self.javascript(entry, element_id, text, what)
+        if language not in ("feel", "juel"):
             self.unsupported_language(entry, element_id, language, what)
             return None
+        if language == "juel" or expressions.is_juel(text):
+            return self.juel(entry, element_id, text, what)
         try:
             source = feel.translate_unary_tests(text)
         except feel.FeelSyntaxError as err:
@@ -285,11 +310,13 @@ class _Reader:
         text = self.text_of(node)
         element_id = node.get("id") or owner.get("id")
         language = self.language(node)
-        if language == "juel" or expressions.is_juel(text):
-            return self.juel(node, element_id, text, what)
-        if language != "feel":
+        if language == "javascript":
+            return self.javascript(node, element_id, text, what)
+        if language not in ("feel", "juel"):
             self.unsupported_language(node, element_id, language, what)
             return None
+        if language == "juel" or expressions.is_juel(text):
+            return self.juel(node, element_id, text, what)
         try:
             source = feel.translate_expression(text)
         except feel.FeelSyntaxError as err:
@@ -304,12 +331,30 @@ class _Reader:
     def juel(
         self, node: etree._Element, element_id: str | None, text: str, what: str
     ) -> model.Expression | None:
+        source = text.strip()
+        if not source.startswith(("${", "#{")):
+            # Camunda's DMN engine wraps a JUEL cell that is not `${...}` itself
+            # (ExpressionEvaluationHandler.getExpressionTextForLanguage): `cellInput == 1`.
+            source = "${" + source + "}"
         try:
-            expressions.translate(text, element_id=element_id)
+            expressions.translate(source, element_id=element_id)
         except ExpressionError as err:
             self.add(node, element_id, f"{what}: {err.reason}")
             return None
-        return model.Expression(text.strip(), text.strip(), "juel", element_id)
+        return model.Expression(text.strip(), source, "juel", element_id)
+
+    def javascript(
+        self, node: etree._Element, element_id: str | None, text: str, what: str
+    ) -> model.Expression | None:
+        # Camunda 7 runs any other language through its JSR-223 script engines; flowdesk runs
+        # JavaScript (QuickJS, see flowdesk.engine.javascript), parsed here so that a syntax
+        # error fails the deploy.
+        try:
+            javascript.check(text, element_id=element_id)
+        except javascript.ScriptSyntaxError as err:
+            self.add(node, element_id, f"{what} is not valid JavaScript: {err.reason}")
+            return None
+        return model.Expression(text.strip(), text, "javascript", element_id)
 
     def unsupported_language(
         self, node: etree._Element, element_id: str | None, language: str, what: str
@@ -317,15 +362,18 @@ class _Reader:
         self.add(
             node,
             element_id,
-            f"{what} uses expression language {language!r}; flowdesk evaluates FEEL and JUEL",
+            f"{what} uses expression language {language!r}; flowdesk evaluates FEEL, JUEL and "
+            "JavaScript",
         )
 
     def language(self, node: etree._Element) -> str:
         value = (node.get("expressionLanguage") or self.default_language).strip()
-        if not value or value.lower() in _FEEL_LANGUAGES:
+        if not value or namespaces.is_feel(value):
             return "feel"
         if value.lower() == "juel":
             return "juel"
+        if javascript.is_javascript(value):
+            return "javascript"
         return value
 
     # -- graph ------------------------------------------------------------------------------
@@ -356,7 +404,7 @@ class _Reader:
         return (text.text or "") if text is not None else ""
 
     def camunda(self, node: etree._Element, attribute: str) -> str | None:
-        return node.get(f"{{{CAMUNDA_DMN_NS}}}{attribute}")
+        return node.get(f"{{{namespaces.CAMUNDA_DMN_NS}}}{attribute}")
 
     def add(self, element: etree._Element, element_id: str | None, message: str) -> None:
         line = element.sourceline

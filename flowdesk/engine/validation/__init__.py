@@ -16,13 +16,15 @@ checked. Script and condition texts are checked by translating them with
 
 `xml_reading` parses a file safely and tells BPMN from DMN; `declarations` lists the processes
 and decisions a file defines and names. `bpmn_checks` runs the checks of a BPMN file, which
-`structure_checks`, `expression_checks` and `timer_checks` hold, over the state in
-`bpmn_check_base`; `dmn_checks` checks a DMN file; `elements` holds the helpers they share.
+`structure_checks`, `expression_checks`, `timer_checks` and `camunda_checks` hold, over the
+state in `bpmn_check_base`; `camunda_checks` also lists the Camunda settings deploy warns about
+(`ignored_settings`). `dmn_checks` checks a DMN file; `elements` holds the helpers they share.
 """
 
 from __future__ import annotations
 
 from flowdesk.engine.validation.bpmn_checks import validate_bpmn
+from flowdesk.engine.validation.camunda_checks import ignored_settings
 from flowdesk.engine.validation.declarations import (
     called_elements,
     decision_ids,
@@ -52,6 +54,7 @@ __all__ = [
     "called_elements",
     "decision_ids",
     "decision_refs",
+    "ignored_settings",
     "kind_of",
     "parse_xml",
     "process_ids",

@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from lxml import etree
 
+from flowdesk.engine.validation.camunda_checks import _CamundaChecks
 from flowdesk.engine.validation.elements import (
     _CONTAINERS,
     _bpmn_name,
@@ -47,7 +48,7 @@ def validate_bpmn(
     return _by_line(_BpmnCheck(tree, file, known_process_ids, known_decision_ids).run())
 
 
-class _BpmnCheck(_StructureChecks, _ExpressionChecks, _TimerChecks):
+class _BpmnCheck(_StructureChecks, _ExpressionChecks, _TimerChecks, _CamundaChecks):
     """One run of the BPMN checks over one file, collecting problems."""
 
     def run(self) -> list[Problem]:
@@ -66,4 +67,5 @@ class _BpmnCheck(_StructureChecks, _ExpressionChecks, _TimerChecks):
                 self.check_expressions(process)
                 self.check_timers(process)
                 self.check_scripts(process)
+                self.check_camunda_settings(process)
         return self.problems

@@ -74,8 +74,7 @@ def _check_table(
     where = f"decision table of {decision_id!r}"
     inputs = len(list(table.iterchildren(f"{ns}input")))
     outputs = len(list(table.iterchildren(f"{ns}output")))
-    if not inputs:
-        add(table, decision_id, f"{where} has no input")
+    # No input is fine: Camunda 7 then matches every rule (a configuration table).
     if not outputs:
         add(table, decision_id, f"{where} has no output")
     hit_policy = table.get("hitPolicy", "UNIQUE")

@@ -79,11 +79,13 @@ class _ExpressionChecks(_BpmnCheckBase):
                 self.add(element, owner_id, f"{what} is empty")
                 return
             self.check_javascript_text(element, element.text or "", owner_id, what)
-        elif runs_as == script_languages.JAVASCRIPT:
+        elif runs_as == script_languages.FEEL and name == "conditionExpression" and on_flow:
+            self.check_feel(element, owner_id, what, text)
+        elif runs_as in (script_languages.JAVASCRIPT, script_languages.FEEL):
             self.add(
                 element,
                 owner_id,
-                f"{what} is written in {language!r}; flowdesk runs JavaScript in sequence-flow "
+                f"{what} is written in {language!r}; flowdesk runs {language} in sequence-flow "
                 "conditions, script tasks and camunda:script parameters, not here; use a "
                 "${...} expression",
             )
@@ -104,6 +106,16 @@ class _ExpressionChecks(_BpmnCheckBase):
                 self.add(element, owner_id, f"{what} cannot be translated: {err.reason}{hint}")
                 return
             self.check_runnable(element, owner_id, what, text, value_context=False)
+
+    def check_feel(
+        self, element: etree._Element, owner_id: str | None, what: str, text: str
+    ) -> None:
+        """A FEEL condition or script: translated with the FEEL code that runs it."""
+        from flowdesk.engine import feel_scripts
+
+        reason = feel_scripts.check(text) if text.strip() else "it is empty"
+        if reason is not None:
+            self.add(element, owner_id, f"{what} (FEEL): {reason}")
 
     def check_value(self, element: etree._Element, attribute: str) -> None:
         from flowdesk.engine import expressions
@@ -174,6 +186,14 @@ class _ExpressionChecks(_BpmnCheckBase):
                 self.check_javascript(
                     script if script is not None else task, task_id, f"script task {task_id!r}"
                 )
+            elif language == script_languages.FEEL:
+                script = task.find(f"{_B}script")
+                self.check_feel(
+                    script if script is not None else task,
+                    task_id,
+                    f"script of script task {task_id!r}",
+                    (script.text or "") if script is not None else "",
+                )
             else:
                 self.check_script_body(task, language)
         for script in process.iter(f"{{{CAMUNDA_NS}}}script"):
@@ -229,6 +249,8 @@ class _ExpressionChecks(_BpmnCheckBase):
             )
         elif language == script_languages.JAVASCRIPT:
             self.check_javascript(script, owner_id, what)
+        elif language == script_languages.FEEL:
+            self.check_feel(script, owner_id, what, script.text or "")
         elif (script.text or "").strip():
             # The engine evaluates a parameter's script as one expression (JUEL or Python).
             self.check_runnable(script, owner_id, what, script.text or "", value_context=False)

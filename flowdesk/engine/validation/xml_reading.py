@@ -6,17 +6,13 @@ from typing import Literal
 
 from lxml import etree
 
+from flowdesk.engine.dmn.namespaces import DMN_NAMESPACES as DMN_NAMESPACES
 from flowdesk.errors import BpmnValidationError, Problem
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 # Camunda 7 still reads its extension attributes in the namespace it inherited from Activiti.
 ACTIVITI_NS = "http://activiti.org/bpmn"
-DMN_NAMESPACES = (
-    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",  # DMN 1.1
-    "http://www.omg.org/spec/DMN/20180521/MODEL/",  # DMN 1.2
-    "https://www.omg.org/spec/DMN/20191111/MODEL/",  # DMN 1.3
-)
 
 _B = "{" + BPMN_NS + "}"
 # BPMN, BPMN DI, DD and DMN namespaces all live under this path.
@@ -69,7 +65,7 @@ def _read_activiti_as_camunda(root: etree._Element) -> None:
 
 
 def kind_of(tree: etree._ElementTree) -> Literal["bpmn", "dmn"]:
-    """Whether the tree is a BPMN or a DMN (1.1, 1.2 or 1.3) file.
+    """Whether the tree is a BPMN or a DMN (1.1 to 1.5) file.
 
     Args:
         tree: A parsed file.
@@ -88,7 +84,8 @@ def kind_of(tree: etree._ElementTree) -> Literal["bpmn", "dmn"]:
         return "dmn"
     raise ValueError(
         f"root element is {qname.text}, not BPMN 2.0 definitions ({BPMN_NS}) "
-        "or DMN 1.1/1.2/1.3 definitions"
+        "or DMN definitions in a namespace Camunda 7 reads (DMN 1.1 to 1.5, "
+        f"e.g. {DMN_NAMESPACES[3]})"
     )
 
 
