@@ -179,6 +179,22 @@ class MissingHandlerWarning(UserWarning):
         self.implementation = implementation
 
 
+class MissingListenerWarning(MissingHandlerWarning):
+    """A deployed listener's class or delegate expression has no registered listener handler:
+    reaching it will raise an incident (a task `complete` listener fails the completion)."""
+
+    def __init__(self, process_key: str, element_id: str, implementation: str, event: str) -> None:
+        UserWarning.__init__(
+            self,
+            f"process {process_key!r}: {event} listener on {element_id!r} "
+            f"({implementation}) has no registered handler",
+        )
+        self.process_key = process_key
+        self.element_id = element_id
+        self.implementation = implementation
+        self.event = event
+
+
 class IgnoredExtensionWarning(UserWarning):
     """A deployed model uses a Camunda 7 setting that flowdesk accepts but does not carry out.
 

@@ -6,6 +6,10 @@ specific ones the latest. Service-task handlers are matched by the name a Camund
 for its implementation: the `camunda:class` (full or simple class name), the name in a
 `camunda:delegateExpression` (`${approvalDelegate}` -> `approvalDelegate`), the bean a
 `camunda:expression` calls (`${mailer.send(to)}` -> `mailer`), or the external task `camunda:topic`.
+Listener handlers (the code behind `camunda:executionListener` and `camunda:taskListener`) are
+matched the same way, by the listener's `class` or `delegateExpression`; they receive a
+`ListenerCall` (Camunda's DelegateExecution), with a `ListenerTask` (DelegateTask) for task
+listeners.
 
 Beans are the Spring beans of a Camunda application: objects registered by name with
 `register_bean`, which every JUEL expression of every process may name and whose public
@@ -124,6 +128,8 @@ class ServiceCall:
     properties: Mapping[str, str] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     documents: list[DocumentDraft] = field(default_factory=list)
+    # The element's `camunda:field` values, expressions evaluated for this call.
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     def attach(self, name: str, content: str, media_type: str = "text/markdown") -> None:
         """Store a document with the instance (see `Engine.documents`) once the task completes.
@@ -134,6 +140,232 @@ class ServiceCall:
 
 
 ServiceHandler = Callable[[ServiceCall], Mapping[str, Any] | None]
+
+
+class ListenerTask:
+    """The user task a task listener runs for: Camunda's `DelegateTask`.
+
+    A listener may change the assignee and the candidates; the task row is stored with the
+    changes. Camunda's getters and setters (`getAssignee()`, `setAssignee(u)`,
+    `addCandidateGroup(g)`, ...) are there too, for expressions written for Camunda.
+    """
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        element_id: str,
+        assignee: str | None,
+        candidate_groups: tuple[str, ...] = (),
+        candidate_users: tuple[str, ...] = (),
+        priority: int = 50,
+        due: datetime | None = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.element_id = element_id
+        self.assignee = assignee
+        self.candidate_groups: tuple[str, ...] = tuple(candidate_groups)
+        self.candidate_users: tuple[str, ...] = tuple(candidate_users)
+        self.priority = priority
+        self.due = due
+        # Set by the engine: the call this task is part of (variables, event, instance).
+        self.execution: ListenerCall | None = None
+
+    @property
+    def task_definition_key(self) -> str:
+        """The user task's BPMN id (Camunda's `taskDefinitionKey`)."""
+        return self.element_id
+
+    def set_assignee(self, user: str | None) -> None:
+        """Assign the task to `user`, or unassign it with None."""
+        self.assignee = None if user in (None, "") else str(user)
+
+    def add_candidate_group(self, group: str) -> None:
+        if group not in self.candidate_groups:
+            self.candidate_groups = (*self.candidate_groups, group)
+
+    def add_candidate_user(self, user: str) -> None:
+        if user not in self.candidate_users:
+            self.candidate_users = (*self.candidate_users, user)
+
+    def delete_candidate_group(self, group: str) -> None:
+        self.candidate_groups = tuple(g for g in self.candidate_groups if g != group)
+
+    def delete_candidate_user(self, user: str) -> None:
+        self.candidate_users = tuple(u for u in self.candidate_users if u != user)
+
+    def get_variable(self, name: str, default: Any = None) -> Any:
+        """A variable of the instance (as `ListenerCall.get_variable`)."""
+        return self.execution.get_variable(name, default) if self.execution else default
+
+    def set_variable(self, name: str, value: Any) -> None:
+        """Set a variable of the instance (as `ListenerCall.set_variable`)."""
+        if self.execution is not None:
+            self.execution.set_variable(name, value)
+
+    # Camunda's DelegateTask names, for expressions and scripts written for Camunda.
+    def getId(self) -> str:
+        return self.id
+
+    def getName(self) -> str:
+        return self.name
+
+    def getAssignee(self) -> str | None:
+        return self.assignee
+
+    def setAssignee(self, user: str | None) -> None:
+        self.set_assignee(user)
+
+    def getTaskDefinitionKey(self) -> str:
+        return self.element_id
+
+    def getPriority(self) -> int:
+        return self.priority
+
+    def setPriority(self, priority: int) -> None:
+        self.priority = int(priority)
+
+    def addCandidateGroup(self, group: str) -> None:
+        self.add_candidate_group(group)
+
+    def addCandidateUser(self, user: str) -> None:
+        self.add_candidate_user(user)
+
+    def deleteCandidateGroup(self, group: str) -> None:
+        self.delete_candidate_group(group)
+
+    def deleteCandidateUser(self, user: str) -> None:
+        self.delete_candidate_user(user)
+
+    def getVariable(self, name: str) -> Any:
+        return self.get_variable(name)
+
+    def setVariable(self, name: str, value: Any) -> None:
+        self.set_variable(name, value)
+
+    def getEventName(self) -> str | None:
+        return self.execution.event if self.execution else None
+
+    def getProcessInstanceId(self) -> str | None:
+        return self.execution.instance_id if self.execution else None
+
+    def getExecution(self) -> ListenerCall | None:
+        return self.execution
+
+
+class ListenerCall:
+    """What a listener handler is given: Camunda's `DelegateExecution`, and the task if any.
+
+    Attributes:
+        event: `start`, `end` or `take` for execution listeners; `create`, `assignment`,
+            `complete`, `delete`, `update` or `timeout` for task listeners.
+        instance_id, process_key, business_key: The running instance.
+        element_id: The element the listener sits on: an activity, event or gateway, the
+            process (its key), or for `take` the sequence flow.
+        implementation: The listener's class or delegate expression text from the model.
+        fields: The listener's `camunda:field` values, expressions evaluated for this call.
+        task: The user task, for task listeners; None for execution listeners.
+        user: Who made the call that fired the listener (the user completing a task), if known.
+        now: The engine's clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        event: str,
+        instance_id: str,
+        process_key: str,
+        business_key: str | None,
+        element_id: str,
+        implementation: str,
+        variables: Mapping[str, Any],
+        write: Callable[[str, Any], None],
+        fields: Mapping[str, Any] | None = None,
+        task: ListenerTask | None = None,
+        user: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.event = event
+        self.instance_id = instance_id
+        self.process_key = process_key
+        self.business_key = business_key
+        self.element_id = element_id
+        self.implementation = implementation
+        self.fields: Mapping[str, Any] = dict(fields or {})
+        self.task = task
+        self.user = user
+        self.now = now or datetime.now(UTC)
+        self._variables = dict(variables)
+        self._write = write
+        if task is not None:
+            task.execution = self
+
+    @property
+    def variables(self) -> Mapping[str, Any]:
+        """A copy of the variables the listener sees, with what it set so far."""
+        return dict(self._variables)
+
+    def get_variable(self, name: str, default: Any = None) -> Any:
+        """A variable's value, or `default` when the instance has no such variable."""
+        return self._variables.get(name, default)
+
+    def set_variable(self, name: str, value: Any) -> None:
+        """Set a process variable (a local one when the element has an input parameter of
+        that name), as Camunda's `execution.setVariable` does."""
+        self._variables[name] = value
+        self._write(name, value)
+
+    # Camunda's DelegateExecution names, for expressions and scripts written for Camunda.
+    def getVariable(self, name: str) -> Any:
+        return self.get_variable(name)
+
+    def setVariable(self, name: str, value: Any) -> None:
+        self.set_variable(name, value)
+
+    def hasVariable(self, name: str) -> bool:
+        return name in self._variables
+
+    def getVariableLocal(self, name: str) -> Any:
+        return self.get_variable(name)
+
+    def setVariableLocal(self, name: str, value: Any) -> None:
+        self.set_variable(name, value)
+
+    def getVariableNames(self) -> list[str]:
+        return list(self._variables)
+
+    def getId(self) -> str:
+        return self.instance_id
+
+    def getProcessDefinitionId(self) -> str:
+        return self.process_key
+
+    def getVariables(self) -> dict[str, Any]:
+        return dict(self._variables)
+
+    def getEventName(self) -> str:
+        return self.event
+
+    def getProcessInstanceId(self) -> str:
+        return self.instance_id
+
+    def getBusinessKey(self) -> str | None:
+        return self.business_key
+
+    def getProcessBusinessKey(self) -> str | None:
+        return self.business_key
+
+    def getCurrentActivityId(self) -> str:
+        return self.element_id
+
+    def getProcessDefinitionKey(self) -> str:
+        return self.process_key
+
+
+# Returns variables to set (like a service handler), or None.
+ListenerHandler = Callable[[ListenerCall], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +397,7 @@ class HandlerRegistry:
         self._user_tasks: list[_Registration] = []
         self._default: UserTaskHandler = UserTaskHandler()
         self._services: dict[str, ServiceHandler] = {}
+        self._listeners: dict[str, ListenerHandler] = {}
         self._beans: dict[str, Any] = {}
 
     def register_user_task(
@@ -213,6 +446,24 @@ class HandlerRegistry:
     def services(self) -> Mapping[str, ServiceHandler]:
         """Every registered service handler by name."""
         return dict(self._services)
+
+    def register_listener(self, name: str, handler: ListenerHandler) -> None:
+        """Run `handler` for execution and task listeners whose `class` or
+        `delegateExpression` is `name` (full or simple class name, or the delegate's bean name).
+        """
+        self._listeners[name] = handler
+
+    def listener(self, implementation: str) -> ListenerHandler | None:
+        """The handler for a listener's `camunda:class` or `camunda:delegateExpression` text."""
+        for name in _service_names(implementation):
+            if name in self._listeners:
+                return self._listeners[name]
+        return None
+
+    @property
+    def listeners(self) -> Mapping[str, ListenerHandler]:
+        """Every registered listener handler by name."""
+        return dict(self._listeners)
 
     def register_bean(self, name: str, bean: Any) -> None:
         """Make `bean` available as `name` in every JUEL expression, as a Spring bean is.

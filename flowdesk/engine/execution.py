@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flowdesk.engine import calls, job_retries, start_events
+from flowdesk.engine import calls, job_retries, listeners, start_events
 from flowdesk.engine.context import EngineContext as EngineContext
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
 from flowdesk.engine.task_rows import EXCLUDED_USERS as EXCLUDED_USERS
-from flowdesk.engine.task_rows import UserTaskRows
+from flowdesk.engine.task_rows import UserTaskRows, listener_task
 from flowdesk.engine.task_rows import task_record as task_record
 from flowdesk.engine.wait_rows import WaitRows
 from flowdesk.engine.workflow import WorkflowRun
@@ -153,8 +153,29 @@ class Execution(UserTaskRows, WaitRows):
             self.uow.history.add_many(self._history)
             self._history = []
 
-    def complete_task(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> None:
-        """Mark the row completed and run the workflow on; `data` must already be valid."""
+    def complete_task(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> bool:
+        """Mark the row completed and run the workflow on; `data` must already be valid.
+
+        The task's `complete` listeners run first; one that fails raises `HandlerError`, and
+        the caller's transaction is rolled back (Camunda's way to refuse a completion). One
+        that throws a BPMN error does not complete the task: the error is thrown from it, and
+        this returns False (the task is cancelled if something catches the error).
+        """
+        if self.run.awaits_user(task.id):
+            data = dict(data)
+            try:
+                self.run.fire_task_listeners(
+                    task.element_id,
+                    task.id,
+                    "complete",
+                    listener_task(task),
+                    user=user,
+                    overlay=data,
+                    may_throw=True,
+                )
+            except listeners.ListenerBpmnError as thrown:
+                self.run.divert_user_task(task.id, thrown.error)
+                return False
         now = self.ctx.now()
         self.uow.tasks.close(task.id, state=TaskState.COMPLETED.value, at=now, by=user)
         self._completed_refs.add(task.id)
@@ -165,6 +186,7 @@ class Execution(UserTaskRows, WaitRows):
             data={"task_id": task.id, "variables": _jsonable(data)},
         )
         self.run.complete_user_task(task.id, data)
+        return True
 
     def save(self) -> InstanceRow:
         """Write back tasks, jobs, subscriptions, history and the instance row."""

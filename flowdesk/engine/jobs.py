@@ -36,8 +36,9 @@ from datetime import timedelta
 from flowdesk._records import Job
 from flowdesk.engine import job_retries, start_timers, timers
 from flowdesk.engine.execution import EngineContext, Execution
+from flowdesk.engine.wait_rows import TASK_TIMEOUT
 from flowdesk.errors import ConcurrencyConflict, FlowdeskError, NotFound
-from flowdesk.store import JobRow, JobState, UnitOfWork
+from flowdesk.store import JobRow, JobState, TaskState, UnitOfWork
 
 # How long a worker may take over a job before another may take it over. A job that runs
 # longer may run twice at once; only one of the two commits (the instance row's lock version).
@@ -133,6 +134,8 @@ class JobService:
         execution = Execution.open(self._ctx, uow, job.instance_id)
         if job.type == ASYNC:
             return self._continue(uow, job, execution)
+        if job.type == TASK_TIMEOUT:
+            return self._task_timeout(uow, job, execution)
         if not execution.run.fire_due_timer(job.task_ref, job.due_at):
             self._correct(uow, job, execution)
             return False
@@ -159,6 +162,25 @@ class JobService:
         _check(execution)
         _save(uow, execution)
         _log.info("continued instance %s at %s (job %s)", job.instance_id, job.element_id, job.id)
+        return True
+
+    def _task_timeout(self, uow: UnitOfWork, job: JobRow, execution: Execution) -> bool:
+        """A user task's timeout listener is due: run it; the task stays open."""
+        row = uow.tasks.find(job.task_ref)
+        listener_id = str(job.payload.get("listener"))
+        if row is None or row.state != TaskState.OPEN.value:
+            uow.jobs.delete(job.id)
+            return False
+        if not execution.fire_task_timeout(row, listener_id):
+            uow.jobs.delete(job.id)  # already ran, or the task went meanwhile
+            return False
+        _check(execution)
+        execution.record(
+            "task_timeout",
+            element_id=job.element_id,
+            data={"job_id": job.id, "task_id": row.id, "listener": listener_id},
+        )
+        _save(uow, execution)
         return True
 
     def _correct(self, uow: UnitOfWork, job: JobRow, execution: Execution) -> None:

@@ -17,6 +17,9 @@ The extensions dict of every task spec has these keys:
   `variables`, `businessKey`, `local`);
 - `retry_cycle` (only when present): the `camunda:failedJobRetryTimeCycle` text, checked at
   parse time (see `job_retries`);
+- `execution_listeners`, `task_listeners`, `take_listeners` (the outgoing flows' listeners by
+  target id) and `fields` (only when present): see `listener_parsing`. A process's own
+  listeners are on its spec as `flowdesk_listeners`;
 - `script_format` (only on script tasks that set it): `scriptFormat`, lower case.
 """
 
@@ -26,7 +29,7 @@ import copy
 from typing import Any
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.event_parsers import (
     ERROR_EVENT_XPATH,
     ESCALATION_EVENT_XPATH,
@@ -61,6 +64,7 @@ from flowdesk.engine import (
     activity_splits,
     feel_scripts,
     job_retries,
+    listener_parsing,
     script_languages,
     start_events,
     timer_events,
@@ -107,6 +111,7 @@ class _CamundaExtensionsMixin:
             "outputs": [],
             "form_fields": [],
         }
+        extensions.update(listener_parsing.parse_element(node, getattr(self, "filename", None)))
         if node.get("scriptFormat") is not None:
             # A script task's language: the script engine runs a `juel` script as EL.
             extensions["script_format"] = node.get("scriptFormat").strip().lower()
@@ -344,6 +349,9 @@ def _subprocess_parser(base: type) -> type:
     return SubProcessParser
 
 
+_GATEWAY_TAGS = ("exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway")
+
+
 def _override_classes() -> dict[str, tuple[type, type]]:
     classes: dict[str, tuple[type, type]] = {}
     for tag, (parser_cls, spec_cls) in CamundaParser.OVERRIDE_PARSER_CLASSES.items():
@@ -363,6 +371,9 @@ def _override_classes() -> dict[str, tuple[type, type]]:
         _with((_CamundaExtensionsMixin,), BusinessRuleTaskParser),
         FlowdeskBusinessRuleTask,
     )
+    for gateway in _GATEWAY_TAGS:  # plain BPMN parsers, which keep no Camunda listeners
+        parser_cls, spec_cls = BpmnParser.PARSER_CLASSES[full_tag(gateway)]
+        classes[full_tag(gateway)] = (_with((_CamundaExtensionsMixin,), parser_cls), spec_cls)
     subprocess_parser, subprocess_spec = classes[full_tag("subProcess")]
     classes[full_tag("subProcess")] = (_subprocess_parser(subprocess_parser), subprocess_spec)
     classes[full_tag("callActivity")] = (_call_activity_parser(), FlowdeskCallActivity)
@@ -400,6 +411,12 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     def get_spec(self, process_id: str, required: bool = True) -> Any:
         spec = super().get_spec(process_id, required)
         _restore_reserved_ids(spec)
+        process_parser = self.process_parsers.get(process_id)
+        if spec is not None and process_parser is not None:
+            # The process's own start/end listeners; Spiff's process spec has no extensions.
+            spec.flowdesk_listeners = listener_parsing.parse_process(
+                process_parser.node, process_parser.filename
+            )
         return spec
 
     def get_subprocess_specs(

@@ -36,7 +36,14 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from flowdesk import handlers
 from flowdesk._records import ProcessDefinition
-from flowdesk.engine import event_scopes, spec_coverage, start_timers, triggers, validation
+from flowdesk.engine import (
+    event_scopes,
+    listeners,
+    spec_coverage,
+    start_timers,
+    triggers,
+    validation,
+)
 from flowdesk.engine.dmn.task import pinned_refs
 from flowdesk.engine.parser import FlowdeskParser
 from flowdesk.engine.scripting import implementation_of
@@ -47,6 +54,7 @@ from flowdesk.errors import (
     ExpressionError,
     IgnoredExtensionWarning,
     MissingHandlerWarning,
+    MissingListenerWarning,
     NotFound,
     Problem,
 )
@@ -197,6 +205,13 @@ class RepositoryService:
     def _warn_missing_handlers(self, resources: Iterable[_Resource]) -> None:
         parser = _parser_for(list(resources))
         for process_id in parser.get_process_ids():
+            specs = [parser.get_spec(process_id), *_all_task_specs(parser, process_id)]
+            for element_id, event, listener_name in listeners.declared(specs):
+                if self._registry.listener(listener_name) is None:
+                    warnings.warn(
+                        MissingListenerWarning(process_id, element_id, listener_name, event),
+                        stacklevel=4,
+                    )
             for spec in _all_task_specs(parser, process_id):
                 if not isinstance(spec, FlowdeskServiceTask):
                     continue
@@ -463,8 +478,11 @@ def _waits_of(bundle: SpecBundle) -> Waits:
     jobs = subscriptions = False
     specs = [bundle.spec, *bundle.subprocess_specs.values()]
     for task_spec in (task_spec for spec in specs for task_spec in spec.task_specs.values()):
-        camunda = (getattr(task_spec, "extensions", None) or {}).get("camunda", {})
+        extensions = getattr(task_spec, "extensions", None) or {}
+        camunda = extensions.get("camunda", {})
         if "asyncBefore" in camunda or "asyncAfter" in camunda:
+            jobs = True
+        if any(x["event"] == "timeout" for x in extensions.get("task_listeners", [])):
             jobs = True
         pending = [getattr(task_spec, "event_definition", None)]
         while pending:

@@ -21,7 +21,9 @@ from flowdesk.engine import (
     timers,
 )
 from flowdesk.engine.expressions import ExpressionExecution
+from flowdesk.engine.listeners import field_values
 from flowdesk.engine.specs import END_PATH, ErrorDefinition
+from flowdesk.engine.spiff_tasks import fingerprint_value
 from flowdesk.errors import BpmnError, ExpressionError, HandlerError
 
 # The Camunda attributes that name a service task's implementation, most specific first.
@@ -82,7 +84,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             try:
                 result = self._evaluate_bean_expression(task, camunda["expression"])
             except BpmnError as err:  # a bean threw a BPMN error, as a handler may
-                return None if self._throw_bpmn_error(task, err) else True
+                return None if self.throw_bpmn_error(task, err) else True
             if camunda.get("resultVariable"):
                 task.data[camunda["resultVariable"]] = result
             return True
@@ -91,7 +93,12 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             raise HandlerError(
                 implementation, f"no handler registered for service task {spec.bpmn_id!r}"
             )
+        try:
+            fields = field_values(spec.extensions.get("fields", []), task.data)
+        except ExpressionError as err:
+            raise HandlerError(implementation, f"camunda:field of {spec.bpmn_id!r}: {err}") from err
         call = handlers.ServiceCall(
+            fields=fields,
             instance_id=self.scope.instance_id,
             process_key=self.scope.process_key,
             business_key=self.scope.business_key,
@@ -105,13 +112,93 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             result = handler(call)
         except BpmnError as err:
             # Caught: the catching event cancels this task, so it must not complete first.
-            return None if self._throw_bpmn_error(task, err) else True
+            return None if self.throw_bpmn_error(task, err) else True
         self.documents.extend((spec.bpmn_id, draft) for draft in call.documents)
         if isinstance(result, Mapping):
             task.data.update(result)
         elif result is not None and camunda.get("resultVariable"):
             task.data[camunda["resultVariable"]] = result
         return True
+
+    def run_listener_script(
+        self,
+        script: str,
+        script_format: str,
+        variables: Mapping[str, Any],
+        context: Mapping[str, Any],
+        call: handlers.ListenerCall,
+    ) -> None:
+        """Run a listener's `camunda:script` in its language (see `script_languages`).
+
+        JavaScript sees `execution` (or, in a task listener, `task`) as Camunda's scripts do;
+        what it sets through them goes to the instance and the task. Python has `execution`
+        and `task` in its namespace, and the names it assigns become variables, as in a script
+        task. A `juel` script is one expression, evaluated.
+
+        Raises:
+            ExpressionError: The script fails, or its language is not one flowdesk runs.
+        """
+        language = script_languages.language_of(script_format)
+        if language == script_languages.JAVASCRIPT:
+            self._run_javascript_listener(script, variables, call)
+            return
+        if language == script_languages.JUEL:
+            self.environment.evaluate_with(
+                script, variables, beans=self.registry.beans, objects=context
+            )
+            return
+        if language != script_languages.PYTHON:
+            raise ExpressionError(script, script_languages.unsupported_reason(script_format))
+        namespace = dict(variables)
+        before = {k: fingerprint_value(v) for k, v in namespace.items()}
+        self.environment.execute(script, namespace, context)
+        for name, value in namespace.items():
+            if before.get(name) != fingerprint_value(value) and name not in context:
+                call.set_variable(name, value)
+
+    def _run_javascript_listener(
+        self, script: str, variables: Mapping[str, Any], call: handlers.ListenerCall
+    ) -> None:
+        listener_task = call.task
+        delegate = None
+        if listener_task is not None:
+            delegate = javascript.DelegateTask(
+                id=listener_task.id,
+                name=listener_task.name,
+                assignee=listener_task.assignee,
+                priority=listener_task.priority,
+                task_definition_key=listener_task.element_id,
+                event_name=call.event,
+                due_date=listener_task.due.isoformat() if listener_task.due else None,
+                candidate_users=tuple(listener_task.candidate_users),
+                candidate_groups=tuple(listener_task.candidate_groups),
+            )
+        facts = javascript.Execution(
+            process_instance_id=self.scope.instance_id,
+            business_key=self.scope.business_key,
+            activity_id=call.element_id,
+            process_definition_id=self.scope.process_definition_id,
+            event_name=call.event,
+        )
+        outcome = javascript.run(
+            script, variables, execution=facts, element_id=call.element_id, task=delegate
+        )
+        for name, value in {**outcome.variables, **outcome.local_variables}.items():
+            call.set_variable(name, value)
+        if listener_task is not None:
+            changes = outcome.task_changes
+            if "assignee" in changes:
+                listener_task.set_assignee(changes["assignee"])
+            if "candidate_users" in changes:
+                listener_task.candidate_users = tuple(changes["candidate_users"])
+            if "candidate_groups" in changes:
+                listener_task.candidate_groups = tuple(changes["candidate_groups"])
+            if "priority" in changes:
+                listener_task.priority = int(changes["priority"])
+            if "name" in changes:
+                listener_task.name = str(changes["name"])
+            if changes.get("due_date"):
+                listener_task.due = timers.parse_due(str(changes["due_date"]))
 
     def evaluate(
         self,
@@ -246,7 +333,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             raise HandlerError(task.task_spec.bpmn_id, str(err)) from err
 
     @staticmethod
-    def _throw_bpmn_error(task: Any, err: BpmnError) -> bool:
+    def throw_bpmn_error(task: Any, err: BpmnError) -> bool:
         """Throw the error into the model; whether a boundary or event sub-process caught it.
 
         Uncaught, Camunda 7 ends the current path as a none end event would (it logs and goes on

@@ -5,23 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
 import jinja2.sandbox
 
 from flowdesk import handlers
 from flowdesk._records import Task
-from flowdesk.engine import forms, sandbox, timers
+from flowdesk.engine import forms, listeners, sandbox, timers
 from flowdesk.engine.context import EngineContext
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident, OpenUserTask
-from flowdesk.errors import ExpressionError, FormValidationError
+from flowdesk.errors import ExpressionError, FormValidationError, HandlerError
 from flowdesk.store import InstanceRow, TaskState, UnitOfWork, UserTaskRow
 
 # A user-task property naming users who may not claim or complete the task, whatever their
 # groups (the four-eyes rule: a requester does not approve their own request). An expression.
 EXCLUDED_USERS = "flowdesk.excludedUsers"
+
+
+# What `_new_task_row` gives for a task that a listener's BPMN error took away.
+DIVERTED: Literal["diverted"] = "diverted"
 
 
 class UserTaskRows:
@@ -51,7 +55,7 @@ class UserTaskRows:
 
         def complete_task(
             self, task: UserTaskRow, data: Mapping[str, Any], user: str | None
-        ) -> None: ...
+        ) -> bool: ...
 
         def _reserved_names(self) -> dict[str, Any]: ...
 
@@ -59,11 +63,13 @@ class UserTaskRows:
         open_rows = self.uow.tasks.open_element_ids(self.row.id)  # task id -> element id
         live = self.run.open_user_tasks() if self.run.incident is None else []
         live_refs = {task.task_ref for task in live}
-        created = []
+        created: list[UserTaskRow] = []
         for task in live:
             if task.task_ref in open_rows or task.task_ref in self._completed_refs:
                 continue
             row = self._new_task_row(task)
+            if row == DIVERTED:  # a task listener's BPMN error moved the instance on
+                return created + self._sync_tasks()
             if row is None:
                 break
             self.uow.tasks.add(row)
@@ -76,11 +82,20 @@ class UserTaskRows:
         if self.run.incident is None:
             for ref, element_id in open_rows.items():
                 if ref not in live_refs:
+                    try:
+                        view = listener_task(self.uow.tasks.get(ref))
+                        self.run.fire_task_listeners(element_id, ref, "delete", view)
+                        self.run.end_cancelled_user_task(element_id, ref)
+                    except HandlerError as err:  # the row stays open: a retry deletes it
+                        self.run.incident = Incident(element_id, ref, str(err))
+                        break
                     self.uow.tasks.close(ref, state=TaskState.CANCELLED.value, at=self.ctx.now())
                     self.record("task_cancelled", element_id=element_id, data={"task_id": ref})
         return created
 
-    def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | None:
+    def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | Literal["diverted"] | None:
+        """The row of a new user task; None on an incident, `DIVERTED` when a create or
+        assignment listener threw a BPMN error (the task is then left to its catcher)."""
         camunda = task.extensions.get("camunda", {})
         context = {**self._reserved_names(), **task.variables}
         beans = self.ctx.registry.beans  # `${userService.findEditor()}` as an assignee
@@ -138,7 +153,46 @@ class UserTaskRows:
                 if key in updates:
                     updates[key] = tuple(updates[key])
             row = replace(row, **updates)
-        return row
+        # Camunda: the create listeners, then assignment if the task has an assignee by then.
+        view = listener_task(row)
+        try:
+            self.run.fire_task_listeners(row.element_id, row.id, "create", view, may_throw=True)
+            if view.assignee is not None:
+                self.run.fire_task_listeners(
+                    row.element_id, row.id, "assignment", view, may_throw=True
+                )
+        except HandlerError as err:
+            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
+            return None
+        except listeners.ListenerBpmnError as thrown:
+            self.run.divert_user_task(row.id, thrown.error)
+            return DIVERTED
+        try:
+            self.run.schedule_task_timeouts(row.id, context, now)
+        except (ExpressionError, ValueError, TypeError) as err:
+            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
+            return None
+        return replace(
+            row,
+            assignee=view.assignee,
+            candidate_groups=tuple(view.candidate_groups),
+            candidate_users=tuple(view.candidate_users),
+            priority=view.priority,
+            due=view.due,
+        )
+
+    def fire_task_timeout(self, row: UserTaskRow, listener_id: str) -> bool:
+        """Run a due timeout listener of an open task (its job is due); False if it no longer
+        applies. What the listener changes on the task is stored; the task stays open.
+
+        Raises:
+            HandlerError: The listener failed (the job is retried, then an incident).
+        """
+        view = listener_task(row)
+        if not self.run.fire_task_timeout(row.id, listener_id, view):
+            return False
+        apply_listener_changes(self.uow, row, view)
+        return True
 
     def _handler(self, row: UserTaskRow) -> handlers.UserTaskHandler:
         return self.ctx.registry.user_task_handler(
@@ -159,12 +213,44 @@ class UserTaskRows:
             if errors:
                 raise FormValidationError(row.id, errors)
             handler.validate(record, converted)
-            self.complete_task(row, converted, None)
-            handler.on_complete(record, converted, None)
+            if self.complete_task(row, converted, None):
+                handler.on_complete(record, converted, None)
             done = True
             if self.run.incident is not None:
                 break
         return done
+
+
+def apply_listener_changes(
+    uow: UnitOfWork, row: UserTaskRow, view: handlers.ListenerTask
+) -> UserTaskRow:
+    """Store what task listeners changed on a task that already has its row."""
+    changes = {
+        key: value
+        for key, value in (
+            ("assignee", view.assignee),
+            ("candidate_groups", tuple(view.candidate_groups)),
+            ("candidate_users", tuple(view.candidate_users)),
+            ("priority", view.priority),
+            ("due", view.due),
+        )
+        if value != getattr(row, key)
+    }
+    return uow.tasks.update(row.id, **changes) if changes else row
+
+
+def listener_task(row: UserTaskRow) -> handlers.ListenerTask:
+    """The `DelegateTask` a task listener sees and changes, from a task row."""
+    return handlers.ListenerTask(
+        id=row.id,
+        name=row.name,
+        element_id=row.element_id,
+        assignee=row.assignee,
+        candidate_groups=tuple(row.candidate_groups),
+        candidate_users=tuple(row.candidate_users),
+        priority=row.priority,
+        due=row.due,
+    )
 
 
 def task_record(row: UserTaskRow, variables: Mapping[str, Any]) -> Task:

@@ -6,8 +6,9 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from flowdesk._records import Task
-from flowdesk.engine import forms
+from flowdesk.engine import forms, listeners
 from flowdesk.engine.execution import EXCLUDED_USERS, EngineContext, Execution, task_record
+from flowdesk.engine.task_rows import apply_listener_changes, listener_task
 from flowdesk.errors import (
     ConcurrencyConflict,
     FormValidationError,
@@ -86,7 +87,31 @@ class TaskService:
             user=user,
             data={"task_id": task_id},
         )
+        claimed = self._assignment_listeners(uow, claimed, user)
         return task_record(claimed, uow.instances.get(row.instance_id).variables)
+
+    def _assignment_listeners(
+        self, uow: UnitOfWork, row: UserTaskRow, user: str | None
+    ) -> UserTaskRow:
+        """The assignee changed (a claim, a reassign): Camunda fires the task's `update`, then
+        `assignment` listeners. One that fails raises `HandlerError`, and the call is rolled
+        back. Returns the row with what the listeners changed."""
+        instance = uow.instances.get(row.instance_id)
+        bundle = self._ctx.specs.bundle(
+            uow, self._ctx.specs.definition(uow, instance.definition_id)
+        )
+        events = listeners.task_listener_events(
+            [bundle.spec, *bundle.subprocess_specs.values()], row.element_id
+        )
+        if not events & {"update", "assignment"}:
+            return row
+        execution = Execution.open(self._ctx, uow, row.instance_id)
+        view = listener_task(row)
+        for event in ("update", "assignment"):
+            execution.run.fire_task_listeners(row.element_id, row.id, event, view, user=user)
+        row = apply_listener_changes(uow, row, view)
+        execution.save()
+        return row
 
     def complete(
         self, uow: UnitOfWork, task_id: str, data: Mapping[str, Any], *, user: str | None
@@ -108,10 +133,11 @@ class TaskService:
         )
         handler.validate(record, converted)
         try:
-            execution.complete_task(row, converted, user)
+            completed = execution.complete_task(row, converted, user)
         except LookupError:
             raise TaskStateError(task_id, "the workflow no longer waits for it") from None
-        handler.on_complete(record, converted, user)
+        if completed:
+            handler.on_complete(record, converted, user)
         execution.save()
 
     def reassign(
@@ -124,7 +150,8 @@ class TaskService:
         among the candidate users of open tasks. Neither the workflow nor any instance
         changes: a task's assignee and candidates live on its row only. No one checks that
         `to_user` may do the work, as in Camunda: deciding who may reassign is the
-        application's. Each moved task gets a `task_reassigned` history event by `user`.
+        application's. Each moved task gets a `task_reassigned` history event by `user`, and
+        its `update` and `assignment` task listeners run, as for Camunda's `setAssignee`.
 
         Raises:
             ValueError: A user name is empty.
@@ -170,6 +197,8 @@ class TaskService:
             }
             for row in moving
         )
+        for row in moving:
+            self._assignment_listeners(uow, uow.tasks.get(row.id), user)
         return moved
 
 

@@ -13,6 +13,9 @@ from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident
 from flowdesk.store import DefinitionRow, InstanceRow, JobRow, JobState, SubscriptionRow, UnitOfWork
 
+# The job type of a user task's timeout listener (`camunda:taskListener event="timeout"`).
+TASK_TIMEOUT = "task_timeout"
+
 
 class WaitRows:
     """The part of `Execution` that keeps job and subscription rows in step with the workflow."""
@@ -26,7 +29,8 @@ class WaitRows:
     _is_new: bool
 
     def _sync_jobs(self) -> None:
-        """One job per waiting timer and per task held for an async continuation.
+        """One job per waiting timer, per task held for an async continuation, and per
+        timeout listener of an open user task.
 
         A job goes when its timer or held task does; a timer whose time changed gets its job
         moved, with fresh retries. A job that failed for good (no retries left) keeps the
@@ -37,7 +41,11 @@ class WaitRows:
         now = self.ctx.now()
         jobs = self.uow.jobs.list(instance_id=self.row.id)
         # An async job is one hold of its task: a task may be held again after its job ran.
-        existing = {(job.type, job.task_ref, job.payload.get("hold")): job for job in jobs}
+        # A task's timeout-listener job is one per listener, by its id.
+        existing = {
+            (job.type, job.task_ref, job.payload.get("hold", job.payload.get("listener"))): job
+            for job in jobs
+        }
         wanted: dict[tuple[str, str, str | None], _JobSpec] = {}
         for wait in self.run.waits():
             if wait.kind == "timer" and wait.due_at is not None:
@@ -45,6 +53,10 @@ class WaitRows:
                 wanted["timer", wait.task_ref, None] = _JobSpec(
                     wait.element_id, wait.due_at, cycle, {"name": wait.name}
                 )
+        for ref, element_id, listener_id, due in self.run.task_timeouts():
+            wanted[TASK_TIMEOUT, ref, listener_id] = _JobSpec(
+                element_id, due, None, {"listener": listener_id}
+            )
         for hold in self.run.async_holds():
             wanted["async", hold.task_ref, hold.hold_id] = _JobSpec(
                 hold.element_id, now, hold.retry_cycle, {"hold": hold.hold_id}
@@ -54,7 +66,7 @@ class WaitRows:
             spec = wanted.get(key)
             if spec is None:
                 self.uow.jobs.delete(job.id)
-            elif job.type == "timer" and _timer_due(job) != spec.due_at:
+            elif job.type in ("timer", TASK_TIMEOUT) and _timer_due(job) != spec.due_at:
                 self.uow.jobs.update(job.id, **spec.fresh(due_at=spec.due_at))
             elif job.state == JobState.FAILED.value and self.run.retried:
                 self.uow.jobs.update(job.id, **spec.fresh(due_at=now))

@@ -13,6 +13,7 @@ object escapes the engine package.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -34,11 +35,14 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
+from flowdesk import handlers
 from flowdesk.engine import (
     async_continuations,
     event_scopes,
+    listeners,
     multi_instance,
     pruning,
+    sandbox,
     timers,
     triggers,
 )
@@ -67,9 +71,15 @@ from flowdesk.engine.spiff_tasks import (
 from flowdesk.engine.workflow_records import CallRequest as CallRequest
 from flowdesk.engine.workflow_records import CompletedActivity, Incident, OpenUserTask, StepLog
 from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
-from flowdesk.errors import CorrelationError
+from flowdesk.errors import BpmnError, CorrelationError
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
+
+# A user task's timeout listeners: listener id -> due (ISO text), None once fired.
+_TIMEOUTS = "flowdesk_task_timeouts"
+
+# Marks a completed task whose end or take listeners have yet to succeed.
+_AFTER_PENDING = "flowdesk_after_pending"
 
 # Keys Spiff keeps in workflow.data for itself, never shown as process variables.
 _INTERNAL_KEYS = frozenset({"data_objects"})
@@ -95,6 +105,7 @@ class WorkflowRun:
     ) -> WorkflowRun:
         workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=script_engine)
         workflow.data.update(copy.deepcopy(dict(variables)))
+        listeners.mark_new(workflow)
         return cls(workflow, script_engine)
 
     @classmethod
@@ -102,6 +113,7 @@ class WorkflowRun:
         cls, state: str, bundle: SpecBundle, script_engine: FlowdeskScriptEngine
     ) -> WorkflowRun:
         workflow = InstanceSerializer.load(state, bundle.spec, bundle.subprocess_specs)
+        listeners.adopt(workflow)
         return cls(workflow, script_engine)
 
     def dump(self) -> str:
@@ -271,6 +283,10 @@ class WorkflowRun:
         self.retried = True  # failed jobs get their retries back (Execution._sync_jobs)
 
         def act() -> None:
+            for task in self._wf.get_tasks(state=TaskState.COMPLETED):
+                if task.internal_data.get(_AFTER_PENDING):  # an end or take listener failed
+                    with contextlib.suppress(listeners.Diverted):
+                        self._after(task)
             for task in self._wf.get_tasks(state=TaskState.ERROR):
                 self._run_task(task)
             self._advance()
@@ -284,10 +300,13 @@ class WorkflowRun:
             return False
 
         def act() -> None:
-            self._before(task)
-            task.data.update(copy.deepcopy(dict(variables)))
-            task.complete()
-            self._after(task)
+            try:
+                self._before(task)
+                task.data.update(copy.deepcopy(dict(variables)))
+                task.complete()
+                self._after(task)
+            except listeners.Diverted:
+                pass  # an end or take listener's BPMN error: go on from its catcher
             self._advance()
 
         self._guarded(act)
@@ -452,6 +471,8 @@ class WorkflowRun:
             # An activity split (see `activity_splits`) reports the element it leaves.
             spec = task.task_spec if task is not None else None
             element_id = getattr(spec, "bpmn_id", None) or getattr(spec, "activity_id", "")
+            if task is None and isinstance(err, listeners.ListenerFailure):
+                element_id = err.element_id
             self.incident = Incident(element_id or "", str(task.id) if task else "", describe(err))
 
     def _advance(self) -> None:
@@ -462,6 +483,7 @@ class WorkflowRun:
         which makes the ones due by then READY without running them; those run here too (left
         READY, such a timer has no job any more, and its path would wait for the next call).
         """
+        listeners.process_started(self._wf)
         due_before: set[Any] = set()
         while True:
             # Pruned between passes: finished work would slow every step and stop loops at
@@ -471,6 +493,8 @@ class WorkflowRun:
             except async_continuations.Held as held:
                 async_continuations.hold(held.task)  # the rest waits for its async job
                 continue
+            except listeners.Diverted:
+                continue  # a listener's BPMN error: the steps go on from its catcher
             if event_scopes.settle(self._wf, self.variables):
                 continue
             due = {t.id for t in self._wf.get_tasks(state=TaskState.READY, manual=False)}
@@ -484,6 +508,13 @@ class WorkflowRun:
             ]
             if not passthrough:
                 async_continuations.hold_user_tasks(self._wf)
+                # A user task is entered when it becomes ready: its start listeners run before
+                # the engine writes its row (assignee expressions see what they set).
+                try:
+                    listeners.start_ready_user_tasks(self._wf, self._task_view)
+                except listeners.Diverted:
+                    continue
+                listeners.process_ended(self._wf)
                 return
             for task in passthrough:
                 try:
@@ -492,14 +523,18 @@ class WorkflowRun:
                     async_continuations.hold(held.task)
 
     def _run_task(self, task: Any, data: Mapping[str, Any] | None = None) -> None:
-        self._before(task)
-        if data:
-            task.data.update(copy.deepcopy(dict(data)))
-        task.run()
-        self._after(task)
+        try:
+            self._before(task)
+            if data:
+                task.data.update(copy.deepcopy(dict(data)))
+            task.run()
+            self._after(task)
+        except listeners.Diverted:
+            return  # a listener's BPMN error took the token elsewhere (or ended its path)
 
     def _before(self, task: Any) -> None:
         async_continuations.check(task)  # raises Held at an async point not yet released
+        listeners.subprocesses_entered(task)
         scope = self._wf.data
         task.data.update(copy.deepcopy({k: v for k, v in scope.items() if k not in _INTERNAL_KEYS}))
         # Camunda's loopCounter, element variable and nrOf* counters: local to the instance.
@@ -518,6 +553,8 @@ class WorkflowRun:
         scope.update(copy.deepcopy(writes))
         task.data.update(writes)
         task.data.update(local)
+        # Camunda: start listeners after the input parameters, before the behaviour.
+        listeners.activity_started(task, local, task.data)
         task.internal_data["flowdesk_before"] = fingerprint(task.data)
         task.internal_data["flowdesk_local"] = sorted(local)
         task.internal_data["flowdesk_instance_locals"] = sorted(instance_locals)
@@ -527,19 +564,39 @@ class WorkflowRun:
             return  # a call activity waiting for its instance: written back when that ends
         event_scopes.interrupt(task)
         async_continuations.completed(task)  # asyncAfter: what follows waits for a job
+        completed = task.state == TaskState.COMPLETED
+        diverted = False
+        if completed:
+            # Camunda: end listeners before the output parameters, take listeners after them.
+            # One that fails leaves the rest of this method to `retry` (`_AFTER_PENDING`).
+            task.internal_data[_AFTER_PENDING] = True
+            try:
+                listeners.activity_ended(task, task.internal_data.get("flowdesk_local", []))
+            except listeners.Diverted:
+                # A BPMN error: what the element set stays; no output parameters, no flow.
+                diverted = True
         before = task.internal_data.pop("flowdesk_before", None)
         local = set(task.internal_data.pop("flowdesk_local", []))
         instance_locals = set(task.internal_data.pop("flowdesk_instance_locals", []))
         if before is None:
+            if completed:
+                task.internal_data.pop(_AFTER_PENDING, None)
+                if diverted:
+                    raise listeners.Diverted
+                listeners.flows_taken(task)
             return
         writes: dict[str, Any] = {}
-        outputs = evaluate_parameters(
-            task_extensions(task),
-            "outputs",
-            task.data,
-            task=task,
-            execution=execution_of(task),
-            writes=writes,
+        outputs = (
+            {}
+            if diverted
+            else evaluate_parameters(
+                task_extensions(task),
+                "outputs",
+                task.data,
+                task=task,
+                execution=execution_of(task),
+                writes=writes,
+            )
         )
         task.data.update(writes)
         scope = self._wf.data
@@ -580,6 +637,190 @@ class WorkflowRun:
             self.log.completed.append(
                 CompletedActivity(spec.bpmn_id, name, type(spec).__name__, taken, decision)
             )
+        if completed:
+            task.internal_data.pop(_AFTER_PENDING, None)
+            if diverted:
+                raise listeners.Diverted
+            listeners.flows_taken(task)
+
+    def fire_task_listeners(
+        self,
+        element_id: str,
+        task_ref: str,
+        event: str,
+        view: handlers.ListenerTask,
+        *,
+        user: str | None = None,
+        overlay: dict[str, Any] | None = None,
+        may_throw: bool = False,
+    ) -> None:
+        """Run a user task's task listeners of `event` (see `listeners`).
+
+        `overlay` is the completion data of a `complete`: the listeners see it, and what they
+        set goes into it too, so it is what the task completes with.
+
+        Raises:
+            ListenerFailure: A listener failed or has no handler (or, unless `may_throw`,
+                threw a BPMN error).
+            ListenerBpmnError: With `may_throw`, a listener threw a BPMN error; the caller
+                throws it with `divert_user_task`.
+        """
+        task = self._task(task_ref)
+        spec = task.task_spec if task is not None else self._spec_of(element_id)
+        found = [x for x in listeners.listeners_of(spec, "task_listeners") if x["event"] == event]
+        if not found:
+            return
+        live = task is not None and not task.has_state(TaskState.FINISHED_MASK)
+        variables = self._task_view(task) if live else self.variables
+        variables.update(overlay or {})
+        scope = self._wf.data
+
+        def write(name: str, value: Any) -> None:
+            scope[name] = copy.deepcopy(value)
+            if overlay is not None:
+                overlay[name] = value
+
+        try:
+            listeners.run(
+                self.script_engine,
+                found,
+                event=event,
+                element_id=element_id,
+                variables=variables,
+                write=write,
+                task=view,
+                user=user,
+            )
+        except listeners.ListenerBpmnError as thrown:
+            if may_throw:
+                raise
+            raise thrown.failure from thrown.error
+
+    def schedule_task_timeouts(
+        self, task_ref: str, variables: Mapping[str, Any], now: datetime
+    ) -> None:
+        """When a user task is created: when each of its timeout listeners is due.
+
+        Raises:
+            ExpressionError, ValueError: A timer text does not give a date or a duration.
+        """
+        task = self._task(task_ref)
+        found = [
+            x
+            for x in listeners.listeners_of(task.task_spec, "task_listeners")
+            if x["event"] == "timeout"
+        ]
+        due: dict[str, str | None] = {}
+        for listener in found:
+            kind, text = listener["timer"]
+            value = sandbox.evaluate_value(text, variables)
+            if kind == "timeDuration":
+                due[listener["id"]] = timers.after_duration(now, str(value)).isoformat()
+            else:
+                due[listener["id"]] = timers.due_text(value)
+        if due:
+            task.internal_data[_TIMEOUTS] = due
+
+    def task_timeouts(self) -> list[tuple[str, str, str, datetime]]:
+        """(task ref, element id, listener id, due) of each timeout listener still to fire."""
+        found = []
+        for task in self._wf.get_tasks(state=TaskState.READY, manual=True):
+            for listener_id, due in (task.internal_data.get(_TIMEOUTS) or {}).items():
+                if due is not None:
+                    found.append(
+                        (str(task.id), task.task_spec.bpmn_id, listener_id, timers.parse_due(due))
+                    )
+        return found
+
+    def fire_task_timeout(
+        self, task_ref: str, listener_id: str, view: handlers.ListenerTask
+    ) -> bool:
+        """Run a user task's due timeout listener, once; the task stays open. False if the
+        task no longer waits or the listener already ran.
+
+        Raises:
+            ListenerFailure: The listener failed or has no handler.
+        """
+        task = self._task(task_ref)
+        if task is None or task.state != TaskState.READY:
+            return False
+        timeouts = task.internal_data.get(_TIMEOUTS) or {}
+        if timeouts.get(listener_id) is None:
+            return False
+        found = [
+            x
+            for x in listeners.listeners_of(task.task_spec, "task_listeners")
+            if x["event"] == "timeout" and x.get("id") == listener_id
+        ]
+        scope = self._wf.data
+
+        def write(name: str, value: Any) -> None:
+            scope[name] = copy.deepcopy(value)
+
+        try:
+            listeners.run(
+                self.script_engine,
+                found,
+                event="timeout",
+                element_id=task.task_spec.bpmn_id,
+                variables=self._task_view(task),
+                write=write,
+                task=view,
+            )
+        except listeners.ListenerBpmnError as thrown:
+            raise thrown.failure from thrown.error
+        timeouts[listener_id] = None
+        return True
+
+    def divert_user_task(self, task_ref: str, error: BpmnError) -> None:
+        """Throw a task listener's BPMN error from its user task and run on from the catcher
+        (uncaught, the task's path ends), as Camunda 7 does."""
+        task = self._task(task_ref)
+
+        def act() -> None:
+            listeners.divert(task, error, completed=False)
+            self._advance()
+
+        self._guarded(act)
+
+    def end_cancelled_user_task(self, element_id: str, task_ref: str) -> None:
+        """Run the end listeners of a user task that was cancelled (after its `delete` task
+        listeners), as Camunda ends an interrupted activity.
+
+        Raises:
+            ListenerFailure: A listener failed or has no handler.
+        """
+        task = self._task(task_ref)
+        spec = task.task_spec if task is not None else self._spec_of(element_id)
+        found = [
+            x for x in listeners.listeners_of(spec, "execution_listeners") if x["event"] == "end"
+        ]
+        if not found:
+            return
+        scope = self._wf.data
+
+        def write(name: str, value: Any) -> None:
+            scope[name] = copy.deepcopy(value)
+
+        listeners.run(
+            self.script_engine,
+            found,
+            event="end",
+            element_id=element_id,
+            variables=self.variables,
+            write=write,
+        )
+
+    def _spec_of(self, element_id: str) -> Any:
+        """The user task spec of an element (a multi-instance one has a body spec too)."""
+        found = None
+        for spec in (self._wf.spec, *self._wf.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                if getattr(task_spec, "bpmn_id", None) == element_id:
+                    found = task_spec
+                    if isinstance(task_spec, UserTask):
+                        return task_spec
+        return found
 
     def _task_view(self, task: Any) -> dict[str, Any]:
         variables = self.variables

@@ -218,7 +218,8 @@ class _ExpressionChecks(_BpmnCheckBase):
             self.add(script, task_id, f"{what}: the script can never run: {err.reason}")
 
     def check_parameter_script(self, script: etree._Element) -> None:
-        """A parameter's script runs; a listener's or connector's is never read, so no check."""
+        """A parameter's script runs; a listener's is checked where it is parsed
+        (`listener_parsing`), and a connector's is never read."""
         from flowdesk.engine import script_languages
 
         parameter = script.getparent()
