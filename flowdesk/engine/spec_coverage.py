@@ -35,32 +35,8 @@ from flowdesk.errors import Problem
 
 _B = "{" + validation.BPMN_NS + "}"
 _SCOPES = frozenset({"subProcess", "transaction"})
-_FLOW_NODES = frozenset(
-    {
-        "startEvent",
-        "endEvent",
-        "intermediateCatchEvent",
-        "intermediateThrowEvent",
-        "boundaryEvent",
-        "task",
-        "userTask",
-        "serviceTask",
-        "scriptTask",
-        "businessRuleTask",
-        "sendTask",
-        "receiveTask",
-        "manualTask",
-        "callActivity",
-        "subProcess",
-        "transaction",
-        "adHocSubProcess",  # checked itself, but not what is inside it (see the module)
-        "exclusiveGateway",
-        "inclusiveGateway",
-        "parallelGateway",
-        "eventBasedGateway",
-        "complexGateway",
-    }
-)
+# `adHocSubProcess` is checked itself, but not what is inside it (see the module).
+_FLOW_NODES = validation.EXECUTABLE_FLOW_NODES
 
 
 def uncovered(

@@ -32,7 +32,7 @@ from flowdesk.engine.validation.declarations import (
     process_ids,
 )
 from flowdesk.engine.validation.dmn_checks import HIT_POLICIES, validate_dmn
-from flowdesk.engine.validation.expression_checks import SCRIPT_FORMATS
+from flowdesk.engine.validation.elements import EXECUTABLE_FLOW_NODES
 from flowdesk.engine.validation.timer_checks import TimerKind, timer_kind
 from flowdesk.engine.validation.xml_reading import (
     ACTIVITI_NS,
@@ -48,8 +48,8 @@ __all__ = [
     "BPMN_NS",
     "CAMUNDA_NS",
     "DMN_NAMESPACES",
+    "EXECUTABLE_FLOW_NODES",
     "HIT_POLICIES",
-    "SCRIPT_FORMATS",
     "TimerKind",
     "called_elements",
     "decision_ids",

@@ -27,7 +27,13 @@ from __future__ import annotations
 from lxml import etree
 
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
-from flowdesk.engine.validation.elements import _bpmn_name, _camunda, _is_executable, _owner_id
+from flowdesk.engine.validation.elements import (
+    EXECUTABLE_FLOW_NODES,
+    _bpmn_name,
+    _camunda,
+    _is_executable,
+    _owner_id,
+)
 from flowdesk.engine.validation.xml_reading import _B, _line
 from flowdesk.errors import Problem
 
@@ -236,27 +242,4 @@ def _event_definitions(event: etree._Element) -> list[etree._Element]:
 
 
 # Flow nodes that may carry camunda:jobPriority (every activity and event Camunda parses).
-_FLOW_NODE_PRIORITY_OWNERS = frozenset(
-    {
-        "task",
-        "userTask",
-        "serviceTask",
-        "scriptTask",
-        "businessRuleTask",
-        "sendTask",
-        "receiveTask",
-        "manualTask",
-        "callActivity",
-        "subProcess",
-        "transaction",
-        "startEvent",
-        "endEvent",
-        "intermediateCatchEvent",
-        "intermediateThrowEvent",
-        "boundaryEvent",
-        "exclusiveGateway",
-        "inclusiveGateway",
-        "parallelGateway",
-        "eventBasedGateway",
-    }
-)
+_FLOW_NODE_PRIORITY_OWNERS = EXECUTABLE_FLOW_NODES - {"adHocSubProcess", "complexGateway"}

@@ -44,6 +44,13 @@ _FLOW_NODES = _GATEWAYS | frozenset(
         "subChoreography",
     }
 )
+# The flow nodes of a process (not of a choreography) that Camunda 7 parses.
+EXECUTABLE_FLOW_NODES = _FLOW_NODES - {
+    "implicitThrowEvent",
+    "callChoreography",
+    "choreographyTask",
+    "subChoreography",
+}
 
 
 def _duplicate_ids(root: etree._Element, file: str) -> list[Problem]:

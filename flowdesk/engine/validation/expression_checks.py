@@ -9,7 +9,6 @@ from flowdesk.engine.validation.elements import _bpmn_name, _camunda, _is_expres
 from flowdesk.engine.validation.xml_reading import _B, CAMUNDA_NS
 from flowdesk.errors import ExpressionError, Problem
 
-SCRIPT_FORMATS = frozenset({"", "python", "juel"})
 # camunda:* attributes that hold a value which may contain `${...}`.
 _VALUE_ATTRIBUTES = (
     "assignee",
