@@ -31,9 +31,18 @@ How it is built here:
   sub-process's state by then, so a `CompensationScope` spec (one per such sub-process, added
   to the parent's spec at parse time) opens a fresh, empty sub-workflow of the sub-process's
   spec in which the inner handlers run.
+- A compensation event sub-process (an event sub-process with a compensation start event) is
+  its sub-process's handler: parsing detaches it from the sub-process's start and end (Spiff
+  reads the start event as a none start event and would run it with the sub-process), and
+  the sub-process then always leaves a record on completion, with a copy of its local
+  variables (input parameters). Its `CompensationScope` runs the event sub-process in the
+  fresh sub-workflow, with the copied variables and the inner records in that sub-workflow's
+  root, instead of the inner handlers: the throws inside it take those records, as a throw in
+  any event sub-process takes its scope's.
 
-Not supported, and refused at deploy: compensation event sub-processes (a sub-process's
-handler written as an event sub-process with a compensation start event).
+Refused at deploy, as in Camunda 7: a compensation start event outside an event sub-process of
+an embedded sub-process, two compensation event sub-processes in one scope, one beside a
+compensation boundary event of the same sub-process.
 """
 
 from __future__ import annotations
