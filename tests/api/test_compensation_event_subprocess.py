@@ -25,6 +25,7 @@ def engines(request: pytest.FixtureRequest, make_engine: Callable[..., flowdesk.
     first = make_engine()
     first.deploy(DATA / "compensation_event_subprocess_booking.bpmn")
     first.deploy(DATA / "compensation_event_subprocess_unfinished.bpmn")
+    first.deploy(DATA / "compensation_event_subprocess_parcels.bpmn")
     if request.param == "one_engine":
         return lambda: first
     return make_engine
@@ -110,3 +111,23 @@ def test_sub_process_completed_later__a_later_throw_would_find_it(engines: Engin
     # The event sub-process's throw (no activityRef) undoes the hotel, then it notes itself.
     assert after.variables["undone"] == ["hotel", "booking"]
     assert after.state == "completed"
+
+
+def test_multi_instance_sub_process__each_instance_runs_it_and_a_waiting_one_lets_the_next_start(
+    engines: Engines,
+) -> None:
+    shipment = engines().start(
+        "parcel_labels", {"parcels": ["p1", "p2"], "labels": [], "voided": 0}
+    )
+    assert engines().instance(shipment.id).variables["labels"] == ["p1", "p2"]
+
+    after = complete(engines, shipment.id, "Task_hand_over")
+
+    # One event sub-process per completed instance; each voids its own label, and the second
+    # starts once the first waits at its user task (Camunda 7 opens both together).
+    assert after.variables["voided"] == 2
+    assert open_tasks(engines, shipment.id) == ["Task_apologise", "Task_apologise"]
+    assert after.state == "running"
+    complete_one = engines().tasks(instance_id=shipment.id)[0]
+    assert engines().complete(complete_one.id, {}).state == "running"
+    assert complete(engines, shipment.id, "Task_apologise").state == "completed"

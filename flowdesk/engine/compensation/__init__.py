@@ -25,7 +25,9 @@ How it is built here:
   scope's records and starts their handlers newest first, one after another (`_drive`: the
   next starts when those before have finished or wait for something), each as a triggered
   child of its scope's root (as Spiff starts an event sub-process); it stays WAITING until every
-  handler has finished, and each handler wakes it when it completes.
+  handler has finished, and each handler wakes it when it completes. Inside a handler that is
+  a sub-process, its inner tasks decide whether it waits; one that comes to wait later wakes
+  nobody, so the engine calls `resume` after its steps to start the next handlers.
 - A completed sub-process hands its records to the scope around it as one record
   (`_CompensableScope`), as Camunda keeps them in an "event scope". Spiff has dropped the
   sub-process's state by then, so a `CompensationScope` spec (one per such sub-process, added
@@ -58,6 +60,8 @@ from flowdesk.engine.compensation._running import (
     CompensationEndEvent,
     CompensationScope,
     CompensationThrowEvent,
+    resume,
+    started_by_throw,
     thrown_inside,
 )
 
@@ -70,5 +74,7 @@ __all__ = [
     "check_activity_ref",
     "configure_throw",
     "event_spec_class",
+    "resume",
+    "started_by_throw",
     "thrown_inside",
 ]

@@ -11,6 +11,9 @@ from SpiffWorkflow.bpmn.specs.defaults import EndEvent, IntermediateThrowEvent, 
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import (
     EventSubprocess as SpiffEventSubprocess,
 )
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import (
+    SubWorkflowTask as AnySubWorkflowTask,  # sub-processes, call and event sub-processes
+)
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from flowdesk.engine.specs import EventSubprocess
@@ -248,6 +251,11 @@ def _spawn(record: dict[str, Any], scope: Any, thrower: Any) -> str:
     return str(handler.id)
 
 
+def started_by_throw(task: Any) -> bool:
+    """Whether a task is a compensation handler a throw started (no event it waits for)."""
+    return bool(task.internal_data.get(_THROWER))
+
+
 def thrown_inside(task: Any, owner: Any) -> bool:
     """Whether `task` is a handler (or a compensation scope) started by a throw inside `owner`.
 
@@ -302,21 +310,55 @@ def _running(top: Any, task_ref: str) -> bool:
 
 
 def _busy(top: Any, task_ref: str) -> bool:
-    """Whether a started handler runs on without waiting (the next one must wait for it)."""
+    """Whether a started handler runs on without waiting (the next one must wait for it).
+
+    Inside a handler that is a sub-process (a sub-process handler, the undoing of a completed
+    sub-process, a compensation event sub-process) its inner tasks count: one that waits (a
+    user task, say) lets the next handler start, as in Camunda 7.
+    """
     task = _find_task(top, task_ref)
     if task is None:
         return False
-    if isinstance(task.task_spec, CompensationScope):
-        return not task.has_state(TaskState.FINISHED_MASK)
+    return any(not _waits(each) for each in _live_inside(top, task))
+
+
+def _live_inside(top: Any, task: Any) -> Iterator[Any]:
+    """The unfinished tasks from `task` on, in the sub-workflows they run too."""
     for each in TaskIterator(task, state=_LIVE):
-        waits = (
-            (each.state == TaskState.READY and each.task_spec.manual)
-            or each.state == TaskState.WAITING
-            or (each.state == TaskState.STARTED and not isinstance(each.task_spec, SubWorkflowTask))
-        )
-        if not waits:
-            return True
-    return False
+        yield each
+        sub = top.subprocesses.get(each.id)
+        if sub is not None and not sub.completed:
+            yield from _live_inside(top, sub.task_tree)
+
+
+def _waits(task: Any) -> bool:
+    """Whether an unfinished task waits for something (or is only predicted)."""
+    if task.has_state(TaskState.PREDICTED_MASK | TaskState.FUTURE | TaskState.WAITING):
+        return True
+    if task.state == TaskState.READY:
+        return bool(task.task_spec.manual)
+    if task.state == TaskState.STARTED:
+        # A sub-process or call activity: what runs inside it counts (see `_live_inside`).
+        return isinstance(task.task_spec, AnySubWorkflowTask)
+    return False  # an incident holds the next handler
+
+
+def resume(workflow: Any) -> bool:
+    """Start the next handlers of compensations whose running handlers all wait now.
+
+    A handler that is a sub-process may come to wait (at a user task inside) after it started;
+    nothing wakes its thrower then, so the engine calls this after its steps. True if a handler
+    started.
+    """
+    top = workflow.top_workflow
+    started = False
+    for scope in (top, *top.subprocesses.values()):
+        for task in list(scope.tasks.values()):
+            if task.state == TaskState.WAITING and task.internal_data.get(_QUEUE):
+                before = len(task.internal_data[_QUEUE])
+                task.task_spec._update(task)
+                started = started or len(task.internal_data.get(_QUEUE, [])) < before
+    return started
 
 
 def _find_task(top: Any, task_ref: str | None) -> Any:
