@@ -26,6 +26,7 @@ def engines(request: pytest.FixtureRequest, make_engine: Callable[..., flowdesk.
     first.deploy(DATA / "compensation_event_subprocess_booking.bpmn")
     first.deploy(DATA / "compensation_event_subprocess_unfinished.bpmn")
     first.deploy(DATA / "compensation_event_subprocess_parcels.bpmn")
+    first.deploy(DATA / "compensation_event_subprocess_nested.bpmn")
     if request.param == "one_engine":
         return lambda: first
     return make_engine
@@ -131,3 +132,25 @@ def test_multi_instance_sub_process__each_instance_runs_it_and_a_waiting_one_let
     complete_one = engines().tasks(instance_id=shipment.id)[0]
     assert engines().complete(complete_one.id, {}).state == "running"
     assert complete(engines, shipment.id, "Task_apologise").state == "completed"
+
+
+def test_nested__its_throw_runs_the_inner_sub_process_s_and_leaves_the_rest_done(
+    engines: Engines,
+) -> None:
+    order = engines().start("nested_undo", {"done": [], "undone": []})
+    complete(engines, order.id, "Task_decide")
+
+    # The order's event sub-process runs first; the payment's only when its throw names it.
+    assert open_tasks(engines, order.id) == ["Task_cancel_order"]
+    complete(engines, order.id, "Task_cancel_order")
+    assert open_tasks(engines, order.id) == ["Task_refund"]
+
+    done = complete(engines, order.id, "Task_refund")
+
+    assert done.state == "completed"
+    # The reservation's handler never ran: the order's event sub-process did not compensate it.
+    assert done.variables["undone"] == []
+    history = completed_elements(engines, order.id)
+    assert "Task_release" not in history
+    assert history.index("Sub_undo_inner") < history.index("Throw_undo_payment")
+    assert history.index("Sub_undo_outer") < history.index("Throw_undo_order")
