@@ -57,12 +57,13 @@ def test_compensating_the_sub_process__runs_its_event_sub_process_in_its_own_ord
     trip = engines().start("booking_trip", {"booked": [], "undone": [], "customer": "ann"})
     assert engines().instance(trip.id).variables["booked"] == ["hotel", "flight", "charge"]
 
-    after = complete(engines, trip.id, "Task_validate", {"valid": False})
+    # The input parameter `bookingRef` was "B-ann" when the sub-process completed.
+    after = complete(engines, trip.id, "Task_validate", {"valid": False, "customer": "zed"})
 
     # Newest first: the charge, then the sub-process, whose event sub-process undoes the
     # hotel before the flight (its throws' order, not the completion order).
     assert after.variables["undone"] == ["charge", "hotel", "flight"]
-    # It sees the sub-process's input parameter, which never reached the process.
+    # It sees the sub-process's input parameter as it was then, which never reached the process.
     assert after.variables["undone_ref"] == "B-ann"
     assert "bookingRef" not in after.variables
     # The compensation end event waits for the event sub-process's user task.
@@ -76,6 +77,7 @@ def test_compensating_the_sub_process__runs_its_event_sub_process_in_its_own_ord
     done = complete(engines, trip.id, "Task_tell_customer")
 
     assert done.state == "completed"
+    assert "bookingRef" not in done.variables  # it stayed local to the event scope
     history = completed_elements(engines, trip.id)
     assert history.index("Sub_undo_booking") < history.index("End_undo_all")
 
