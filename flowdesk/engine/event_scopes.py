@@ -23,6 +23,8 @@ message, signal, timer or conditional event sub-process of that scope starts; er
 escalations thrown inside it may still start another one.
 
 After each round of engine steps, `settle` finishes what Spiff leaves undone, in every scope:
+- compensation handlers wait to start while an earlier one runs; the next starts once it waits
+  (`compensation.resume`);
 - a scope whose only work left is event sub-processes that never fired (Spiff runs timer
   starts beside the main flow) is done: they are cancelled, so it can end;
 - waiting conditional events are evaluated against the current variables (Spiff keeps a stale
@@ -215,6 +217,8 @@ def _start_listeners(scope: Any, event: Any, *, exclude: Any) -> list[Any]:
 
 def settle(wf: Any, variables: Mapping[str, Any]) -> bool:
     """Finish what SpiffWorkflow 3.2 leaves undone after its steps; True if anything changed."""
+    if compensation.resume(wf):
+        return True  # the handlers just started run first
     changed = False
     for scope in scopes(wf):
         changed = _settle_scope(wf, scope) or changed
@@ -227,8 +231,10 @@ def _settle_scope(wf: Any, scope: Any) -> bool:
     changed = False
     unfired = []
     for task in list(scope.tasks.values()):
-        if not isinstance(task.task_spec, EventSubprocess) or task.has_state(
-            TaskState.FINISHED_MASK
+        if (
+            not isinstance(task.task_spec, EventSubprocess)
+            or task.has_state(TaskState.FINISHED_MASK)
+            or compensation.started_by_throw(task)  # a compensation event sub-process
         ):
             continue
         if not _has_fired(wf, task):

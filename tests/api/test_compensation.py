@@ -281,7 +281,9 @@ def test_failing_handler__is_an_incident_and_retry_finishes_the_compensation(
 @pytest.mark.parametrize(
     ("file", "element_id", "reason"),
     [
-        ("compensation_event_subprocess.bpmn", "Start_undo_sub", "compensation start event"),
+        ("compensation_event_subprocess.bpmn", "Start_undo_sub", "only supported for embedded"),
+        ("compensation_event_subprocess_and_boundary.bpmn", "Start_undo_sub", "same scope"),
+        ("compensation_event_subprocess_twice.bpmn", "Start_undo_again", "multiple event sub"),
         ("compensation_bad_activity_ref.bpmn", "Throw_nowhere", "activityRef"),
         ("compensation_handler_in_other_scope.bpmn", "Undo_pay", "same process or sub-process"),
     ],

@@ -101,6 +101,12 @@ START_VARIABLES: dict[tuple[str, str], dict[str, Any]] = {
     ("camunda-examples/quarkus-spin-plugin_process.bpmn", "order-item-process"): {
         "orderItems": [{"id": "item-1"}, {"id": "item-2"}]
     },
+    # The gateway after "Validate Booking" reads `valid`; CompensateEventTest completes that
+    # task with valid=false, which compensates the booking (its compensation event sub-process).
+    (
+        "camunda-platform/CompensateEventTest.testCompensationEventSubProcess.bpmn",
+        "bookingProcess",
+    ): {"valid": False},
     # The conditional boundary event waits for `${variable == 1}`; the engine test sets it.
     (
         "camunda-platform/BoundaryConditionalEventTest.testNonInterruptingVariableCondition.bpmn",

@@ -704,6 +704,28 @@ EXPECTATIONS = [
         state="running",
         path=("theStart",),
     ),
+    Expectation(
+        "compensation-event-sub-process",
+        "camunda-platform/CompensateEventTest.testCompensationEventSubProcess.bpmn",
+        "bookingProcess",
+        "CompensateEventTest.testCompensationEventSubProcessWithScope: complete Book Flight, "
+        "Book Hotel; complete Validate Booking with valid=false; 1 task, Cancel Flight; "
+        "complete; 1 task, Cancel Hotel; complete; complete Update Customer Record; "
+        "assertProcessEnded",
+        steps=(
+            complete("bookFlight"),
+            complete("bookHotel"),
+            complete("validateBooking", {"valid": False}),
+            open_tasks("cancelFlight"),
+            complete("cancelFlight"),
+            open_tasks("cancelHotel"),
+            complete("cancelHotel"),
+            open_tasks("updateCustomerRecord"),
+            complete("updateCustomerRecord"),
+        ),
+        state="completed",
+        path=None,  # the Java test asserts the tasks, not the history of the event scope
+    ),
 ]
 
 

@@ -25,15 +25,26 @@ How it is built here:
   scope's records and starts their handlers newest first, one after another (`_drive`: the
   next starts when those before have finished or wait for something), each as a triggered
   child of its scope's root (as Spiff starts an event sub-process); it stays WAITING until every
-  handler has finished, and each handler wakes it when it completes.
+  handler has finished, and each handler wakes it when it completes. Inside a handler that is
+  a sub-process, its inner tasks decide whether it waits; one that comes to wait later wakes
+  nobody, so the engine calls `resume` after its steps to start the next handlers.
 - A completed sub-process hands its records to the scope around it as one record
   (`_CompensableScope`), as Camunda keeps them in an "event scope". Spiff has dropped the
   sub-process's state by then, so a `CompensationScope` spec (one per such sub-process, added
   to the parent's spec at parse time) opens a fresh, empty sub-workflow of the sub-process's
   spec in which the inner handlers run.
+- A compensation event sub-process (an event sub-process with a compensation start event) is
+  its sub-process's handler: parsing detaches it from the sub-process's start and end (Spiff
+  reads the start event as a none start event and would run it with the sub-process), and
+  the sub-process then always leaves a record on completion, with a copy of its local
+  variables (input parameters). Its `CompensationScope` runs the event sub-process in the
+  fresh sub-workflow, with the copied variables and the inner records in that sub-workflow's
+  root, instead of the inner handlers: the throws inside it take those records, as a throw in
+  any event sub-process takes its scope's.
 
-Not supported, and refused at deploy: compensation event sub-processes (a sub-process's
-handler written as an event sub-process with a compensation start event).
+Refused at deploy, as in Camunda 7: a compensation start event outside an event sub-process of
+an embedded sub-process, two compensation event sub-processes in one scope, one beside a
+compensation boundary event of the same sub-process.
 """
 
 from __future__ import annotations
@@ -49,6 +60,8 @@ from flowdesk.engine.compensation._running import (
     CompensationEndEvent,
     CompensationScope,
     CompensationThrowEvent,
+    resume,
+    started_by_throw,
     thrown_inside,
 )
 
@@ -61,5 +74,7 @@ __all__ = [
     "check_activity_ref",
     "configure_throw",
     "event_spec_class",
+    "resume",
+    "started_by_throw",
     "thrown_inside",
 ]

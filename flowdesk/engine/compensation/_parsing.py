@@ -42,6 +42,9 @@ class CompensationProcessParser(ProcessParser):  # type: ignore[misc]  # Spiff i
 
     def add_tasks(self) -> None:
         super().add_tasks()
+        handler = _compensation_event_subprocess(self.node)
+        if handler is not None:
+            self._detach(handler)
         linked: set[str] = set()
         for boundary in self.node.iterchildren(f"{_BPMN}boundaryEvent"):
             if _compensates(boundary):
@@ -52,9 +55,34 @@ class CompensationProcessParser(ProcessParser):  # type: ignore[misc]  # Spiff i
             if isinstance(child.tag, str) and etree.QName(child).localname in _THROWS:
                 check_activity_ref(child, self.filename)
 
+    def _detach(self, node: Any) -> None:
+        """Make the scope's compensation event sub-process a handler only a throw starts.
+
+        Spiff reads its start event as a none start event and connects it to the scope's start
+        (it would run as soon as the sub-process starts) and its end.
+        """
+        node_id = node.get("id")
+        spec = next(
+            s for s in self.spec.task_specs.values() if getattr(s, "bpmn_id", None) == node_id
+        )
+        start, end = self.spec.start, self.spec.end
+        start.outputs = [s for s in start.outputs if s is not spec]
+        end.inputs = [s for s in end.inputs if s is not spec]
+        spec.inputs, spec.outputs = [], []
+        start.trigger_specs = [name for name in start.trigger_specs if name != spec.name]
+        spec.interrupting = False  # it runs in the completed sub-process's copy, beside nothing
+        _mix(spec, _Handler)
+
     def _add_scope(self, node: Any, *, has_handler: bool) -> None:
         """A completed sub-process with handlers inside: its records, and a spec to undo them."""
         sub_id = node.get("id")
+        event_subprocess = _compensation_event_subprocess(node)
+        if event_subprocess is not None and has_handler:
+            raise self._invalid(
+                _compensation_start(event_subprocess),
+                "compensation boundary event and event subprocess with compensation start "
+                f"event are not supported on the same scope ({sub_id!r})",
+            )
         specs = [
             spec
             for spec in self.spec.task_specs.values()
@@ -66,6 +94,9 @@ class CompensationProcessParser(ProcessParser):  # type: ignore[misc]  # Spiff i
         for spec in specs:
             spec.compensation_scope = scope.name
             spec.compensation_shadowed = has_handler
+            spec.compensation_event_subprocess = (
+                event_subprocess.get("id") if event_subprocess is not None else None
+            )
             _mix(spec, _CompensableScope)
 
     def _link(self, boundary: Any, linked: set[str]) -> None:
@@ -153,14 +184,10 @@ def event_spec_class(parser: Any) -> type:
     if kind == "endEvent":
         return CompensationEndEvent
     if kind == "startEvent":
-        reason = (
-            f"compensation start event {parser.bpmn_id!r} (an event sub-process as a "
-            "sub-process's compensation handler) is not supported: flowdesk runs compensation "
-            "boundary events with isForCompensation activities; attach a compensation boundary "
-            "event to the sub-process instead"
-        )
-    else:
-        reason = f"a {kind} cannot catch a compensation event (BPMN allows throw events only)"
+        _check_compensation_start(node, parser.filename)
+        start_class: type = parser.spec_class  # a plain start event: a compensation throw starts it
+        return start_class
+    reason = f"a {kind} cannot catch a compensation event (BPMN allows throw events only)"
     raise ValidationException(reason, node=node, file_name=parser.filename)
 
 
@@ -216,12 +243,62 @@ def _throw_scopes(event: Any) -> Iterator[Any]:
 
 
 def _inner_compensation(activity: Any) -> Any:
-    """A compensation boundary event inside a (non-event) sub-process, if it has one."""
+    """A compensation boundary event (or compensation event sub-process) inside a (non-event)
+    sub-process, if it has one."""
     if etree.QName(activity).localname not in _SUB_PROCESSES:
         return None
     if activity.get("triggeredByEvent") == "true":
         return None
+    event_subprocess = _compensation_event_subprocess(activity)
+    if event_subprocess is not None:
+        return event_subprocess
     for boundary in activity.iter(f"{_BPMN}boundaryEvent"):
         if _compensates(boundary):
             return boundary
     return None
+
+
+def _compensation_start(event_subprocess: Any) -> Any:
+    """The start event of an event sub-process, if it is a compensation start event."""
+    start = _child(event_subprocess, "startEvent")
+    return start if start is not None and _compensates(start) else None
+
+
+def _compensation_event_subprocess(scope: Any) -> Any:
+    """The event sub-process of a scope that starts with a compensation start event, if any."""
+    for child in scope.iterchildren(f"{_BPMN}subProcess"):
+        if child.get("triggeredByEvent") == "true" and _compensation_start(child) is not None:
+            return child
+    return None
+
+
+def _check_compensation_start(start: Any, filename: str | None) -> None:
+    """Refuse a compensation start event where Camunda 7 refuses it.
+
+    Raises:
+        ValidationException: naming the start event.
+    """
+    event_subprocess = start.getparent()
+    scope = event_subprocess.getparent() if event_subprocess is not None else None
+    reason = None
+    if (
+        event_subprocess is None
+        or etree.QName(event_subprocess).localname != "subProcess"
+        or event_subprocess.get("triggeredByEvent") != "true"
+    ):
+        reason = (
+            f"compensation start event {start.get('id')!r} is only allowed in an event sub-process"
+        )
+    elif scope is None or etree.QName(scope).localname not in _SUB_PROCESSES:
+        reason = (
+            "event subprocess with compensation start event is only supported for embedded "
+            "subprocess (since throwing compensation through a call activity-induced process "
+            f"hierarchy is not supported): {start.get('id')!r}"
+        )
+    elif _compensation_event_subprocess(scope).get("id") != event_subprocess.get("id"):
+        reason = (
+            "multiple event subprocesses with compensation start event are not supported on "
+            f"the same scope ({scope.get('id')!r})"
+        )
+    if reason is not None:
+        raise ValidationException(reason, node=start, file_name=filename)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -9,6 +10,9 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, IntermediateThrowEvent, SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import (
     EventSubprocess as SpiffEventSubprocess,
+)
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import (
+    SubWorkflowTask as AnySubWorkflowTask,  # sub-processes, call and event sub-processes
 )
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
@@ -23,6 +27,10 @@ _HANDLERS = "flowdesk_compensation_handlers"
 _QUEUE = "flowdesk_compensation_queue"
 _THROWER = "flowdesk_compensation_thrower"
 _INNER = "flowdesk_compensation_inner"
+_ESP = "flowdesk_compensation_event_subprocess"
+_SNAPSHOT = "flowdesk_compensation_snapshot"
+# The names of an activity's input parameters, kept by the engine while it runs.
+_LOCAL_NAMES = "flowdesk_local"
 
 
 class _Compensable:
@@ -48,19 +56,38 @@ class _CompensableScope:
 
     compensation_scope: str
     compensation_shadowed: bool
+    compensation_event_subprocess: str | None = None
 
     def _on_complete_hook(self, my_task: Any) -> None:
         super()._on_complete_hook(my_task)  # type: ignore[misc]
         sub = my_task.workflow.top_workflow.subprocesses.get(my_task.id)
         inner = sub.task_tree.internal_data.get(_RECORDS, []) if sub is not None else []
-        if inner:
+        # Camunda: a sub-process with a compensation event sub-process is compensable even
+        # when nothing inside it is.
+        if inner or self.compensation_event_subprocess is not None:
             record = {
                 "activity": my_task.task_spec.bpmn_id,
                 "scope": self.compensation_scope,
                 "inner": inner,
                 "shadowed": self.compensation_shadowed,
+                "event_subprocess": self.compensation_event_subprocess,
+                "snapshot": _local_snapshot(my_task, sub),
             }
             _add_record(my_task, record)
+
+
+def _local_snapshot(my_task: Any, sub: Any) -> dict[str, Any]:
+    """The sub-process's local variables (its input parameters) as they are when it completes.
+
+    Camunda copies them into the event scope its compensation event sub-process runs in.
+    """
+    if sub is None:
+        return {}
+    names = my_task.internal_data.get(_LOCAL_NAMES, [])
+    # The sub-process's last task has the values its inside left; the sub-process task itself
+    # (when its inside dropped them) the values its input parameters gave.
+    data = {**my_task.data, **(sub.last_task.data if sub.last_task is not None else {})}
+    return {name: copy.deepcopy(data[name]) for name in names if name in data}
 
 
 def _add_record(my_task: Any, record: dict[str, Any]) -> None:
@@ -145,7 +172,16 @@ class CompensationScope(SubWorkflowTask):  # type: ignore[misc]  # Spiff is unty
             sub.task_tree._drop_children(force=True)
             sub.task_tree._set_state(TaskState.COMPLETED)
             inner = sorted(my_task.internal_data.pop(_INNER, []), key=_newest_first)
-            my_task.internal_data[_QUEUE] = [[record, str(my_task.id)] for record in inner]
+            event_subprocess = my_task.internal_data.pop(_ESP, None)
+            if event_subprocess is None:
+                my_task.internal_data[_QUEUE] = [[record, str(my_task.id)] for record in inner]
+            else:
+                # Camunda runs the compensation event sub-process instead; the inner records
+                # stay in the sub-process's scope, for the compensation throws inside it.
+                sub.task_tree.internal_data[_RECORDS] = inner
+                sub.task_tree.data.update(my_task.internal_data.pop(_SNAPSHOT, {}))
+                start = {"handler": event_subprocess, "sequence": 0}
+                my_task.internal_data[_QUEUE] = [[start, str(my_task.id)]]
         if _drive(my_task):
             return True
         my_task._set_state(TaskState.WAITING)
@@ -208,8 +244,16 @@ def _spawn(record: dict[str, Any], scope: Any, thrower: Any) -> str:
     handler.internal_data[_THROWER] = str(thrower.id)
     if "inner" in record:
         handler.internal_data[_INNER] = record["inner"]
+    if record.get("event_subprocess"):
+        handler.internal_data[_ESP] = record["event_subprocess"]
+        handler.internal_data[_SNAPSHOT] = record.get("snapshot", {})
     spec._update(handler)
     return str(handler.id)
+
+
+def started_by_throw(task: Any) -> bool:
+    """Whether a task is a compensation handler a throw started (no event it waits for)."""
+    return bool(task.internal_data.get(_THROWER))
 
 
 def thrown_inside(task: Any, owner: Any) -> bool:
@@ -266,21 +310,55 @@ def _running(top: Any, task_ref: str) -> bool:
 
 
 def _busy(top: Any, task_ref: str) -> bool:
-    """Whether a started handler runs on without waiting (the next one must wait for it)."""
+    """Whether a started handler runs on without waiting (the next one must wait for it).
+
+    Inside a handler that is a sub-process (a sub-process handler, the undoing of a completed
+    sub-process, a compensation event sub-process) its inner tasks count: one that waits (a
+    user task, say) lets the next handler start, as in Camunda 7.
+    """
     task = _find_task(top, task_ref)
     if task is None:
         return False
-    if isinstance(task.task_spec, CompensationScope):
-        return not task.has_state(TaskState.FINISHED_MASK)
+    return any(not _waits(each) for each in _live_inside(top, task))
+
+
+def _live_inside(top: Any, task: Any) -> Iterator[Any]:
+    """The unfinished tasks from `task` on, in the sub-workflows they run too."""
     for each in TaskIterator(task, state=_LIVE):
-        waits = (
-            (each.state == TaskState.READY and each.task_spec.manual)
-            or each.state == TaskState.WAITING
-            or (each.state == TaskState.STARTED and not isinstance(each.task_spec, SubWorkflowTask))
-        )
-        if not waits:
-            return True
-    return False
+        yield each
+        sub = top.subprocesses.get(each.id)
+        if sub is not None and not sub.completed:
+            yield from _live_inside(top, sub.task_tree)
+
+
+def _waits(task: Any) -> bool:
+    """Whether an unfinished task waits for something (or is only predicted)."""
+    if task.has_state(TaskState.PREDICTED_MASK | TaskState.FUTURE | TaskState.WAITING):
+        return True
+    if task.state == TaskState.READY:
+        return bool(task.task_spec.manual)
+    if task.state == TaskState.STARTED:
+        # A sub-process or call activity: what runs inside it counts (see `_live_inside`).
+        return isinstance(task.task_spec, AnySubWorkflowTask)
+    return False  # an incident holds the next handler
+
+
+def resume(workflow: Any) -> bool:
+    """Start the next handlers of compensations whose running handlers all wait now.
+
+    A handler that is a sub-process may come to wait (at a user task inside) after it started;
+    nothing wakes its thrower then, so the engine calls this after its steps. True if a handler
+    started.
+    """
+    top = workflow.top_workflow
+    started = False
+    for scope in (top, *top.subprocesses.values()):
+        for task in list(scope.tasks.values()):
+            if task.state == TaskState.WAITING and task.internal_data.get(_QUEUE):
+                before = len(task.internal_data[_QUEUE])
+                task.task_spec._update(task)
+                started = started or len(task.internal_data.get(_QUEUE, [])) < before
+    return started
 
 
 def _find_task(top: Any, task_ref: str | None) -> Any:
