@@ -61,6 +61,7 @@ RESTART_MODULES = frozenset(
         "test_errors_and_escalations",
         "test_event_subprocesses",
         "test_events",
+        "test_implicit_ends",
         "test_incidents",
         "test_messages_and_jobs",
         "test_multi_instance",

@@ -621,6 +621,24 @@ class _Run:
                     pending.append(child.id)
         return found
 
+    def incident_of(self, instance: flowdesk.ProcessInstance) -> str:
+        """The instance's incident; of several failed jobs, the one at the first element.
+
+        Jobs due at the same time run in the order of their random ids, so which of several
+        failing ones put the instance into incident first differs from run to run.
+        """
+        failed = sorted(
+            (
+                j
+                for j in self.engine.jobs(instance_id=instance.id)
+                if j.state == "failed" and j.error
+            ),
+            key=lambda j: j.element_id,
+        )
+        if len(failed) > 1:
+            return failed[0].error or ""
+        return instance.incident or ""
+
     def drive(self, path: str, process: str, root: str) -> Outcome:
         for _ in range(MAX_ROUNDS):
             instance = self.engine.instance(root)
@@ -636,7 +654,7 @@ class _Run:
             if broken:
                 where = "" if broken[0].id == root else f"in called '{broken[0].key}': "
                 return Outcome(
-                    path, process, Kind.INCIDENT, _clean(where + (broken[0].incident or ""))
+                    path, process, Kind.INCIDENT, _clean(where + self.incident_of(broken[0]))
                 )
             if instance.state != "running":
                 return Outcome(path, process, Kind.STUCK, f"instance state {instance.state!r}")
