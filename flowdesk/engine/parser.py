@@ -63,6 +63,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTask
 from flowdesk.engine import (
     activity_splits,
     feel_scripts,
+    implicit_ends,
     job_retries,
     listener_parsing,
     script_languages,
@@ -406,11 +407,13 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
         bpmn = script_languages.with_marked_javascript(bpmn)
         bpmn = feel_scripts.mark_feel_texts(bpmn)  # FEEL scripts/conditions: see feel_scripts
         bpmn = _with_links_as_flows(bpmn, filename)
+        bpmn = implicit_ends.with_implicit_ends(bpmn)  # paths without end events
         super().add_bpmn_xml(activity_splits.with_activity_splits(bpmn), filename)
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:
         spec = super().get_spec(process_id, required)
         _restore_reserved_ids(spec)
+        implicit_ends.hide_implicit_ends(spec)
         process_parser = self.process_parsers.get(process_id)
         if spec is not None and process_parser is not None:
             # The process's own start/end listeners; Spiff's process spec has no extensions.
@@ -425,6 +428,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
         found = super().get_subprocess_specs(name, specs, require_call_activity_specs)
         for spec in found.values():
             _restore_reserved_ids(spec)
+            implicit_ends.hide_implicit_ends(spec)
         return found
 
 

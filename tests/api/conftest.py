@@ -45,8 +45,11 @@ def clock() -> Clock:
 # registry, for the next one. The two runs must agree.
 #
 # The modules are the ones whose behaviour lives in workflow state between calls: events,
-# event sub-processes, errors and escalations, messages, timers, call activities,
-# multi-instance, async continuations, incidents and service tasks. Left out: modules about the
+# event sub-processes, errors and escalations, compensation, messages, receive tasks, timers,
+# call activities, multi-instance, async continuations, incidents, service tasks, listeners,
+# implicit ends, and expressions and scripts (JUEL, JavaScript, FEEL) read again from the
+# stored model. A test module needs no restart fixture of its own: `make_engine` and `engine`
+# give the restarting Engine in the "restarted" run. Left out: modules about the
 # store, queries and reports (nothing of the workflow state), the job executor, concurrency and
 # race tests (their threads share one Engine on purpose), and the long-running loops of
 # test_long_running (each of their hundreds of calls would parse the model again;
@@ -58,13 +61,21 @@ RESTART_MODULES = frozenset(
         "test_call_activities",
         "test_call_events",
         "test_call_resolution",
+        "test_compensation",
         "test_errors_and_escalations",
         "test_event_subprocesses",
         "test_events",
+        "test_feel_scripts",
+        "test_implicit_ends",
         "test_incidents",
+        "test_javascript",
+        "test_juel_semantics",
+        "test_listeners",
         "test_messages_and_jobs",
+        "test_model_fidelity",
         "test_multi_instance",
         "test_nested_event_subprocesses",
+        "test_receive_task_trigger",
         "test_service_tasks",
         "test_timers",
     }

@@ -1,7 +1,8 @@
 """Camunda execution and task listeners, and field injection, run as Camunda 7 runs them.
 
-Each scenario runs once with one Engine and once with a new Engine for every call: listener
-state (which ran, what they set) lives in the stored instance, not in the Engine.
+The module is in `RESTART_MODULES` (see conftest): each scenario runs once with one Engine and
+once with a new Engine for every call, as listener state (which ran, what they set) lives in the
+stored instance, not in the Engine.
 """
 
 from __future__ import annotations
@@ -44,30 +45,23 @@ class Recorder:
         registry.register_service("Prepare", self.prepare)
 
 
-def engines(make_engine: EngineFactory, restart: bool, setup: Callable[[Any], None]) -> Any:
-    """A function giving the engine for the next call: the same one, or a new one each time."""
-    first = make_engine()
-    setup(first.handlers)
-
-    def next_engine() -> flowdesk.Engine:
-        if not restart:
-            return first
-        engine = make_engine()
-        setup(engine.handlers)
-        return engine
-
-    return next_engine
+def engine_with(
+    make_engine: EngineFactory, setup: Callable[[flowdesk.HandlerRegistry], None]
+) -> flowdesk.Engine:
+    """An engine whose handler registry `setup` filled (each new engine of a restarted run too)."""
+    registry = flowdesk.HandlerRegistry()
+    setup(registry)
+    return make_engine(handlers=registry)
 
 
-@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
 def test_listeners__run_in_camunda_order_around_behaviour_and_mappings(
-    make_engine: EngineFactory, restart: bool
+    make_engine: EngineFactory,
 ) -> None:
     recorder = Recorder()
-    engine = engines(make_engine, restart, recorder.register)
-    engine().deploy(DATA / "listeners_order.bpmn")
+    engine = engine_with(make_engine, recorder.register)
+    engine.deploy(DATA / "listeners_order.bpmn")
 
-    instance = engine().start("listen_order", {"amount": 500, "reviewer": "bob"})
+    instance = engine.start("listen_order", {"amount": 500, "reviewer": "bob"})
 
     assert recorder.calls == [
         "start:listen_order",
@@ -85,11 +79,11 @@ def test_listeners__run_in_camunda_order_around_behaviour_and_mappings(
         "create:Task_review",
         "assignment:Task_review",
     ]
-    review = only_task(engine(), instance.id)
+    review = only_task(engine, instance.id)
     assert review.assignee == "bob"
     recorder.calls.clear()
 
-    engine().complete(review.id, {"verdict": "ok"}, user="bob")
+    engine.complete(review.id, {"verdict": "ok"}, user="bob")
 
     assert recorder.calls == [
         "complete:Task_review",
@@ -97,7 +91,7 @@ def test_listeners__run_in_camunda_order_around_behaviour_and_mappings(
         "end:End_big",
         "end:listen_order",
     ]
-    done = engine().instance(instance.id)
+    done = engine.instance(instance.id)
     assert done.state == "completed"
     assert done.variables["route"] == "big"
     assert done.variables["prepared_from"] == 1000
@@ -120,9 +114,8 @@ def test_listeners__variable_set_by_a_gateway_start_listener_decides_the_path(
     assert recorder.calls[-1] == "end:listen_order"
 
 
-@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
 def test_task_listeners__four_eyes_complete_listener_refuses_the_first_checker(
-    make_engine: EngineFactory, restart: bool
+    make_engine: EngineFactory,
 ) -> None:
     def not_the_first_checker(call: flowdesk.ListenerCall) -> None:
         assert call.task is not None
@@ -132,54 +125,53 @@ def test_task_listeners__four_eyes_complete_listener_refuses_the_first_checker(
     def setup(registry: flowdesk.HandlerRegistry) -> None:
         registry.register_listener("NotTheFirstChecker", not_the_first_checker)
 
-    engine = engines(make_engine, restart, setup)
-    engine().deploy(DATA / "listeners_four_eyes.bpmn")
-    instance = engine().start("double_check")
-    first = only_task(engine(), instance.id)
-    engine().claim(first.id, user="carol")
-    engine().complete(first.id, {}, user="carol")
+    engine = engine_with(make_engine, setup)
+    engine.deploy(DATA / "listeners_four_eyes.bpmn")
+    instance = engine.start("double_check")
+    first = only_task(engine, instance.id)
+    engine.claim(first.id, user="carol")
+    engine.complete(first.id, {}, user="carol")
     # The first check's complete listener (a python script) kept who checked.
-    assert engine().instance(instance.id).variables == {"firstChecker": "carol"}
-    second = only_task(engine(), instance.id)
-    engine().claim(second.id, user="carol")
-    history_before = engine().history(instance.id)
+    assert engine.instance(instance.id).variables == {"firstChecker": "carol"}
+    second = only_task(engine, instance.id)
+    engine.claim(second.id, user="carol")
+    history_before = engine.history(instance.id)
 
     with pytest.raises(flowdesk.HandlerError, match="must not be the first"):
-        engine().complete(second.id, {"approved": True}, user="carol")
+        engine.complete(second.id, {"approved": True}, user="carol")
 
     # Refused: nothing changed.
-    assert engine().task(second.id).state == "open"
-    assert engine().instance(instance.id).variables == {"firstChecker": "carol"}
-    assert engine().history(instance.id) == history_before
+    assert engine.task(second.id).state == "open"
+    assert engine.instance(instance.id).variables == {"firstChecker": "carol"}
+    assert engine.history(instance.id) == history_before
 
-    engine().reassign("carol", "erin")
-    engine().complete(second.id, {"approved": True}, user="erin")
-    done = engine().instance(instance.id)
+    engine.reassign("carol", "erin")
+    engine.complete(second.id, {"approved": True}, user="erin")
+    done = engine.instance(instance.id)
     assert (done.state, done.variables["approved"]) == ("completed", True)
 
 
-@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
 def test_listeners__take_on_parallel_flows_scripts_expressions_and_subprocess_start_end(
-    make_engine: EngineFactory, restart: bool
+    make_engine: EngineFactory,
 ) -> None:
-    engine = engines(make_engine, restart, lambda registry: None)
-    engine().deploy(DATA / "listeners_gateways.bpmn")
+    engine = engine_with(make_engine, lambda registry: None)
+    engine.deploy(DATA / "listeners_gateways.bpmn")
 
-    instance = engine().start("listen_split", {"log": [], "owner": "dave"})
+    instance = engine.start("listen_split", {"log": [], "owner": "dave"})
 
-    log = engine().instance(instance.id).variables["log"]
+    log = engine.instance(instance.id).variables["log"]
     # Both flows out of the parallel split were taken, each before its target ran.
     assert log.index("take F_a") < log.index("run Task_a")
     assert log.index("take F_b") < log.index("run Task_b")
     # The join ends once; the sub-process starts before anything inside it.
     assert log[4:] == ["end Join", "start Sub", "start Sub_start", "start Sub_task"]
-    inside = only_task(engine(), instance.id)
+    inside = only_task(engine, instance.id)
     # A create listener's expression assigned the task.
     assert inside.assignee == "dave"
 
-    engine().complete(inside.id, {}, user="dave")
+    engine.complete(inside.id, {}, user="dave")
 
-    done = engine().instance(instance.id)
+    done = engine.instance(instance.id)
     assert done.state == "completed"
     assert done.variables["log"][-1] == "end Sub"
     # An expression listener calls Camunda's execution.
@@ -484,9 +476,8 @@ def test_listeners__that_cannot_run_are_refused_at_deploy_with_the_element(
     assert problem.line is not None
 
 
-@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
 def test_task_listeners__claim_fires_update_then_assignment(
-    make_engine: EngineFactory, tmp_path: Path, restart: bool
+    make_engine: EngineFactory, tmp_path: Path
 ) -> None:
     path = write(
         tmp_path,
@@ -510,17 +501,17 @@ approver = task.getAssignee()</camunda:script>
     <bpmn:endEvent id="End" />
 """,
     )
-    engine = engines(make_engine, restart, lambda registry: None)
-    engine().deploy(path)
-    instance = engine().start("claimed", {"events": []})
-    task = only_task(engine(), instance.id)
-    assert engine().instance(instance.id).variables == {"events": []}  # no assignee yet
+    engine = engine_with(make_engine, lambda registry: None)
+    engine.deploy(path)
+    instance = engine.start("claimed", {"events": []})
+    task = only_task(engine, instance.id)
+    assert engine.instance(instance.id).variables == {"events": []}  # no assignee yet
 
-    claimed = engine().claim(task.id, user="carol")
+    claimed = engine.claim(task.id, user="carol")
 
     assert claimed.assignee == "carol"
     assert claimed.candidate_users == ("erin",)
-    assert engine().instance(instance.id).variables == {
+    assert engine.instance(instance.id).variables == {
         "events": ["update", "assignment"],
         "approver": "carol",
     }
@@ -616,9 +607,8 @@ _BPMN_ERRORS = """
 """
 
 
-@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
 def test_listeners__bpmn_error_is_thrown_into_the_model_as_camunda_does(
-    make_engine: EngineFactory, tmp_path: Path, restart: bool
+    make_engine: EngineFactory, tmp_path: Path
 ) -> None:
     path = tmp_path / "listener_errors.bpmn"
     path.write_text(
@@ -638,38 +628,37 @@ def test_listeners__bpmn_error_is_thrown_into_the_model_as_camunda_does(
         registry.register_listener("Guard", guard)
         registry.register_service("Charge", lambda call: charged.append("charged") and None)
 
-    engine = engines(make_engine, restart, setup)
-    engine().deploy(path)
+    engine = engine_with(make_engine, setup)
+    engine.deploy(path)
 
-    instance = engine().start("listener_errors")
+    instance = engine.start("listener_errors")
 
     # The start listener's error was caught by the task's boundary event: no charge.
     assert charged == []
-    assert engine().instance(instance.id).variables == {"stopped_at": "Task_charge"}
-    approve = only_task(engine(), instance.id)
+    assert engine.instance(instance.id).variables == {"stopped_at": "Task_charge"}
+    approve = only_task(engine, instance.id)
     assert approve.element_id == "Task_approve"
 
-    engine().complete(approve.id, {"ok": True}, user="bob")
+    engine.complete(approve.id, {"ok": True}, user="bob")
 
     # The complete listener's error was caught: the task was cancelled, not completed.
-    assert engine().task(approve.id).state == "cancelled"
-    rework = only_task(engine(), instance.id)
+    assert engine.task(approve.id).state == "cancelled"
+    rework = only_task(engine, instance.id)
     assert rework.element_id == "Task_rework"
-    assert engine().instance(instance.id).variables["stopped_at"] == "Task_approve"
+    assert engine.instance(instance.id).variables["stopped_at"] == "Task_approve"
 
-    engine().complete(rework.id, {}, user="bob")
+    engine.complete(rework.id, {}, user="bob")
 
     # Nothing catches the end listener's error: the path ends there, as in Camunda.
-    done = engine().instance(instance.id)
+    done = engine.instance(instance.id)
     assert done.state == "completed"
     assert done.variables["tidied"] is True
-    assert engine().tasks(instance_id=instance.id) == []
+    assert engine.tasks(instance_id=instance.id) == []
     assert guarded == ["start:Task_charge", "complete:Task_approve", "end:Task_tidy"]
 
 
-@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
 def test_task_listeners__timeout_fires_once_when_due_and_leaves_the_task_open(
-    make_engine: EngineFactory, tmp_path: Path, clock: Any, restart: bool
+    make_engine: EngineFactory, tmp_path: Path, clock: Any
 ) -> None:
     path = write(
         tmp_path,
@@ -696,30 +685,29 @@ def test_task_listeners__timeout_fires_once_when_due_and_leaves_the_task_open(
         call.task.set_assignee("bob")
         return {"escalated_at": call.now.isoformat(), "was": call.task.getEventName()}
 
-    engine = engines(make_engine, restart, lambda r: r.register_listener("Escalate", escalate))
-    engine().deploy(path)
-    slow = engine().start("escalating", {"patience": "PT1H"})
-    quick = engine().start("escalating", {"patience": "PT1H"})
-    engine().complete(only_task(engine(), quick.id).id, {}, user="dave")
+    engine = engine_with(make_engine, lambda r: r.register_listener("Escalate", escalate))
+    engine.deploy(path)
+    slow = engine.start("escalating", {"patience": "PT1H"})
+    quick = engine.start("escalating", {"patience": "PT1H"})
+    engine.complete(only_task(engine, quick.id).id, {}, user="dave")
 
     clock.advance(minutes=59)
-    assert engine().run_due_jobs() == 0
+    assert engine.run_due_jobs() == 0
     clock.advance(minutes=2)
-    assert engine().run_due_jobs() == 1  # the completed task's timeout went with it
+    assert engine.run_due_jobs() == 1  # the completed task's timeout went with it
 
-    task = only_task(engine(), slow.id)
+    task = only_task(engine, slow.id)
     assert (task.state, task.assignee) == ("open", "bob")
-    assert engine().instance(slow.id).variables["was"] == "timeout"
+    assert engine.instance(slow.id).variables["was"] == "timeout"
     clock.advance(hours=5)
-    assert engine().run_due_jobs() == 0  # a duration fires once
-    engine().complete(task.id, {}, user="bob")
-    assert engine().instance(slow.id).state == "completed"
-    assert engine().jobs(instance_id=slow.id) == []
+    assert engine.run_due_jobs() == 0  # a duration fires once
+    engine.complete(task.id, {}, user="bob")
+    assert engine.instance(slow.id).state == "completed"
+    assert engine.jobs(instance_id=slow.id) == []
 
 
-@pytest.mark.parametrize("restart", [False, True], ids=["one_engine", "new_engine_per_call"])
 def test_listeners__javascript_scripts_see_execution_and_task_as_in_camunda(
-    make_engine: EngineFactory, tmp_path: Path, restart: bool
+    make_engine: EngineFactory, tmp_path: Path
 ) -> None:
     path = write(
         tmp_path,
@@ -754,20 +742,20 @@ def test_listeners__javascript_scripts_see_execution_and_task_as_in_camunda(
     <bpmn:endEvent id="End" />
 """,
     )
-    engine = engines(make_engine, restart, lambda registry: None)
-    engine().deploy(path)
+    engine = engine_with(make_engine, lambda registry: None)
+    engine.deploy(path)
 
-    preset = engine().start("js_listeners", {"approver": "carol"})
-    unset = engine().start("js_listeners", {"approver": None})
+    preset = engine.start("js_listeners", {"approver": "carol"})
+    unset = engine.start("js_listeners", {"approver": None})
 
     # Camunda's invoice example: the create listener assigns the known approver.
-    assert only_task(engine(), preset.id).assignee == "carol"
-    assert engine().instance(preset.id).variables["started_by"] == "end:Start"
-    task = only_task(engine(), unset.id)
+    assert only_task(engine, preset.id).assignee == "carol"
+    assert engine.instance(preset.id).variables["started_by"] == "end:Start"
+    task = only_task(engine, unset.id)
     assert task.assignee is None
     # Claiming fires the assignment listener, which remembers the approver.
-    engine().claim(task.id, user="carol")
-    assert engine().instance(unset.id).variables["approver"] == "carol"
+    engine.claim(task.id, user="carol")
+    assert engine.instance(unset.id).variables["approver"] == "carol"
 
 
 def _as_stored_before_listeners(db_url: str, instance_id: str) -> None:

@@ -7,8 +7,11 @@ test suite. For each file the harness, through the public `flowdesk.Engine`:
 1. deploys it together with the corpus files it needs (the processes its call activities call
    and the DMN files of its decisions, found by id across the corpus), as one deployment;
 2. registers a do-nothing service handler for every implementation the files name
-   (`camunda:class`, `delegateExpression`, bean names of `camunda:expression`, `topic`) and
-   an `AutoCompleteHandler` as the default user-task handler, with a budget;
+   (`camunda:class`, `delegateExpression`, bean names of `camunda:expression`, `topic`), a
+   do-nothing bean (`HandlerRegistry.register_bean`; its methods return None) for every name
+   the files call methods on in other expressions (`#{jobAnnouncementService.findRequester(x)}`
+   in a `camunda:assignee`), as a user stubbing their beans would, and an
+   `AutoCompleteHandler` as the default user-task handler, with a budget;
 3. starts each executable process of the file as the model says (none start event: `start`;
    message start: `correlate`; signal start: `signal`; timer start: the clock is moved to the
    deployed timer job): **as-is** with no variables, and, for the few processes listed in
@@ -74,6 +77,19 @@ _IMPLEMENTATIONS = ("class", "delegateExpression", "expression", "topic")
 _BEAN = re.compile(r"(?<![\w.'\"])([A-Za-z_]\w*)\s*[.(]")
 # Names an expression may start with that are no bean (JUEL's execution, and operators).
 _NOT_BEANS = frozenset({"execution", "task", "empty", "not", "and", "or", "true", "false", "null"})
+# `${name.method(` in any expression: `name` is a bean, unless `method` is one of the Java or
+# Spin value methods an expression calls on a process variable (`${answer.equals('yes')}`,
+# `${customer.prop("age")}`), which no user would stub.
+_EXPRESSION = re.compile(r"[$#]\{(.*?)\}", re.S)
+_METHOD_CALL = re.compile(r"(?<![\w.'\"])([A-Za-z_]\w*)\s*\.\s*([A-Za-z_]\w*)\s*\(")
+_VALUE_METHODS = frozenset(
+    {
+        "equals", "equalsIgnoreCase", "contains", "containsKey", "get", "size", "isEmpty",
+        "length", "toString", "startsWith", "endsWith", "substring", "indexOf", "trim",
+        "toUpperCase", "toLowerCase", "prop", "hasProp", "elements", "elementList", "jsonPath",
+        "mapTo", "value", "stringValue", "numberValue", "boolValue", "isNull", "xPath",
+    }
+)  # fmt: skip
 _UUID = re.compile(r"(?<![\w-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 # Start variables a Camunda test would pass, or that a person would type into a form the
@@ -259,6 +275,7 @@ class CorpusFile:
     calls: tuple[str, ...] = ()
     decision_refs: tuple[str, ...] = ()
     services: frozenset[str] = frozenset()
+    beans: frozenset[str] = frozenset()
 
 
 class Corpus:
@@ -344,6 +361,7 @@ def _read(root: Path, path: Path) -> CorpusFile:
         calls=calls,
         decision_refs=refs,
         services=frozenset(_service_names(xml_root)),
+        beans=frozenset(_bean_names(xml_root)),
     )
 
 
@@ -379,6 +397,20 @@ def _service_names(root: Any) -> set[str]:
                 names.update(_beans(value, first_only=True))
             else:
                 names.update(_beans(value, first_only=False))
+    return names
+
+
+def _bean_names(root: Any) -> set[str]:
+    """The names the file's expressions call methods on as beans (see `_METHOD_CALL`)."""
+    names: set[str] = set()
+    for element in root.iter(etree.Element):
+        for text in (*element.attrib.values(), element.text or ""):
+            for body in _EXPRESSION.findall(text):
+                names.update(
+                    name
+                    for name, method in _METHOD_CALL.findall(body)
+                    if name not in _NOT_BEANS and method not in _VALUE_METHODS
+                )
     return names
 
 
@@ -474,6 +506,8 @@ def run_file(
         deployment = corpus.deployment(path)
         for name in sorted({n for f in deployment for n in f.services}):
             engine.handlers.register_service(name, NullService())
+        for name in sorted({n for f in deployment for n in f.beans}):
+            engine.handlers.register_bean(name, NullService())
         rejected = _deploy(engine, corpus.root, deployment, workdir, target)
         if rejected is not None:
             return rejected
@@ -627,6 +661,24 @@ class _Run:
                     pending.append(child.id)
         return found
 
+    def incident_of(self, instance: flowdesk.ProcessInstance) -> str:
+        """The instance's incident; of several failed jobs, the one at the first element.
+
+        Jobs due at the same time run in the order of their random ids, so which of several
+        failing ones put the instance into incident first differs from run to run.
+        """
+        failed = sorted(
+            (
+                j
+                for j in self.engine.jobs(instance_id=instance.id)
+                if j.state == "failed" and j.error
+            ),
+            key=lambda j: j.element_id,
+        )
+        if len(failed) > 1:
+            return failed[0].error or ""
+        return instance.incident or ""
+
     def drive(self, path: str, process: str, root: str) -> Outcome:
         for _ in range(MAX_ROUNDS):
             instance = self.engine.instance(root)
@@ -642,7 +694,7 @@ class _Run:
             if broken:
                 where = "" if broken[0].id == root else f"in called '{broken[0].key}': "
                 return Outcome(
-                    path, process, Kind.INCIDENT, _clean(where + (broken[0].incident or ""))
+                    path, process, Kind.INCIDENT, _clean(where + self.incident_of(broken[0]))
                 )
             if instance.state != "running":
                 return Outcome(path, process, Kind.STUCK, f"instance state {instance.state!r}")

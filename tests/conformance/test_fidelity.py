@@ -268,13 +268,6 @@ def _throw_e1(call: flowdesk.ServiceCall) -> None:
     raise flowdesk.BpmnError("E1")
 
 
-# The causes of the mismatches found (see the report in docs/conformance.md).
-BEANS_IN_TASK_EXPRESSIONS = (
-    "registered handlers are beans in service-task expressions only: camunda:assignee "
-    "'#{jobAnnouncementService.findRequester(jobAnnouncementId)}' ends in an incident "
-    "(unknown variable), where Camunda resolves the bean in any expression"
-)
-
 PUBLICATION = "camunda-examples/camunda-testing-job-announcement-publication.bpmn"
 PUBLICATION_TEST = (
     "camunda-bpm-examples testing/assert JobAnnouncementPublicationProcessTest.{}: verify "
@@ -355,7 +348,6 @@ EXPECTATIONS = [
         ),
         beans={JOB_SERVICE: {"findRequester": "gonzo", "findEditor": "fozzie"}},
         groups={"fozzie": ("engineering",)},
-        xfail=BEANS_IN_TASK_EXPRESSIONS,
         calls=(
             ("findRequester", (1,)),
             ("postToWebsite", (1,)),
@@ -791,6 +783,8 @@ def test_corpus_process__takes_the_path_and_sets_the_variables_camunda_s_test_as
         for name in sorted({n for f in deployment for n in f.services}):
             handler = beans.get(name) or expected.services.get(name) or NullService()
             engine.handlers.register_service(name, handler)
+        for name in sorted({n for f in deployment for n in f.beans}):
+            engine.handlers.register_bean(name, beans.get(name) or NullService())
         with warnings.catch_warnings():
             # Spiff's and the missing-handler warnings are not what this test is about.
             warnings.simplefilter("ignore")
