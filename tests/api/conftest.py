@@ -179,3 +179,19 @@ def submit(engine: flowdesk.Engine, instance_id: str, amount: int) -> None:
 def only_task(engine: flowdesk.Engine, instance_id: str) -> flowdesk.Task:
     (task,) = engine.tasks(instance_id=instance_id)
     return task
+
+
+def open_tasks(engine: flowdesk.Engine, instance_id: str) -> list[str]:
+    """The element ids of the instance's open user tasks, sorted."""
+    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
+
+
+def complete(
+    engine: flowdesk.Engine,
+    instance_id: str,
+    element_id: str,
+    data: dict[str, object] | None = None,
+) -> flowdesk.ProcessInstance:
+    """Complete the instance's one open task at `element_id`."""
+    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
+    return engine.complete(task.id, data or {})

@@ -6,7 +6,7 @@ passes, caught or not."""
 from __future__ import annotations
 
 import pytest
-from conftest import DATA
+from conftest import DATA, complete, open_tasks
 
 import flowdesk
 
@@ -15,17 +15,6 @@ import flowdesk
 def reviews(engine: flowdesk.Engine) -> flowdesk.Engine:
     engine.deploy(DATA / "calls_events.bpmn")
     return engine
-
-
-def open_tasks(engine: flowdesk.Engine, instance_id: str) -> list[str]:
-    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
-
-
-def complete(
-    engine: flowdesk.Engine, instance_id: str, element_id: str, data: dict[str, object]
-) -> flowdesk.ProcessInstance:
-    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
-    return engine.complete(task.id, data)
 
 
 def called(engine: flowdesk.Engine, caller_id: str) -> flowdesk.ProcessInstance:

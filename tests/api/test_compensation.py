@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import DATA
+from conftest import DATA, complete, open_tasks
 
 import flowdesk
 
@@ -19,20 +19,6 @@ def trips(engine: flowdesk.Engine) -> flowdesk.Engine:
     """An engine with the compensation models deployed."""
     engine.deploy(DATA / "compensation.bpmn")
     return engine
-
-
-def open_tasks(engine: flowdesk.Engine, instance_id: str) -> list[str]:
-    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
-
-
-def complete(
-    engine: flowdesk.Engine,
-    instance_id: str,
-    element_id: str,
-    data: dict[str, object] | None = None,
-) -> flowdesk.ProcessInstance:
-    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
-    return engine.complete(task.id, data or {})
 
 
 def completed_elements(engine: flowdesk.Engine, instance_id: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import DATA
+from conftest import DATA, open_tasks
 
 import flowdesk
 
@@ -28,10 +28,6 @@ def errors(make_engine: Callable[..., flowdesk.Engine], attempts: list[str]) -> 
     engine = make_engine(handlers=registry)
     engine.deploy(DATA / "events_errors.bpmn")
     return engine
-
-
-def open_tasks(engine: flowdesk.Engine, instance_id: str) -> list[str]:
-    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
 
 
 def test_error_end_event__is_caught_by_the_error_boundary_of_its_subprocess(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import DATA, Clock
+from conftest import DATA, Clock, complete
 
 import flowdesk
 
@@ -84,16 +84,6 @@ def test_signal_event_subprocess__ending_at_a_terminate_end_event_interrupts(
     # The terminate end event ends the event sub-process's own scope, and with it the process.
     assert interrupting.instance(shipment.id).state == "completed"
     assert task_states(interrupting, shipment.id) == {"Task_pack": "cancelled"}
-
-
-def complete(
-    engine: flowdesk.Engine,
-    instance_id: str,
-    element_id: str,
-    data: dict[str, object] | None = None,
-) -> flowdesk.ProcessInstance:
-    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
-    return engine.complete(task.id, data or {})
 
 
 def test_error_event_subprocess__from_a_parallel_service_cancels_the_waiting_branch(

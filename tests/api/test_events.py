@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DATA
+from conftest import DATA, complete, open_tasks
 
 import flowdesk
 
@@ -24,20 +24,6 @@ def signals(engine: flowdesk.Engine) -> flowdesk.Engine:
 def flows(engine: flowdesk.Engine) -> flowdesk.Engine:
     engine.deploy(DATA / "events_flow.bpmn")
     return engine
-
-
-def open_tasks(engine: flowdesk.Engine, instance_id: str) -> list[str]:
-    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
-
-
-def complete(
-    engine: flowdesk.Engine,
-    instance_id: str,
-    element_id: str,
-    data: dict[str, object] | None = None,
-) -> flowdesk.ProcessInstance:
-    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
-    return engine.complete(task.id, data or {})
 
 
 # -- messages -----------------------------------------------------------------------------------

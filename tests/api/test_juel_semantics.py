@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import open_tasks
 
 import flowdesk
 
@@ -47,10 +48,6 @@ def gateway_model(tmp_path: Path, key: str, yes: str, no: str) -> Path:
     </bpmn:sequenceFlow>
 """,
     )
-
-
-def open_tasks(engine: flowdesk.Engine, instance_id: str) -> list[str]:
-    return sorted(task.element_id for task in engine.tasks(instance_id=instance_id))
 
 
 @pytest.mark.parametrize(

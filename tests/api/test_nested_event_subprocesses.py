@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import DATA, Clock
+from conftest import DATA, Clock, complete, open_tasks
 
 import flowdesk
 
@@ -22,20 +22,6 @@ def nested(make_engine: Callable[..., flowdesk.Engine]) -> flowdesk.Engine:
     engine = make_engine(handlers=registry)
     engine.deploy(DATA / "events_nested_event_subprocesses.bpmn")
     return engine
-
-
-def open_tasks(engine: flowdesk.Engine, instance_id: str) -> list[str]:
-    return sorted(t.element_id for t in engine.tasks(instance_id=instance_id))
-
-
-def complete(
-    engine: flowdesk.Engine,
-    instance_id: str,
-    element_id: str,
-    data: dict[str, object] | None = None,
-) -> flowdesk.ProcessInstance:
-    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
-    return engine.complete(task.id, data or {})
 
 
 def packing(engine: flowdesk.Engine, key: str) -> flowdesk.ProcessInstance:
