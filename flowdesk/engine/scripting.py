@@ -217,7 +217,8 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
 
         Args:
             task: The Spiff task; its data are the variables, `execution.setVariable` writes it.
-            expression: A JUEL or plain-Python expression.
+            expression: A JUEL or plain-Python expression, or a sequence-flow condition the
+                parser marked as JavaScript or FEEL (those must give a boolean).
             external_context: More names beneath the variables (Spiff passes data objects).
             objects: More context objects above the variables, e.g. Camunda's `task`; an
                 `execution` here replaces the task's.
@@ -252,10 +253,11 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
     ) -> bool:
         """Run a script task's script in its language, as Camunda's script engines do.
 
-        JavaScript (marked by the parser) runs in QuickJS and a `juel` script is one EL value
-        expression (text around `${...}` builds a string); either's value goes to
-        `camunda:resultVariable` (a null JavaScript value is not stored, as Camunda's
-        `ScriptTaskActivityBehavior` skips it). Python scripts run in the sandbox as statements.
+        FEEL and JavaScript (marked by the parser) run in flowdesk's FEEL and in QuickJS, and a
+        `juel` script is one EL value expression (text around `${...}` builds a string); their
+        value goes to `camunda:resultVariable` (a null JavaScript value is not stored, as
+        Camunda's `ScriptTaskActivityBehavior` skips it). Python scripts run in the sandbox as
+        statements.
         """
         if feel_scripts.is_marked(script):
             # FEEL (scriptFormat="feel"): the value goes to camunda:resultVariable.
