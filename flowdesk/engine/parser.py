@@ -405,6 +405,7 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
         bpmn = script_languages.with_marked_javascript(bpmn)
+        bpmn = script_languages.with_marked_juel_conditions(bpmn)
         bpmn = feel_scripts.mark_feel_texts(bpmn)  # FEEL scripts/conditions: see feel_scripts
         bpmn = _with_links_as_flows(bpmn, filename)
         bpmn = implicit_ends.with_implicit_ends(bpmn)  # paths without end events

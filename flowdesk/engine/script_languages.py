@@ -201,6 +201,78 @@ def with_marked_javascript(root: Any) -> Any:
 
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 
+_CONDITION_MARK = "/*flowdesk:juel-condition*/"
+
+
+def with_marked_juel_conditions(root: Any) -> Any:
+    """The BPMN tree with `${...}` sequence-flow conditions marked as JUEL conditions.
+
+    Camunda's `UelExpressionCondition` fails when a condition's value is null or not a Boolean
+    ("condition expression returns non-Boolean"); SpiffWorkflow 3.2 takes any truthy value and
+    keeps only the text of a condition. The mark tells `FlowdeskScriptEngine.evaluate` that
+    the text is such a condition. Plain-Python conditions (no `${`) keep Python's truth rules.
+    The tree is copied only if something is marked.
+    """
+    targets = [
+        element
+        for element in root.iter(f"{_BPMN}conditionExpression")
+        if _is_juel_condition(element)
+    ]
+    if not targets:
+        return root
+    root = copy.deepcopy(root)
+    for element in root.iter(f"{_BPMN}conditionExpression"):
+        if _is_juel_condition(element):
+            element.text = _CONDITION_MARK + (element.text or "")
+    return root
+
+
+def unmarked_condition(text: str) -> str:
+    """The condition as the model wrote it: `text` without the JUEL-condition mark, if any."""
+    return text.removeprefix(_CONDITION_MARK)
+
+
+def juel_condition_value(source: str, evaluate: Any) -> bool:
+    """Evaluate a JUEL sequence-flow condition with `evaluate(source)`; it must give a Boolean.
+
+    Raises:
+        ExpressionError: The value is null or not a Boolean, as Camunda refuses it.
+    """
+    value = evaluate(source)
+    if value is None:
+        raise ExpressionError(source, "condition expression returns null")
+    if not isinstance(value, bool):
+        raise ExpressionError(
+            source,
+            f"condition expression returns non-Boolean: result has class "
+            f"{_java_class(value)} and not java.lang.Boolean",
+        )
+    return value
+
+
+def _java_class(value: object) -> str:
+    """The Java class Camunda would name for a value, for the error text."""
+    if isinstance(value, str):
+        return "java.lang.String"
+    if isinstance(value, int):
+        return "java.lang.Long"
+    if isinstance(value, float):
+        return "java.lang.Double"
+    return type(value).__name__
+
+
+def _is_juel_condition(element: Any) -> bool:
+    owner = element.getparent()
+    language = (element.get("language") or "").strip().lower()
+    text = (element.text or "").strip()
+    return (
+        owner is not None
+        and owner.tag == f"{_BPMN}sequenceFlow"
+        and language in ("", JUEL)
+        and (text.startswith("${") or text.startswith("#{"))
+        and text.endswith("}")
+    )
+
 
 def _is_javascript_text(element: Any) -> bool:
     if element.tag == f"{_BPMN}script":

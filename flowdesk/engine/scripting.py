@@ -218,7 +218,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         Args:
             task: The Spiff task; its data are the variables, `execution.setVariable` writes it.
             expression: A JUEL or plain-Python expression, or a sequence-flow condition the
-                parser marked as JavaScript or FEEL (those must give a boolean).
+                parser marked as JUEL, JavaScript or FEEL (those must give a boolean).
             external_context: More names beneath the variables (Spiff passes data objects).
             objects: More context objects above the variables, e.g. Camunda's `task`; an
                 `execution` here replaces the task's.
@@ -236,16 +236,23 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
                 ) from err
         beans = {**self.registry.beans, **(external_context or {})}
         context_objects = {"execution": self.execution(task), **(objects or {})}
-        try:
+
+        def value(text: str) -> Any:
             return self.environment.evaluate_with(
-                expression, task.data, beans=beans, objects=context_objects
+                text, task.data, beans=beans, objects=context_objects
             )
+
+        shown = script_languages.unmarked_condition(expression)
+        try:
+            if shown != expression:
+                return script_languages.juel_condition_value(shown, value)
+            return value(expression)
         except SpiffWorkflowException as err:
-            err.add_note(f"Error evaluating expression '{expression}'")
+            err.add_note(f"Error evaluating expression '{shown}'")
             raise
         except Exception as err:
             raise WorkflowTaskException(
-                f"Error evaluating expression '{expression}'", task=task, exception=err
+                f"Error evaluating expression '{shown}'", task=task, exception=err
             ) from err
 
     def execute(

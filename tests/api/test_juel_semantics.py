@@ -398,3 +398,31 @@ def test_service_expression__bean_bpmn_error_reaches_the_boundary_event(
 
     assert open_tasks(engine, engine.start("check", {"amount": 50}).id) == ["Handle"]
     assert open_tasks(engine, engine.start("check", {"amount": 5}).id) == ["Ok"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "reason"),
+    [
+        # Camunda's UelExpressionCondition: the value must be a Boolean, and not null.
+        ({"flag": "true"}, "condition expression returns non-Boolean"),
+        ({"flag": 1}, "condition expression returns non-Boolean"),
+        ({"flag": None}, "condition expression returns null"),
+    ],
+)
+def test_condition__a_juel_value_that_is_not_a_boolean_is_an_incident(
+    engine: flowdesk.Engine, tmp_path: Path, variables: dict[str, Any], reason: str
+) -> None:
+    engine.deploy(gateway_model(tmp_path, "route", "${flag}", "${!flag}"))
+    instance = engine.start("route", variables)
+    assert instance.state == "incident"
+    assert instance.incident is not None
+    assert reason in instance.incident
+    assert engine.tasks(instance_id=instance.id) == []
+
+
+def test_condition__a_juel_boolean_variable_chooses_the_flow(
+    engine: flowdesk.Engine, tmp_path: Path
+) -> None:
+    engine.deploy(gateway_model(tmp_path, "route", "${flag}", "${!flag}"))
+    assert open_tasks(engine, engine.start("route", {"flag": True}).id) == ["Task_yes"]
+    assert open_tasks(engine, engine.start("route", {"flag": False}).id) == ["Task_no"]

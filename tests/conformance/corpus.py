@@ -106,6 +106,10 @@ START_VARIABLES: dict[tuple[str, str], dict[str, Any]] = {
     ): {
         "jobAnnouncementId": 1,
         "approved": True,
+        # The Java test completes "publish" with twitter=facebook=true; the called publication
+        # process's gateways read them, and a null condition fails in Camunda as here.
+        "twitter": True,
+        "facebook": True,
     },
     # JobAnnouncementPublicationProcessTest starts with the id and the twitter/facebook choices
     # the gateways read.
