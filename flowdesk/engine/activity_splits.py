@@ -30,6 +30,8 @@ from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.util.task import TaskState
 
+from flowdesk.engine import validation
+
 FLOWDESK_NS = "https://flowdesk.dev/schema/implicit"
 TAG = f"{{{FLOWDESK_NS}}}activitySplit"
 
@@ -118,8 +120,8 @@ def with_activity_splits(root: Any) -> Any:
     taken = {e.get("id") for e in root.iter(etree.Element) if e.get("id")}
     for container, node, flows in _nodes_to_split(root):
         node_id = node.get("id")
-        split_id = _unused(f"{node_id}__split", taken)
-        leaving_id = _unused(f"{node_id}__to_split", taken)
+        split_id = validation.unused_id(f"{node_id}__split", taken)
+        leaving_id = validation.unused_id(f"{node_id}__to_split", taken)
         split = etree.SubElement(container, TAG, id=split_id, activity=node_id)
         if node.get("default"):
             split.set("default", node.attrib.pop("default"))
@@ -150,11 +152,3 @@ def _nodes_to_split(root: Any) -> list[tuple[Any, Any, list[Any]]]:
 def _is_conditional(flow: Any) -> bool:
     return flow.find(f"{_BPMN}conditionExpression") is not None
 
-
-def _unused(stem: str, taken: set[str | None]) -> str:
-    candidate, n = stem, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{stem}_{n}"
-    taken.add(candidate)
-    return candidate

@@ -27,30 +27,20 @@ from typing import Any
 
 from lxml import etree
 
+from flowdesk.engine import validation
+
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 # Containers whose flow nodes run on sequence flows; an ad-hoc sub-process's contents do not.
 _CONTAINERS = frozenset({"process", "subProcess", "transaction"})
 # The flow nodes a token can leave; gateways are checked at deploy, end events end anyway.
-_ENDS_PATHS = frozenset(
-    {
-        "startEvent",
-        "intermediateCatchEvent",
-        "intermediateThrowEvent",
-        "boundaryEvent",
-        "task",
-        "userTask",
-        "serviceTask",
-        "scriptTask",
-        "businessRuleTask",
-        "sendTask",
-        "receiveTask",
-        "manualTask",
-        "callActivity",
-        "subProcess",
-        "transaction",
-        "adHocSubProcess",
-    }
-)
+_ENDS_PATHS = validation.EXECUTABLE_FLOW_NODES - {
+    "endEvent",
+    "exclusiveGateway",
+    "inclusiveGateway",
+    "parallelGateway",
+    "eventBasedGateway",
+    "complexGateway",
+}
 # The id of an added end event ends so; `hide_implicit_ends` recognises them by it.
 SUFFIX = "__flowdesk_implicit_end"
 
@@ -66,8 +56,8 @@ def with_implicit_ends(root: Any) -> Any:
     taken = {e.get("id") for e in root.iter(etree.Element) if e.get("id")}
     for container, node in _path_ends(root):
         node_id = node.get("id")
-        end_id = _unused(f"{node_id}{SUFFIX}", taken)
-        flow_id = _unused(f"{node_id}__to_implicit_end", taken)
+        end_id = validation.unused_id(f"{node_id}{SUFFIX}", taken)
+        flow_id = validation.unused_id(f"{node_id}__to_implicit_end", taken)
         etree.SubElement(container, f"{_BPMN}endEvent", id=end_id)
         etree.SubElement(
             container, f"{_BPMN}sequenceFlow", id=flow_id, sourceRef=node_id, targetRef=end_id
@@ -111,11 +101,3 @@ def _off_the_flow(node: Any) -> bool:
         and node.find(f"{_BPMN}compensateEventDefinition") is not None
     )
 
-
-def _unused(stem: str, taken: set[str | None]) -> str:
-    candidate, n = stem, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{stem}_{n}"
-    taken.add(candidate)
-    return candidate

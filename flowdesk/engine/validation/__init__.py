@@ -33,6 +33,7 @@ from flowdesk.engine.validation.declarations import (
 )
 from flowdesk.engine.validation.dmn_checks import HIT_POLICIES, validate_dmn
 from flowdesk.engine.validation.elements import EXECUTABLE_FLOW_NODES
+from flowdesk.engine.validation.generated_ids import unused_id
 from flowdesk.engine.validation.timer_checks import TimerKind, timer_kind
 from flowdesk.engine.validation.xml_reading import (
     ACTIVITI_NS,
@@ -59,6 +60,7 @@ __all__ = [
     "parse_xml",
     "process_ids",
     "timer_kind",
+    "unused_id",
     "validate_bpmn",
     "validate_dmn",
 ]

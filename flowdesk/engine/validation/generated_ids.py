@@ -43,9 +43,14 @@ def with_generated_ids(root: etree._Element) -> None:
         else:
             counts[name] = counts.get(name, 0) + 1
             stem = f"{name}_{counts[name]}"
-        candidate, n = stem, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{stem}_{n}"
-        taken.add(candidate)
-        element.set("id", candidate)
+        element.set("id", unused_id(stem, taken))
+
+
+def unused_id(stem: str, taken: set[str | None]) -> str:
+    """`stem`, or `stem_2`, `stem_3`, ... : the first not in `taken`, which it joins."""
+    candidate, n = stem, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem}_{n}"
+    taken.add(candidate)
+    return candidate
