@@ -108,7 +108,13 @@ def take_listeners(node: Any, filename: str | None) -> dict[str, list[dict[str, 
 
 
 def parse_fields(elements: Any, filename: str | None) -> list[list[Any]]:
-    """`camunda:field` children: `[name, {"string": text}]` or `[name, {"expression": text}]`."""
+    """`camunda:field` children: `[name, {"string": text}]` or `[name, {"expression": text}]`.
+
+    As Camunda 7's `parseFieldDeclaration`: a text (`stringValue` or `camunda:string`) wins
+    over an expression (`expression` or `camunda:expression`), an attribute and an element of
+    the same kind together, two elements of one kind or an empty element are refused, and so is
+    a field with neither (an empty `stringValue` or blank expression counts as none).
+    """
     fields: list[list[Any]] = []
     for field in elements:
         if not isinstance(field.tag, str) or field.tag != f"{_C}field":
@@ -117,26 +123,55 @@ def parse_fields(elements: Any, filename: str | None) -> list[list[Any]]:
         if not name:
             raise _error(field, filename, "camunda:field needs a name")
         value: dict[str, str] | None = None
-        if field.get("stringValue") is not None:
-            value = {"string": field.get("stringValue")}
-        elif field.get("expression") is not None:
-            value = {"expression": field.get("expression")}
-        for child in field:
-            if child.tag == f"{_C}string":
-                value = {"string": child.text or ""}
-            elif child.tag == f"{_C}expression":
-                value = {"expression": (child.text or "").strip()}
+        text = _attribute_or_element(field, "stringValue", "string", name, filename)
+        if text is not None:
+            value = {"string": text}
+        else:
+            text = _attribute_or_element(field, "expression", "expression", name, filename)
+            if text is not None and text.strip():
+                value = {"expression": text}
+                _check_value(text, field, filename, f"camunda:field {name!r}")
         if value is None:
             raise _error(
                 field,
                 filename,
                 f"camunda:field {name!r} has no stringValue, expression, camunda:string or "
-                "camunda:expression",
+                "camunda:expression (Camunda 7 refuses it too)",
             )
-        if "expression" in value:
-            _check_value(value["expression"], field, filename, f"camunda:field {name!r}")
         fields.append([name, value])
     return fields
+
+
+def _attribute_or_element(
+    field: Any, attribute: str, element: str, name: str, filename: str | None
+) -> str | None:
+    """Camunda's `getStringValueFromAttributeOrElement` for one kind of field value."""
+    given = field.get(attribute)
+    children = [c for c in field if c.tag == f"{_C}{element}"]
+    if len(children) > 1:
+        raise _error(
+            field,
+            filename,
+            f"camunda:field {name!r} has {len(children)} camunda:{element} "
+            "elements; Camunda 7 refuses more than one",
+        )
+    if children and given is not None:
+        raise _error(
+            field,
+            filename,
+            f"camunda:field {name!r} has both the attribute {attribute!r} and "
+            f"a camunda:{element} element; Camunda 7 refuses it: keep one",
+        )
+    if children:
+        if not children[0].text:
+            raise _error(
+                field,
+                filename,
+                f"camunda:field {name!r} has an empty camunda:{element} "
+                "element; Camunda 7 refuses it",
+            )
+        return str(children[0].text)
+    return given or None
 
 
 def _listener(

@@ -20,7 +20,10 @@ The extensions dict of every task spec has these keys:
 - `execution_listeners`, `task_listeners`, `take_listeners` (the outgoing flows' listeners by
   target id) and `fields` (only when present): see `listener_parsing`. A process's own
   listeners are on its spec as `flowdesk_listeners`;
-- `script_format` (only on script tasks that set it): `scriptFormat`, lower case.
+- `script_format` (only on script tasks that set it): `scriptFormat`, lower case;
+- `potential_owners` (only on user tasks with a BPMN `potentialOwner`): its candidate user and
+  group expressions, `{"users": [...], "groups": [...]}`; a `humanPerformer` becomes
+  `camunda.assignee` (see `resource_assignments`).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from flowdesk.engine import (
     implicit_ends,
     job_retries,
     listener_parsing,
+    resource_assignments,
     script_languages,
     start_events,
     timer_events,
@@ -117,6 +121,8 @@ class _CamundaExtensionsMixin:
             # A script task's language: the script engine runs a `juel` script as EL.
             extensions["script_format"] = node.get("scriptFormat").strip().lower()
         _with_camunda_aliases(extensions["camunda"])
+        if etree.QName(node).localname == "userTask":
+            _with_resource_assignments(extensions, resource_assignments.read(node))
         elements = _child(node, "extensionElements")
         if elements is None:
             return extensions
@@ -154,6 +160,16 @@ class _CamundaExtensionsMixin:
         return text
 
 
+def _with_resource_assignments(
+    extensions: dict[str, Any], found: resource_assignments.ResourceAssignments
+) -> None:
+    """A user task's `humanPerformer` and `potentialOwner`, as Camunda 7 reads them."""
+    if found.assignee is not None and "assignee" not in extensions["camunda"]:
+        extensions["camunda"]["assignee"] = found.assignee
+    if found.users or found.groups:
+        extensions["potential_owners"] = found.as_extension()
+
+
 def _with_camunda_aliases(camunda: dict[str, str]) -> None:
     """Camunda 7's older attribute names, read as its `BpmnParse` reads them.
 
@@ -189,8 +205,38 @@ class _CamundaEventMixin(CamundaEventDefinitionParser):  # type: ignore[misc]  #
     def parse_message_event(self, message_event: Any) -> Any:
         parsed = super().parse_message_event(message_event)
         return MessageDefinition(
-            parsed.name, parsed.correlation_properties, parsed.expression, parsed.result_var
+            parsed.name,
+            parsed.correlation_properties,
+            parsed.expression,
+            parsed.result_var,
+            service=self._message_service(message_event),
         )
+
+    def _message_service(self, definition: Any) -> dict[str, Any] | None:
+        """The service a message throw event runs instead of sending (see MessageDefinition).
+
+        Camunda reads the implementation and its `camunda:field`s from the message event
+        definition, and the `camunda:properties` from the event.
+        """
+        if etree.QName(self.node).localname not in ("endEvent", "intermediateThrowEvent"):
+            return None
+        camunda = {
+            key[len(_CAMUNDA) :]: value
+            for key, value in definition.attrib.items()
+            if key.startswith(_CAMUNDA)
+        }
+        if not any(camunda.get(a) for a in (*IMPLEMENTATION_ATTRIBUTES, "type")):
+            return None
+        _with_camunda_aliases(camunda)
+        holder = _child(definition, "extensionElements")
+        fields = listener_parsing.parse_fields(
+            definition if holder is None else holder, self.filename
+        )
+        return {
+            "camunda": camunda,
+            "fields": fields,
+            "properties": self.parse_extensions()["properties"],
+        }
 
     def parse_conditional_event(self, event: Any) -> Any:
         parsed = super().parse_conditional_event(event)

@@ -13,10 +13,10 @@ import hashlib
 import threading
 import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
@@ -47,7 +47,7 @@ from flowdesk.engine import (
 from flowdesk.engine.dmn.task import pinned_refs
 from flowdesk.engine.parser import FlowdeskParser
 from flowdesk.engine.scripting import implementation_of
-from flowdesk.engine.specs import FlowdeskServiceTask
+from flowdesk.engine.specs import FlowdeskServiceTask, MessageDefinition
 from flowdesk.engine.workflow import SpecBundle
 from flowdesk.errors import (
     BpmnValidationError,
@@ -213,10 +213,11 @@ class RepositoryService:
                         stacklevel=4,
                     )
             for spec in _all_task_specs(parser, process_id):
-                if not isinstance(spec, FlowdeskServiceTask):
+                extensions = _service_extensions(spec)
+                if extensions is None:
                     continue
-                implementation = implementation_of(spec.extensions)
-                camunda = spec.extensions.get("camunda", {})
+                implementation = implementation_of(extensions)
+                camunda = extensions.get("camunda", {})
                 if implementation is None or (
                     self._registry.service(implementation) is None and not camunda.get("expression")
                 ):
@@ -224,6 +225,17 @@ class RepositoryService:
                         MissingHandlerWarning(process_id, spec.bpmn_id, implementation),
                         stacklevel=4,
                     )
+
+
+def _service_extensions(spec: Any) -> Mapping[str, Any] | None:
+    """The extensions naming the service a task spec runs: a service-like task's own, or a
+    message throw event's definition's (run as a service task, as in Camunda); else None."""
+    if isinstance(spec, FlowdeskServiceTask):
+        return cast(Mapping[str, Any], spec.extensions)
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MessageDefinition) and definition.service is not None:
+        return definition.service
+    return None
 
 
 def _dependencies_first(resources: list[_Resource]) -> list[_Resource]:

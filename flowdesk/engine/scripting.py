@@ -64,7 +64,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         # Documents handlers attached, with their element id; the save writes them.
         self.documents: list[tuple[str, handlers.DocumentDraft]] = []
 
-    def run_service(self, task: Any) -> bool | None:
+    def run_service(self, task: Any, extensions: Mapping[str, Any] | None = None) -> bool | None:
         """Run the handler of a service task; its returned variables go into the task data.
 
         A `BpmnError` from the handler is thrown into the model as a BPMN error event; the
@@ -72,13 +72,15 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         Any other failure propagates, and the engine turns it into an incident.
         """
         spec = task.task_spec
-        implementation = implementation_of(spec.extensions)
+        # A message throw event run as a service task brings its definition's extensions.
+        extensions = spec.extensions if extensions is None else extensions
+        implementation = implementation_of(extensions)
         if implementation is None:
             raise HandlerError(
                 spec.bpmn_id,
                 "service task has no camunda:class, delegateExpression, expression or topic",
             )
-        camunda = spec.extensions.get("camunda", {})
+        camunda = extensions.get("camunda", {})
         if camunda.get("expression") and self.registry.service_exact(implementation) is None:
             # Camunda evaluates the expression, calling the beans it names.
             try:
@@ -94,7 +96,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
                 implementation, f"no handler registered for service task {spec.bpmn_id!r}"
             )
         try:
-            fields = field_values(spec.extensions.get("fields", []), task.data)
+            fields = field_values(extensions.get("fields", []), task.data)
         except ExpressionError as err:
             raise HandlerError(implementation, f"camunda:field of {spec.bpmn_id!r}: {err}") from err
         call = handlers.ServiceCall(
@@ -105,7 +107,7 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
             element_id=spec.bpmn_id,
             implementation=implementation,
             variables=dict(task.data),
-            properties=dict(spec.extensions.get("properties", {})),
+            properties=dict(extensions.get("properties", {})),
             now=timers.now(),
         )
         try:

@@ -65,9 +65,22 @@ class MessageDefinition(CamundaMessageEventDefinition):  # type: ignore[misc]
 
     Spiff's Camunda message nests the payload under `<task>_Response` unless the model names a
     `camunda:resultVariable`, and a throw without `camunda:expression` fails evaluating `None`.
+
+    `service` is set on a throw event whose message event definition names an implementation
+    (`camunda:class`, `delegateExpression`, `expression`, or `type="external"` with a topic):
+    Camunda 7 then runs the event as a service task (CAM-436, `BpmnParse.parseEndEvents` and
+    `parseIntermediateThrowEvent`) and sends nothing itself, so flowdesk calls the handler
+    and delivers no message. It holds the extensions a service task's spec would have.
     """
 
+    def __init__(self, *args: Any, service: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.service = service
+
     def throw(self, my_task: Any) -> None:
+        if self.service is not None:
+            my_task.workflow.script_engine.run_service(my_task, self.service)
+            return
         payload = (
             my_task.workflow.script_engine.evaluate(my_task, self.expression)
             if self.expression

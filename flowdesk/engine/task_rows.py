@@ -12,7 +12,7 @@ import jinja2.sandbox
 
 from flowdesk import handlers
 from flowdesk._records import Task
-from flowdesk.engine import forms, listeners, sandbox, timers
+from flowdesk.engine import forms, listeners, resource_assignments, sandbox, timers
 from flowdesk.engine.context import EngineContext
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident, OpenUserTask
@@ -104,8 +104,13 @@ class UserTaskRows:
                 _text(_evaluate(task.name, context, beans)) or task.element_id
             )  # names may hold ${}
             assignee = _text(_evaluate(camunda.get("assignee"), context, beans))
-            groups = _names(_evaluate(camunda.get("candidateGroups"), context, beans))
-            users = _names(_evaluate(camunda.get("candidateUsers"), context, beans))
+            owners = task.extensions.get("potential_owners", {})
+            groups = _candidates(
+                [*owners.get("groups", ()), camunda.get("candidateGroups")], context, beans
+            )
+            users = _candidates(
+                [*owners.get("users", ()), camunda.get("candidateUsers")], context, beans
+            )
             due = _due(_evaluate(camunda.get("dueDate"), context, beans), self.ctx.now())
             priority = int(_evaluate(camunda.get("priority"), context, beans) or 50)
             properties = dict(task.extensions.get("properties", {}))
@@ -314,6 +319,18 @@ def _evaluate(
     if text is None or text == "":
         return None
     return sandbox.evaluate_value(text, variables, beans=beans)
+
+
+def _candidates(
+    texts: list[str | None], variables: Mapping[str, Any], beans: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """Candidate users or groups as Camunda evaluates them: each item of each comma-separated
+    list on its own (`${a},${b}`), a collection value adding all its members."""
+    names: list[str] = []
+    for text in texts:
+        for item in resource_assignments.split_list(text):
+            names.extend(_names(_evaluate(item, variables, beans)))
+    return tuple(dict.fromkeys(names))
 
 
 def _text(value: Any) -> str | None:

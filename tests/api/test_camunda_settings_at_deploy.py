@@ -171,7 +171,7 @@ WARNED = {
         "camunda:formHandlerClass",
     ),
     "camunda-form": (
-        '<bpmn:userTask id="Step" camunda:formRef="invoice-form" />',
+        '<bpmn:userTask id="Step" camunda:formRef="invoice-form" camunda:formRefBinding="latest" />',
         "Camunda Forms",
     ),
 }

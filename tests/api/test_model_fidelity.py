@@ -393,13 +393,14 @@ def test_escalation_ref__unresolved_text_is_refused_as_camunda_refuses_it(
     assert "escalation 'LATE'" in problem.message
 
 
-def test_error_end_event__without_error_ref_throws_an_error_only_a_catch_all_catches(
+def test_error_end_event__without_error_ref_is_refused_as_camunda_refuses_it(
     engine: flowdesk.Engine,
 ) -> None:
-    # Camunda 7 refuses this file ("'errorRef' attribute is mandatory on error end event");
-    # flowdesk can run it, so it does: the error has no code.
-    engine.deploy(DATA / "fidelity_error_end_without_ref.bpmn")
+    # Camunda 7: "'errorRef' attribute is mandatory on error end event".
+    with pytest.raises(flowdesk.BpmnValidationError) as caught:
+        engine.deploy(DATA / "fidelity_error_end_without_ref.bpmn")
 
-    instance = engine.start("error_end_without_ref")
-
-    assert _open(engine, instance.id) == ["f_handle_any"]
+    (problem,) = caught.value.problems
+    assert (problem.element_id, problem.line) == ("f_fail", 13)
+    assert "no errorRef" in problem.message
+    assert engine.definitions() == []

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from lxml import etree
 
 from flowdesk.engine.validation.camunda_checks import _CamundaChecks
+from flowdesk.engine.validation.camunda_refusals import _CamundaRefusals
 from flowdesk.engine.validation.elements import (
     _CONTAINERS,
     _bpmn_name,
@@ -48,7 +49,9 @@ def validate_bpmn(
     return _by_line(_BpmnCheck(tree, file, known_process_ids, known_decision_ids).run())
 
 
-class _BpmnCheck(_StructureChecks, _ExpressionChecks, _TimerChecks, _CamundaChecks):
+class _BpmnCheck(
+    _StructureChecks, _ExpressionChecks, _TimerChecks, _CamundaChecks, _CamundaRefusals
+):
     """One run of the BPMN checks over one file, collecting problems."""
 
     def run(self) -> list[Problem]:
@@ -68,4 +71,5 @@ class _BpmnCheck(_StructureChecks, _ExpressionChecks, _TimerChecks, _CamundaChec
                 self.check_timers(process)
                 self.check_scripts(process)
                 self.check_camunda_settings(process)
+                self.check_camunda_refusals(process)
         return self.problems
