@@ -72,4 +72,5 @@ class _BpmnCheck(
                 self.check_scripts(process)
                 self.check_camunda_settings(process)
                 self.check_camunda_refusals(process)
+        self.check_diagram()
         return self.problems

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cached_property
 
 from lxml import etree
 
@@ -22,6 +23,9 @@ from flowdesk.engine.validation.xml_reading import _B, CAMUNDA_NS
 from flowdesk.errors import ExpressionError
 
 _C = "{" + CAMUNDA_NS + "}"
+_DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
+_DC = "{http://www.omg.org/spec/DD/20100524/DC}"
+_OMG_DI = "{http://www.omg.org/spec/DD/20100524/DI}"
 # Camunda's DefaultTaskFormHandler.ALLOWED_FORM_REF_BINDINGS.
 _FORM_REF_BINDINGS = ("deployment", "latest", "version")
 # What makes Camunda run an element as a service task (isServiceTaskLike).
@@ -39,14 +43,6 @@ class _CamundaRefusals(_BpmnCheckBase):
         escalation_catchers: dict[tuple[str, str], list[tuple[etree._Element, str | None]]] = (
             defaultdict(list)
         )
-        self._nodes = {
-            e.get("id"): e
-            for e in self.root.iter(etree.Element)
-            if e.get("id") and _bpmn_name(e) is not None
-        }
-        self._incoming: dict[str, list[str]] = defaultdict(list)
-        for flow in self.root.iter(f"{_B}sequenceFlow"):
-            self._incoming[flow.get("targetRef") or ""].append(flow.get("sourceRef") or "")
         for element in process.iter(etree.Element):
             name = _bpmn_name(element)
             if name == "userTask":
@@ -265,9 +261,7 @@ class _CamundaRefusals(_BpmnCheckBase):
                 f"{_bpmn_name(host)}; Camunda 7 refuses it (an escalation boundary event "
                 "should only be attached to a subprocess, a call activity or an user task)",
             )
-        catchers[("boundary event", attached_to)].append(
-            (event, self._escalation_code(escalation))
-        )
+        catchers[("boundary event", attached_to)].append((event, self._escalation_code(escalation)))
 
     def _check_start_event(
         self,
@@ -444,6 +438,97 @@ class _CamundaRefusals(_BpmnCheckBase):
         if reason is not None:
             self.add(element, element_id, f"{element_id!r}: {reason}; Camunda 7 refuses it")
 
+    # -- diagram interchange (parseDiagramInterchangeElements)
+
+    def check_diagram(self) -> None:
+        """The diagram's references and geometry, as Camunda 7 reads them for its cockpit.
+
+        Camunda checks them only while it has an executable process to draw (a file of
+        non-executable processes is skipped whole), and refuses a shape or edge that names
+        nothing in the file, a plane that names nothing, and a drawn element of an executable
+        process without bounds, or an edge of one of its sequence flows without two waypoints.
+        """
+        executable = {
+            e
+            for e in self.root.iterchildren(f"{_B}process")
+            if (e.get("isExecutable") or "").strip().lower() != "false"
+        }
+        if not executable:
+            return
+        ids = {e.get("id") for e in self.root.iter(etree.Element) if e.get("id")}
+        drawn: set[str | None] = set()
+        for process in executable:
+            drawn.update(e.get("id") for e in process.iter(etree.Element) if e.get("id"))
+        for participant in self.root.iter(f"{_B}participant"):
+            if any(p.get("id") == participant.get("processRef") for p in executable):
+                drawn.add(participant.get("id"))
+        for plane in self.root.iter(f"{_DI}BPMNPlane"):
+            if not plane.get("bpmnElement"):
+                self.add(
+                    plane, plane.get("id"), "a BPMNPlane has no bpmnElement; Camunda 7 refuses it"
+                )
+        for shape in self.root.iter(f"{_DI}BPMNShape"):
+            self._check_drawing(shape, "BPMNShape", ids, drawn)
+        for edge in self.root.iter(f"{_DI}BPMNEdge"):
+            self._check_drawing(edge, "BPMNEdge", ids, drawn)
+
+    def _check_drawing(
+        self, drawing: etree._Element, kind: str, ids: set[str | None], drawn: set[str | None]
+    ) -> None:
+        target = drawing.get("bpmnElement")
+        drawing_id = drawing.get("id")
+        if not target:
+            self.add(drawing, drawing_id, f"a {kind} has no bpmnElement; Camunda 7 refuses it")
+            return
+        if target not in ids:
+            self.add(
+                drawing,
+                drawing_id,
+                f"{kind} {drawing_id!r} draws {target!r}, which is not in the file; Camunda 7 "
+                "refuses it (remove the stale shape in the modeler)",
+            )
+            return
+        if target not in drawn:
+            return
+        if kind == "BPMNShape":
+            bounds = drawing.find(f"{_DC}Bounds")
+            if bounds is None:
+                self.add(
+                    drawing,
+                    drawing_id,
+                    f"{kind} {drawing_id!r} has no dc:Bounds; Camunda 7 refuses it",
+                )
+            else:
+                self._check_numbers(drawing, bounds, ("x", "y", "width", "height"))
+            return
+        target_node = self._node(target)
+        if target_node is None or _bpmn_name(target_node) != "sequenceFlow":
+            return
+        waypoints = drawing.findall(f"{_OMG_DI}waypoint")
+        if len(waypoints) < 2:
+            self.add(
+                drawing,
+                drawing_id,
+                f"{kind} {drawing_id!r} has {len(waypoints)} waypoint(s); Camunda 7 refuses an "
+                "edge of a sequence flow with fewer than 2",
+            )
+        for waypoint in waypoints:
+            self._check_numbers(drawing, waypoint, ("x", "y"))
+
+    def _check_numbers(
+        self, drawing: etree._Element, holder: etree._Element, names: Iterable[str]
+    ) -> None:
+        for name in names:
+            try:
+                float(holder.get(name) or "")
+            except ValueError:
+                self.add(
+                    drawing,
+                    drawing.get("id"),
+                    f"{etree.QName(holder).localname} of {drawing.get('id')!r} has "
+                    f"{name}={holder.get(name)!r}, not a number; Camunda 7 refuses it",
+                )
+
     # -- lookups
 
     def _root_element(self, kind: str, element_id: str) -> etree._Element | None:
@@ -451,6 +536,23 @@ class _CamundaRefusals(_BpmnCheckBase):
             if element.get("id") == element_id:
                 return element
         return None
+
+    @cached_property
+    def _nodes(self) -> dict[str, etree._Element]:
+        """The file's BPMN elements by id."""
+        return {
+            e.get("id", ""): e
+            for e in self.root.iter(etree.Element)
+            if e.get("id") and _bpmn_name(e) is not None
+        }
+
+    @cached_property
+    def _incoming(self) -> dict[str, list[str]]:
+        """Each node's sequence flow sources by target id."""
+        incoming: dict[str, list[str]] = defaultdict(list)
+        for flow in self.root.iter(f"{_B}sequenceFlow"):
+            incoming[flow.get("targetRef") or ""].append(flow.get("sourceRef") or "")
+        return incoming
 
     def _node(self, element_id: str | None) -> etree._Element | None:
         return self._nodes.get(element_id) if element_id else None
@@ -479,4 +581,3 @@ def _mapping_problems(mapping: etree._Element) -> list[str]:
     elif target == "":
         problems.append("the attribute 'target' is empty")
     return problems
-
