@@ -294,6 +294,28 @@ REFUSED: dict[str, tuple[str, str, str]] = {
         "F_in",
         "incoming flow of event sub-process",
     ),
+    "condition of a type other than tFormalExpression": (
+        model(
+            '<bpmn:exclusiveGateway id="Step" />',
+            '<bpmn:sequenceFlow id="F3" sourceRef="Step" targetRef="E">'
+            '<bpmn:conditionExpression xsi:type="bpmn:tExpression">${true}'
+            "</bpmn:conditionExpression></bpmn:sequenceFlow>",
+        ),
+        "F3",
+        "only tFormalExpression is supported",
+    ),
+    "a second incoming flow into an event after an event-based gateway": (
+        model(
+            '<bpmn:eventBasedGateway id="Step" />',
+            '<bpmn:intermediateCatchEvent id="Wait"><bpmn:messageEventDefinition '
+            'messageRef="Msg_go" /></bpmn:intermediateCatchEvent>'
+            '<bpmn:sequenceFlow id="G1" sourceRef="Step" targetRef="Wait" />'
+            '<bpmn:task id="Other" /><bpmn:sequenceFlow id="G2" sourceRef="Other" '
+            'targetRef="Wait" />',
+        ),
+        "G2",
+        "follows an event-based gateway",
+    ),
     "input mapping on a gateway": (
         model(f'<bpmn:parallelGateway id="Step">{io(INPUT)}</bpmn:parallelGateway>'),
         "Step",

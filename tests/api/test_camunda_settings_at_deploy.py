@@ -171,7 +171,8 @@ WARNED = {
         "camunda:formHandlerClass",
     ),
     "camunda-form": (
-        '<bpmn:userTask id="Step" camunda:formRef="invoice-form" camunda:formRefBinding="latest" />',
+        '<bpmn:userTask id="Step" camunda:formRef="invoice-form" '
+        'camunda:formRefBinding="latest" />',
         "Camunda Forms",
     ),
 }

@@ -765,7 +765,8 @@ def test_validate__checks_every_file_and_shows_warnings(cli, write):
 
 
 def test_validate__shows_camunda_settings_flowdesk_does_not_carry_out_as_warnings(cli, write):
-    model = bpmn("invoice", through('    <bpmn:userTask id="Step" camunda:formRef="invoice" camunda:formRefBinding="latest" />\n'))
+    step = '<bpmn:userTask id="Step" camunda:formRef="invoice" camunda:formRefBinding="latest" />\n'
+    model = bpmn("invoice", through(step))
     path = write("invoice.bpmn", model)
     result = cli("validate", str(path))
     assert re.search(r"warning: .*invoice.bpmn:\d+ \[Step\]: camunda:formRef", result.stdout)

@@ -219,7 +219,7 @@ class Kind(enum.StrEnum):
     COMPLETED = "completed"
     WAITING = "waiting"  # for a user task, message, signal or timer that nothing delivers
     INCIDENT = "incident"  # a step failed; the instance is in state "incident"
-    REJECTED = "rejected at deploy"  # BpmnValidationError; its first problem is the reason
+    REJECTED = "rejected at deploy"  # BpmnValidationError; see _deploy for the reason shown
     NON_EXECUTABLE = "non-executable"  # isExecutable="false": deployed (checked), not run
     DECISION = "decision"  # a DMN decision: deployed, evaluated by the BPMN files using it
     ERROR = "error"  # an engine call raised a flowdesk error the harness did not expect
@@ -561,6 +561,10 @@ def link_deployment(root: Path, files: Iterable[CorpusFile], folder: Path) -> Pa
     return folder
 
 
+# What every refusal that Camunda 7 makes too says (docs/camunda-refusals.md).
+CAMUNDA_REFUSES = "Camunda 7 refuses"
+
+
 def _deploy(
     engine: flowdesk.Engine,
     root: Path,
@@ -574,7 +578,9 @@ def _deploy(
     try:
         engine.deploy(folder)
     except flowdesk.BpmnValidationError as err:
-        first = err.problems[0]
+        # The reason to show: a problem Camunda 7 refuses the file for too, if there is one.
+        shared = [p for p in err.problems if CAMUNDA_REFUSES in p.message]
+        first = (shared or err.problems)[0]
         where = _relative(first.file, folder)
         line = f":{first.line}" if first.line is not None else ""
         element = f" [{first.element_id}]" if first.element_id else ""
@@ -906,9 +912,14 @@ def _mode_summary(outcomes: list[Outcome], corpus: Corpus) -> list[str]:
     good = counts[Kind.COMPLETED] + counts[Kind.WAITING]  # an end, or a legitimate wait
     deployed = len(files) - len(rejected)
     by_outcome = ", ".join(f"{counts[k]} {k.value}" for k in Kind if counts[k])
+    shared = {o.file for o in outcomes if o.kind == Kind.REJECTED and CAMUNDA_REFUSES in o.reason}
+    camunda_deploys = len(files) - len(shared)
     return [
         f"- **{deployed} of {len(files)} files deploy** ({100 * deployed // len(files)}%; "
         "files whose processes are all non-executable and DMN files included).",
+        f"- Camunda 7 refuses {len(shared)} of the {len(rejected)} refused files too (the "
+        f"reason quotes its `BpmnParse`): flowdesk deploys {deployed} of the "
+        f"{camunda_deploys} files Camunda 7 deploys ({100 * deployed // camunda_deploys}%).",
         f"- **{good} of {len(runs)} executable processes reach their end or a legitimate "
         f"wait** ({counts[Kind.COMPLETED]} completed, {counts[Kind.WAITING]} waiting).",
         f"- Executable processes by outcome: {by_outcome}.",

@@ -19,10 +19,11 @@ from lxml import etree
 from flowdesk.engine import expressions, resource_assignments
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _camunda, _owner_id
-from flowdesk.engine.validation.xml_reading import _B, CAMUNDA_NS
+from flowdesk.engine.validation.xml_reading import _B, BPMN_NS, CAMUNDA_NS
 from flowdesk.errors import ExpressionError
 
 _C = "{" + CAMUNDA_NS + "}"
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
 _DC = "{http://www.omg.org/spec/DD/20100524/DC}"
 _OMG_DI = "{http://www.omg.org/spec/DD/20100524/DI}"
@@ -376,6 +377,14 @@ class _CamundaRefusals(_BpmnCheckBase):
 
     def _check_flow(self, flow: etree._Element) -> None:
         flow_id = flow.get("id")
+        condition = flow.find(f"{_B}conditionExpression")
+        if condition is not None and not _is_formal_expression(condition):
+            self.add(
+                condition,
+                flow_id,
+                f"the condition of {flow_id!r} has xsi:type={condition.get(_XSI_TYPE)!r}; "
+                "Camunda 7 refuses it (only tFormalExpression is supported)",
+            )
         for end, role in (("sourceRef", "outgoing"), ("targetRef", "incoming")):
             node = self._node(flow.get(end))
             if node is None:
@@ -562,6 +571,16 @@ class _CamundaRefusals(_BpmnCheckBase):
             source = self._node(source_id)
             if source is not None:
                 yield source
+
+
+def _is_formal_expression(condition: etree._Element) -> bool:
+    """Whether a condition's `xsi:type`, if any, names BPMN's tFormalExpression."""
+    declared = condition.get(_XSI_TYPE)
+    if declared is None:
+        return True
+    prefix, _, local = declared.rpartition(":")
+    namespace = condition.nsmap.get(prefix or None, BPMN_NS) if prefix else BPMN_NS
+    return local == "tFormalExpression" and namespace == BPMN_NS
 
 
 def _mapping_problems(mapping: etree._Element) -> list[str]:

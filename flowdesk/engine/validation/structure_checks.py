@@ -108,15 +108,28 @@ class _StructureChecks(_BpmnCheckBase):
                 continue
             container_id = container.get("id")
             if name == "process":
-                message = f"executable process {container_id!r} has no start event"
-            elif container.get("triggeredByEvent") == "true":
-                message = f"event sub-process {container_id!r} has no start event"
-            else:
-                # BPMN lets a sub-process start at every node without incoming flows, but
-                # Camunda 7 fails each instance that enters it ("No initial activity found").
                 message = (
-                    f"{_describe(container)} has no start event; Camunda 7 and flowdesk need a "
-                    "none start event in an embedded sub-process"
+                    f"executable process {container_id!r} has no start event; Camunda 7 "
+                    "refuses it ('process must define a startEvent element')"
+                )
+            elif container.get("triggeredByEvent") == "true":
+                message = (
+                    f"event sub-process {container_id!r} has no start event; Camunda 7 "
+                    "refuses it ('subProcess must define a startEvent element')"
+                )
+            elif name == "subProcess":
+                # BPMN lets a sub-process start at every node without incoming flows;
+                # Camunda 7's BpmnParse does not.
+                message = (
+                    f"{_describe(container)} has no start event; Camunda 7 refuses it "
+                    "('subProcess must define a startEvent element'): add a none start event"
+                )
+            else:
+                # Camunda 7 parses it, then fails each instance that enters it ("No initial
+                # activity found"): refused here, before any instance does.
+                message = (
+                    f"{_describe(container)} has no start event; Camunda 7 fails every "
+                    "instance that enters it: add a none start event"
                 )
             self.add(container, container_id, message)
 
