@@ -47,7 +47,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from flowdesk.engine import compensation
+from flowdesk.engine import compensation, script_languages
 from flowdesk.engine.specs import EventSubprocess
 
 # Internal-data keys: an event sub-process that has interrupted its scope; the last value of
@@ -296,12 +296,18 @@ def _refresh_conditions(wf: Any, variables: Mapping[str, Any]) -> bool:
         if (
             task.state == TaskState.WAITING
             and isinstance(definition, ConditionalEventDefinition)
-            and environment.evaluate(definition.expression, variables)
+            and _holds(environment, definition.expression, variables)
         ):
             # Not `_update`: it would first copy the parent's stale data over the task's.
             task._ready()
             changed = True
     return changed
+
+
+def _holds(environment: Any, expression: str, variables: Mapping[str, Any]) -> bool:
+    return script_languages.condition_holds(
+        expression, lambda text: environment.evaluate(text, variables)
+    )
 
 
 def _refresh_start_conditions(scope: Any, variables: Mapping[str, Any]) -> bool:
@@ -317,7 +323,7 @@ def _refresh_start_conditions(scope: Any, variables: Mapping[str, Any]) -> bool:
             definition = start.event_definition
             if not isinstance(definition, ConditionalEventDefinition):
                 continue
-            holds = bool(environment.evaluate(definition.expression, variables))
+            holds = _holds(environment, definition.expression, variables)
             if holds and not seen.get(start.bpmn_id):
                 _trigger(scope, spec_name, variables)
                 changed = True

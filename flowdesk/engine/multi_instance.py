@@ -37,6 +37,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
+from flowdesk.engine import script_languages
 from flowdesk.errors import ExpressionError
 
 LOOP_COUNTER = "loopCounter"
@@ -296,7 +297,7 @@ class MultiInstanceActivity(MultiInstanceTask, BpmnSpecMixin):  # type: ignore[m
             satisfied = (
                 not state["finished"]
                 and self.condition is not None
-                and bool(self._evaluate(my_task, self.condition, view, "completionCondition"))
+                and self._completion_holds(my_task, view)
             )
             state["pending"].pop(0)
             state["completed"] = completed
@@ -318,6 +319,13 @@ class MultiInstanceActivity(MultiInstanceTask, BpmnSpecMixin):  # type: ignore[m
         return any(not c.has_state(TaskState.FINISHED_MASK) for c in self._instances(my_task))
 
     # -- expressions -----------------------------------------------------------------------------
+
+    def _completion_holds(self, my_task: Any, view: Mapping[str, Any]) -> bool:
+        value = self._evaluate(my_task, self.condition, view, "completionCondition")
+        try:
+            return script_languages.completion_condition_holds(self.condition, value)
+        except ExpressionError as err:
+            raise ExpressionError(err.expression, err.reason, element_id=self.bpmn_id) from err
 
     def _evaluate(self, my_task: Any, text: str, view: Mapping[str, Any], what: str) -> Any:
         try:

@@ -205,7 +205,8 @@ _CONDITION_MARK = "/*flowdesk:juel-condition*/"
 
 
 def with_marked_juel_conditions(root: Any) -> Any:
-    """The BPMN tree with `${...}` sequence-flow conditions marked as JUEL conditions.
+    """The BPMN tree with `${...}` conditions of sequence flows and conditional events marked
+    as JUEL conditions.
 
     Camunda's `UelExpressionCondition` fails when a condition's value is null or not a Boolean
     ("condition expression returns non-Boolean"); SpiffWorkflow 3.2 takes any truthy value and
@@ -213,18 +214,18 @@ def with_marked_juel_conditions(root: Any) -> Any:
     the text is such a condition. Plain-Python conditions (no `${`) keep Python's truth rules.
     The tree is copied only if something is marked.
     """
-    targets = [
-        element
-        for element in root.iter(f"{_BPMN}conditionExpression")
-        if _is_juel_condition(element)
-    ]
-    if not targets:
+    if not any(_is_juel_condition(element) for element in _conditions(root)):
         return root
     root = copy.deepcopy(root)
-    for element in root.iter(f"{_BPMN}conditionExpression"):
+    for element in _conditions(root):
         if _is_juel_condition(element):
             element.text = _CONDITION_MARK + (element.text or "")
     return root
+
+
+def _conditions(root: Any) -> Any:
+    yield from root.iter(f"{_BPMN}conditionExpression")
+    yield from root.iter(f"{_BPMN}condition")
 
 
 def unmarked_condition(text: str) -> str:
@@ -261,16 +262,48 @@ def _java_class(value: object) -> str:
     return type(value).__name__
 
 
+def is_juel_text(text: str) -> bool:
+    """Whether a condition's text is one JUEL expression, `${...}` or `#{...}`."""
+    text = text.strip()
+    return (text.startswith("${") or text.startswith("#{")) and text.endswith("}")
+
+
+def condition_holds(source: str, evaluate: Any) -> bool:
+    """A conditional event's condition, marked or not: JUEL must give a Boolean, as on a
+    sequence flow (Camunda evaluates both with `UelExpressionCondition`); Python keeps its
+    truth rules."""
+    source = unmarked_condition(source)
+    if is_juel_text(source):
+        return juel_condition_value(source, evaluate)
+    return bool(evaluate(source))
+
+
+def completion_condition_holds(source: str, value: Any) -> bool:
+    """A multi-instance `completionCondition`'s value; JUEL must give a Boolean.
+
+    Raises:
+        ExpressionError: A JUEL condition's value is not a Boolean (null included), with
+            Camunda's message (`MultiInstanceActivityBehavior.completionConditionSatisfied`).
+    """
+    if not is_juel_text(source):
+        return bool(value)
+    if not isinstance(value, bool):
+        raise ExpressionError(
+            source,
+            "Could not resolve expression of type 'completionCondition'. Expression "
+            f"'{source.strip()}' needs to evaluate to a boolean value.",
+        )
+    return value
+
+
 def _is_juel_condition(element: Any) -> bool:
     owner = element.getparent()
     language = (element.get("language") or "").strip().lower()
-    text = (element.text or "").strip()
     return (
         owner is not None
-        and owner.tag == f"{_BPMN}sequenceFlow"
+        and owner.tag in (f"{_BPMN}sequenceFlow", f"{_BPMN}conditionalEventDefinition")
         and language in ("", JUEL)
-        and (text.startswith("${") or text.startswith("#{"))
-        and text.endswith("}")
+        and is_juel_text(element.text or "")
     )
 
 

@@ -426,3 +426,101 @@ def test_condition__a_juel_boolean_variable_chooses_the_flow(
     engine.deploy(gateway_model(tmp_path, "route", "${flag}", "${!flag}"))
     assert open_tasks(engine, engine.start("route", {"flag": True}).id) == ["Task_yes"]
     assert open_tasks(engine, engine.start("route", {"flag": False}).id) == ["Task_no"]
+
+
+def conditional_model(tmp_path: Path, condition: str) -> Path:
+    """start -> a conditional catch event on `condition` -> user task Done."""
+    return write(
+        tmp_path,
+        "when",
+        f"""    <bpmn:startEvent id="Start" />
+    <bpmn:intermediateCatchEvent id="Wait">
+      <bpmn:conditionalEventDefinition>
+        <bpmn:condition xsi:type="bpmn:tFormalExpression">{condition}</bpmn:condition>
+      </bpmn:conditionalEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:userTask id="Done" />
+    <bpmn:endEvent id="End" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Wait" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Wait" targetRef="Done" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Done" targetRef="End" />
+""",
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "reason"),
+    [
+        ({"ready": "yes"}, "condition expression returns non-Boolean"),
+        ({"ready": None}, "condition expression returns null"),
+    ],
+)
+def test_conditional_event__a_juel_value_that_is_not_a_boolean_is_an_incident(
+    engine: flowdesk.Engine, tmp_path: Path, variables: dict[str, Any], reason: str
+) -> None:
+    # Camunda evaluates a conditional event's condition with the same UelExpressionCondition
+    # as a sequence flow's; a truthy text does not make it fire.
+    engine.deploy(conditional_model(tmp_path, "${ready}"))
+    instance = engine.start("when", variables)
+    assert instance.state == "incident"
+    assert instance.incident is not None and reason in instance.incident
+    assert engine.tasks(instance_id=instance.id) == []
+
+
+def test_conditional_event__a_juel_boolean_fires_it(
+    engine: flowdesk.Engine, tmp_path: Path
+) -> None:
+    engine.deploy(conditional_model(tmp_path, "${ready}"))
+    assert open_tasks(engine, engine.start("when", {"ready": True}).id) == ["Done"]
+    assert open_tasks(engine, engine.start("when", {"ready": False}).id) == []
+
+
+def completion_model(tmp_path: Path, condition: str) -> Path:
+    """start -> a parallel multi-instance user task Vote (3 instances) -> user task After."""
+    return write(
+        tmp_path,
+        "vote",
+        f"""    <bpmn:startEvent id="Start" />
+    <bpmn:userTask id="Vote">
+      <bpmn:multiInstanceLoopCharacteristics>
+        <bpmn:loopCardinality>3</bpmn:loopCardinality>
+        <bpmn:completionCondition>{condition}</bpmn:completionCondition>
+      </bpmn:multiInstanceLoopCharacteristics>
+    </bpmn:userTask>
+    <bpmn:userTask id="After" />
+    <bpmn:endEvent id="End" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Vote" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Vote" targetRef="After" />
+    <bpmn:sequenceFlow id="F3" sourceRef="After" targetRef="End" />
+""",
+    )
+
+
+def test_completion_condition__a_juel_value_that_is_not_a_boolean_is_an_incident(
+    engine: flowdesk.Engine, tmp_path: Path
+) -> None:
+    # MultiInstanceActivityBehavior.completionConditionSatisfied refuses a non-Boolean.
+    engine.deploy(completion_model(tmp_path, "${nrOfCompletedInstances}"))
+    instance = engine.start("vote")
+    first = engine.tasks(instance_id=instance.id)[0]
+
+    engine.complete(first.id, {})
+
+    after = engine.instance(instance.id)
+    assert after.state == "incident"
+    assert after.incident is not None
+    assert (
+        "'completionCondition'" in after.incident
+        and "needs to evaluate to a boolean" in after.incident
+    )
+
+
+def test_completion_condition__a_juel_boolean_ends_the_instances_early(
+    engine: flowdesk.Engine, tmp_path: Path
+) -> None:
+    engine.deploy(completion_model(tmp_path, "${nrOfCompletedInstances >= 2}"))
+    instance = engine.start("vote")
+    for _ in range(2):
+        engine.complete(engine.tasks(instance_id=instance.id)[0].id, {})
+
+    assert open_tasks(engine, instance.id) == ["After"]
