@@ -64,6 +64,9 @@ class Execution(UserTaskRows, WaitRows):
         # activity task, the variables its `camunda:out` mappings give, and the error or
         # escalation (kind, code, data) a called instance threw, or None when it ended.
         self.parent: Execution | None = None
+        # Who made the engine call this execution runs in (Camunda's authenticated user): an
+        # instance a call activity starts now gets it as its `camunda:initiator`.
+        self.acting_user: str | None = None
         self._ended_calls: list[tuple[str, dict[str, Any], _Raised | None]] = []
 
     @classmethod
@@ -105,6 +108,7 @@ class Execution(UserTaskRows, WaitRows):
         run = WorkflowRun.new(bundle, variables, _script_engine(ctx, row))
         execution = cls(ctx, uow, row, definition, run, is_new=True)
         execution.parent = parent[0] if parent else None
+        execution.acting_user = user
         uow.instances.add(row)
         started: dict[str, Any] = {"business_key": business_key}
         if parent:
@@ -161,6 +165,7 @@ class Execution(UserTaskRows, WaitRows):
         that throws a BPMN error does not complete the task: the error is thrown from it, and
         this returns False (the task is cancelled if something catches the error).
         """
+        self.acting_user = user
         if self.run.awaits_user(task.id):
             data = dict(data)
             try:
@@ -299,7 +304,7 @@ class Execution(UserTaskRows, WaitRows):
                 definition,
                 variables,
                 business_key=business_key,
-                user=None,
+                user=self.acting_user,
                 parent=(self, request.task_ref),
             )
             self.run.mark_call_started(request.task_ref, child.row.id)

@@ -321,6 +321,47 @@ def test_initiator__is_null_when_no_user_starts_the_instance(
     assert _open(make_engine(), instance.id) == ["anonymous"]
 
 
+CALLER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="caller_defs"
+    targetNamespace="http://flowdesk.test/caller">
+  <bpmn:process id="caller" isExecutable="true">
+    <bpmn:startEvent id="c_start"/>
+    <bpmn:sequenceFlow id="c1" sourceRef="c_start" targetRef="{first}"/>
+    {steps}
+    <bpmn:callActivity id="c_call" calledElement="named_initiator"/>
+    <bpmn:sequenceFlow id="c3" sourceRef="c_call" targetRef="c_end"/>
+    <bpmn:endEvent id="c_end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.mark.parametrize("after_a_task", [False, True], ids=["at start", "after a task"])
+def test_initiator__of_a_called_process_is_the_user_whose_call_reached_it(
+    engine: flowdesk.Engine, tmp_path: Path, after_a_task: bool
+) -> None:
+    # Camunda sets it from the authenticated user of the command that reaches the call.
+    steps = (
+        '<bpmn:userTask id="c_review"/><bpmn:sequenceFlow id="c2" sourceRef="c_review" '
+        'targetRef="c_call"/>'
+        if after_a_task
+        else ""
+    )
+    caller = CALLER.format(first="c_review" if after_a_task else "c_call", steps=steps)
+    (tmp_path / "caller.bpmn").write_text(caller)
+    engine.deploy(DATA / "fidelity_initiator.bpmn")
+    engine.deploy(tmp_path / "caller.bpmn")
+
+    parent = engine.start("caller", user="alice")
+    if after_a_task:
+        (review,) = engine.tasks(instance_id=parent.id)
+        engine.complete(review.id, user="bob")
+
+    (called,) = engine.instances(parent_id=parent.id)
+    assert called.variables == {"requester": "bob" if after_a_task else "alice"}
+    assert _open(engine, called.id) == ["known"]
+
+
 def test_initiator__start_variables_win_over_the_user(engine: flowdesk.Engine) -> None:
     engine.deploy(DATA / "fidelity_initiator.bpmn")
 
