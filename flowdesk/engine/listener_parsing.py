@@ -213,10 +213,21 @@ def _listener(
 
 
 def _timeout_timer(node: Any, filename: str | None) -> list[str]:
-    """A timeout listener's `camunda:timerEventDefinition`: `[timeDate|timeDuration, text]`."""
+    """A timeout listener's timer definition: `[timeDate|timeDuration, text]`.
+
+    Camunda Modeler writes it as `bpmn:timerEventDefinition`; Camunda 7 finds it by its local
+    name, so the `camunda:` spelling is read too.
+    """
     if not node.get("id"):
         raise _error(node, filename, "a timeout camunda:taskListener needs an id")
-    definition = next((c for c in node if c.tag == f"{_C}timerEventDefinition"), None)
+    definition = next(
+        (
+            c
+            for c in node
+            if isinstance(c.tag, str) and etree.QName(c).localname == "timerEventDefinition"
+        ),
+        None,
+    )
     if definition is None:
         raise _error(node, filename, "a timeout camunda:taskListener needs a timerEventDefinition")
     for child in definition:

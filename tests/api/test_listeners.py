@@ -657,9 +657,11 @@ def test_listeners__bpmn_error_is_thrown_into_the_model_as_camunda_does(
     assert guarded == ["start:Task_charge", "complete:Task_approve", "end:Task_tidy"]
 
 
+@pytest.mark.parametrize("prefix", ["bpmn", "camunda"])
 def test_task_listeners__timeout_fires_once_when_due_and_leaves_the_task_open(
-    make_engine: EngineFactory, tmp_path: Path, clock: Any
+    make_engine: EngineFactory, tmp_path: Path, clock: Any, prefix: str
 ) -> None:
+    # Camunda Modeler writes the listener's timer as bpmn:timerEventDefinition.
     path = write(
         tmp_path,
         "escalating",
@@ -669,15 +671,15 @@ def test_task_listeners__timeout_fires_once_when_due_and_leaves_the_task_open(
     <bpmn:userTask id="Task_answer" camunda:assignee="dave">
       <bpmn:extensionElements>
         <camunda:taskListener id="Escalate" event="timeout" class="com.acme.Escalate">
-          <camunda:timerEventDefinition>
+          <PREFIX:timerEventDefinition>
             <bpmn:timeDuration>${patience}</bpmn:timeDuration>
-          </camunda:timerEventDefinition>
+          </PREFIX:timerEventDefinition>
         </camunda:taskListener>
       </bpmn:extensionElements>
     </bpmn:userTask>
     <bpmn:sequenceFlow id="F2" sourceRef="Task_answer" targetRef="End" />
     <bpmn:endEvent id="End" />
-""",
+""".replace("PREFIX", prefix),
     )
 
     def escalate(call: flowdesk.ListenerCall) -> Mapping[str, Any]:

@@ -445,3 +445,32 @@ def test_error_end_event__without_error_ref_is_refused_as_camunda_refuses_it(
     assert (problem.element_id, problem.line) == ("f_fail", 13)
     assert "no errorRef" in problem.message
     assert engine.definitions() == []
+
+
+# -- QName references ------------------------------------------------------------------------------
+
+QNAME_MESSAGE = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:tns="urn:booking"
+    id="qname_defs" targetNamespace="urn:booking">
+  <message id="newBooking" name="newBookingMessage" />
+  <process id="booking" isExecutable="true">
+    <startEvent id="booked"><messageEventDefinition messageRef="tns:newBooking" /></startEvent>
+    <sequenceFlow id="q1" sourceRef="booked" targetRef="confirm" />
+    <userTask id="confirm" />
+    <sequenceFlow id="q2" sourceRef="confirm" targetRef="done" />
+    <endEvent id="done" />
+  </process>
+</definitions>
+"""
+
+
+def test_message_ref__written_as_a_qname_of_the_file_resolves_as_in_camunda(
+    make_engine: Callable[..., flowdesk.Engine], tmp_path: Path
+) -> None:
+    # Camunda's BpmnParse.resolveName reads `tns:newBooking` as the file's own message.
+    (tmp_path / "booking.bpmn").write_text(QNAME_MESSAGE)
+    make_engine().deploy(tmp_path / "booking.bpmn")
+
+    instance = make_engine().correlate("newBookingMessage")
+
+    assert _open(make_engine(), instance.id) == ["confirm"]

@@ -24,7 +24,8 @@ def parse_xml(source: bytes, file: str) -> etree._ElementTree:
 
     Entities are not resolved, nothing is fetched from the network and huge documents are
     refused, so a hostile file cannot read local files or exhaust memory that way. Sequence
-    flows and flow nodes without an id get a generated one (see `generated_ids`).
+    flows and flow nodes without an id get a generated one (see `generated_ids`), and
+    Activiti attributes and `prefix:id` references are read as Camunda 7 reads them.
 
     Args:
         source: The file's bytes.
@@ -50,6 +51,7 @@ def parse_xml(source: bytes, file: str) -> etree._ElementTree:
     if ACTIVITI_NS.encode() in source:
         _read_activiti_as_camunda(root)
     if kind_of(tree) == "bpmn":
+        _read_local_refs(root)
         # Imported here: generated_ids reads the element kinds, whose module imports this one.
         from flowdesk.engine.validation.generated_ids import with_generated_ids
 
@@ -68,6 +70,25 @@ def _read_activiti_as_camunda(root: etree._Element) -> None:
             element.tag = camunda + tag[len(activiti) :]
         for name in [str(n) for n in element.attrib if str(n).startswith(activiti)]:
             element.set(camunda + name[len(activiti) :], element.attrib.pop(name))
+
+
+# References to root elements that a model may write as a QName (`messageRef="tns:booking"`).
+_ROOT_REFERENCES = ("messageRef", "signalRef", "errorRef", "escalationRef")
+
+
+def _read_local_refs(root: etree._Element) -> None:
+    """`prefix:id` references to the file's own root elements become `id`.
+
+    Camunda 7 resolves such a QName against the file's namespaces (`BpmnParse.resolveName`),
+    and SpiffWorkflow 3.2 looks the text up as an id. A prefix bound to another namespace
+    is left alone.
+    """
+    target = root.get("targetNamespace")
+    for element in root.iter(etree.Element):
+        for attribute in _ROOT_REFERENCES:
+            prefix, _, name = (element.get(attribute) or "").partition(":")
+            if name and element.nsmap.get(prefix) == target:
+                element.set(attribute, name)
 
 
 def kind_of(tree: etree._ElementTree) -> Literal["bpmn", "dmn"]:
