@@ -207,6 +207,19 @@ class IgnoredExtensionWarning(UserWarning):
         self.problem = problem
 
 
+class MissingCalledProcessWarning(UserWarning):
+    """A deployed call activity calls a process that is not deployed (yet).
+
+    Camunda 7 resolves the called process when the call activity runs, so the model deploys;
+    an instance that reaches the call before that process is deployed gets an incident, which
+    `retry` clears once it is. `problem` has the file, line, call activity and process key.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
 class BpmnError(Exception):
     """Raised by a service-task handler to throw a BPMN error the model can catch.
 

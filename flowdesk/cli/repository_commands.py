@@ -92,8 +92,13 @@ def validate(settings: Settings, files: tuple[Path, ...]) -> None:
 
 def _catching_missing_handlers(action: Callable[[], T]) -> tuple[T, list[str]]:
     """Run `action`, collecting deploy warnings (`MissingHandlerWarning`,
-    `IgnoredExtensionWarning`) as messages instead of showing them."""
-    deploy_warnings = (flowdesk.MissingHandlerWarning, flowdesk.IgnoredExtensionWarning)
+    `IgnoredExtensionWarning`, `MissingCalledProcessWarning`) as messages instead of showing
+    them."""
+    deploy_warnings = (
+        flowdesk.MissingHandlerWarning,
+        flowdesk.IgnoredExtensionWarning,
+        flowdesk.MissingCalledProcessWarning,
+    )
     with warnings.catch_warnings(record=True) as caught:
         # "always", not the inherited filters: under `-W error` the warning would be raised.
         for category in deploy_warnings:

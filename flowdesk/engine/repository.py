@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
@@ -53,6 +54,7 @@ from flowdesk.errors import (
     BpmnValidationError,
     ExpressionError,
     IgnoredExtensionWarning,
+    MissingCalledProcessWarning,
     MissingHandlerWarning,
     MissingListenerWarning,
     NotFound,
@@ -196,6 +198,8 @@ class RepositoryService:
                     start_timers.schedule(uow, row, resource.tree, previous=latest, now=now)
                 deployed.append(definition_record(row))
         self._warn_missing_handlers(resources + _stored_dependencies(uow, resources, max_id=None))
+        for problem in _unresolved_calls(uow, resources):
+            warnings.warn(MissingCalledProcessWarning(problem), stacklevel=3)
         for resource in resources:
             if resource.kind == "bpmn":
                 for problem in validation.ignored_settings(resource.tree, resource.name):
@@ -348,6 +352,39 @@ def _name_of(root: Any, element_id: str) -> str:
         if isinstance(element.tag, str) and element.get("id") == element_id:
             return str(element.get("name") or element_id)
     return element_id
+
+
+def _unresolved_calls(uow: UnitOfWork, resources: list[_Resource]) -> list[Problem]:
+    """Call activities of executable processes whose called process nobody deployed."""
+    known = {row.key for row in uow.definitions.list(kind=PROCESS, latest_only=True)}
+    found: list[Problem] = []
+    for resource in resources:
+        if resource.kind != "bpmn":
+            continue
+        executable = validation.process_ids(resource.tree)
+        for called, element_id, line in validation.called_elements(resource.tree):
+            if called in known or not _in_executable_process(resource, element_id, executable):
+                continue
+            found.append(
+                Problem(
+                    resource.name,
+                    line,
+                    element_id,
+                    f"call activity {element_id!r} calls {called!r}, which is not deployed: "
+                    "an instance that reaches it gets an incident until it is (Camunda 7 "
+                    "resolves it then too)",
+                )
+            )
+    return found
+
+
+def _in_executable_process(
+    resource: _Resource, element_id: str | None, executable: Mapping[str, bool]
+) -> bool:
+    node = next((e for e in resource.tree.getroot().iter() if e.get("id") == element_id), None)
+    while node is not None and etree.QName(node).localname != "process":
+        node = node.getparent()
+    return node is not None and executable.get(node.get("id") or "", False)
 
 
 def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:

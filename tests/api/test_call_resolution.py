@@ -72,10 +72,25 @@ def test_deploy__caller_alone_after_its_callee_was_deployed(
     run_through(engine)
 
 
-def test_deploy__caller_without_its_callee_is_rejected(
+def test_deploy__caller_before_its_callee_warns_and_the_call_waits_for_a_retry(
     engine: flowdesk.Engine, tmp_path: Path
 ) -> None:
+    # Camunda 7 deploys a caller alone and resolves the called process when the call runs.
     (tmp_path / "caller.bpmn").write_text(CALLER)
-    with pytest.raises(flowdesk.BpmnValidationError) as caught:
+    (tmp_path / "child.bpmn").write_text(CHILD)
+    with pytest.warns(flowdesk.MissingCalledProcessWarning) as caught:
         engine.deploy(tmp_path / "caller.bpmn")
-    assert caught.value.element_id == "Call_child"
+    (warning,) = [w.message for w in caught]
+    assert isinstance(warning, flowdesk.MissingCalledProcessWarning)
+    assert (warning.problem.element_id, warning.problem.line) == ("Call_child", 6)
+
+    instance = engine.start("caller")
+    assert instance.state == "incident"
+    assert instance.incident is not None and "'child'" in instance.incident
+    assert engine.instances(parent_id=instance.id) == []
+
+    engine.deploy(tmp_path / "child.bpmn")
+    engine.retry(instance.id)
+
+    (called,) = engine.instances(parent_id=instance.id)
+    assert only_task(engine, called.id).element_id == "Task_child"

@@ -1,8 +1,8 @@
 """Deploy-time checks of BPMN and DMN files: every problem, with its file, line and element id.
 
 SpiffWorkflow's parser stops at the first error and reports it without a line, and several
-mistakes (a condition that is not Python, a timer text Spiff cannot read, a call to a process
-nobody deployed) only surface when an instance reaches the element, maybe weeks later. So
+mistakes (a condition that is not Python, a timer text Spiff cannot read, a decision nobody
+deployed) only surface when an instance reaches the element, maybe weeks later. So
 `deploy` runs these checks first, on the lxml tree, and rejects the file with the full list.
 
 The checks read the XML directly rather than Spiff's specs: a spec has lost the line numbers and

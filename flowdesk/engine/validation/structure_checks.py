@@ -152,13 +152,8 @@ class _StructureChecks(_BpmnCheckBase):
                     f"call activity {activity_id!r} calls {called!r}, which is marked "
                     'isExecutable="false" in this file',
                 )
-            elif called not in self.processes:
-                self.add(
-                    activity,
-                    activity_id,
-                    f"call activity {activity_id!r} calls {called!r}, which is not deployed "
-                    "and not in this file",
-                )
+            # A process neither deployed nor in this file is no problem: Camunda 7 resolves the
+            # called process when the call activity runs (deploy warns; see repository).
 
     def check_business_rule_tasks(self, process: etree._Element) -> None:
         for task in process.iter(f"{_B}businessRuleTask"):
