@@ -148,6 +148,16 @@ class _CamundaExtensionsMixin:
             extensions["retry_cycle"] = self._retry_cycle(cycle)
         return extensions
 
+    def get_position(self, node: Any = None) -> dict[str, float]:
+        """One position for every node, so outgoing flows keep their document order.
+
+        SpiffWorkflow 3.2 sorts an element's outgoing flows by the diagram's y coordinate of
+        their targets, so an exclusive gateway whose conditions both hold took the flow drawn
+        higher up. Camunda 7 tries them in the order of the `sequenceFlow` elements in the
+        file; Python's sort is stable, so equal positions keep that order.
+        """
+        return {"x": 0.0, "y": 0.0}
+
     def _retry_cycle(self, node: Any) -> str:
         """`camunda:failedJobRetryTimeCycle`, checked here so that deploy names a bad one."""
         text = (node.text or "").strip()
@@ -330,6 +340,27 @@ def _timer_role(node: Any) -> dict[str, Any]:
     }
 
 
+class _FlowsWithoutConditionMixin:
+    """An exclusive or inclusive gateway's flow without a condition, as Camunda 7 runs it.
+
+    Camunda takes such a flow as if its condition held (`ExclusiveGatewayActivityBehavior`
+    takes the first one, in the file's order, whose condition is absent or true; the
+    inclusive gateway takes every one). SpiffWorkflow 3.2 refuses the model unless the flow
+    is the gateway's default.
+    """
+
+    task: Any
+    parse_condition: Any  # SpiffWorkflow's TaskParser method
+
+    def connect_outgoing(
+        self, outgoing_task: Any, sequence_flow_node: Any, is_default: bool
+    ) -> None:
+        if not is_default and self.parse_condition(sequence_flow_node) is None:
+            self.task.connect_outgoing_if("True", outgoing_task)  # a Python condition: true
+            return
+        super().connect_outgoing(outgoing_task, sequence_flow_node, is_default)  # type: ignore[misc]
+
+
 def _with(mixins: tuple[type, ...], base: type) -> type:
     return type(f"Flowdesk{base.__name__}", (*mixins, base), {})
 
@@ -420,7 +451,10 @@ def _override_classes() -> dict[str, tuple[type, type]]:
     )
     for gateway in _GATEWAY_TAGS:  # plain BPMN parsers, which keep no Camunda listeners
         parser_cls, spec_cls = BpmnParser.PARSER_CLASSES[full_tag(gateway)]
-        classes[full_tag(gateway)] = (_with((_CamundaExtensionsMixin,), parser_cls), spec_cls)
+        mixins: tuple[type, ...] = (_CamundaExtensionsMixin,)
+        if gateway in ("exclusiveGateway", "inclusiveGateway"):
+            mixins = (_FlowsWithoutConditionMixin, *mixins)
+        classes[full_tag(gateway)] = (_with(mixins, parser_cls), spec_cls)
     subprocess_parser, subprocess_spec = classes[full_tag("subProcess")]
     classes[full_tag("subProcess")] = (_subprocess_parser(subprocess_parser), subprocess_spec)
     classes[full_tag("callActivity")] = (_call_activity_parser(), FlowdeskCallActivity)

@@ -474,3 +474,86 @@ def test_message_ref__written_as_a_qname_of_the_file_resolves_as_in_camunda(
     instance = make_engine().correlate("newBookingMessage")
 
     assert _open(make_engine(), instance.id) == ["confirm"]
+
+
+# -- order of outgoing flows -----------------------------------------------------------------------
+
+DRAWN_UPSIDE_DOWN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+    xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+    xmlns:di="http://www.omg.org/spec/DD/20100524/DI"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="order_defs" targetNamespace="t">
+  <bpmn:process id="order" isExecutable="true">
+    <bpmn:startEvent id="o_start"/>
+    <bpmn:sequenceFlow id="o1" sourceRef="o_start" targetRef="o_gw"/>
+    <bpmn:exclusiveGateway id="o_gw"/>
+    <bpmn:sequenceFlow id="o_first" sourceRef="o_gw" targetRef="first_in_file">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${true}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="o_second" sourceRef="o_gw" targetRef="drawn_on_top">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${true}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:userTask id="first_in_file"/>
+    <bpmn:userTask id="drawn_on_top"/>
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="order_diagram">
+    <bpmndi:BPMNPlane id="order_plane" bpmnElement="order">
+      <bpmndi:BPMNShape id="s_first" bpmnElement="first_in_file">
+        <dc:Bounds x="300" y="400" width="100" height="80"/>
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="s_top" bpmnElement="drawn_on_top">
+        <dc:Bounds x="300" y="20" width="100" height="80"/>
+      </bpmndi:BPMNShape>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""
+
+
+def test_exclusive_gateway__takes_the_first_true_flow_in_the_file_not_the_one_drawn_on_top(
+    engine: flowdesk.Engine, tmp_path: Path
+) -> None:
+    # Camunda's ExclusiveGatewayActivityBehavior tries the flows in the order of the file.
+    (tmp_path / "order.bpmn").write_text(DRAWN_UPSIDE_DOWN)
+    engine.deploy(tmp_path / "order.bpmn")
+
+    instance = engine.start("order")
+
+    assert _open(engine, instance.id) == ["first_in_file"]
+
+
+UNCONDITIONAL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="u_defs" targetNamespace="t">
+  <bpmn:process id="unconditional" isExecutable="true">
+    <bpmn:startEvent id="u_start"/>
+    <bpmn:sequenceFlow id="u1" sourceRef="u_start" targetRef="u_gw"/>
+    <bpmn:{kind} id="u_gw"/>
+    <bpmn:sequenceFlow id="u_false" sourceRef="u_gw" targetRef="never">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${{false}}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="u_a" sourceRef="u_gw" targetRef="a"/>
+    <bpmn:sequenceFlow id="u_b" sourceRef="u_gw" targetRef="b"/>
+    <bpmn:userTask id="never"/>
+    <bpmn:userTask id="a"/>
+    <bpmn:userTask id="b"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("exclusiveGateway", ["a"]), ("inclusiveGateway", ["a", "b"])],
+)
+def test_gateway__a_flow_without_condition_is_taken_as_if_it_held(
+    engine: flowdesk.Engine, tmp_path: Path, kind: str, expected: list[str]
+) -> None:
+    # Camunda: the exclusive gateway takes the first such flow, the inclusive one every one.
+    (tmp_path / "u.bpmn").write_text(UNCONDITIONAL.format(kind=kind))
+    engine.deploy(tmp_path / "u.bpmn")
+
+    instance = engine.start("unconditional")
+
+    assert _open(engine, instance.id) == expected
