@@ -14,8 +14,9 @@ Spiff's internal specs, so history, task queries and reports never show them. Th
 a pure function of the stored XML, so every engine that parses a version builds the same
 specs, and instances saved by one engine run on in another.
 
-Not given an end: end events; gateways (a gateway without outgoing flow is refused at
-deploy, as Camunda refuses it); event sub-processes and compensation handlers, which are never
+Not given an end: end events; exclusive, event-based and complex gateways (refused at deploy
+without an outgoing flow; a parallel or inclusive gateway without one ends its path, as in
+Camunda's `testCompletingJoin`); event sub-processes and compensation handlers, which are never
 on a sequence flow; compensation boundary events, which lead to their handler by an
 association; and the contents of ad-hoc sub-processes, whose activities end by themselves.
 """
@@ -32,12 +33,12 @@ from flowdesk.engine import validation
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 # Containers whose flow nodes run on sequence flows; an ad-hoc sub-process's contents do not.
 _CONTAINERS = frozenset({"process", "subProcess", "transaction"})
-# The flow nodes a token can leave; gateways are checked at deploy, end events end anyway.
+# The flow nodes a token can leave. End events end anyway; exclusive, event-based and
+# complex gateways without a way out are refused at deploy (Camunda 7 refuses the first and
+# runs none of the others), while a parallel or inclusive one ends its path in Camunda.
 _ENDS_PATHS = validation.EXECUTABLE_FLOW_NODES - {
     "endEvent",
     "exclusiveGateway",
-    "inclusiveGateway",
-    "parallelGateway",
     "eventBasedGateway",
     "complexGateway",
 }

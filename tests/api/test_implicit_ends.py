@@ -8,6 +8,7 @@ events. The model `implicit_ends.bpmn` has no end event at all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import DATA
@@ -113,3 +114,38 @@ def test_implicit_ends__run_on_in_a_new_engine(
 
     assert second.instance(case.id).state == "completed"
     assert second.instance(case.id).variables == {"badge": "printed"}
+
+
+JOIN_AS_END = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="j_defs"
+    targetNamespace="t">
+  <bpmn:process id="join_as_end" isExecutable="true">
+    <bpmn:startEvent id="j_start"/>
+    <bpmn:sequenceFlow id="j1" sourceRef="j_start" targetRef="j_fork"/>
+    <bpmn:parallelGateway id="j_fork"/>
+    <bpmn:sequenceFlow id="j2" sourceRef="j_fork" targetRef="left"/>
+    <bpmn:sequenceFlow id="j3" sourceRef="j_fork" targetRef="right"/>
+    <bpmn:userTask id="left"/>
+    <bpmn:userTask id="right"/>
+    <bpmn:sequenceFlow id="j4" sourceRef="left" targetRef="j_join"/>
+    <bpmn:sequenceFlow id="j5" sourceRef="right" targetRef="j_join"/>
+    <bpmn:{kind} id="j_join"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.mark.parametrize("kind", ["parallelGateway", "inclusiveGateway"])
+def test_join_without_outgoing_flow__ends_the_process_once_both_paths_arrive(
+    engine: flowdesk.Engine, tmp_path: Path, kind: str
+) -> None:
+    # Camunda's ParallelGatewayTest.testCompletingJoin: the join is the process's end.
+    (tmp_path / "join.bpmn").write_text(JOIN_AS_END.format(kind=kind))
+    engine.deploy(tmp_path / "join.bpmn")
+    instance = engine.start("join_as_end")
+
+    complete(engine, instance.id, "left")
+    assert engine.instance(instance.id).state == "running"
+    complete(engine, instance.id, "right")
+
+    assert engine.instance(instance.id).state == "completed"

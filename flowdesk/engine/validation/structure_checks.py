@@ -54,12 +54,18 @@ class _StructureChecks(_BpmnCheckBase):
         if not executable:
             return
         for node_id, node in nodes.items():
-            if _bpmn_name(node) in _GATEWAYS and node_id not in sources:
+            # A parallel or inclusive gateway without a way out ends its path (implicit_ends).
+            kind = _bpmn_name(node)
+            if kind in _GATEWAYS - _ENDING_GATEWAYS and node_id not in sources:
+                reason = (
+                    "Camunda 7 refuses it ('Exclusive Gateway has no outgoing sequence flows')"
+                    if kind == "exclusiveGateway"
+                    else "a gateway with no way out"
+                )
                 self.add(
                     node,
                     node_id,
-                    f"gateway {node_id!r} has no outgoing sequence flow "
-                    "(a gateway with no way out)",
+                    f"gateway {node_id!r} has no outgoing sequence flow; {reason}",
                 )
 
     def check_node_flow_lists(self, process: etree._Element) -> None:
@@ -166,6 +172,10 @@ class _StructureChecks(_BpmnCheckBase):
                     f"business rule task {task_id!r} evaluates decision {ref!r}, which is "
                     "not deployed; deploy its DMN file with this one",
                 )
+
+
+# Gateways whose path ends there when they have no outgoing flow, as in Camunda 7.
+_ENDING_GATEWAYS = frozenset({"parallelGateway", "inclusiveGateway"})
 
 
 def _local_ref(text: str | None) -> str:
