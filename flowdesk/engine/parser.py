@@ -386,6 +386,22 @@ def _send_task_parser(base: type) -> type:
     return SendTaskParser
 
 
+def _business_rule_task_parser(base: type) -> type:
+    class BusinessRuleTaskParser(base):  # type: ignore[misc]
+        """Without a `decisionRef`, a Camunda implementation runs as a service task's would
+        (`BpmnParse.parseBusinessRuleTask` falls back to `parseServiceTaskLike`)."""
+
+        def create_task(self) -> Any:
+            camunda = (f"{_CAMUNDA}{a}" for a in (*IMPLEMENTATION_ATTRIBUTES, "type"))
+            if not self.node.get(f"{_CAMUNDA}decisionRef") and any(
+                self.node.get(a) for a in camunda
+            ):
+                return FlowdeskServiceTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+            return super().create_task()
+
+    return BusinessRuleTaskParser
+
+
 def _service_task_parser() -> type:
     class ServiceTaskParser(_CamundaExtensionsMixin, CamundaTaskParser):  # type: ignore[misc]
         def create_task(self) -> Any:
@@ -446,7 +462,7 @@ def _override_classes() -> dict[str, tuple[type, type]]:
         ReceiveTask,
     )
     classes[full_tag("businessRuleTask")] = (
-        _with((_CamundaExtensionsMixin,), BusinessRuleTaskParser),
+        _business_rule_task_parser(_with((_CamundaExtensionsMixin,), BusinessRuleTaskParser)),
         FlowdeskBusinessRuleTask,
     )
     for gateway in _GATEWAY_TAGS:  # plain BPMN parsers, which keep no Camunda listeners

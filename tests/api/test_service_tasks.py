@@ -143,3 +143,41 @@ def test_send_task__with_a_camunda_implementation_runs_its_handler(engine, tmp_p
     instance = engine.start("notify")
 
     assert (instance.state, sent) == ("completed", ["Mail"])
+
+
+RULE_TASK_AS_SERVICE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="r_defs" targetNamespace="t">
+  <bpmn:process id="rules_in_java" isExecutable="true">
+    <bpmn:startEvent id="r_start"/>
+    <bpmn:sequenceFlow id="r1" sourceRef="r_start" targetRef="r_rules"/>
+    <bpmn:businessRuleTask id="r_rules" {implementation}/>
+    <bpmn:sequenceFlow id="r2" sourceRef="r_rules" targetRef="r_end"/>
+    <bpmn:endEvent id="r_end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.mark.parametrize(
+    "implementation",
+    [
+        'camunda:class="com.acme.Rules"',
+        'camunda:type="external" camunda:topic="com.acme.Rules"',
+    ],
+    ids=["class", "external topic"],
+)
+def test_business_rule_task__without_decision_ref_runs_its_implementation_as_a_service(
+    make_engine, tmp_path, implementation: str
+) -> None:
+    # Camunda's parseBusinessRuleTask: no decisionRef, so it is parsed like a service task.
+    registry = flowdesk.HandlerRegistry()
+    registry.register_service("com.acme.Rules", lambda call: {"checked_by": call.element_id})
+    engine = make_engine(handlers=registry)
+    (tmp_path / "rules.bpmn").write_text(RULE_TASK_AS_SERVICE.format(implementation=implementation))
+    engine.deploy(tmp_path / "rules.bpmn")
+
+    instance = engine.start("rules_in_java")
+
+    assert instance.state == "completed"
+    assert instance.variables == {"checked_by": "r_rules"}
