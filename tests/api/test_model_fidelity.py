@@ -531,7 +531,7 @@ UNCONDITIONAL = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="u1" sourceRef="u_start" targetRef="u_gw"/>
     <bpmn:{kind} id="u_gw"/>
     <bpmn:sequenceFlow id="u_false" sourceRef="u_gw" targetRef="never">
-      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${{false}}</bpmn:conditionExpression>
+      <bpmn:conditionExpression>${{false}}</bpmn:conditionExpression>
     </bpmn:sequenceFlow>
     <bpmn:sequenceFlow id="u_a" sourceRef="u_gw" targetRef="a"/>
     <bpmn:sequenceFlow id="u_b" sourceRef="u_gw" targetRef="b"/>

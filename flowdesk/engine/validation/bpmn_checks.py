@@ -61,7 +61,6 @@ class _BpmnCheck(
             containers = [c for c in process.iter() if _bpmn_name(c) in _CONTAINERS]
             for container in containers:
                 self.check_flows(container, executable)
-            self.check_node_flow_lists(process)
             self.check_event_refs(process)
             if executable:
                 self.check_start_events(process, containers)

@@ -68,22 +68,6 @@ class _StructureChecks(_BpmnCheckBase):
                     f"gateway {node_id!r} has no outgoing sequence flow; {reason}",
                 )
 
-    def check_node_flow_lists(self, process: etree._Element) -> None:
-        """`incoming`/`outgoing` children name sequence flows of the file."""
-        for node in process.iter():
-            if _bpmn_name(node) not in _FLOW_NODES:
-                continue
-            for child in node.iterchildren(f"{_B}incoming", f"{_B}outgoing"):
-                ref = _local_ref(child.text)
-                if ref not in self.flow_ids:
-                    direction = etree.QName(child).localname
-                    self.add(
-                        child,
-                        node.get("id"),
-                        f"{node.get('id')!r} lists {direction} flow {ref!r}, "
-                        "which is not a sequence flow in this file",
-                    )
-
     def check_event_refs(self, process: etree._Element) -> None:
         """Message, signal, error and escalation references name root elements of the file."""
         for element in process.iter():
