@@ -31,6 +31,7 @@ EXPECTED = [
     "Job",
     "ListenerCall",
     "ListenerTask",
+    "MissingCalledProcessWarning",
     "MissingHandlerWarning",
     "MissingListenerWarning",
     "NotAuthorized",

@@ -101,30 +101,6 @@ def test_deploy__unparseable_condition_is_rejected_with_its_flow(
     assert caught.value.element_id == "Flow_large"
 
 
-def test_deploy__unknown_called_element_is_rejected(
-    engine: flowdesk.Engine, tmp_path: Path
-) -> None:
-    path = tmp_path / "caller.bpmn"
-    path.write_text(
-        (DATA / "dangling.bpmn")
-        .read_text()
-        .replace(
-            '<bpmn:sequenceFlow id="Flow_dangling" sourceRef="Start" targetRef="Task_missing" />',
-            "",
-        )
-        .replace(
-            '<bpmn:endEvent id="End" />',
-            '<bpmn:callActivity id="Call_billing" calledElement="billing" />'
-            '<bpmn:endEvent id="End" />',
-        )
-    )
-    with pytest.raises(flowdesk.BpmnValidationError) as caught:
-        engine.deploy(path)
-    assert any(
-        p.element_id == "Call_billing" and "billing" in p.message for p in caught.value.problems
-    )
-
-
 def test_deploy__missing_path_raises_not_found(engine: flowdesk.Engine, tmp_path: Path) -> None:
     with pytest.raises(flowdesk.NotFound):
         engine.deploy(tmp_path / "nope.bpmn")
