@@ -63,6 +63,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTask
 from flowdesk.engine import (
     activity_splits,
     feel_scripts,
+    gateway_flows,
     implicit_ends,
     job_retries,
     listener_parsing,
@@ -404,12 +405,24 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
 
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
+        bpmn = gateway_flows.with_true_conditions(bpmn)  # before JUEL conditions are marked
         bpmn = script_languages.with_marked_javascript(bpmn)
         bpmn = script_languages.with_marked_juel_conditions(bpmn)
         bpmn = feel_scripts.mark_feel_texts(bpmn)  # FEEL scripts/conditions: see feel_scripts
         bpmn = _with_links_as_flows(bpmn, filename)
         bpmn = implicit_ends.with_implicit_ends(bpmn)  # paths without end events
         super().add_bpmn_xml(activity_splits.with_activity_splits(bpmn), filename)
+
+    def get_document_positions(self, root: Any) -> dict[str, Any]:
+        """No diagram positions: outgoing sequence flows keep their document order.
+
+        SpiffWorkflow 3.2 orders a node's outgoing flows by the diagram's y coordinate of their
+        targets, and an exclusive gateway takes the first flow whose condition holds, so with
+        two true conditions the one drawn higher won. Camunda 7 tries them in the order the
+        file lists them (`BpmnParse` creates a gateway's transitions in document order), and
+        so does flowdesk: without positions Spiff keeps the order it read them in.
+        """
+        return {}
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:
         spec = super().get_spec(process_id, required)

@@ -495,6 +495,16 @@ REFUSED: dict[str, tuple[str, str | None, str]] = {
         "F2",
         "without condition",
     ),
+    "an exclusive gateway with two flows without condition and no default is refused": (
+        model(
+            body=exclusive_gateway(
+                '<bpmn:sequenceFlow id="F2" sourceRef="Step" targetRef="E" />'
+                '<bpmn:sequenceFlow id="F3" sourceRef="Step" targetRef="E2" />'
+            )
+        ),
+        "F2",
+        "without condition",
+    ),
     # -- intermediate events and event-based gateways ---------------------------------------------
     "an intermediate catch event without an event definition is refused": (
         model('<bpmn:intermediateCatchEvent id="Step" />'),
