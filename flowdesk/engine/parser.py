@@ -66,6 +66,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTask
 from flowdesk.engine import (
     activity_splits,
     feel_scripts,
+    gateway_flows,
     implicit_ends,
     job_retries,
     listener_parsing,
@@ -147,16 +148,6 @@ class _CamundaExtensionsMixin:
         if cycle is not None:
             extensions["retry_cycle"] = self._retry_cycle(cycle)
         return extensions
-
-    def get_position(self, node: Any = None) -> dict[str, float]:
-        """One position for every node, so outgoing flows keep their document order.
-
-        SpiffWorkflow 3.2 sorts an element's outgoing flows by the diagram's y coordinate of
-        their targets, so an exclusive gateway whose conditions both hold took the flow drawn
-        higher up. Camunda 7 tries them in the order of the `sequenceFlow` elements in the
-        file; Python's sort is stable, so equal positions keep that order.
-        """
-        return {"x": 0.0, "y": 0.0}
 
     def _retry_cycle(self, node: Any) -> str:
         """`camunda:failedJobRetryTimeCycle`, checked here so that deploy names a bad one."""
@@ -340,27 +331,6 @@ def _timer_role(node: Any) -> dict[str, Any]:
     }
 
 
-class _FlowsWithoutConditionMixin:
-    """An exclusive or inclusive gateway's flow without a condition, as Camunda 7 runs it.
-
-    Camunda takes such a flow as if its condition held (`ExclusiveGatewayActivityBehavior`
-    takes the first one, in the file's order, whose condition is absent or true; the
-    inclusive gateway takes every one). SpiffWorkflow 3.2 refuses the model unless the flow
-    is the gateway's default.
-    """
-
-    task: Any
-    parse_condition: Any  # SpiffWorkflow's TaskParser method
-
-    def connect_outgoing(
-        self, outgoing_task: Any, sequence_flow_node: Any, is_default: bool
-    ) -> None:
-        if not is_default and self.parse_condition(sequence_flow_node) is None:
-            self.task.connect_outgoing_if("True", outgoing_task)  # a Python condition: true
-            return
-        super().connect_outgoing(outgoing_task, sequence_flow_node, is_default)  # type: ignore[misc]
-
-
 def _with(mixins: tuple[type, ...], base: type) -> type:
     return type(f"Flowdesk{base.__name__}", (*mixins, base), {})
 
@@ -467,10 +437,7 @@ def _override_classes() -> dict[str, tuple[type, type]]:
     )
     for gateway in _GATEWAY_TAGS:  # plain BPMN parsers, which keep no Camunda listeners
         parser_cls, spec_cls = BpmnParser.PARSER_CLASSES[full_tag(gateway)]
-        mixins: tuple[type, ...] = (_CamundaExtensionsMixin,)
-        if gateway in ("exclusiveGateway", "inclusiveGateway"):
-            mixins = (_FlowsWithoutConditionMixin, *mixins)
-        classes[full_tag(gateway)] = (_with(mixins, parser_cls), spec_cls)
+        classes[full_tag(gateway)] = (_with((_CamundaExtensionsMixin,), parser_cls), spec_cls)
     subprocess_parser, subprocess_spec = classes[full_tag("subProcess")]
     classes[full_tag("subProcess")] = (_subprocess_parser(subprocess_parser), subprocess_spec)
     classes[full_tag("callActivity")] = (_call_activity_parser(), FlowdeskCallActivity)
@@ -500,12 +467,24 @@ class FlowdeskParser(CamundaParser):  # type: ignore[misc]  # Spiff is untyped
 
     def add_bpmn_xml(self, bpmn: Any, filename: str | None = None) -> None:
         bpmn = _without_data_stores(_without_reserved_ids(bpmn))
+        bpmn = gateway_flows.with_true_conditions(bpmn)  # before JUEL conditions are marked
         bpmn = script_languages.with_marked_javascript(bpmn)
         bpmn = script_languages.with_marked_juel_conditions(bpmn)
         bpmn = feel_scripts.mark_feel_texts(bpmn)  # FEEL scripts/conditions: see feel_scripts
         bpmn = _with_links_as_flows(bpmn, filename)
         bpmn = implicit_ends.with_implicit_ends(bpmn)  # paths without end events
         super().add_bpmn_xml(activity_splits.with_activity_splits(bpmn), filename)
+
+    def get_document_positions(self, root: Any) -> dict[str, Any]:
+        """No diagram positions: outgoing sequence flows keep their document order.
+
+        SpiffWorkflow 3.2 orders a node's outgoing flows by the diagram's y coordinate of their
+        targets, and an exclusive gateway takes the first flow whose condition holds, so with
+        two true conditions the one drawn higher won. Camunda 7 tries them in the order the
+        file lists them (`BpmnParse` creates a gateway's transitions in document order), and
+        so does flowdesk: without positions Spiff keeps the order it read them in.
+        """
+        return {}
 
     def get_spec(self, process_id: str, required: bool = True) -> Any:
         spec = super().get_spec(process_id, required)

@@ -444,7 +444,9 @@ def test_executable_process__without_start_event_is_reported():
 def test_executable_process__event_subprocess_start_does_not_count():
     text = bpmn(
         '    <bpmn:subProcess id="Events" triggeredByEvent="true">\n'
-        '      <bpmn:startEvent id="Event_start" />\n'
+        '      <bpmn:startEvent id="Event_start"><bpmn:timerEventDefinition>\n'
+        "        <bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>\n"
+        "      </bpmn:startEvent>\n"
         "    </bpmn:subProcess>\n"
     )
 
@@ -809,12 +811,18 @@ def test_timer_kind__rejects_other_texts(text):
 
 @pytest.mark.parametrize(
     "script_format",
-    ["python", "Python", "juel", "", "javascript", "JavaScript", "ECMAScript", "js", "graal.js"],
+    ["python", "Python", "juel", "javascript", "JavaScript", "ECMAScript", "js", "graal.js"],
 )
 def test_script_task__supported_format_is_fine(script_format):
     text = bpmn(START + f'    <bpmn:scriptTask id="Script_1" scriptFormat="{script_format}" />\n')
 
     assert check(text) == []
+
+
+def test_script_task__empty_format_is_refused_as_camunda_refuses_it():
+    text = bpmn(START + '    <bpmn:scriptTask id="Script_1" scriptFormat="" />\n')
+
+    assert_problem(text, "Script_1", 'id="Script_1"', "Script language is empty")
 
 
 def test_script_task__without_format_is_fine():

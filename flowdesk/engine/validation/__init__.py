@@ -18,7 +18,10 @@ checked. Script and condition texts are checked by translating them with
 and decisions a file defines and names. `bpmn_checks` runs the checks of a BPMN file, which
 `structure_checks`, `expression_checks`, `timer_checks` and `camunda_checks` hold, over the
 state in `bpmn_check_base`; `camunda_checks` also lists the Camunda settings deploy warns about
-(`ignored_settings`). `dmn_checks` checks a DMN file; `elements` holds the helpers they share.
+(`ignored_settings`). `root_element_checks`, `event_checks`, `flow_checks` and
+`service_task_checks` hold the refusals Camunda 7's `BpmnParse` makes that the others do not
+(docs/camunda-refusals.md lists them all). `dmn_checks` checks a DMN file; `elements` holds
+the helpers they share.
 """
 
 from __future__ import annotations

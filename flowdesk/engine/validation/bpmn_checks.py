@@ -15,7 +15,11 @@ from flowdesk.engine.validation.elements import (
     _duplicate_ids,
     _is_executable,
 )
+from flowdesk.engine.validation.event_checks import _EventChecks
 from flowdesk.engine.validation.expression_checks import _ExpressionChecks
+from flowdesk.engine.validation.flow_checks import _FlowChecks
+from flowdesk.engine.validation.root_element_checks import _RootElementChecks
+from flowdesk.engine.validation.service_task_checks import _ServiceTaskChecks
 from flowdesk.engine.validation.structure_checks import _StructureChecks
 from flowdesk.engine.validation.timer_checks import _TimerChecks
 from flowdesk.engine.validation.xml_reading import _B, kind_of
@@ -50,12 +54,21 @@ def validate_bpmn(
 
 
 class _BpmnCheck(
-    _StructureChecks, _ExpressionChecks, _TimerChecks, _CamundaChecks, _CamundaRefusals
+    _StructureChecks,
+    _ExpressionChecks,
+    _TimerChecks,
+    _CamundaChecks,
+    _RootElementChecks,
+    _EventChecks,
+    _FlowChecks,
+    _ServiceTaskChecks,
+    _CamundaRefusals,
 ):
     """One run of the BPMN checks over one file, collecting problems."""
 
     def run(self) -> list[Problem]:
         self.problems.extend(_duplicate_ids(self.root, self.file))
+        self.check_root_elements()
         for process in self.root.iterchildren(f"{_B}process"):
             executable = _is_executable(process)
             containers = [c for c in process.iter() if _bpmn_name(c) in _CONTAINERS]
@@ -70,6 +83,12 @@ class _BpmnCheck(
                 self.check_timers(process)
                 self.check_scripts(process)
                 self.check_camunda_settings(process)
+                self.check_events(process)
+                self.check_flows_as_camunda(process)
+                self.check_service_tasks(process)
                 self.check_camunda_refusals(process)
+        self.check_link_names(
+            [p for p in self.root.iterchildren(f"{_B}process") if _is_executable(p)]
+        )
         self.check_diagram()
         return self.problems

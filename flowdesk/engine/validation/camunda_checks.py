@@ -24,6 +24,8 @@ left falls in three groups:
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
@@ -81,8 +83,17 @@ class _CamundaChecks(_BpmnCheckBase):
                 )
 
     def _check_priority(self, element: etree._Element, element_id: str | None) -> None:
-        # BpmnParse.parsePriority: a constant must be an integer, else deploy fails.
-        for attribute in ("jobPriority", "taskPriority"):
+        # BpmnParse.parsePriority: a constant must be an integer, else deploy fails. Camunda
+        # reads jobPriority on the process and every activity, taskPriority on the process
+        # and on external tasks only (elsewhere it is not read, so not checked).
+        attributes = ["jobPriority"]
+        if _bpmn_name(element) == "process" or (_camunda(element, "type") or "").lower() == (
+            "external"
+        ):
+            attributes.append("taskPriority")
+        if _bpmn_name(element) == "process":
+            self._check_history_time_to_live(element, element_id)
+        for attribute in attributes:
             value = _camunda(element, attribute)
             if value is None or "${" in value or "#{" in value:
                 continue
@@ -95,6 +106,24 @@ class _CamundaChecks(_BpmnCheckBase):
                     f"camunda:{attribute} {value!r} of {element_id!r} is not a valid number "
                     "(Camunda 7 refuses it too)",
                 )
+
+    def _check_history_time_to_live(self, process: etree._Element, process_id: str | None) -> None:
+        # HistoryTimeToLiveParser: a number of days, or P<days>D, not negative. A process
+        # without one is deployed (flowdesk keeps no history to clean up), although Camunda
+        # 7.20+ refuses it unless its engine configuration gives a default.
+        value = _camunda(process, "historyTimeToLive")
+        if value is None or not value:
+            return
+        days = value[1:-1] if re.fullmatch(r"P\d+D", value) else value
+        # Java's Integer.parseInt: digits with an optional sign; a negative number is refused.
+        if not re.fullmatch(r"\+?\d+", days):
+            self.add(
+                process,
+                process_id,
+                f"camunda:historyTimeToLive {value!r} of process {process_id!r} is not a "
+                "number of days (like 180 or P180D); Camunda 7 refuses it ('Cannot parse "
+                "historyTimeToLive')",
+            )
 
     def _check_call_activity(self, element: etree._Element, element_id: str | None) -> None:
         if _camunda(element, "caseRef") is not None:

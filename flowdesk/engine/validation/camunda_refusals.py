@@ -58,8 +58,6 @@ class _CamundaRefusals(_BpmnCheckBase):
                 self._check_boundary_event(element, escalation_catchers)
             elif name == "startEvent":
                 self._check_start_event(element, escalation_catchers)
-            elif name == "intermediateThrowEvent":
-                self._check_escalation_throw(element)
             elif name == "signalEventDefinition" and not element.get("signalRef"):
                 owner = _owner_id(element)
                 self.add(
@@ -147,7 +145,9 @@ class _CamundaRefusals(_BpmnCheckBase):
     # -- send tasks and end events (parseSendTask, parseEndEvents)
 
     def _check_send_task(self, task: etree._Element) -> None:
-        if any(_camunda(task, a) for a in _IMPLEMENTATION_ATTRIBUTES) or task.get("messageRef"):
+        if any(_camunda(task, a) is not None for a in _IMPLEMENTATION_ATTRIBUTES) or task.get(
+            "messageRef"
+        ):
             return  # a messageRef alone: flowdesk sends it (docs/events.md), Camunda refuses
         task_id = task.get("id")
         self.add(
@@ -172,7 +172,7 @@ class _CamundaRefusals(_BpmnCheckBase):
                     "bpmn:error it throws",
                 )
             else:
-                declared = self._root_element("error", reference)
+                declared = self._declared("error", reference)
                 if declared is not None and not declared.get("errorCode"):
                     self.add(
                         error,
@@ -191,14 +191,14 @@ class _CamundaRefusals(_BpmnCheckBase):
                 "it (end event with cancelEventDefinition only supported inside transaction "
                 "subprocess)",
             )
-        self._check_escalation_throw(event)
+        self._check_end_escalation(event)
         message = event.find(f"{_B}messageEventDefinition")
         if message is not None:
             self._check_message_throw_type(message, event_id)
 
-    def _check_escalation_throw(self, event: etree._Element) -> None:
-        # findEscalationForEscalationEventDefinition, parseEndEvents,
-        # parseIntermediateThrowEvent: a thrown escalation needs a code.
+    def _check_end_escalation(self, event: etree._Element) -> None:
+        # findEscalationForEscalationEventDefinition, parseEndEvents: an escalation end event
+        # needs an escalation with a code (event_checks does the intermediate throw events).
         definition = event.find(f"{_B}escalationEventDefinition")
         if definition is None:
             return
@@ -208,16 +208,16 @@ class _CamundaRefusals(_BpmnCheckBase):
             self.add(
                 definition,
                 event_id,
-                f"escalation throw event {event_id!r} has no escalationRef; Camunda 7 refuses "
+                f"escalation end event {event_id!r} has no escalationRef; Camunda 7 refuses "
                 "it: name the bpmn:escalation it throws",
             )
             return
-        declared = self._root_element("escalation", reference)
+        declared = self._declared("escalation", reference)
         if declared is not None and declared.get("escalationCode") is None:
             self.add(
                 definition,
                 event_id,
-                f"escalation throw event {event_id!r} throws escalation {reference!r}, which "
+                f"escalation end event {event_id!r} throws escalation {reference!r}, which "
                 "has no escalationCode; Camunda 7 refuses it",
             )
 
@@ -286,7 +286,7 @@ class _CamundaRefusals(_BpmnCheckBase):
         # ensureNoExpressionInMessageStartEvent: a start event's message name is fixed.
         definition = event.find(f"{_B}messageEventDefinition")
         reference = None if definition is None else definition.get("messageRef")
-        message = self._root_element("message", reference) if reference else None
+        message = self._declared("message", reference) if reference else None
         name = None if message is None else message.get("name")
         if name and expressions.is_juel(name):
             event_id = event.get("id")
@@ -299,7 +299,7 @@ class _CamundaRefusals(_BpmnCheckBase):
 
     def _escalation_code(self, definition: etree._Element) -> str | None:
         reference = definition.get("escalationRef")
-        declared = self._root_element("escalation", reference) if reference else None
+        declared = self._declared("escalation", reference) if reference else None
         return None if declared is None else declared.get("escalationCode")
 
     def _check_escalation_catchers(
@@ -540,7 +540,7 @@ class _CamundaRefusals(_BpmnCheckBase):
 
     # -- lookups
 
-    def _root_element(self, kind: str, element_id: str) -> etree._Element | None:
+    def _declared(self, kind: str, element_id: str) -> etree._Element | None:
         for element in self.root.iterchildren(f"{_B}{kind}"):
             if element.get("id") == element_id:
                 return element

@@ -8,7 +8,10 @@ flow node of the file a generated id before anything reads the tree, so that the
 trial parse and every later parse of the stored XML see the same, stable ids.
 
 A generated id is derived from what the element connects (`sequenceFlow_<source>_<target>`),
-or from its kind and place in the file, and never takes an id the file already uses.
+or from its kind and place in the file, and never takes an id the file already uses. Each
+element that got one is marked with `GENERATED_ID_MARK`, so that a check can still tell that
+the file left it without an id (Camunda 7 needs the id of a flow that leaves an `asyncAfter`
+activity).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from lxml import etree
 
 from flowdesk.engine.validation.elements import _FLOW_NODES, _bpmn_name
 from flowdesk.engine.validation.xml_reading import _B
+
+# Attribute (in a namespace of flowdesk's own) set on each element that got a generated id.
+GENERATED_ID_MARK = "{urn:flowdesk:generated}id"
 
 
 def with_generated_ids(root: etree._Element) -> None:
@@ -44,6 +50,7 @@ def with_generated_ids(root: etree._Element) -> None:
             counts[name] = counts.get(name, 0) + 1
             stem = f"{name}_{counts[name]}"
         element.set("id", unused_id(stem, taken))
+        element.set(GENERATED_ID_MARK, "true")
 
 
 def unused_id(stem: str, taken: set[str | None]) -> str:
