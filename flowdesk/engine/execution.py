@@ -190,7 +190,10 @@ class Execution(UserTaskRows, WaitRows):
 
     def save(self) -> InstanceRow:
         """Write back tasks, jobs, subscriptions, history and the instance row."""
-        if not self._is_new:
+        if not self._is_new and self.ctx.store.dialect != "sqlite":
+            # SQLite: the unit of work began with the write lock (`BEGIN IMMEDIATE`) and holds
+            # it to the end, so nobody saved the row since it was read in it; the lock-version
+            # check of the final UPDATE (`_save_row`) stays.
             self._take_row()
         while True:
             self._record_completed_activities()

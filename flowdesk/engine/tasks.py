@@ -115,7 +115,8 @@ class TaskService:
 
     def complete(
         self, uow: UnitOfWork, task_id: str, data: Mapping[str, Any], *, user: str | None
-    ) -> None:
+    ) -> str:
+        """Complete an open task and run its instance on; returns the instance's id."""
         # Locked: a concurrent completion of this task waits here and then finds it completed,
         # before any handler runs; a concurrent claim cannot change who may complete it.
         row = _open_task(uow, task_id, lock=True)
@@ -139,6 +140,7 @@ class TaskService:
         if completed:
             handler.on_complete(record, converted, user)
         execution.save()
+        return row.instance_id
 
     def reassign(
         self, uow: UnitOfWork, from_user: str, to_user: str, *, user: str | None = None

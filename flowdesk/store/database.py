@@ -102,14 +102,21 @@ class Store:
         readonly_options: dict[str, Any] = {_READONLY: True}
         if backend == "postgresql":
             readonly_options["postgresql_readonly"] = True
-        self._readonly_engine = self._engine.execution_options(**readonly_options)
+        if backend == "sqlite" and not _in_memory(self._url):
+            # Its own pool of connections that stay `query_only`: switching one connection
+            # between reading and writing cost two PRAGMAs per unit of work.
+            self._readonly_engine = _sqlite_engine(self._url, readonly=True)
+            self._separate_readonly = True
+        else:
+            self._separate_readonly = False
+            self._readonly_engine = self._engine.execution_options(**readonly_options)
         try:
             _upgrade_to_head(self._engine, self._readonly_engine)
         except errors.StoreError:
-            self._engine.dispose()
+            self.dispose()
             raise
         except SQLAlchemyError as err:
-            self._engine.dispose()
+            self.dispose()
             repositories.raise_as_flowdesk_error(err)
 
     @property
@@ -160,6 +167,8 @@ class Store:
         (`sqlite://`) lives in its one connection, so disposing of it loses its content.
         """
         self._engine.dispose()
+        if self._separate_readonly:
+            self._readonly_engine.dispose()
 
 
 def alembic_config(connection: Connection | None = None, *, url: str | None = None) -> Config:
@@ -194,8 +203,14 @@ def _normalise_url(url: str) -> URL:
     return parsed
 
 
-def _sqlite_engine(url: URL) -> Engine:
-    in_memory = url.database in (None, "", ":memory:")
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def _sqlite_engine(url: URL, *, readonly: bool = False) -> Engine:
+    """An engine for a SQLite database; `readonly`: for a file, one whose connections are
+    always `query_only` and begin deferred transactions (read-only units of work)."""
+    in_memory = _in_memory(url)
     if in_memory:
         # One connection for the process: every Session sees the same in-memory database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -214,12 +229,19 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             if not in_memory:
                 _enable_wal(cursor)
+            if readonly:
+                cursor.execute("PRAGMA query_only=ON")
         finally:
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(_READONLY):
+        if readonly:
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        elif not in_memory:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif connection.get_execution_options().get(_READONLY):
+            # In memory, readers and writers share the one connection: switch it each time.
             connection.exec_driver_sql("PRAGMA query_only=ON")
             connection.exec_driver_sql("BEGIN DEFERRED")
         else:

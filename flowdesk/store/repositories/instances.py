@@ -50,6 +50,12 @@ class InstanceRepository(_Repository):
         "lock_version",
     }
 
+    def __init__(self, session: Any) -> None:
+        super().__init__(session)
+        # The rows this unit of work wrote, as written: nobody else can change them before it
+        # ends (SQLite has one writer; PostgreSQL holds an updated row's lock until commit).
+        self._written: dict[str, records.InstanceRow] = {}
+
     @_store_errors
     def add(self, row: records.InstanceRow) -> None:
         """Insert a new instance.
@@ -58,6 +64,17 @@ class InstanceRepository(_Repository):
             StoreError: The database failed, e.g. the id exists or the definition does not.
         """
         self._session.execute(insert(models.Instance).values(**_fields(row)))
+
+    def saved(self, id: str) -> records.InstanceRow:
+        """The instance as this unit of work last saved it (`update`), without reading it
+        again; read like `get` when this unit of work has not saved it.
+
+        Raises:
+            NotFound: No instance has this id.
+            StoreError: The database failed.
+        """
+        row = self._written.get(id)
+        return row if row is not None else self.get(id)
 
     @_store_errors
     def get(self, id: str) -> records.InstanceRow:
@@ -168,7 +185,8 @@ class InstanceRepository(_Repository):
             if self.find(id) is None:
                 raise errors.NotFound("instance", id)
             raise errors.ConcurrencyConflict(id)
-        return _instance_from(saved)
+        row = self._written[id] = _instance_from(saved)
+        return row
 
 
 def _instance_row(model: models.Instance) -> records.InstanceRow:
