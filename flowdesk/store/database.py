@@ -18,7 +18,7 @@ import contextlib
 import functools
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ class UnitOfWork:
     """
 
     def __init__(self, session: Session) -> None:
+        self._after_commit: list[Callable[[], None]] = []
         self.definitions = repositories.DefinitionRepository(session)
         self.instances = repositories.InstanceRepository(session)
         self.tasks = repositories.UserTaskRepository(session)
@@ -69,6 +70,14 @@ class UnitOfWork:
         self.jobs = repositories.JobRepository(session)
         self.subscriptions = repositories.SubscriptionRepository(session)
         self.documents = repositories.DocumentRepository(session)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this unit of work has committed; never if it rolls back.
+
+        For what must not outlive a failed transaction, such as keeping a workflow that this
+        unit of work saved for the next call (`flowdesk.engine.workflow_cache`).
+        """
+        self._after_commit.append(callback)
 
 
 class Store:
@@ -151,7 +160,8 @@ class Store:
         engine = self._readonly_engine if readonly else self._engine
         with Session(engine, autoflush=False, expire_on_commit=False) as session:
             try:
-                yield UnitOfWork(session)
+                uow = UnitOfWork(session)
+                yield uow
                 session.commit()
             except SQLAlchemyError as err:
                 session.rollback()
@@ -159,6 +169,8 @@ class Store:
             except BaseException:
                 session.rollback()
                 raise
+        for callback in uow._after_commit:
+            callback()
 
     def dispose(self) -> None:
         """Close every pooled connection.

@@ -104,11 +104,12 @@ class InstanceRepository(_Repository):
         """
         wanted = sorted(set(ids))
         found: dict[str, dict[str, Any]] = {}
+        connection = self._session.connection()
         for first in range(0, len(wanted), _IN_BATCH):
-            stmt = select(models.Instance.id, models.Instance.variables).where(
-                models.Instance.id.in_(wanted[first : first + _IN_BATCH])
+            batch = {"ids": wanted[first : first + _IN_BATCH]}
+            found.update(
+                (id, variables) for id, variables in connection.execute(_VARIABLES_OF, batch)
             )
-            found.update((id, variables) for id, variables in self._session.execute(stmt))
         return found
 
     @_store_errors
@@ -214,6 +215,10 @@ def _instance_row(model: models.Instance) -> records.InstanceRow:
 _INSTANCE_FIELDS = tuple(f.name for f in dataclasses.fields(records.InstanceRow))
 
 _FIND_INSTANCE = select(_INSTANCES).where(_INSTANCES.c.id == bindparam("id"))
+
+_VARIABLES_OF = select(_INSTANCES.c.id, _INSTANCES.c.variables).where(
+    _INSTANCES.c.id.in_(bindparam("ids", expanding=True))
+)
 
 # `InstanceRepository.update` statements by the fields they change: built once each (a step
 # changes the same few), since building one costs more than running it.

@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, select, union_all, update
-from sqlalchemy.orm import selectinload
 
 from flowdesk import errors
 from flowdesk.store import models, records
 from flowdesk.store.repositories.base import (
     _IN_BATCH,
+    _INSTANCES,
+    _TASKS,
     _check_fields,
     _fields,
     _Repository,
@@ -22,19 +23,21 @@ from flowdesk.store.repositories.base import (
     _store_errors,
 )
 from flowdesk.store.repositories.user_task_statements import (
+    _CANDIDATES_OF,
     _CLOSE_TASK,
     _FIND_TASK,
     _FIND_TASK_FOR_UPDATE,
     _GROUP,
     _INSERT_CANDIDATE,
     _INSERT_TASK,
+    _LIST_TASKS,
     _OPEN_TASKS_OF,
     _USER,
     _candidate_task_ids,
     _candidates,
     _has_candidate,
     _task_from,
-    _task_row,
+    _task_record,
 )
 
 
@@ -122,27 +125,27 @@ class UserTaskRepository(_Repository):
         """
         where: builtins.list[ColumnElement[bool]] = []
         if state is not None:
-            where.append(models.UserTask.state == state)
+            where.append(_TASKS.c.state == state)
         if instance_id is not None:
-            where.append(models.UserTask.instance_id == instance_id)
+            where.append(_TASKS.c.instance_id == instance_id)
         if assignee is not None:
-            where.append(models.UserTask.assignee == assignee)
+            where.append(_TASKS.c.assignee == assignee)
         if element_id is not None:
-            where.append(models.UserTask.element_id == element_id)
+            where.append(_TASKS.c.element_id == element_id)
         if process_key is not None:
-            where.append(models.Instance.process_key == process_key)
+            where.append(_INSTANCES.c.process_key == process_key)
         if business_key is not None:
-            where.append(models.Instance.business_key == business_key)
+            where.append(_INSTANCES.c.business_key == business_key)
         if candidate_group is not None:
             where.append(_has_candidate(_GROUP, [candidate_group]))
-        offered: builtins.list[Select[str]] = []
+        offered: builtins.list[Select[tuple[str]]] = []
         if candidate_user is not None:
             offered.append(_candidate_task_ids(_USER, [candidate_user]))
         if candidate_groups is not None:
             offered.append(_candidate_task_ids(_GROUP, candidate_groups))
         if offered:
             # One index seek per branch, not an OR that a planner may turn into a scan.
-            where.append(models.UserTask.id.in_(union_all(*offered)))
+            where.append(_TASKS.c.id.in_(union_all(*offered)))
         return self._select(*where, limit=limit, offset=offset)
 
     @_store_errors
@@ -340,17 +343,19 @@ class UserTaskRepository(_Repository):
     def _select(
         self, *where: ColumnElement[bool], limit: int | None, offset: int = 0
     ) -> builtins.list[records.UserTaskRow]:
+        # Core, not the ORM: building ORM objects cost more than the query (see `base`).
+        connection = self._session.connection()
         stmt = (
-            select(models.UserTask, models.Instance.process_key, models.Instance.business_key)
-            .join(models.Instance, models.Instance.id == models.UserTask.instance_id)
-            .where(*where)
-            .options(selectinload(models.UserTask.candidates))
-            .order_by(models.UserTask.created_at, models.UserTask.id)
+            _LIST_TASKS.where(*where)
+            .order_by(_TASKS.c.created_at, _TASKS.c.id)
             .limit(limit)
             .offset(offset or None)
         )
-        result = self._session.execute(stmt, execution_options={"populate_existing": True})
-        return [
-            _task_row(task, process_key=process_key, business_key=business_key)
-            for task, process_key, business_key in result
-        ]
+        tasks = [row._mapping for row in connection.execute(stmt)]
+        ids = [task["id"] for task in tasks]
+        candidates: dict[str, builtins.list[tuple[str, str]]] = {id: [] for id in ids}
+        for first in range(0, len(ids), _IN_BATCH):
+            batch = ids[first : first + _IN_BATCH]
+            for task_id, kind, value in connection.execute(_CANDIDATES_OF, {"ids": batch}):
+                candidates[task_id].append((kind, value))
+        return [_task_record(task, candidates[task["id"]]) for task in tasks]
