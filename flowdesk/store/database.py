@@ -29,7 +29,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from flowdesk import errors
@@ -61,15 +60,15 @@ class UnitOfWork:
         documents: Documents rendered for instances.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, transaction: repositories.Transaction) -> None:
         self._after_commit: list[Callable[[], None]] = []
-        self.definitions = repositories.DefinitionRepository(session)
-        self.instances = repositories.InstanceRepository(session)
-        self.tasks = repositories.UserTaskRepository(session)
-        self.history = repositories.HistoryRepository(session)
-        self.jobs = repositories.JobRepository(session)
-        self.subscriptions = repositories.SubscriptionRepository(session)
-        self.documents = repositories.DocumentRepository(session)
+        self.definitions = repositories.DefinitionRepository(transaction)
+        self.instances = repositories.InstanceRepository(transaction)
+        self.tasks = repositories.UserTaskRepository(transaction)
+        self.history = repositories.HistoryRepository(transaction)
+        self.jobs = repositories.JobRepository(transaction)
+        self.subscriptions = repositories.SubscriptionRepository(transaction)
+        self.documents = repositories.DocumentRepository(transaction)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` once this unit of work has committed; never if it rolls back.
@@ -158,17 +157,24 @@ class Store:
             ConcurrencyConflict: An optimistic lock was lost; nothing was saved.
         """
         engine = self._readonly_engine if readonly else self._engine
-        with Session(engine, autoflush=False, expire_on_commit=False) as session:
-            try:
-                uow = UnitOfWork(session)
-                yield uow
-                session.commit()
-            except SQLAlchemyError as err:
-                session.rollback()
-                repositories.raise_as_flowdesk_error(err)
-            except BaseException:
-                session.rollback()
-                raise
+        try:
+            connection = engine.connect()
+        except SQLAlchemyError as err:
+            repositories.raise_as_flowdesk_error(err)
+        transaction = repositories.Transaction(connection)
+        try:
+            uow = UnitOfWork(transaction)
+            yield uow
+            transaction.close_session()
+            connection.commit()
+        except SQLAlchemyError as err:
+            _roll_back(transaction)
+            repositories.raise_as_flowdesk_error(err)
+        except BaseException:
+            _roll_back(transaction)
+            raise
+        finally:
+            connection.close()
         for callback in uow._after_commit:
             callback()
 
@@ -181,6 +187,14 @@ class Store:
         self._engine.dispose()
         if self._separate_readonly:
             self._readonly_engine.dispose()
+
+
+def _roll_back(transaction: repositories.Transaction) -> None:
+    # A failed rollback (the connection is gone) must not hide the error that caused it;
+    # closing the connection then discards it from the pool.
+    with contextlib.suppress(SQLAlchemyError):
+        transaction.close_session()
+        transaction.connection.rollback()
 
 
 def alembic_config(connection: Connection | None = None, *, url: str | None = None) -> Config:
@@ -248,10 +262,12 @@ def _sqlite_engine(url: URL, *, readonly: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        # On the driver's connection: SQLAlchemy's statement machinery costs more than BEGIN.
+        driver: Any = connection.connection.driver_connection
         if readonly:
-            connection.exec_driver_sql("BEGIN DEFERRED")
+            driver.execute("BEGIN DEFERRED")
         elif not in_memory:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
         elif connection.get_execution_options().get(_READONLY):
             # In memory, readers and writers share the one connection: switch it each time.
             connection.exec_driver_sql("PRAGMA query_only=ON")

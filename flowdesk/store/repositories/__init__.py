@@ -11,7 +11,7 @@ optimistic lock was lost.
 
 from __future__ import annotations
 
-from flowdesk.store.repositories.base import raise_as_flowdesk_error
+from flowdesk.store.repositories.base import Transaction, raise_as_flowdesk_error
 from flowdesk.store.repositories.definitions import DefinitionRepository
 from flowdesk.store.repositories.documents import DocumentRepository
 from flowdesk.store.repositories.history import HistoryRepository
@@ -27,6 +27,7 @@ __all__ = [
     "InstanceRepository",
     "JobRepository",
     "SubscriptionRepository",
+    "Transaction",
     "UserTaskRepository",
     "raise_as_flowdesk_error",
 ]

@@ -85,7 +85,7 @@ class HistoryRepository(_Repository):
             for event in events
         ]
         if rows:
-            self._session.connection().execute(_INSERT_HISTORY, rows)
+            self._connection.execute(_INSERT_HISTORY, rows)
 
     @_store_errors
     def list(

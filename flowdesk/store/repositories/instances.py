@@ -27,6 +27,7 @@ from flowdesk.store import models, records
 from flowdesk.store.repositories.base import (
     _IN_BATCH,
     _INSTANCES,
+    Transaction,
     _all,
     _check_fields,
     _equal,
@@ -50,8 +51,8 @@ class InstanceRepository(_Repository):
         "lock_version",
     }
 
-    def __init__(self, session: Any) -> None:
-        super().__init__(session)
+    def __init__(self, transaction: Transaction) -> None:
+        super().__init__(transaction)
         # The rows this unit of work wrote, as written: nobody else can change them before it
         # ends (SQLite has one writer; PostgreSQL holds an updated row's lock until commit).
         self._written: dict[str, records.InstanceRow] = {}
@@ -92,7 +93,7 @@ class InstanceRepository(_Repository):
     @_store_errors
     def find(self, id: str) -> records.InstanceRow | None:
         """Return the instance with this id, or None."""
-        found = self._session.connection().execute(_FIND_INSTANCE, {"id": id}).first()
+        found = self._connection.execute(_FIND_INSTANCE, {"id": id}).first()
         return None if found is None else _instance_from(found)
 
     @_store_errors
@@ -104,7 +105,7 @@ class InstanceRepository(_Repository):
         """
         wanted = sorted(set(ids))
         found: dict[str, dict[str, Any]] = {}
-        connection = self._session.connection()
+        connection = self._connection
         for first in range(0, len(wanted), _IN_BATCH):
             batch = {"ids": wanted[first : first + _IN_BATCH]}
             found.update(
@@ -143,7 +144,7 @@ class InstanceRepository(_Repository):
             definition_id=definition_id,
             parent_instance_id=parent_instance_id,
         )
-        postgresql = self._session.get_bind().dialect.name == "postgresql"
+        postgresql = self._connection.dialect.name == "postgresql"
         for name, value in (variables or {}).items():
             stmt = stmt.where(_variable_equals(name, value, postgresql=postgresql))
         stmt = stmt.order_by(models.Instance.started_at, models.Instance.id).limit(limit)
@@ -177,7 +178,7 @@ class InstanceRepository(_Repository):
         params.update(instance_id=id, expected_lock_version=expected_lock_version)
         try:
             stmt = _update_instance(tuple(sorted(changes)))
-            saved = self._session.connection().execute(stmt, params).first()
+            saved = self._connection.execute(stmt, params).first()
         except DBAPIError as err:
             if getattr(err.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
                 raise errors.ConcurrencyConflict(id) from err

@@ -64,7 +64,7 @@ class UserTaskRepository(_Repository):
         values = _fields(row)
         for name in ("candidate_groups", "candidate_users", "process_key", "business_key"):
             del values[name]
-        self._session.connection().execute(_INSERT_TASK, values)
+        self._connection.execute(_INSERT_TASK, values)
         groups, users = row.candidate_groups, row.candidate_users
         self._add_candidates(row.id, *_candidates(_GROUP, groups), *_candidates(_USER, users))
 
@@ -84,7 +84,7 @@ class UserTaskRepository(_Repository):
     @_store_errors
     def find(self, id: str) -> records.UserTaskRow | None:
         """Return the task with this id, in any state, or None."""
-        return _task_from(self._session.connection().execute(_FIND_TASK, {"id": id}).all())
+        return _task_from(self._connection.execute(_FIND_TASK, {"id": id}).all())
 
     @_store_errors
     def list(
@@ -233,7 +233,7 @@ class UserTaskRepository(_Repository):
             StoreError: The database failed.
         """
         stmt = _FIND_TASK_FOR_UPDATE if self._is_postgresql() else _FIND_TASK
-        row = _task_from(self._session.connection().execute(stmt, {"id": id}).all())
+        row = _task_from(self._connection.execute(stmt, {"id": id}).all())
         if row is None:
             raise errors.NotFound("task", id)
         return row
@@ -248,7 +248,7 @@ class UserTaskRepository(_Repository):
             NotFound: No task has this id.
             StoreError: The database failed.
         """
-        result = self._session.connection().execute(
+        result = self._connection.execute(
             _CLOSE_TASK, {"task_id": id, "new_state": state, "at": at, "by": by}
         )
         if _rowcount(result) == 0:
@@ -257,11 +257,11 @@ class UserTaskRepository(_Repository):
     @_store_errors
     def open_element_ids(self, instance_id: str) -> dict[str, str]:
         """The open tasks of an instance, oldest first: task id -> element id."""
-        rows = self._session.connection().execute(_OPEN_TASKS_OF, {"instance_id": instance_id})
+        rows = self._connection.execute(_OPEN_TASKS_OF, {"instance_id": instance_id})
         return {task_id: element_id for task_id, element_id in rows}
 
     def _is_postgresql(self) -> bool:
-        return self._session.get_bind().dialect.name == "postgresql"
+        return self._connection.dialect.name == "postgresql"
 
     @_store_errors
     def reassign(self, from_user: str, to_user: str) -> int:
@@ -331,20 +331,20 @@ class UserTaskRepository(_Repository):
                 if task_id not in already
             ]
             if rows:
-                self._session.connection().execute(_INSERT_CANDIDATE, rows)
+                self._connection.execute(_INSERT_CANDIDATE, rows)
         return len(held.union(offered))
 
     def _add_candidates(self, task_id: str, *candidates: tuple[str, str]) -> None:
         """Insert (kind, value) candidates of a task, all in one statement."""
         rows = [{"task_id": task_id, "kind": kind, "value": value} for kind, value in candidates]
         if rows:
-            self._session.connection().execute(_INSERT_CANDIDATE, rows)
+            self._connection.execute(_INSERT_CANDIDATE, rows)
 
     def _select(
         self, *where: ColumnElement[bool], limit: int | None, offset: int = 0
     ) -> builtins.list[records.UserTaskRow]:
         # Core, not the ORM: building ORM objects cost more than the query (see `base`).
-        connection = self._session.connection()
+        connection = self._connection
         stmt = (
             _LIST_TASKS.where(*where)
             .order_by(_TASKS.c.created_at, _TASKS.c.id)
