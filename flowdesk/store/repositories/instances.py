@@ -9,8 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
-    Update,
     and_,
     bindparam,
     func,
@@ -35,6 +33,7 @@ from flowdesk.store.repositories.base import (
     _Repository,
     _store_errors,
 )
+from flowdesk.store.repositories.driver_statements import DriverStatement
 
 VariableValue = str | int | float | bool
 
@@ -93,8 +92,8 @@ class InstanceRepository(_Repository):
     @_store_errors
     def find(self, id: str) -> records.InstanceRow | None:
         """Return the instance with this id, or None."""
-        found = self._connection.execute(_FIND_INSTANCE, {"id": id}).first()
-        return None if found is None else _instance_from(found)
+        found = _FIND_INSTANCE.rows(self._connection, {"id": id})
+        return _instance_from(found[0]) if found else None
 
     @_store_errors
     def variables_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
@@ -178,7 +177,8 @@ class InstanceRepository(_Repository):
         params.update(instance_id=id, expected_lock_version=expected_lock_version)
         try:
             stmt = _update_instance(tuple(sorted(changes)))
-            saved = self._connection.execute(stmt, params).first()
+            found = stmt.rows(self._connection, params)
+            saved = found[0] if found else None
         except DBAPIError as err:
             if getattr(err.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
                 raise errors.ConcurrencyConflict(id) from err
@@ -215,7 +215,7 @@ def _instance_row(model: models.Instance) -> records.InstanceRow:
 
 _INSTANCE_FIELDS = tuple(f.name for f in dataclasses.fields(records.InstanceRow))
 
-_FIND_INSTANCE = select(_INSTANCES).where(_INSTANCES.c.id == bindparam("id"))
+_FIND_INSTANCE = DriverStatement(select(_INSTANCES).where(_INSTANCES.c.id == bindparam("id")))
 
 _VARIABLES_OF = select(_INSTANCES.c.id, _INSTANCES.c.variables).where(
     _INSTANCES.c.id.in_(bindparam("ids", expanding=True))
@@ -223,12 +223,12 @@ _VARIABLES_OF = select(_INSTANCES.c.id, _INSTANCES.c.variables).where(
 
 # `InstanceRepository.update` statements by the fields they change: built once each (a step
 # changes the same few), since building one costs more than running it.
-_INSTANCE_UPDATES: dict[tuple[str, ...], Update] = {}
+_INSTANCE_UPDATES: dict[tuple[str, ...], DriverStatement] = {}
 
 
-def _update_instance(fields: tuple[str, ...]) -> Update:
-    stmt = _INSTANCE_UPDATES.get(fields)
-    if stmt is None:
+def _update_instance(fields: tuple[str, ...]) -> DriverStatement:
+    found = _INSTANCE_UPDATES.get(fields)
+    if found is None:
         values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in fields}
         values["lock_version"] = _INSTANCES.c.lock_version + 1
         stmt = (
@@ -240,12 +240,11 @@ def _update_instance(fields: tuple[str, ...]) -> Update:
             .values(values)
             .returning(*_INSTANCES.c)
         )
-        _INSTANCE_UPDATES[fields] = stmt
-    return stmt
+        found = _INSTANCE_UPDATES[fields] = DriverStatement(stmt)
+    return found
 
 
-def _instance_from(row: Row[Any]) -> records.InstanceRow:
-    values = row._mapping
+def _instance_from(values: Mapping[str, Any]) -> records.InstanceRow:
     return records.InstanceRow(**{name: values[name] for name in _INSTANCE_FIELDS})
 
 

@@ -6,10 +6,11 @@ import builtins
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, insert, select, update
 
 from flowdesk.store import records
 from flowdesk.store.repositories.base import _CANDIDATES, _INSTANCES, _TASKS
+from flowdesk.store.repositories.driver_statements import DriverStatement
 
 _GROUP = "group"
 _USER = "user"
@@ -38,7 +39,7 @@ def _candidate_task_ids(kind: str, values: Collection[str]) -> Select[tuple[str]
 
 # The task, its instance's keys and its candidates in one statement: one result row per
 # candidate (or one with NULLs for a task without candidates).
-_FIND_TASK = (
+_FIND_TASK_SELECT = (
     select(
         _TASKS,
         _INSTANCES.c.process_key.label("instance_process_key"),
@@ -54,10 +55,11 @@ _FIND_TASK = (
     .where(_TASKS.c.id == bindparam("id"))
     .order_by(_CANDIDATES.c.kind, _CANDIDATES.c.value)
 )
+_FIND_TASK = DriverStatement(_FIND_TASK_SELECT)
 # PostgreSQL locks the task row only (not its instance, not the candidates).
-_FIND_TASK_FOR_UPDATE = _FIND_TASK.with_for_update(of=_TASKS)
+_FIND_TASK_FOR_UPDATE = DriverStatement(_FIND_TASK_SELECT.with_for_update(of=_TASKS))
 
-_CLOSE_TASK = (
+_CLOSE_TASK = DriverStatement(
     update(_TASKS)
     .where(_TASKS.c.id == bindparam("task_id"))
     .values(
@@ -65,7 +67,7 @@ _CLOSE_TASK = (
     )
 )
 
-_OPEN_TASKS_OF = (
+_OPEN_TASKS_OF = DriverStatement(
     select(_TASKS.c.id, _TASKS.c.element_id)
     .where(
         _TASKS.c.instance_id == bindparam("instance_id"),
@@ -89,8 +91,8 @@ _CANDIDATES_OF = (
     .order_by(_CANDIDATES.c.task_id, _CANDIDATES.c.kind, _CANDIDATES.c.value)
 )
 
-_INSERT_TASK = insert(_TASKS)
-_INSERT_CANDIDATE = insert(_CANDIDATES)
+_INSERT_TASK = DriverStatement(insert(_TASKS))
+_INSERT_CANDIDATE = DriverStatement(insert(_CANDIDATES))
 
 
 def _candidates(kind: str, values: Iterable[str]) -> builtins.list[tuple[str, str]]:
@@ -98,12 +100,12 @@ def _candidates(kind: str, values: Iterable[str]) -> builtins.list[tuple[str, st
     return [(kind, value) for value in sorted(set(values))]
 
 
-def _task_from(rows: Sequence[Row[Any]]) -> records.UserTaskRow | None:
+def _task_from(rows: Sequence[Mapping[str, Any]]) -> records.UserTaskRow | None:
     """The task of `_FIND_TASK`'s result rows, or None when there are none."""
     if not rows:
         return None
-    candidates = [(r.candidate_kind, r.candidate_value) for r in rows if r.candidate_kind]
-    return _task_record(rows[0]._mapping, candidates)
+    candidates = [(r["candidate_kind"], r["candidate_value"]) for r in rows if r["candidate_kind"]]
+    return _task_record(rows[0], candidates)
 
 
 def _task_record(

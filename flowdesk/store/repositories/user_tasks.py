@@ -64,7 +64,7 @@ class UserTaskRepository(_Repository):
         values = _fields(row)
         for name in ("candidate_groups", "candidate_users", "process_key", "business_key"):
             del values[name]
-        self._connection.execute(_INSERT_TASK, values)
+        _INSERT_TASK.run_many(self._connection, [values])
         groups, users = row.candidate_groups, row.candidate_users
         self._add_candidates(row.id, *_candidates(_GROUP, groups), *_candidates(_USER, users))
 
@@ -84,7 +84,7 @@ class UserTaskRepository(_Repository):
     @_store_errors
     def find(self, id: str) -> records.UserTaskRow | None:
         """Return the task with this id, in any state, or None."""
-        return _task_from(self._connection.execute(_FIND_TASK, {"id": id}).all())
+        return _task_from(_FIND_TASK.rows(self._connection, {"id": id}))
 
     @_store_errors
     def list(
@@ -233,7 +233,7 @@ class UserTaskRepository(_Repository):
             StoreError: The database failed.
         """
         stmt = _FIND_TASK_FOR_UPDATE if self._is_postgresql() else _FIND_TASK
-        row = _task_from(self._connection.execute(stmt, {"id": id}).all())
+        row = _task_from(stmt.rows(self._connection, {"id": id}))
         if row is None:
             raise errors.NotFound("task", id)
         return row
@@ -248,17 +248,15 @@ class UserTaskRepository(_Repository):
             NotFound: No task has this id.
             StoreError: The database failed.
         """
-        result = self._connection.execute(
-            _CLOSE_TASK, {"task_id": id, "new_state": state, "at": at, "by": by}
-        )
-        if _rowcount(result) == 0:
+        params = {"task_id": id, "new_state": state, "at": at, "by": by}
+        if _CLOSE_TASK.count(self._connection, params) == 0:
             raise errors.NotFound("task", id)
 
     @_store_errors
     def open_element_ids(self, instance_id: str) -> dict[str, str]:
         """The open tasks of an instance, oldest first: task id -> element id."""
-        rows = self._connection.execute(_OPEN_TASKS_OF, {"instance_id": instance_id})
-        return {task_id: element_id for task_id, element_id in rows}
+        rows = _OPEN_TASKS_OF.rows(self._connection, {"instance_id": instance_id})
+        return {row["id"]: row["element_id"] for row in rows}
 
     def _is_postgresql(self) -> bool:
         return self._connection.dialect.name == "postgresql"
@@ -331,14 +329,14 @@ class UserTaskRepository(_Repository):
                 if task_id not in already
             ]
             if rows:
-                self._connection.execute(_INSERT_CANDIDATE, rows)
+                _INSERT_CANDIDATE.run_many(self._connection, rows)
         return len(held.union(offered))
 
     def _add_candidates(self, task_id: str, *candidates: tuple[str, str]) -> None:
         """Insert (kind, value) candidates of a task, all in one statement."""
         rows = [{"task_id": task_id, "kind": kind, "value": value} for kind, value in candidates]
         if rows:
-            self._connection.execute(_INSERT_CANDIDATE, rows)
+            _INSERT_CANDIDATE.run_many(self._connection, rows)
 
     def _select(
         self, *where: ColumnElement[bool], limit: int | None, offset: int = 0
