@@ -21,14 +21,12 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.exc import DBAPIError
 
 from flowdesk import errors
-from flowdesk.store import models, records
+from flowdesk.store import records
 from flowdesk.store.repositories.base import (
     _IN_BATCH,
     _INSTANCES,
     Transaction,
-    _all,
     _check_fields,
-    _equal,
     _fields,
     _Repository,
     _store_errors,
@@ -63,7 +61,7 @@ class InstanceRepository(_Repository):
         Raises:
             StoreError: The database failed, e.g. the id exists or the definition does not.
         """
-        self._session.execute(insert(models.Instance).values(**_fields(row)))
+        _INSERT_INSTANCE.run_many(self._connection, [_fields(row)])
 
     def saved(self, id: str) -> records.InstanceRow:
         """The instance as this unit of work last saved it (`update`), without reading it
@@ -74,7 +72,7 @@ class InstanceRepository(_Repository):
             StoreError: The database failed.
         """
         row = self._written.get(id)
-        return row if row is not None else self.get(id)
+        return row if row is not None else self.summary(id)
 
     @_store_errors
     def get(self, id: str) -> records.InstanceRow:
@@ -126,6 +124,9 @@ class InstanceRepository(_Repository):
     ) -> builtins.list[records.InstanceRow]:
         """Return instances matching every filter given, oldest first (started_at, then id).
 
+        The rows leave out the serialized workflow (`workflow_state` is None): a list never
+        reads it. `get` reads one instance with it.
+
         Args:
             variables: Only instances where each of these variables holds this value, of the
                 same JSON type (the text "1" is not the number 1).
@@ -134,20 +135,35 @@ class InstanceRepository(_Repository):
             TypeError: A variable value is not a string, number or boolean.
             ValueError: A variable name holds a double quote.
         """
-        stmt = _equal(
-            select(models.Instance),
-            models.Instance,
-            process_key=process_key,
-            state=state,
-            business_key=business_key,
-            definition_id=definition_id,
-            parent_instance_id=parent_instance_id,
+        filters = {
+            "process_key": process_key,
+            "state": state,
+            "business_key": business_key,
+            "definition_id": definition_id,
+            "parent_instance_id": parent_instance_id,
+        }
+        stmt = _SUMMARIES.where(
+            *(_INSTANCES.c[name] == value for name, value in filters.items() if value is not None)
         )
         postgresql = self._connection.dialect.name == "postgresql"
         for name, value in (variables or {}).items():
             stmt = stmt.where(_variable_equals(name, value, postgresql=postgresql))
-        stmt = stmt.order_by(models.Instance.started_at, models.Instance.id).limit(limit)
-        return [_instance_row(m) for m in _all(self._session, stmt)]
+        stmt = stmt.order_by(_INSTANCES.c.started_at, _INSTANCES.c.id).limit(limit)
+        return [_summary_from(row._mapping) for row in self._connection.execute(stmt)]
+
+    @_store_errors
+    def summary(self, id: str) -> records.InstanceRow:
+        """The instance without its serialized workflow (`workflow_state` None), for callers
+        that need its keys, state or variables only.
+
+        Raises:
+            NotFound: No instance has this id.
+            StoreError: The database failed.
+        """
+        found = _FIND_SUMMARY.rows(self._connection, {"id": id})
+        if not found:
+            raise errors.NotFound("instance", id)
+        return _summary_from(found[0])
 
     @_store_errors
     def update(self, id: str, *, expected_lock_version: int, **changes: Any) -> records.InstanceRow:
@@ -191,31 +207,17 @@ class InstanceRepository(_Repository):
         return row
 
 
-def _instance_row(model: models.Instance) -> records.InstanceRow:
-    return records.InstanceRow(
-        id=model.id,
-        definition_id=model.definition_id,
-        process_key=model.process_key,
-        version=model.version,
-        business_key=model.business_key,
-        state=model.state,
-        variables=model.variables,
-        workflow_state=model.workflow_state,
-        serializer_version=model.serializer_version,
-        lock_version=model.lock_version,
-        started_at=model.started_at,
-        ended_at=model.ended_at,
-        incident=model.incident,
-        parent_instance_id=model.parent_instance_id,
-        parent_task_ref=model.parent_task_ref,
-    )
-
-
 # -- Core statements of the hot path (why Core, not the ORM: see `base`) ----------------------
 
 _INSTANCE_FIELDS = tuple(f.name for f in dataclasses.fields(records.InstanceRow))
 
 _FIND_INSTANCE = DriverStatement(select(_INSTANCES).where(_INSTANCES.c.id == bindparam("id")))
+
+_INSERT_INSTANCE = DriverStatement(insert(_INSTANCES))
+
+# Every column but the serialized workflow: what lists and summaries read.
+_SUMMARIES = select(*(c for c in _INSTANCES.c if c.key != "workflow_state"))
+_FIND_SUMMARY = DriverStatement(_SUMMARIES.where(_INSTANCES.c.id == bindparam("id")))
 
 _VARIABLES_OF = select(_INSTANCES.c.id, _INSTANCES.c.variables).where(
     _INSTANCES.c.id.in_(bindparam("ids", expanding=True))
@@ -244,7 +246,14 @@ def _update_instance(fields: tuple[str, ...]) -> DriverStatement:
     return found
 
 
-def _instance_from(values: Mapping[str, Any]) -> records.InstanceRow:
+def _summary_from(values: Mapping[Any, Any]) -> records.InstanceRow:
+    return records.InstanceRow(
+        **{name: values[name] for name in _INSTANCE_FIELDS if name != "workflow_state"},
+        workflow_state=None,
+    )
+
+
+def _instance_from(values: Mapping[Any, Any]) -> records.InstanceRow:
     return records.InstanceRow(**{name: values[name] for name in _INSTANCE_FIELDS})
 
 
@@ -260,7 +269,7 @@ def _variable_equals(name: str, value: VariableValue, *, postgresql: bool) -> Co
     """Whether an instance's variable `name` holds `value`, as a JSON value of its type."""
     if not isinstance(value, str | int | float | bool):
         raise TypeError(f"variable filter {name!r}: {value!r} is not a string, number or boolean")
-    column = models.Instance.variables
+    column = _INSTANCES.c.variables
     if postgresql:  # JSONB containment compares type and value, and can use a GIN index
         return type_coerce(column, pg.JSONB).contains({name: value})
     if '"' in name:
