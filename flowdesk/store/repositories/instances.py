@@ -101,6 +101,11 @@ class InstanceRepository(_Repository):
         `_IN_BATCH` ids.
         """
         wanted = sorted(set(ids))
+        if len(wanted) == 1:  # a task list of one instance: the step's own read
+            return {
+                row["id"]: row["variables"]
+                for row in _VARIABLES_OF_ONE.rows(self._connection, {"id": wanted[0]})
+            }
         found: dict[str, dict[str, Any]] = {}
         connection = self._connection
         for first in range(0, len(wanted), _IN_BATCH):
@@ -218,6 +223,10 @@ _INSERT_INSTANCE = DriverStatement(insert(_INSTANCES))
 # Every column but the serialized workflow: what lists and summaries read.
 _SUMMARIES = select(*(c for c in _INSTANCES.c if c.key != "workflow_state"))
 _FIND_SUMMARY = DriverStatement(_SUMMARIES.where(_INSTANCES.c.id == bindparam("id")))
+
+_VARIABLES_OF_ONE = DriverStatement(
+    select(_INSTANCES.c.id, _INSTANCES.c.variables).where(_INSTANCES.c.id == bindparam("id"))
+)
 
 _VARIABLES_OF = select(_INSTANCES.c.id, _INSTANCES.c.variables).where(
     _INSTANCES.c.id.in_(bindparam("ids", expanding=True))

@@ -91,6 +91,12 @@ _CANDIDATES_OF = (
     .order_by(_CANDIDATES.c.task_id, _CANDIDATES.c.kind, _CANDIDATES.c.value)
 )
 
+_CANDIDATES_OF_ONE = DriverStatement(
+    select(_CANDIDATES.c.task_id, _CANDIDATES.c.kind, _CANDIDATES.c.value)
+    .where(_CANDIDATES.c.task_id == bindparam("id"))
+    .order_by(_CANDIDATES.c.kind, _CANDIDATES.c.value)
+)
+
 _INSERT_TASK = DriverStatement(insert(_TASKS))
 _INSERT_CANDIDATE = DriverStatement(insert(_CANDIDATES))
 

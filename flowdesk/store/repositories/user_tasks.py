@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, select, union_all, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, select, union_all, update
 
 from flowdesk import errors
 from flowdesk.store import models, records
@@ -22,8 +22,10 @@ from flowdesk.store.repositories.base import (
     _rowcount,
     _store_errors,
 )
+from flowdesk.store.repositories.driver_statements import DriverStatement
 from flowdesk.store.repositories.user_task_statements import (
     _CANDIDATES_OF,
+    _CANDIDATES_OF_ONE,
     _CLOSE_TASK,
     _FIND_TASK,
     _FIND_TASK_FOR_UPDATE,
@@ -123,6 +125,26 @@ class UserTaskRepository(_Repository):
             limit: At most this many.
             offset: Skip this many first (with the order above, pages do not overlap).
         """
+        plain = {
+            "state": state,
+            "instance_id": instance_id,
+            "assignee": assignee,
+            "element_id": element_id,
+            "process_key": process_key,
+            "business_key": business_key,
+        }
+        given = {name: value for name, value in plain.items() if value is not None}
+        if (
+            candidate_group is None
+            and candidate_groups is None
+            and candidate_user is None
+            and limit is None
+            and not offset
+        ):
+            # The common lists (an instance's open tasks, a user's): one statement per
+            # combination of filters, built once and run on the driver.
+            rows = _plain_list(tuple(sorted(given))).rows(self._connection, given)
+            return self._with_candidates(rows)
         where: builtins.list[ColumnElement[bool]] = []
         if state is not None:
             where.append(_TASKS.c.state == state)
@@ -349,11 +371,43 @@ class UserTaskRepository(_Repository):
             .limit(limit)
             .offset(offset or None)
         )
-        tasks = [row._mapping for row in connection.execute(stmt)]
+        return self._with_candidates([row._mapping for row in connection.execute(stmt)])
+
+    def _with_candidates(
+        self, tasks: Sequence[Mapping[Any, Any]]
+    ) -> builtins.list[records.UserTaskRow]:
+        """Task rows from `_LIST_TASKS` columns, with their candidates read in one statement
+        per `_IN_BATCH` tasks."""
         ids = [task["id"] for task in tasks]
         candidates: dict[str, builtins.list[tuple[str, str]]] = {id: [] for id in ids}
-        for first in range(0, len(ids), _IN_BATCH):
-            batch = ids[first : first + _IN_BATCH]
-            for task_id, kind, value in connection.execute(_CANDIDATES_OF, {"ids": batch}):
-                candidates[task_id].append((kind, value))
+        if len(ids) == 1:
+            for row in _CANDIDATES_OF_ONE.rows(self._connection, {"id": ids[0]}):
+                candidates[row["task_id"]].append((row["kind"], row["value"]))
+        else:
+            for first in range(0, len(ids), _IN_BATCH):
+                batch = {"ids": ids[first : first + _IN_BATCH]}
+                for task_id, kind, value in self._connection.execute(_CANDIDATES_OF, batch):
+                    candidates[task_id].append((kind, value))
         return [_task_record(task, candidates[task["id"]]) for task in tasks]
+
+
+# `list` with equality filters only, by the names of the filters given: each built once.
+_PLAIN_LISTS: dict[tuple[str, ...], DriverStatement] = {}
+_PLAIN_COLUMNS = {
+    "state": _TASKS.c.state,
+    "instance_id": _TASKS.c.instance_id,
+    "assignee": _TASKS.c.assignee,
+    "element_id": _TASKS.c.element_id,
+    "process_key": _INSTANCES.c.process_key,
+    "business_key": _INSTANCES.c.business_key,
+}
+
+
+def _plain_list(names: tuple[str, ...]) -> DriverStatement:
+    found = _PLAIN_LISTS.get(names)
+    if found is None:
+        stmt = _LIST_TASKS.where(
+            *(_PLAIN_COLUMNS[name] == bindparam(name) for name in names)
+        ).order_by(_TASKS.c.created_at, _TASKS.c.id)
+        found = _PLAIN_LISTS[names] = DriverStatement(stmt)
+    return found
