@@ -1,6 +1,7 @@
 """The store's entry point: connect to SQLite or PostgreSQL, migrate, and run units of work.
 
-A `Store` owns one SQLAlchemy engine. Constructing it brings the schema to the newest Alembic
+A `Store` owns one SQLAlchemy engine (two for a SQLite file: readers get their own pool of
+`query_only` connections). Constructing it brings the schema to the newest Alembic
 revision; on a database that is already there this costs one query, so many `Store`s (one per
 CLI call, one per test) stay cheap. Concurrent first starts are serialised: PostgreSQL by an
 advisory lock, SQLite by its single writer.
@@ -10,6 +11,10 @@ write starts with `BEGIN IMMEDIATE`: it takes the write lock up front (waiting u
 `busy_timeout`) instead of failing when a read transaction later tries to write after
 another writer committed, which a deferred `BEGIN` would do. A read-only unit of work starts
 a deferred transaction and runs beside the writer.
+
+A unit of work is one Core connection and its transaction. The statements of a step run on
+it (many on the driver's cursor, see `repositories.driver_statements`); an ORM session is made
+on it only for the repositories' ORM queries.
 """
 
 from __future__ import annotations
