@@ -35,7 +35,7 @@ from flowdesk.engine.execution import EngineContext
 from flowdesk.engine.history import HistoryService
 from flowdesk.engine.jobs import JobService
 from flowdesk.engine.repository import PROCESS, RepositoryService, definition_record
-from flowdesk.engine.runtime import RuntimeService
+from flowdesk.engine.runtime import RuntimeService, instance_record
 from flowdesk.engine.tasks import TaskService
 from flowdesk.errors import ConcurrencyConflict, StoreError
 from flowdesk.handlers import HandlerRegistry
@@ -391,9 +391,8 @@ class Engine:
         """
 
         def act(uow: UnitOfWork) -> ProcessInstance:
-            instance_id = uow.tasks.get(task_id).instance_id
-            self._tasks.complete(uow, task_id, dict(data or {}), user=user)
-            return self._runtime.instance(uow, instance_id)
+            instance_id = self._tasks.complete(uow, task_id, dict(data or {}), user=user)
+            return instance_record(uow.instances.saved(instance_id))
 
         return self._call(act)
 

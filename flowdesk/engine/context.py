@@ -9,6 +9,7 @@ from datetime import datetime
 from flowdesk import handlers
 from flowdesk.engine import timers
 from flowdesk.engine.repository import SpecCache
+from flowdesk.engine.workflow_cache import WorkflowCache
 from flowdesk.store import Store
 
 GroupsOf = Callable[[str], Collection[str]]
@@ -16,13 +17,15 @@ GroupsOf = Callable[[str], Collection[str]]
 
 @dataclass
 class EngineContext:
-    """What every service shares: the store, the handlers, the clock, groups and spec cache."""
+    """What every service shares: the store, the handlers, the clock, groups, and the caches of
+    parsed specs and of deserialized workflows."""
 
     store: Store
     registry: handlers.HandlerRegistry
     clock: timers.Clock
     groups_of: GroupsOf
     specs: SpecCache = field(default_factory=SpecCache)
+    workflows: WorkflowCache = field(default_factory=WorkflowCache)
 
     def now(self) -> datetime:
         return timers.now()

@@ -147,7 +147,7 @@ def _waiting_instances(
     )
     ids = sorted({s.instance_id for s in waiting if s.instance_id is not None})
     if correlation_keys:
-        ids = [i for i in ids if _matches(uow.instances.get(i), correlation_keys)]
+        ids = [i for i in ids if _matches(uow.instances.summary(i), correlation_keys)]
     return ids
 
 

@@ -123,8 +123,13 @@ class Execution(UserTaskRows, WaitRows):
         if row.workflow_state is None:
             raise InstanceStateError(instance_id, row.state, "it has no stored workflow state")
         definition = ctx.specs.definition(uow, row.definition_id)
-        bundle = ctx.specs.bundle(uow, definition)
-        run = WorkflowRun.load(row.workflow_state, bundle, _script_engine(ctx, row))
+        script_engine = _script_engine(ctx, row)
+        kept = ctx.workflows.take(row.id, row.lock_version)
+        if kept is not None:  # what the last call saved, and nobody saved since
+            run = WorkflowRun.resume(kept, script_engine)
+        else:
+            bundle = ctx.specs.bundle(uow, definition)
+            run = WorkflowRun.load(row.workflow_state, bundle, script_engine)
         return cls(ctx, uow, row, definition, run, is_new=False)
 
     def record(
@@ -195,7 +200,10 @@ class Execution(UserTaskRows, WaitRows):
 
     def save(self) -> InstanceRow:
         """Write back tasks, jobs, subscriptions, history and the instance row."""
-        if not self._is_new:
+        if not self._is_new and self.ctx.store.dialect != "sqlite":
+            # SQLite: the unit of work began with the write lock (`BEGIN IMMEDIATE`) and holds
+            # it to the end, so nobody saved the row since it was read in it; the lock-version
+            # check of the final UPDATE (`_save_row`) stays.
             self._take_row()
         while True:
             self._record_completed_activities()
@@ -215,7 +223,16 @@ class Execution(UserTaskRows, WaitRows):
         self._deliver_thrown(thrown)
         self._write_documents()
         self._write_history()
+        self._keep_workflow(row)
         return row
+
+    def _keep_workflow(self, row: InstanceRow) -> None:
+        """Once committed, the next call on this instance may take the workflow as saved
+        (see `workflow_cache`); a call that rolls back keeps nothing."""
+        if row.state in _ENDED or not self.run.reusable():
+            return
+        workflows, workflow = self.ctx.workflows, self.run.workflow
+        self.uow.after_commit(lambda: workflows.keep(row.id, row.lock_version, workflow))
 
     def _write_documents(self) -> None:
         """Store the documents service handlers attached during this call."""

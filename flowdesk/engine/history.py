@@ -29,11 +29,11 @@ class HistoryService:
     """Reads the append-only history table."""
 
     def history(self, uow: UnitOfWork, instance_id: str) -> list[HistoryEvent]:
-        uow.instances.get(instance_id)  # NotFound for an unknown id, not an empty list
+        uow.instances.summary(instance_id)  # NotFound for an unknown id, not an empty list
         return [event_record(row) for row in uow.history.list(instance_id)]
 
     def documents(self, uow: UnitOfWork, instance_id: str) -> list[Document]:
-        uow.instances.get(instance_id)  # NotFound for an unknown id, not an empty list
+        uow.instances.summary(instance_id)  # NotFound for an unknown id, not an empty list
         return [
             Document(
                 name=row.name,

@@ -23,6 +23,8 @@ without an id or a timeDate/timeDuration timer (cycles are not supported yet).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from lxml import etree
@@ -90,9 +92,7 @@ def take_listeners(node: Any, filename: str | None) -> dict[str, list[dict[str, 
     if parent is None or not node_id:
         return {}
     result: dict[str, list[dict[str, Any]]] = {}
-    for flow in parent.iterchildren(f"{_BPMN}sequenceFlow"):
-        if flow.get("sourceRef") != node_id:
-            continue
+    for flow in _flows_leaving(parent, node_id):
         elements = _extension_elements(flow)
         if elements is None:
             continue
@@ -105,6 +105,38 @@ def take_listeners(node: Any, filename: str | None) -> dict[str, list[dict[str, 
             listener["flow"] = flow.get("id") or ""
             result.setdefault(flow.get("targetRef") or "", []).append(listener)
     return result
+
+
+# The sequence flows of a recently parsed scope by source id: (scope, its last child, index).
+# Looking the flows up per element made parsing quadratic in the number of elements. The scope
+# is held, so its id is not reused while it is here; an appended child rebuilds the index.
+_FLOW_INDEXES: OrderedDict[int, tuple[Any, Any, dict[str, list[Any]]]] = OrderedDict()
+_FLOW_INDEXES_KEPT = 8
+_FLOW_INDEXES_LOCK = threading.Lock()
+
+
+def _flows_leaving(parent: Any, node_id: str) -> list[Any]:
+    """The `bpmn:sequenceFlow` children of `parent` whose source is `node_id`, in order."""
+    with _FLOW_INDEXES_LOCK:
+        last = _last_child(parent)
+        cached = _FLOW_INDEXES.get(id(parent))
+        if cached is None or cached[0] is not parent or cached[1] is not last:
+            index: dict[str, list[Any]] = {}
+            for flow in parent.iterchildren(f"{_BPMN}sequenceFlow"):
+                index.setdefault(flow.get("sourceRef") or "", []).append(flow)
+            cached = _FLOW_INDEXES[id(parent)] = (parent, last, index)
+            while len(_FLOW_INDEXES) > _FLOW_INDEXES_KEPT:
+                _FLOW_INDEXES.popitem(last=False)
+        _FLOW_INDEXES.move_to_end(id(parent))
+    return [flow for flow in cached[2].get(node_id, ()) if flow.get("sourceRef") == node_id]
+
+
+def _last_child(parent: Any) -> Any:
+    # lxml: `parent[-1]` is cheap; `len(parent)` walks every child.
+    try:
+        return parent[-1]
+    except IndexError:
+        return None
 
 
 def parse_fields(elements: Any, filename: str | None) -> list[list[Any]]:

@@ -9,6 +9,7 @@ parses to the same specs, however much is deployed later.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import uuid
@@ -67,7 +68,7 @@ DECISION = "decision"
 _SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".dmn11.xml")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: the cached properties need the instance dict
 class _Resource:
     name: str
     content: bytes
@@ -76,9 +77,14 @@ class _Resource:
     # A DMN file loaded as one version of one decision (camunda:decisionRefBinding="version").
     pinned: tuple[str, int] | None = None
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
+        # Once per file: a file with many processes asks once per process.
         return hashlib.sha256(self.content).hexdigest()
+
+    @functools.cached_property
+    def text(self) -> str:
+        return self.content.decode("utf-8")
 
 
 def definition_record(row: DefinitionRow) -> ProcessDefinition:
@@ -190,7 +196,7 @@ class RepositoryService:
                     kind=kind,
                     resource_name=resource.name,
                     content_hash=resource.content_hash,
-                    xml=resource.content.decode("utf-8"),
+                    xml=resource.text,
                     deployed_at=now,
                 )
                 if kind == PROCESS:
@@ -335,23 +341,29 @@ def _load(file: Path) -> _Resource:
 
 
 def _definitions_in(resource: _Resource) -> list[tuple[str, str, str]]:
-    root = resource.tree.getroot()
+    names = _names(resource.tree.getroot())  # one pass: deploy time linear in file size
     if resource.kind == "dmn":
         return [
-            (DECISION, key, _name_of(root, key)) for key in validation.decision_ids(resource.tree)
+            (DECISION, key, names.get(key) or key)
+            for key in validation.decision_ids(resource.tree)
         ]
     return [
-        (PROCESS, key, _name_of(root, key))
+        (PROCESS, key, names.get(key) or key)
         for key, executable in validation.process_ids(resource.tree).items()
         if executable
     ]
 
 
-def _name_of(root: Any, element_id: str) -> str:
+def _names(root: Any) -> dict[str, str]:
+    """The `name` of each element by id, the first element of an id winning (as a search
+    from the top would)."""
+    names: dict[str, str] = {}
     for element in root.iter():
-        if isinstance(element.tag, str) and element.get("id") == element_id:
-            return str(element.get("name") or element_id)
-    return element_id
+        if isinstance(element.tag, str):
+            element_id = element.get("id")
+            if element_id is not None and element_id not in names:
+                names[element_id] = str(element.get("name") or element_id)
+    return names
 
 
 def _unresolved_calls(uow: UnitOfWork, resources: list[_Resource]) -> list[Problem]:

@@ -45,11 +45,11 @@ class RuntimeService:
         user: str | None,
         version: int | None = None,
     ) -> ProcessInstance:
-        definition = (
-            uow.definitions.latest(PROCESS, key)
-            if version is None
-            else uow.definitions.find_version(PROCESS, key, version)
-        )
+        if version is None:  # the id only: the deployed version itself is cached
+            latest = uow.definitions.latest_id(PROCESS, key)
+            definition = None if latest is None else self._ctx.specs.definition(uow, latest)
+        else:
+            definition = uow.definitions.find_version(PROCESS, key, version)
         if definition is None:
             ident = key if version is None else f"{key}:{version}"
             raise NotFound("process definition", ident)
@@ -93,7 +93,7 @@ class RuntimeService:
         return correlation.broadcast(self._ctx, uow, signal_name, variables)
 
     def instance(self, uow: UnitOfWork, instance_id: str) -> ProcessInstance:
-        return instance_record(uow.instances.get(instance_id))
+        return instance_record(uow.instances.summary(instance_id))
 
     def instances(
         self,

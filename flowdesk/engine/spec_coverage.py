@@ -86,11 +86,14 @@ def uncovered(
                     "3.2) would leave it out of the process; an instance would never run it",
                 )
             )
+    reached: dict[str, set[str]] = {}  # per source, once: a fan-out of n flows stays linear
     for flow in flows:
         source, target = flow.get("sourceRef"), flow.get("targetRef")
         if source not in by_id or target not in by_id:
             continue  # the node itself is reported above
-        if not _leads_to(by_id[source], target):
+        if source not in reached:
+            reached[source] = _reached(by_id[source])
+        if target not in reached[source]:
             problems.append(
                 _problem(
                     file,
@@ -150,9 +153,10 @@ def _compensation(node: etree._Element) -> bool:
     )
 
 
-def _leads_to(sources: list[Any], target: str) -> bool:
-    """Whether a spec of `sources` reaches one with `target` as id through internal specs only."""
+def _reached(sources: list[Any]) -> set[str]:
+    """The ids of the specs that specs of `sources` reach through internal specs only."""
     seen: set[int] = set()
+    found: set[str] = set()
     pending = [output for source in sources for output in source.outputs]
     while pending:
         task_spec = pending.pop()
@@ -160,11 +164,11 @@ def _leads_to(sources: list[Any], target: str) -> bool:
             continue
         seen.add(id(task_spec))
         bpmn_id = getattr(task_spec, "bpmn_id", None)
-        if bpmn_id == target:
-            return True
         if bpmn_id is None:
             pending.extend(task_spec.outputs)
-    return False
+        else:
+            found.add(bpmn_id)
+    return found
 
 
 def _name(element: etree._Element) -> str | None:

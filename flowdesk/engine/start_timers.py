@@ -127,7 +127,9 @@ def reschedule(uow: UnitOfWork, job: JobRow, now: datetime) -> datetime | None:
 def timer_start_events(tree: Any, process_id: str) -> list[TimerStart]:
     """The timer start events of one process (not those of its event sub-processes)."""
     found = []
-    for process in tree.getroot().iter(f"{_BPMN}process"):
+    # Processes are children of the definitions: walking the whole tree for each process
+    # made a deployment with many processes quadratic in its size.
+    for process in tree.getroot().iterchildren(f"{_BPMN}process"):
         if process.get("id") != process_id:
             continue
         for start in process.findall(f"{_BPMN}startEvent"):

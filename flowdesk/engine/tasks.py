@@ -59,12 +59,12 @@ class TaskService:
 
     def task(self, uow: UnitOfWork, task_id: str) -> Task:
         row = uow.tasks.get(task_id)
-        return task_record(row, uow.instances.get(row.instance_id).variables)
+        return task_record(row, uow.instances.summary(row.instance_id).variables)
 
     def claim(self, uow: UnitOfWork, task_id: str, *, user: str) -> Task:
         row = _open_task(uow, task_id)
         if row.assignee == user:
-            return task_record(row, uow.instances.get(row.instance_id).variables)
+            return task_record(row, uow.instances.summary(row.instance_id).variables)
         if row.assignee is not None:
             raise TaskStateError(task_id, f"it is held by {row.assignee!r}")
         if user in excluded_users(row):
@@ -78,7 +78,7 @@ class TaskService:
             now_row = _open_task(uow, task_id)
             if now_row.assignee != user:
                 raise TaskStateError(task_id, f"it is held by {now_row.assignee!r}")
-            return task_record(now_row, uow.instances.get(now_row.instance_id).variables)
+            return task_record(now_row, uow.instances.summary(now_row.instance_id).variables)
         uow.history.add(
             instance_id=row.instance_id,
             type="task_claimed",
@@ -88,7 +88,7 @@ class TaskService:
             data={"task_id": task_id},
         )
         claimed = self._assignment_listeners(uow, claimed, user)
-        return task_record(claimed, uow.instances.get(row.instance_id).variables)
+        return task_record(claimed, uow.instances.summary(row.instance_id).variables)
 
     def _assignment_listeners(
         self, uow: UnitOfWork, row: UserTaskRow, user: str | None
@@ -96,7 +96,7 @@ class TaskService:
         """The assignee changed (a claim, a reassign): Camunda fires the task's `update`, then
         `assignment` listeners. One that fails raises `HandlerError`, and the call is rolled
         back. Returns the row with what the listeners changed."""
-        instance = uow.instances.get(row.instance_id)
+        instance = uow.instances.summary(row.instance_id)
         bundle = self._ctx.specs.bundle(
             uow, self._ctx.specs.definition(uow, instance.definition_id)
         )
@@ -115,7 +115,8 @@ class TaskService:
 
     def complete(
         self, uow: UnitOfWork, task_id: str, data: Mapping[str, Any], *, user: str | None
-    ) -> None:
+    ) -> str:
+        """Complete an open task and run its instance on; returns the instance's id."""
         # Locked: a concurrent completion of this task waits here and then finds it completed,
         # before any handler runs; a concurrent claim cannot change who may complete it.
         row = _open_task(uow, task_id, lock=True)
@@ -139,6 +140,7 @@ class TaskService:
         if completed:
             handler.on_complete(record, converted, user)
         execution.save()
+        return row.instance_id
 
     def reassign(
         self, uow: UnitOfWork, from_user: str, to_user: str, *, user: str | None = None

@@ -45,6 +45,7 @@ from flowdesk.engine import (
     sandbox,
     timers,
     triggers,
+    workflow_cache,
 )
 from flowdesk.engine import waits as waiting
 from flowdesk.engine.script_languages import execution_of
@@ -115,6 +116,22 @@ class WorkflowRun:
         workflow = InstanceSerializer.load(state, bundle.spec, bundle.subprocess_specs)
         listeners.adopt(workflow)
         return cls(workflow, script_engine)
+
+    @classmethod
+    def resume(cls, workflow: Any, script_engine: FlowdeskScriptEngine) -> WorkflowRun:
+        """Go on with a workflow kept from the call that saved it (`workflow_cache`), as if
+        it had been loaded from that save."""
+        workflow_cache.reset_event_registry(workflow)
+        return cls(workflow, script_engine)
+
+    @property
+    def workflow(self) -> Any:
+        """The Spiff workflow, for `workflow_cache` only (nothing else leaves the package)."""
+        return self._wf
+
+    def reusable(self) -> bool:
+        """Whether the workflow, as it stands, equals what loading its dump would give."""
+        return workflow_cache.round_trips(self._wf)
 
     def dump(self) -> str:
         """The workflow state as JSON, without its spec (the store keeps that per version)."""

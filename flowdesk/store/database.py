@@ -1,6 +1,7 @@
 """The store's entry point: connect to SQLite or PostgreSQL, migrate, and run units of work.
 
-A `Store` owns one SQLAlchemy engine. Constructing it brings the schema to the newest Alembic
+A `Store` owns one SQLAlchemy engine (two for a SQLite file: readers get their own pool of
+`query_only` connections). Constructing it brings the schema to the newest Alembic
 revision; on a database that is already there this costs one query, so many `Store`s (one per
 CLI call, one per test) stay cheap. Concurrent first starts are serialised: PostgreSQL by an
 advisory lock, SQLite by its single writer.
@@ -10,6 +11,10 @@ write starts with `BEGIN IMMEDIATE`: it takes the write lock up front (waiting u
 `busy_timeout`) instead of failing when a read transaction later tries to write after
 another writer committed, which a deferred `BEGIN` would do. A read-only unit of work starts
 a deferred transaction and runs beside the writer.
+
+A unit of work is one Core connection and its transaction. The statements of a step run on
+it (many on the driver's cursor, see `repositories.driver_statements`); an ORM session is made
+on it only for the repositories' ORM queries.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import contextlib
 import functools
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +34,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from flowdesk import errors
@@ -61,14 +65,23 @@ class UnitOfWork:
         documents: Documents rendered for instances.
     """
 
-    def __init__(self, session: Session) -> None:
-        self.definitions = repositories.DefinitionRepository(session)
-        self.instances = repositories.InstanceRepository(session)
-        self.tasks = repositories.UserTaskRepository(session)
-        self.history = repositories.HistoryRepository(session)
-        self.jobs = repositories.JobRepository(session)
-        self.subscriptions = repositories.SubscriptionRepository(session)
-        self.documents = repositories.DocumentRepository(session)
+    def __init__(self, transaction: repositories.Transaction) -> None:
+        self._after_commit: list[Callable[[], None]] = []
+        self.definitions = repositories.DefinitionRepository(transaction)
+        self.instances = repositories.InstanceRepository(transaction)
+        self.tasks = repositories.UserTaskRepository(transaction)
+        self.history = repositories.HistoryRepository(transaction)
+        self.jobs = repositories.JobRepository(transaction)
+        self.subscriptions = repositories.SubscriptionRepository(transaction)
+        self.documents = repositories.DocumentRepository(transaction)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this unit of work has committed; never if it rolls back.
+
+        For what must not outlive a failed transaction, such as keeping a workflow that this
+        unit of work saved for the next call (`flowdesk.engine.workflow_cache`).
+        """
+        self._after_commit.append(callback)
 
 
 class Store:
@@ -102,14 +115,21 @@ class Store:
         readonly_options: dict[str, Any] = {_READONLY: True}
         if backend == "postgresql":
             readonly_options["postgresql_readonly"] = True
-        self._readonly_engine = self._engine.execution_options(**readonly_options)
+        if backend == "sqlite" and not _in_memory(self._url):
+            # Its own pool of connections that stay `query_only`: switching one connection
+            # between reading and writing cost two PRAGMAs per unit of work.
+            self._readonly_engine = _sqlite_engine(self._url, readonly=True)
+            self._separate_readonly = True
+        else:
+            self._separate_readonly = False
+            self._readonly_engine = self._engine.execution_options(**readonly_options)
         try:
             _upgrade_to_head(self._engine, self._readonly_engine)
         except errors.StoreError:
-            self._engine.dispose()
+            self.dispose()
             raise
         except SQLAlchemyError as err:
-            self._engine.dispose()
+            self.dispose()
             repositories.raise_as_flowdesk_error(err)
 
     @property
@@ -142,16 +162,26 @@ class Store:
             ConcurrencyConflict: An optimistic lock was lost; nothing was saved.
         """
         engine = self._readonly_engine if readonly else self._engine
-        with Session(engine, autoflush=False, expire_on_commit=False) as session:
-            try:
-                yield UnitOfWork(session)
-                session.commit()
-            except SQLAlchemyError as err:
-                session.rollback()
-                repositories.raise_as_flowdesk_error(err)
-            except BaseException:
-                session.rollback()
-                raise
+        try:
+            connection = engine.connect()
+        except SQLAlchemyError as err:
+            repositories.raise_as_flowdesk_error(err)
+        transaction = repositories.Transaction(connection)
+        try:
+            uow = UnitOfWork(transaction)
+            yield uow
+            transaction.close_session()
+            connection.commit()
+        except SQLAlchemyError as err:
+            _roll_back(transaction)
+            repositories.raise_as_flowdesk_error(err)
+        except BaseException:
+            _roll_back(transaction)
+            raise
+        finally:
+            connection.close()
+        for callback in uow._after_commit:
+            callback()
 
     def dispose(self) -> None:
         """Close every pooled connection.
@@ -160,6 +190,16 @@ class Store:
         (`sqlite://`) lives in its one connection, so disposing of it loses its content.
         """
         self._engine.dispose()
+        if self._separate_readonly:
+            self._readonly_engine.dispose()
+
+
+def _roll_back(transaction: repositories.Transaction) -> None:
+    # A failed rollback (the connection is gone) must not hide the error that caused it;
+    # closing the connection then discards it from the pool.
+    with contextlib.suppress(SQLAlchemyError):
+        transaction.close_session()
+        transaction.connection.rollback()
 
 
 def alembic_config(connection: Connection | None = None, *, url: str | None = None) -> Config:
@@ -194,8 +234,14 @@ def _normalise_url(url: str) -> URL:
     return parsed
 
 
-def _sqlite_engine(url: URL) -> Engine:
-    in_memory = url.database in (None, "", ":memory:")
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def _sqlite_engine(url: URL, *, readonly: bool = False) -> Engine:
+    """An engine for a SQLite database; `readonly`: for a file, one whose connections are
+    always `query_only` and begin deferred transactions (read-only units of work)."""
+    in_memory = _in_memory(url)
     if in_memory:
         # One connection for the process: every Session sees the same in-memory database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -214,12 +260,21 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             if not in_memory:
                 _enable_wal(cursor)
+            if readonly:
+                cursor.execute("PRAGMA query_only=ON")
         finally:
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(_READONLY):
+        # On the driver's connection: SQLAlchemy's statement machinery costs more than BEGIN.
+        driver: Any = connection.connection.driver_connection
+        if readonly:
+            driver.execute("BEGIN DEFERRED")
+        elif not in_memory:
+            driver.execute("BEGIN IMMEDIATE")
+        elif connection.get_execution_options().get(_READONLY):
+            # In memory, readers and writers share the one connection: switch it each time.
             connection.exec_driver_sql("PRAGMA query_only=ON")
             connection.exec_driver_sql("BEGIN DEFERRED")
         else:

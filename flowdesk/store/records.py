@@ -57,7 +57,7 @@ class InstanceRow:
     business_key: str | None
     state: str
     variables: dict[str, Any]
-    workflow_state: str | None
+    workflow_state: str | None  # also None where not read (`InstanceRepository.list`, `summary`)
     serializer_version: str
     lock_version: int
     started_at: datetime

@@ -816,3 +816,22 @@ def test_subscriptions__list_filters_and_delete(store, started_instance):
         uow.subscriptions.delete_for_definition(started_instance.definition_id)
         assert ids() == []
         uow.subscriptions.delete_for_instance("i-1")  # nothing left: no error
+
+
+def test_instances__lists_and_summaries_leave_the_serialized_workflow_out(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        definition = add_definition(uow)
+        uow.instances.add(instance_row(definition, workflow_state="x" * 100_000))
+    with store.unit_of_work(readonly=True) as uow:
+        (listed,) = uow.instances.list(process_key="order_review")
+        summary = uow.instances.summary("i-1")
+        full = uow.instances.get("i-1")
+    assert listed.workflow_state is None and summary.workflow_state is None
+    assert full.workflow_state == "x" * 100_000
+    assert dataclasses.replace(listed, workflow_state=full.workflow_state) == full
+    assert dataclasses.replace(summary, workflow_state=full.workflow_state) == full
+
+
+def test_instances__summary_of_an_unknown_instance_is_not_found(store: Store) -> None:
+    with store.unit_of_work(readonly=True) as uow, pytest.raises(NotFound):
+        uow.instances.summary("no-such-instance")

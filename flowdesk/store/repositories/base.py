@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Connection, Table, delete
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
@@ -52,11 +52,51 @@ def _store_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
-class _Repository:
-    """Holds the unit of work's session."""
+class Transaction:
+    """One unit of work's database connection, and an ORM session on it made on first use.
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    The statements of a step (the hot path) run on the connection directly: creating and
+    closing a `Session` for every unit of work cost more than the statements of a read. The
+    session, for the ORM queries of the other calls, joins the connection's transaction; it
+    never commits or closes it.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            if not self.connection.in_transaction():
+                self.connection.begin()  # the session must join it, not own it
+            self._session = Session(
+                bind=self.connection,
+                autoflush=False,
+                expire_on_commit=False,
+                join_transaction_mode="rollback_only",
+            )
+        return self._session
+
+    def close_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+class _Repository:
+    """Works inside one unit of work's transaction."""
+
+    def __init__(self, transaction: Transaction) -> None:
+        self._transaction = transaction
+
+    @property
+    def _session(self) -> Session:
+        return self._transaction.session
+
+    @property
+    def _connection(self) -> Connection:
+        return self._transaction.connection
 
 
 def _first(session: Session, stmt: Any) -> Any:

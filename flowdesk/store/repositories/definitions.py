@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, bindparam, func, insert, select
 
 from flowdesk import errors
 from flowdesk.store import models, records
@@ -16,7 +16,9 @@ from flowdesk.store.repositories.base import (
     _Repository,
     _returning,
     _store_errors,
+    _table,
 )
+from flowdesk.store.repositories.driver_statements import DriverStatement
 
 
 class DefinitionRepository(_Repository):
@@ -122,6 +124,13 @@ class DefinitionRepository(_Repository):
         return None if model is None else _definition_row(model)
 
     @_store_errors
+    def latest_id(self, kind: str, key: str) -> int | None:
+        """The id of the highest version of (kind, key), or None; reads no model text (a start
+        takes the rest from the engine's cache of deployed versions, which never change)."""
+        found = _LATEST_ID.rows(self._connection, {"kind": kind, "key": key})
+        return int(found[0]["id"]) if found else None
+
+    @_store_errors
     def find_version(self, kind: str, key: str, version: int) -> records.DefinitionRow | None:
         """Return one version of (kind, key), or None."""
         stmt = select(models.Definition).where(
@@ -178,3 +187,12 @@ def _definition_row(model: models.Definition) -> records.DefinitionRow:
         xml=model.xml,
         deployed_at=model.deployed_at,
     )
+
+
+_DEFINITIONS = _table(models.Definition)
+_LATEST_ID = DriverStatement(
+    select(_DEFINITIONS.c.id)
+    .where(_DEFINITIONS.c.kind == bindparam("kind"), _DEFINITIONS.c.key == bindparam("key"))
+    .order_by(_DEFINITIONS.c.version.desc())
+    .limit(1)
+)

@@ -17,6 +17,7 @@ from flowdesk.store.repositories.base import (
     _returning,
     _store_errors,
 )
+from flowdesk.store.repositories.driver_statements import DriverStatement
 
 
 class HistoryRepository(_Repository):
@@ -85,7 +86,7 @@ class HistoryRepository(_Repository):
             for event in events
         ]
         if rows:
-            self._session.connection().execute(_INSERT_HISTORY, rows)
+            _INSERT_HISTORY.run_many(self._connection, rows)
 
     @_store_errors
     def list(
@@ -155,4 +156,4 @@ def _history_row(model: models.HistoryEntry) -> records.HistoryRow:
 
 # -- Core statements of the hot path (why Core, not the ORM: see `base`) ----------------------
 
-_INSERT_HISTORY = insert(_HISTORY)
+_INSERT_HISTORY = DriverStatement(insert(_HISTORY))

@@ -9,8 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
-    Update,
     and_,
     bindparam,
     func,
@@ -23,17 +21,17 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.exc import DBAPIError
 
 from flowdesk import errors
-from flowdesk.store import models, records
+from flowdesk.store import records
 from flowdesk.store.repositories.base import (
     _IN_BATCH,
     _INSTANCES,
-    _all,
+    Transaction,
     _check_fields,
-    _equal,
     _fields,
     _Repository,
     _store_errors,
 )
+from flowdesk.store.repositories.driver_statements import DriverStatement
 
 VariableValue = str | int | float | bool
 
@@ -50,6 +48,12 @@ class InstanceRepository(_Repository):
         "lock_version",
     }
 
+    def __init__(self, transaction: Transaction) -> None:
+        super().__init__(transaction)
+        # The rows this unit of work wrote, as written: nobody else can change them before it
+        # ends (SQLite has one writer; PostgreSQL holds an updated row's lock until commit).
+        self._written: dict[str, records.InstanceRow] = {}
+
     @_store_errors
     def add(self, row: records.InstanceRow) -> None:
         """Insert a new instance.
@@ -57,7 +61,18 @@ class InstanceRepository(_Repository):
         Raises:
             StoreError: The database failed, e.g. the id exists or the definition does not.
         """
-        self._session.execute(insert(models.Instance).values(**_fields(row)))
+        _INSERT_INSTANCE.run_many(self._connection, [_fields(row)])
+
+    def saved(self, id: str) -> records.InstanceRow:
+        """The instance as this unit of work last saved it (`update`), without reading it
+        again; read like `get` when this unit of work has not saved it.
+
+        Raises:
+            NotFound: No instance has this id.
+            StoreError: The database failed.
+        """
+        row = self._written.get(id)
+        return row if row is not None else self.summary(id)
 
     @_store_errors
     def get(self, id: str) -> records.InstanceRow:
@@ -75,8 +90,8 @@ class InstanceRepository(_Repository):
     @_store_errors
     def find(self, id: str) -> records.InstanceRow | None:
         """Return the instance with this id, or None."""
-        found = self._session.connection().execute(_FIND_INSTANCE, {"id": id}).first()
-        return None if found is None else _instance_from(found)
+        found = _FIND_INSTANCE.rows(self._connection, {"id": id})
+        return _instance_from(found[0]) if found else None
 
     @_store_errors
     def variables_of(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
@@ -86,12 +101,18 @@ class InstanceRepository(_Repository):
         `_IN_BATCH` ids.
         """
         wanted = sorted(set(ids))
+        if len(wanted) == 1:  # a task list of one instance: the step's own read
+            return {
+                row["id"]: row["variables"]
+                for row in _VARIABLES_OF_ONE.rows(self._connection, {"id": wanted[0]})
+            }
         found: dict[str, dict[str, Any]] = {}
+        connection = self._connection
         for first in range(0, len(wanted), _IN_BATCH):
-            stmt = select(models.Instance.id, models.Instance.variables).where(
-                models.Instance.id.in_(wanted[first : first + _IN_BATCH])
+            batch = {"ids": wanted[first : first + _IN_BATCH]}
+            found.update(
+                (id, variables) for id, variables in connection.execute(_VARIABLES_OF, batch)
             )
-            found.update((id, variables) for id, variables in self._session.execute(stmt))
         return found
 
     @_store_errors
@@ -108,6 +129,9 @@ class InstanceRepository(_Repository):
     ) -> builtins.list[records.InstanceRow]:
         """Return instances matching every filter given, oldest first (started_at, then id).
 
+        The rows leave out the serialized workflow (`workflow_state` is None): a list never
+        reads it. `get` reads one instance with it.
+
         Args:
             variables: Only instances where each of these variables holds this value, of the
                 same JSON type (the text "1" is not the number 1).
@@ -116,20 +140,35 @@ class InstanceRepository(_Repository):
             TypeError: A variable value is not a string, number or boolean.
             ValueError: A variable name holds a double quote.
         """
-        stmt = _equal(
-            select(models.Instance),
-            models.Instance,
-            process_key=process_key,
-            state=state,
-            business_key=business_key,
-            definition_id=definition_id,
-            parent_instance_id=parent_instance_id,
+        filters = {
+            "process_key": process_key,
+            "state": state,
+            "business_key": business_key,
+            "definition_id": definition_id,
+            "parent_instance_id": parent_instance_id,
+        }
+        stmt = _SUMMARIES.where(
+            *(_INSTANCES.c[name] == value for name, value in filters.items() if value is not None)
         )
-        postgresql = self._session.get_bind().dialect.name == "postgresql"
+        postgresql = self._connection.dialect.name == "postgresql"
         for name, value in (variables or {}).items():
             stmt = stmt.where(_variable_equals(name, value, postgresql=postgresql))
-        stmt = stmt.order_by(models.Instance.started_at, models.Instance.id).limit(limit)
-        return [_instance_row(m) for m in _all(self._session, stmt)]
+        stmt = stmt.order_by(_INSTANCES.c.started_at, _INSTANCES.c.id).limit(limit)
+        return [_summary_from(row._mapping) for row in self._connection.execute(stmt)]
+
+    @_store_errors
+    def summary(self, id: str) -> records.InstanceRow:
+        """The instance without its serialized workflow (`workflow_state` None), for callers
+        that need its keys, state or variables only.
+
+        Raises:
+            NotFound: No instance has this id.
+            StoreError: The database failed.
+        """
+        found = _FIND_SUMMARY.rows(self._connection, {"id": id})
+        if not found:
+            raise errors.NotFound("instance", id)
+        return _summary_from(found[0])
 
     @_store_errors
     def update(self, id: str, *, expected_lock_version: int, **changes: Any) -> records.InstanceRow:
@@ -159,7 +198,8 @@ class InstanceRepository(_Repository):
         params.update(instance_id=id, expected_lock_version=expected_lock_version)
         try:
             stmt = _update_instance(tuple(sorted(changes)))
-            saved = self._session.connection().execute(stmt, params).first()
+            found = stmt.rows(self._connection, params)
+            saved = found[0] if found else None
         except DBAPIError as err:
             if getattr(err.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
                 raise errors.ConcurrencyConflict(id) from err
@@ -168,43 +208,38 @@ class InstanceRepository(_Repository):
             if self.find(id) is None:
                 raise errors.NotFound("instance", id)
             raise errors.ConcurrencyConflict(id)
-        return _instance_from(saved)
-
-
-def _instance_row(model: models.Instance) -> records.InstanceRow:
-    return records.InstanceRow(
-        id=model.id,
-        definition_id=model.definition_id,
-        process_key=model.process_key,
-        version=model.version,
-        business_key=model.business_key,
-        state=model.state,
-        variables=model.variables,
-        workflow_state=model.workflow_state,
-        serializer_version=model.serializer_version,
-        lock_version=model.lock_version,
-        started_at=model.started_at,
-        ended_at=model.ended_at,
-        incident=model.incident,
-        parent_instance_id=model.parent_instance_id,
-        parent_task_ref=model.parent_task_ref,
-    )
+        row = self._written[id] = _instance_from(saved)
+        return row
 
 
 # -- Core statements of the hot path (why Core, not the ORM: see `base`) ----------------------
 
 _INSTANCE_FIELDS = tuple(f.name for f in dataclasses.fields(records.InstanceRow))
 
-_FIND_INSTANCE = select(_INSTANCES).where(_INSTANCES.c.id == bindparam("id"))
+_FIND_INSTANCE = DriverStatement(select(_INSTANCES).where(_INSTANCES.c.id == bindparam("id")))
+
+_INSERT_INSTANCE = DriverStatement(insert(_INSTANCES))
+
+# Every column but the serialized workflow: what lists and summaries read.
+_SUMMARIES = select(*(c for c in _INSTANCES.c if c.key != "workflow_state"))
+_FIND_SUMMARY = DriverStatement(_SUMMARIES.where(_INSTANCES.c.id == bindparam("id")))
+
+_VARIABLES_OF_ONE = DriverStatement(
+    select(_INSTANCES.c.id, _INSTANCES.c.variables).where(_INSTANCES.c.id == bindparam("id"))
+)
+
+_VARIABLES_OF = select(_INSTANCES.c.id, _INSTANCES.c.variables).where(
+    _INSTANCES.c.id.in_(bindparam("ids", expanding=True))
+)
 
 # `InstanceRepository.update` statements by the fields they change: built once each (a step
 # changes the same few), since building one costs more than running it.
-_INSTANCE_UPDATES: dict[tuple[str, ...], Update] = {}
+_INSTANCE_UPDATES: dict[tuple[str, ...], DriverStatement] = {}
 
 
-def _update_instance(fields: tuple[str, ...]) -> Update:
-    stmt = _INSTANCE_UPDATES.get(fields)
-    if stmt is None:
+def _update_instance(fields: tuple[str, ...]) -> DriverStatement:
+    found = _INSTANCE_UPDATES.get(fields)
+    if found is None:
         values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in fields}
         values["lock_version"] = _INSTANCES.c.lock_version + 1
         stmt = (
@@ -216,12 +251,18 @@ def _update_instance(fields: tuple[str, ...]) -> Update:
             .values(values)
             .returning(*_INSTANCES.c)
         )
-        _INSTANCE_UPDATES[fields] = stmt
-    return stmt
+        found = _INSTANCE_UPDATES[fields] = DriverStatement(stmt)
+    return found
 
 
-def _instance_from(row: Row[Any]) -> records.InstanceRow:
-    values = row._mapping
+def _summary_from(values: Mapping[Any, Any]) -> records.InstanceRow:
+    return records.InstanceRow(
+        **{name: values[name] for name in _INSTANCE_FIELDS if name != "workflow_state"},
+        workflow_state=None,
+    )
+
+
+def _instance_from(values: Mapping[Any, Any]) -> records.InstanceRow:
     return records.InstanceRow(**{name: values[name] for name in _INSTANCE_FIELDS})
 
 
@@ -237,7 +278,7 @@ def _variable_equals(name: str, value: VariableValue, *, postgresql: bool) -> Co
     """Whether an instance's variable `name` holds `value`, as a JSON value of its type."""
     if not isinstance(value, str | int | float | bool):
         raise TypeError(f"variable filter {name!r}: {value!r} is not a string, number or boolean")
-    column = models.Instance.variables
+    column = _INSTANCES.c.variables
     if postgresql:  # JSONB containment compares type and value, and can use a GIN index
         return type_coerce(column, pg.JSONB).contains({name: value})
     if '"' in name:

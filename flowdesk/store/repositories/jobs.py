@@ -164,7 +164,7 @@ class JobRepository(_Repository):
             .order_by(models.Job.due_at, models.Job.id)
             .limit(limit)
         )
-        if self._session.get_bind().dialect.name == "postgresql":
+        if self._connection.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         ids = builtins.list(self._session.scalars(due))
         if not ids:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, insert, select, update
 
-from flowdesk.store import models, records
+from flowdesk.store import records
 from flowdesk.store.repositories.base import _CANDIDATES, _INSTANCES, _TASKS
+from flowdesk.store.repositories.driver_statements import DriverStatement
 
 _GROUP = "group"
 _USER = "user"
@@ -22,50 +23,23 @@ def _has_candidate(kind: str, values: Collection[str]) -> ColumnElement[bool]:
     index once and then each task by its key. SQLite would run a correlated `EXISTS` once per
     task that the other conditions leave.
     """
-    return models.UserTask.id.in_(_candidate_task_ids(kind, values))
+    return _TASKS.c.id.in_(_candidate_task_ids(kind, values))
 
 
-def _candidate_task_ids(kind: str, values: Collection[str]) -> Select[str]:
+def _candidate_task_ids(kind: str, values: Collection[str]) -> Select[tuple[str]]:
     """The ids of the tasks that name one of these candidates of this kind."""
-    value = models.TaskCandidate.value
+    value = _CANDIDATES.c.value
     chosen = sorted(set(values))
     # An empty IN matches nothing, as an empty `candidate_groups` must.
     matches = value == chosen[0] if len(chosen) == 1 else value.in_(chosen)
-    return select(models.TaskCandidate.task_id).where(models.TaskCandidate.kind == kind, matches)
-
-
-def _task_row(
-    model: models.UserTask, *, process_key: str, business_key: str | None
-) -> records.UserTaskRow:
-    return records.UserTaskRow(
-        id=model.id,
-        instance_id=model.instance_id,
-        element_id=model.element_id,
-        name=model.name,
-        state=model.state,
-        assignee=model.assignee,
-        candidate_groups=tuple(c.value for c in model.candidates if c.kind == _GROUP),
-        candidate_users=tuple(c.value for c in model.candidates if c.kind == _USER),
-        form_key=model.form_key,
-        form_fields=model.form_fields,
-        documentation=model.documentation,
-        due=model.due,
-        priority=model.priority,
-        created_at=model.created_at,
-        claimed_at=model.claimed_at,
-        completed_at=model.completed_at,
-        completed_by=model.completed_by,
-        properties=model.properties,
-        process_key=process_key,
-        business_key=business_key,
-    )
+    return select(_CANDIDATES.c.task_id).where(_CANDIDATES.c.kind == kind, matches)
 
 
 # -- Core statements of the hot path (why Core, not the ORM: see `base`) ----------------------
 
 # The task, its instance's keys and its candidates in one statement: one result row per
 # candidate (or one with NULLs for a task without candidates).
-_FIND_TASK = (
+_FIND_TASK_SELECT = (
     select(
         _TASKS,
         _INSTANCES.c.process_key.label("instance_process_key"),
@@ -81,10 +55,11 @@ _FIND_TASK = (
     .where(_TASKS.c.id == bindparam("id"))
     .order_by(_CANDIDATES.c.kind, _CANDIDATES.c.value)
 )
+_FIND_TASK = DriverStatement(_FIND_TASK_SELECT)
 # PostgreSQL locks the task row only (not its instance, not the candidates).
-_FIND_TASK_FOR_UPDATE = _FIND_TASK.with_for_update(of=_TASKS)
+_FIND_TASK_FOR_UPDATE = DriverStatement(_FIND_TASK_SELECT.with_for_update(of=_TASKS))
 
-_CLOSE_TASK = (
+_CLOSE_TASK = DriverStatement(
     update(_TASKS)
     .where(_TASKS.c.id == bindparam("task_id"))
     .values(
@@ -92,7 +67,7 @@ _CLOSE_TASK = (
     )
 )
 
-_OPEN_TASKS_OF = (
+_OPEN_TASKS_OF = DriverStatement(
     select(_TASKS.c.id, _TASKS.c.element_id)
     .where(
         _TASKS.c.instance_id == bindparam("instance_id"),
@@ -102,8 +77,28 @@ _OPEN_TASKS_OF = (
 )
 
 
-_INSERT_TASK = insert(_TASKS)
-_INSERT_CANDIDATE = insert(_CANDIDATES)
+# `UserTaskRepository.list`: the tasks with their instance's keys (filters and paging are
+# added per call), then the candidates of the page's tasks in one more statement.
+_LIST_TASKS = select(
+    _TASKS,
+    _INSTANCES.c.process_key.label("instance_process_key"),
+    _INSTANCES.c.business_key.label("instance_business_key"),
+).select_from(_TASKS.join(_INSTANCES, _INSTANCES.c.id == _TASKS.c.instance_id))
+
+_CANDIDATES_OF = (
+    select(_CANDIDATES.c.task_id, _CANDIDATES.c.kind, _CANDIDATES.c.value)
+    .where(_CANDIDATES.c.task_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_CANDIDATES.c.task_id, _CANDIDATES.c.kind, _CANDIDATES.c.value)
+)
+
+_CANDIDATES_OF_ONE = DriverStatement(
+    select(_CANDIDATES.c.task_id, _CANDIDATES.c.kind, _CANDIDATES.c.value)
+    .where(_CANDIDATES.c.task_id == bindparam("id"))
+    .order_by(_CANDIDATES.c.kind, _CANDIDATES.c.value)
+)
+
+_INSERT_TASK = DriverStatement(insert(_TASKS))
+_INSERT_CANDIDATE = DriverStatement(insert(_CANDIDATES))
 
 
 def _candidates(kind: str, values: Iterable[str]) -> builtins.list[tuple[str, str]]:
@@ -111,12 +106,19 @@ def _candidates(kind: str, values: Iterable[str]) -> builtins.list[tuple[str, st
     return [(kind, value) for value in sorted(set(values))]
 
 
-def _task_from(rows: Sequence[Row[Any]]) -> records.UserTaskRow | None:
+def _task_from(rows: Sequence[Mapping[str, Any]]) -> records.UserTaskRow | None:
     """The task of `_FIND_TASK`'s result rows, or None when there are none."""
     if not rows:
         return None
-    first = rows[0]._mapping
-    candidates = [(r.candidate_kind, r.candidate_value) for r in rows if r.candidate_kind]
+    candidates = [(r["candidate_kind"], r["candidate_value"]) for r in rows if r["candidate_kind"]]
+    return _task_record(rows[0], candidates)
+
+
+def _task_record(
+    first: Mapping[Any, Any], candidates: Sequence[tuple[str, str]]
+) -> records.UserTaskRow:
+    """A task row from its columns (and its instance's keys, labelled as in `_FIND_TASK`)
+    and its (kind, value) candidates, sorted."""
     return records.UserTaskRow(
         id=first["id"],
         instance_id=first["instance_id"],

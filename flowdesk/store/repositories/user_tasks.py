@@ -4,37 +4,42 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, select, union_all, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Select, bindparam, delete, select, union_all, update
 
 from flowdesk import errors
 from flowdesk.store import models, records
 from flowdesk.store.repositories.base import (
     _IN_BATCH,
+    _INSTANCES,
+    _TASKS,
     _check_fields,
     _fields,
     _Repository,
     _rowcount,
     _store_errors,
 )
+from flowdesk.store.repositories.driver_statements import DriverStatement
 from flowdesk.store.repositories.user_task_statements import (
+    _CANDIDATES_OF,
+    _CANDIDATES_OF_ONE,
     _CLOSE_TASK,
     _FIND_TASK,
     _FIND_TASK_FOR_UPDATE,
     _GROUP,
     _INSERT_CANDIDATE,
     _INSERT_TASK,
+    _LIST_TASKS,
     _OPEN_TASKS_OF,
     _USER,
     _candidate_task_ids,
     _candidates,
     _has_candidate,
     _task_from,
-    _task_row,
+    _task_record,
 )
 
 
@@ -61,7 +66,7 @@ class UserTaskRepository(_Repository):
         values = _fields(row)
         for name in ("candidate_groups", "candidate_users", "process_key", "business_key"):
             del values[name]
-        self._session.connection().execute(_INSERT_TASK, values)
+        _INSERT_TASK.run_many(self._connection, [values])
         groups, users = row.candidate_groups, row.candidate_users
         self._add_candidates(row.id, *_candidates(_GROUP, groups), *_candidates(_USER, users))
 
@@ -81,7 +86,7 @@ class UserTaskRepository(_Repository):
     @_store_errors
     def find(self, id: str) -> records.UserTaskRow | None:
         """Return the task with this id, in any state, or None."""
-        return _task_from(self._session.connection().execute(_FIND_TASK, {"id": id}).all())
+        return _task_from(_FIND_TASK.rows(self._connection, {"id": id}))
 
     @_store_errors
     def list(
@@ -120,29 +125,49 @@ class UserTaskRepository(_Repository):
             limit: At most this many.
             offset: Skip this many first (with the order above, pages do not overlap).
         """
+        plain = {
+            "state": state,
+            "instance_id": instance_id,
+            "assignee": assignee,
+            "element_id": element_id,
+            "process_key": process_key,
+            "business_key": business_key,
+        }
+        given = {name: value for name, value in plain.items() if value is not None}
+        if (
+            candidate_group is None
+            and candidate_groups is None
+            and candidate_user is None
+            and limit is None
+            and not offset
+        ):
+            # The common lists (an instance's open tasks, a user's): one statement per
+            # combination of filters, built once and run on the driver.
+            rows = _plain_list(tuple(sorted(given))).rows(self._connection, given)
+            return self._with_candidates(rows)
         where: builtins.list[ColumnElement[bool]] = []
         if state is not None:
-            where.append(models.UserTask.state == state)
+            where.append(_TASKS.c.state == state)
         if instance_id is not None:
-            where.append(models.UserTask.instance_id == instance_id)
+            where.append(_TASKS.c.instance_id == instance_id)
         if assignee is not None:
-            where.append(models.UserTask.assignee == assignee)
+            where.append(_TASKS.c.assignee == assignee)
         if element_id is not None:
-            where.append(models.UserTask.element_id == element_id)
+            where.append(_TASKS.c.element_id == element_id)
         if process_key is not None:
-            where.append(models.Instance.process_key == process_key)
+            where.append(_INSTANCES.c.process_key == process_key)
         if business_key is not None:
-            where.append(models.Instance.business_key == business_key)
+            where.append(_INSTANCES.c.business_key == business_key)
         if candidate_group is not None:
             where.append(_has_candidate(_GROUP, [candidate_group]))
-        offered: builtins.list[Select[str]] = []
+        offered: builtins.list[Select[tuple[str]]] = []
         if candidate_user is not None:
             offered.append(_candidate_task_ids(_USER, [candidate_user]))
         if candidate_groups is not None:
             offered.append(_candidate_task_ids(_GROUP, candidate_groups))
         if offered:
             # One index seek per branch, not an OR that a planner may turn into a scan.
-            where.append(models.UserTask.id.in_(union_all(*offered)))
+            where.append(_TASKS.c.id.in_(union_all(*offered)))
         return self._select(*where, limit=limit, offset=offset)
 
     @_store_errors
@@ -230,7 +255,7 @@ class UserTaskRepository(_Repository):
             StoreError: The database failed.
         """
         stmt = _FIND_TASK_FOR_UPDATE if self._is_postgresql() else _FIND_TASK
-        row = _task_from(self._session.connection().execute(stmt, {"id": id}).all())
+        row = _task_from(stmt.rows(self._connection, {"id": id}))
         if row is None:
             raise errors.NotFound("task", id)
         return row
@@ -245,20 +270,18 @@ class UserTaskRepository(_Repository):
             NotFound: No task has this id.
             StoreError: The database failed.
         """
-        result = self._session.connection().execute(
-            _CLOSE_TASK, {"task_id": id, "new_state": state, "at": at, "by": by}
-        )
-        if _rowcount(result) == 0:
+        params = {"task_id": id, "new_state": state, "at": at, "by": by}
+        if _CLOSE_TASK.count(self._connection, params) == 0:
             raise errors.NotFound("task", id)
 
     @_store_errors
     def open_element_ids(self, instance_id: str) -> dict[str, str]:
         """The open tasks of an instance, oldest first: task id -> element id."""
-        rows = self._session.connection().execute(_OPEN_TASKS_OF, {"instance_id": instance_id})
-        return {task_id: element_id for task_id, element_id in rows}
+        rows = _OPEN_TASKS_OF.rows(self._connection, {"instance_id": instance_id})
+        return {row["id"]: row["element_id"] for row in rows}
 
     def _is_postgresql(self) -> bool:
-        return self._session.get_bind().dialect.name == "postgresql"
+        return self._connection.dialect.name == "postgresql"
 
     @_store_errors
     def reassign(self, from_user: str, to_user: str) -> int:
@@ -328,29 +351,63 @@ class UserTaskRepository(_Repository):
                 if task_id not in already
             ]
             if rows:
-                self._session.connection().execute(_INSERT_CANDIDATE, rows)
+                _INSERT_CANDIDATE.run_many(self._connection, rows)
         return len(held.union(offered))
 
     def _add_candidates(self, task_id: str, *candidates: tuple[str, str]) -> None:
         """Insert (kind, value) candidates of a task, all in one statement."""
         rows = [{"task_id": task_id, "kind": kind, "value": value} for kind, value in candidates]
         if rows:
-            self._session.connection().execute(_INSERT_CANDIDATE, rows)
+            _INSERT_CANDIDATE.run_many(self._connection, rows)
 
     def _select(
         self, *where: ColumnElement[bool], limit: int | None, offset: int = 0
     ) -> builtins.list[records.UserTaskRow]:
+        # Core, not the ORM: building ORM objects cost more than the query (see `base`).
+        connection = self._connection
         stmt = (
-            select(models.UserTask, models.Instance.process_key, models.Instance.business_key)
-            .join(models.Instance, models.Instance.id == models.UserTask.instance_id)
-            .where(*where)
-            .options(selectinload(models.UserTask.candidates))
-            .order_by(models.UserTask.created_at, models.UserTask.id)
+            _LIST_TASKS.where(*where)
+            .order_by(_TASKS.c.created_at, _TASKS.c.id)
             .limit(limit)
             .offset(offset or None)
         )
-        result = self._session.execute(stmt, execution_options={"populate_existing": True})
-        return [
-            _task_row(task, process_key=process_key, business_key=business_key)
-            for task, process_key, business_key in result
-        ]
+        return self._with_candidates([row._mapping for row in connection.execute(stmt)])
+
+    def _with_candidates(
+        self, tasks: Sequence[Mapping[Any, Any]]
+    ) -> builtins.list[records.UserTaskRow]:
+        """Task rows from `_LIST_TASKS` columns, with their candidates read in one statement
+        per `_IN_BATCH` tasks."""
+        ids = [task["id"] for task in tasks]
+        candidates: dict[str, builtins.list[tuple[str, str]]] = {id: [] for id in ids}
+        if len(ids) == 1:
+            for row in _CANDIDATES_OF_ONE.rows(self._connection, {"id": ids[0]}):
+                candidates[row["task_id"]].append((row["kind"], row["value"]))
+        else:
+            for first in range(0, len(ids), _IN_BATCH):
+                batch = {"ids": ids[first : first + _IN_BATCH]}
+                for task_id, kind, value in self._connection.execute(_CANDIDATES_OF, batch):
+                    candidates[task_id].append((kind, value))
+        return [_task_record(task, candidates[task["id"]]) for task in tasks]
+
+
+# `list` with equality filters only, by the names of the filters given: each built once.
+_PLAIN_LISTS: dict[tuple[str, ...], DriverStatement] = {}
+_PLAIN_COLUMNS = {
+    "state": _TASKS.c.state,
+    "instance_id": _TASKS.c.instance_id,
+    "assignee": _TASKS.c.assignee,
+    "element_id": _TASKS.c.element_id,
+    "process_key": _INSTANCES.c.process_key,
+    "business_key": _INSTANCES.c.business_key,
+}
+
+
+def _plain_list(names: tuple[str, ...]) -> DriverStatement:
+    found = _PLAIN_LISTS.get(names)
+    if found is None:
+        stmt = _LIST_TASKS.where(
+            *(_PLAIN_COLUMNS[name] == bindparam(name) for name in names)
+        ).order_by(_TASKS.c.created_at, _TASKS.c.id)
+        found = _PLAIN_LISTS[names] = DriverStatement(stmt)
+    return found
