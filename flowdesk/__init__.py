@@ -19,6 +19,7 @@ from flowdesk._records import (
     Task,
     Wait,
 )
+from flowdesk.engine.script_limits import ScriptLimits
 from flowdesk.errors import (
     BpmnError,
     BpmnValidationError,
@@ -36,6 +37,7 @@ from flowdesk.errors import (
     NotAuthorized,
     NotFound,
     Problem,
+    ScriptLimitError,
     StartEventError,
     StoreError,
     TaskStateError,
@@ -83,6 +85,8 @@ __all__ = [
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessReport",
+    "ScriptLimitError",
+    "ScriptLimits",
     "ServiceCall",
     "StartEventError",
     "StepStatistics",

@@ -29,6 +29,7 @@ from flowdesk._records import (
     Task,
     Wait,
 )
+from flowdesk.engine import script_limits as _limits
 from flowdesk.engine import timers
 from flowdesk.engine.dmn.service import DecisionService
 from flowdesk.engine.execution import EngineContext
@@ -61,6 +62,10 @@ class Engine:
         clock: Returns the current time (timezone-aware); tests pass one they can move.
         handlers: The handler registry to use; a new one when None.
         load_entry_points: Whether to run the `flowdesk.handlers` entry points.
+        script_limits: CPU time, elapsed time and memory each script or expression of a
+            model may use (Python, JUEL, FEEL, JavaScript); `ScriptLimits()` when None (2 s
+            of CPU, 4 s elapsed, 128 MiB). Going over makes the step an incident (see
+            docs/limits.md).
 
     Raises:
         StoreError: The database cannot be reached or migrated.
@@ -74,12 +79,14 @@ class Engine:
         clock: Callable[[], datetime] | None = None,
         handlers: HandlerRegistry | None = None,
         load_entry_points: bool = True,
+        script_limits: _limits.ScriptLimits | None = None,
     ) -> None:
         self.url = url or os.environ.get("FLOWDESK_DB") or DEFAULT_URL
         self.handlers = handlers or HandlerRegistry()
         if load_entry_points:
             self.handlers.load_entry_points()
         self._clock = clock or timers.system_clock
+        self.script_limits = script_limits or _limits.DEFAULT_LIMITS
         try:
             self._store = Store(self.url)
         except ValueError as err:  # an unsupported URL scheme or driver
@@ -410,7 +417,7 @@ class Engine:
         Returns:
             How many jobs ran to completion; failed runs are retried later (see docs/jobs.md).
         """
-        with timers.using_clock(self._clock):
+        with timers.using_clock(self._clock), _limits.using(self.script_limits):
             return self._jobs.run_due_jobs(self._store.unit_of_work, limit=limit, lease=lease)
 
     def jobs(self, *, instance_id: str | None = None) -> list[Job]:
@@ -528,12 +535,20 @@ class Engine:
 
     def _read(self, action: Callable[[UnitOfWork], T]) -> T:
         # Read-only units of work do not queue behind SQLite's single writer.
-        with timers.using_clock(self._clock), self._store.unit_of_work(readonly=True) as uow:
+        with (
+            timers.using_clock(self._clock),
+            _limits.using(self.script_limits),
+            self._store.unit_of_work(readonly=True) as uow,
+        ):
             return action(uow)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[UnitOfWork]:
-        with timers.using_clock(self._clock), self._store.unit_of_work() as uow:
+        with (
+            timers.using_clock(self._clock),
+            _limits.using(self.script_limits),
+            self._store.unit_of_work() as uow,
+        ):
             yield uow
 
 

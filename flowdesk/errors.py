@@ -4,6 +4,7 @@
 FlowdeskError
 ├── BpmnValidationError      BPMN/DMN rejected at deploy (file, line, element_id)
 ├── ExpressionError          JUEL/Python that cannot be translated, or is not allowed
+│   └── ScriptLimitError     a script or expression went over its CPU-time or memory limit
 ├── NotFound                 (also a LookupError) definition / instance / task / decision
 ├── NotAuthorized            the user may not act on this task (user, task_id)
 ├── FormValidationError      completion data fails the form (errors: field -> message)
@@ -73,6 +74,19 @@ class ExpressionError(FlowdeskError):
         self.expression = expression
         self.reason = reason
         self.element_id = element_id
+
+
+class ScriptLimitError(ExpressionError):
+    """A script or expression went over its `ScriptLimits`; `kind` is "time" or "memory".
+
+    Like any failing script, it makes the step an incident, which `retry` runs again.
+    """
+
+    def __init__(
+        self, expression: str, reason: str, *, kind: str, element_id: str | None = None
+    ) -> None:
+        super().__init__(expression, reason, element_id=element_id)
+        self.kind = kind
 
 
 class NotFound(FlowdeskError, LookupError):
