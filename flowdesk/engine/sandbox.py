@@ -142,7 +142,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
 
         The script changes `context` in place. Afterwards the sandbox removes `__builtins__`,
         every callable, every module and every injected global from it, so only data is left
-        (a failed script also leaves whatever it assigned before the failure).
+        (a failed script also leaves whatever it assigned before the failure, except one
+        stopped at a `ScriptLimits` limit: the names it bound are restored).
 
         Args:
             script: Python statements. Common indentation from the XML is removed.
@@ -164,12 +165,17 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
             # Spiff raises here too (check_for_overwrite): the injected value would overwrite
             # the variable, and the clean-up below would then delete it.
             raise ExpressionError(script, f"task data uses names the sandbox reserves: {clashes}")
+        # What a script stopped at a limit assigned is dropped (a memory bomb's list would
+        # otherwise be saved with the incident); only new names and rebindings are undone.
+        before = dict(context)
         context.update(injected)
         try:
             _run(code, context, ticks)
         except (BpmnError, FlowdeskError):
             raise
         except script_limits.LimitExceeded as over:
+            context.clear()
+            context.update(before)
             raise _limit_error(script, over, None) from None
         except Exception as err:
             raise _runtime_error(script, err, None) from err

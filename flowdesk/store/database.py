@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,7 +79,8 @@ class Store:
         url: A SQLAlchemy URL. `sqlite:///path/flowdesk.db` for a file, `sqlite://` for an
             in-memory database shared by the whole process (tests, demos),
             `postgresql+psycopg://user@host/db` for PostgreSQL; a bare `postgresql://` means
-            psycopg 3.
+            psycopg 3. Every kind may be used from several threads; on an in-memory database
+            their units of work run one at a time (it has one connection).
 
     Raises:
         ValueError: The URL is malformed, or names another database or driver.
@@ -89,7 +91,12 @@ class Store:
     def __init__(self, url: str) -> None:
         self._url = _normalise_url(url)
         backend, driver = self._url.get_backend_name(), self._url.get_driver_name()
+        # An in-memory SQLite database lives in one connection that every thread shares, and
+        # one connection holds one transaction: its units of work take turns.
+        self._one_at_a_time: threading.RLock | None = None
         if (backend, driver) == ("sqlite", "pysqlite"):
+            if self._url.database in (None, "", ":memory:"):
+                self._one_at_a_time = threading.RLock()
             self._engine = _sqlite_engine(self._url)
         elif (backend, driver) == ("postgresql", "psycopg"):
             # pre_ping: a long-running worker survives a database restart.
@@ -142,7 +149,10 @@ class Store:
             ConcurrencyConflict: An optimistic lock was lost; nothing was saved.
         """
         engine = self._readonly_engine if readonly else self._engine
-        with Session(engine, autoflush=False, expire_on_commit=False) as session:
+        with (
+            self._one_at_a_time or contextlib.nullcontext(),
+            Session(engine, autoflush=False, expire_on_commit=False) as session,
+        ):
             try:
                 yield UnitOfWork(session)
                 session.commit()

@@ -166,3 +166,13 @@ def test_limits_must_be_positive_and_elapsed_at_least_cpu() -> None:
         ScriptLimits(cpu_seconds=0)
     with pytest.raises(ValueError):
         ScriptLimits(cpu_seconds=5, wall_seconds=1)
+
+
+def test_a_script_stopped_at_a_limit_leaves_the_variables_as_they_were() -> None:
+    context: dict[str, Any] = {"kept": 1}
+    with script_limits.using(TIGHT), pytest.raises(ScriptLimitError):
+        sandbox.SandboxEnvironment().execute(
+            "kept = 2\nhuge = []\nwhile True:\n    huge.append('y' * 1000)", context
+        )
+
+    assert context == {"kept": 1}
