@@ -251,8 +251,10 @@ class Engine:
 
         `variables` keeps the instances where each named variable holds the given value, of
         the same JSON type (Camunda's `variableValueEquals`): `{"customer_id": "C-1"}`.
+        `state` is "running", "completed", "terminated" or "incident"; "all" or None for any.
 
         Raises:
+            InvalidArgument: `state` is none of those (the message lists them).
             TypeError: A variable value is not a string, number or boolean.
             ValueError: A variable name holds a double quote.
         """
@@ -305,11 +307,12 @@ class Engine:
                 user's groups (as Camunda's `taskCandidateUser`).
             key: Only tasks of instances of this process.
             business_key: Only tasks of instances with this business key.
-            state: "open", "completed" or "cancelled"; None for any state.
+            state: "open", "completed" or "cancelled"; "all" or None for any state.
             limit: At most this many tasks; None for all.
             offset: Skip this many first.
 
         Raises:
+            InvalidArgument: `state` is none of those (the message lists them).
             ValueError: `limit` or `offset` is negative.
         """
         if limit is not None and limit < 0:

@@ -111,13 +111,14 @@ class Store:
             readonly_options["postgresql_readonly"] = True
         self._readonly_engine = self._engine.execution_options(**readonly_options)
         try:
-            _upgrade_to_head(self._engine, self._readonly_engine)
+            with self._naming_errors():
+                try:
+                    _upgrade_to_head(self._engine, self._readonly_engine)
+                except SQLAlchemyError as err:
+                    repositories.raise_as_flowdesk_error(err)
         except errors.StoreError:
             self._engine.dispose()
             raise
-        except SQLAlchemyError as err:
-            self._engine.dispose()
-            repositories.raise_as_flowdesk_error(err)
 
     @property
     def dialect(self) -> str:
@@ -132,6 +133,28 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({self._url.render_as_string(hide_password=True)!r})"
 
+    @property
+    def name(self) -> str:
+        """The database as errors name it: a SQLite file's absolute path, "SQLite in
+        memory", or the URL with its password hidden."""
+        if self._url.get_backend_name() == "sqlite":
+            database = self._url.database
+            if database in (None, "", ":memory:"):
+                return "SQLite in memory"
+            return str(Path(str(database)).resolve())
+        return self._url.render_as_string(hide_password=True)
+
+    @contextlib.contextmanager
+    def _naming_errors(self) -> Iterator[None]:
+        """`StoreError`s raised inside end with the database's name (see `name`)."""
+        try:
+            yield
+        except errors.StoreError as err:
+            if err.database is not None:
+                raise
+            named = errors.StoreError(str(err), database=self.name)
+            raise named.with_traceback(err.__traceback__) from err.__cause__
+
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
         """Run one transaction: commit on normal exit, roll back on any exception.
@@ -145,11 +168,13 @@ class Store:
             The repositories of this transaction.
 
         Raises:
-            StoreError: The database failed, including at commit.
+            StoreError: The database failed, including at commit; the message names the
+                database (`name`).
             ConcurrencyConflict: An optimistic lock was lost; nothing was saved.
         """
         engine = self._readonly_engine if readonly else self._engine
         with (
+            self._naming_errors(),
             self._one_at_a_time or contextlib.nullcontext(),
             Session(engine, autoflush=False, expire_on_commit=False) as session,
         ):
