@@ -17,8 +17,9 @@ How each language is bounded:
   time, and once the CPU time or the elapsed time is over its limit every further tick raises
   (a script cannot catch its way out). Every 10 ms of wall time the tick also reads the
   process's resident memory (Linux `/proc/self/statm`) and stops the evaluation once it has
-  grown by more than the memory limit since the evaluation began. An expression with no loop,
-  function or comprehension runs no tick at all and costs nothing extra.
+  grown by more than the memory limit since the first reading, 10 ms into the evaluation.
+  An expression with no loop, function or comprehension runs no tick at all and costs
+  nothing extra.
 - Single operations that would allocate a lot at once, before any tick could run, are checked
   before they run (`guarded_mul` and its siblings): sequence repetition (`'x' * n`,
   `[0] * n`), `**`/`pow` and `<<` on integers, `list`/`tuple`/`set`/`sorted`/`bytes` of
@@ -221,7 +222,10 @@ class Budget:
     def _start(self, now: float) -> None:
         self._started = True
         self._cpu_start = time.thread_time()
-        self._memory_start = resident_bytes()
+        # Memory is first read at the first memory check: reading it costs about 10 us, more
+        # than a short script with a loop takes, and what is allocated before then is small
+        # (10 ms) or refused by the single-allocation checks.
+        self._memory_start = -1
         self._wall_end = now + self._limits.wall_seconds
         self._next_clock = now + self._limits.cpu_seconds
         self._next_memory = now + _MEMORY_PERIOD_SECONDS
@@ -238,7 +242,10 @@ class Budget:
                 self._trip(LimitExceeded("time", time_reason(limits)))
             self._next_clock = min(now + (limits.cpu_seconds - used), self._wall_end)
         if now >= self._next_memory:
-            if resident_bytes() - self._memory_start > limits.memory_bytes:
+            resident = resident_bytes()
+            if self._memory_start < 0:
+                self._memory_start = resident
+            elif resident - self._memory_start > limits.memory_bytes:
                 self._trip(LimitExceeded("memory", memory_reason(limits)))
             self._next_memory = now + _MEMORY_PERIOD_SECONDS
 

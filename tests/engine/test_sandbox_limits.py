@@ -147,6 +147,10 @@ def test_expressions_stop_too() -> None:
         sandbox.evaluate("any(x < 0 for x in range(10**12))", {})
     with script_limits.using(TIGHT), pytest.raises(ScriptLimitError):
         sandbox.evaluate("len(items * 10**9) > 0", {"items": [1, 2, 3]})
+    # JUEL has no loops and no repetition; its String.replace is size-checked like Python's.
+    with script_limits.using(TIGHT), pytest.raises(ScriptLimitError):
+        sandbox.evaluate('${s.replace("", t)}', {"s": "a" * 1000, "t": "y" * 100_000})
+    assert sandbox.evaluate('${s.replace("b", "xy")}', {"s": "abc"}) == "axyc"
 
 
 def test_feel_ranges_and_powers_are_bounded() -> None:
