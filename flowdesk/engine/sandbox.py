@@ -160,7 +160,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         _require_text(script)
         code, ticks = _compile(textwrap.dedent(script), "exec", script, None)
         injected = {**self.globals, **(external_context or {}), **_RESERVED_GLOBALS}
-        clashes = sorted((set(injected) | {_TICK}).intersection(context))
+        clashes = sorted(set(injected).intersection(context))
+        if _TICK in context:
+            clashes.append(_TICK)
         if clashes:
             # Spiff raises here too (check_for_overwrite): the injected value would overwrite
             # the variable, and the clean-up below would then delete it.
@@ -629,8 +631,11 @@ def _run(code: types.CodeType, namespace: dict[str, Any], ticks: bool) -> Any:
         return eval(code, namespace)
     budget = script_limits.Budget(script_limits.current())
     namespace[_TICK] = budget.tick
-    with script_limits.accounting(budget):
+    token = script_limits.start_accounting(budget)
+    try:
         return eval(code, namespace)
+    finally:
+        script_limits.stop_accounting(token)
 
 
 def _limit_error(

@@ -177,6 +177,7 @@ class Budget:
         "_started",
         "_tripped",
         "_wall_end",
+        "_wall_start",
         "tick",
     )
 
@@ -189,6 +190,7 @@ class Budget:
         self._next_clock = 0.0
         self._next_memory = 0.0
         self._wall_end = 0.0
+        self._wall_start = 0.0
         # When the next tick must do more than read the clock; 0 makes the first tick start
         # the clocks, -inf makes every tick raise. A one-item list the closure can read fast.
         self._next = [0.0]
@@ -220,34 +222,43 @@ class Budget:
         self._next[0] = min(self._next_clock, self._next_memory)
 
     def _start(self, now: float) -> None:
+        # Neither the thread's CPU clock nor the resident memory is read yet: each is a system
+        # call (the CPU clock took up to 100 us on a busy virtual machine), more than a short
+        # loop costs. Both are first read at the first check, 10 ms in; the CPU time before
+        # then is counted as the whole 10 ms, and what is allocated before then is small or
+        # refused by the single-allocation checks.
         self._started = True
-        self._cpu_start = time.thread_time()
-        # Memory is first read at the first memory check: reading it costs about 10 us, more
-        # than a short script with a loop takes, and what is allocated before then is small
-        # (10 ms) or refused by the single-allocation checks.
+        self._wall_start = now
+        self._cpu_start = -1.0
         self._memory_start = -1
         self._wall_end = now + self._limits.wall_seconds
         self._next_clock = now + self._limits.cpu_seconds
         self._next_memory = now + _MEMORY_PERIOD_SECONDS
 
+    def _cpu_used(self, now: float) -> float:
+        if self._cpu_start < 0:
+            self._cpu_start = time.thread_time() - (now - self._wall_start)
+        return time.thread_time() - self._cpu_start
+
     def _check(self, now: float) -> None:
         limits = self._limits
         if now >= self._wall_end:
             self._trip(LimitExceeded("time", time_reason(limits, wall=True)))
-        if now >= self._next_clock:
-            # CPU time never runs ahead of wall time, so the thread clock (a system call) is
-            # read only once the wall clock says the limit could have been reached.
-            used = time.thread_time() - self._cpu_start
-            if used >= limits.cpu_seconds:
-                self._trip(LimitExceeded("time", time_reason(limits)))
-            self._next_clock = min(now + (limits.cpu_seconds - used), self._wall_end)
         if now >= self._next_memory:
             resident = resident_bytes()
             if self._memory_start < 0:
                 self._memory_start = resident
+                self._cpu_used(now)  # the CPU clock's first reading, too
             elif resident - self._memory_start > limits.memory_bytes:
                 self._trip(LimitExceeded("memory", memory_reason(limits)))
             self._next_memory = now + _MEMORY_PERIOD_SECONDS
+        if now >= self._next_clock:
+            # CPU time never runs ahead of wall time, so the thread clock is read only once
+            # the wall clock says the limit could have been reached.
+            used = self._cpu_used(now)
+            if used >= limits.cpu_seconds:
+                self._trip(LimitExceeded("time", time_reason(limits)))
+            self._next_clock = min(now + (limits.cpu_seconds - used), self._wall_end)
 
     def _trip(self, exceeded: LimitExceeded) -> None:
         self._tripped = exceeded
@@ -475,14 +486,20 @@ def _current_tick() -> Callable[[], bool]:
     return tick if tick is not None else Budget(_current.get()).tick
 
 
-@contextlib.contextmanager
-def accounting(budget: Budget) -> Iterator[None]:
-    """Make `budget` the one large ranges tick for, inside the block."""
-    token = _tick_of_thread.set(budget.tick)
-    try:
-        yield
-    finally:
-        _tick_of_thread.reset(token)
+AccountingToken = contextvars.Token[Callable[[], bool] | None]
+
+
+def start_accounting(budget: Budget) -> AccountingToken:
+    """Make `budget` the one large ranges tick for, until `stop_accounting(token)`.
+
+    Two calls rather than a context manager: this runs for every evaluation that ticks.
+    """
+    return _tick_of_thread.set(budget.tick)
+
+
+def stop_accounting(token: AccountingToken) -> None:
+    """Undo the `start_accounting` that returned `token`."""
+    _tick_of_thread.reset(token)
 
 
 def limited_range(*args: Any) -> Any:
