@@ -29,6 +29,7 @@ from flowdesk._records import (
     Task,
     Wait,
 )
+from flowdesk.engine import script_limits as _limits
 from flowdesk.engine import timers
 from flowdesk.engine.dmn.service import DecisionService
 from flowdesk.engine.execution import EngineContext
@@ -61,6 +62,10 @@ class Engine:
         clock: Returns the current time (timezone-aware); tests pass one they can move.
         handlers: The handler registry to use; a new one when None.
         load_entry_points: Whether to run the `flowdesk.handlers` entry points.
+        script_limits: CPU time, elapsed time and memory each script or expression of a
+            model may use (Python, JUEL, FEEL, JavaScript); `ScriptLimits()` when None (2 s
+            of CPU, 4 s elapsed, 128 MiB). Going over makes the step an incident (see
+            docs/limits.md).
 
     Raises:
         StoreError: The database cannot be reached or migrated.
@@ -74,12 +79,14 @@ class Engine:
         clock: Callable[[], datetime] | None = None,
         handlers: HandlerRegistry | None = None,
         load_entry_points: bool = True,
+        script_limits: _limits.ScriptLimits | None = None,
     ) -> None:
         self.url = url or os.environ.get("FLOWDESK_DB") or DEFAULT_URL
         self.handlers = handlers or HandlerRegistry()
         if load_entry_points:
             self.handlers.load_entry_points()
         self._clock = clock or timers.system_clock
+        self.script_limits = script_limits or _limits.DEFAULT_LIMITS
         try:
             self._store = Store(self.url)
         except ValueError as err:  # an unsupported URL scheme or driver
@@ -244,8 +251,10 @@ class Engine:
 
         `variables` keeps the instances where each named variable holds the given value, of
         the same JSON type (Camunda's `variableValueEquals`): `{"customer_id": "C-1"}`.
+        `state` is "running", "completed", "terminated" or "incident"; "all" or None for any.
 
         Raises:
+            InvalidArgument: `state` is none of those (the message lists them).
             TypeError: A variable value is not a string, number or boolean.
             ValueError: A variable name holds a double quote.
         """
@@ -298,11 +307,12 @@ class Engine:
                 user's groups (as Camunda's `taskCandidateUser`).
             key: Only tasks of instances of this process.
             business_key: Only tasks of instances with this business key.
-            state: "open", "completed" or "cancelled"; None for any state.
+            state: "open", "completed" or "cancelled"; "all" or None for any state.
             limit: At most this many tasks; None for all.
             offset: Skip this many first.
 
         Raises:
+            InvalidArgument: `state` is none of those (the message lists them).
             ValueError: `limit` or `offset` is negative.
         """
         if limit is not None and limit < 0:
@@ -409,7 +419,7 @@ class Engine:
         Returns:
             How many jobs ran to completion; failed runs are retried later (see docs/jobs.md).
         """
-        with timers.using_clock(self._clock):
+        with timers.using_clock(self._clock), _limits.using(self.script_limits):
             return self._jobs.run_due_jobs(self._store.unit_of_work, limit=limit, lease=lease)
 
     def jobs(self, *, instance_id: str | None = None) -> list[Job]:
@@ -527,12 +537,20 @@ class Engine:
 
     def _read(self, action: Callable[[UnitOfWork], T]) -> T:
         # Read-only units of work do not queue behind SQLite's single writer.
-        with timers.using_clock(self._clock), self._store.unit_of_work(readonly=True) as uow:
+        with (
+            timers.using_clock(self._clock),
+            _limits.using(self.script_limits),
+            self._store.unit_of_work(readonly=True) as uow,
+        ):
             return action(uow)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[UnitOfWork]:
-        with timers.using_clock(self._clock), self._store.unit_of_work() as uow:
+        with (
+            timers.using_clock(self._clock),
+            _limits.using(self.script_limits),
+            self._store.unit_of_work() as uow,
+        ):
             yield uow
 
 

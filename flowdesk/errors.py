@@ -4,6 +4,7 @@
 FlowdeskError
 ├── BpmnValidationError      BPMN/DMN rejected at deploy (file, line, element_id)
 ├── ExpressionError          JUEL/Python that cannot be translated, or is not allowed
+│   └── ScriptLimitError     a script or expression went over its CPU-time or memory limit
 ├── NotFound                 (also a LookupError) definition / instance / task / decision
 ├── NotAuthorized            the user may not act on this task (user, task_id)
 ├── FormValidationError      completion data fails the form (errors: field -> message)
@@ -14,7 +15,8 @@ FlowdeskError
 ├── StartEventError          `start` cannot tell which start event of the process to begin at
 ├── HandlerError             a handler failed (original on __cause__)
 ├── DecisionError            a DMN decision failed while evaluated (decision_id, element_id)
-└── StoreError               database failure (SQLAlchemy error on __cause__)
+├── InvalidArgument          (also a ValueError) an argument flowdesk cannot take
+└── StoreError               database failure, naming the database (SQLAlchemy error on __cause__)
 ```
 
 `BpmnError` is not an error of flowdesk's: a service-task handler raises it to throw a BPMN
@@ -73,6 +75,19 @@ class ExpressionError(FlowdeskError):
         self.expression = expression
         self.reason = reason
         self.element_id = element_id
+
+
+class ScriptLimitError(ExpressionError):
+    """A script or expression went over its `ScriptLimits`; `kind` is "time" or "memory".
+
+    Like any failing script, it makes the step an incident, which `retry` runs again.
+    """
+
+    def __init__(
+        self, expression: str, reason: str, *, kind: str, element_id: str | None = None
+    ) -> None:
+        super().__init__(expression, reason, element_id=element_id)
+        self.kind = kind
 
 
 class NotFound(FlowdeskError, LookupError):
@@ -163,7 +178,22 @@ class HandlerError(FlowdeskError):
 
 
 class StoreError(FlowdeskError):
-    """The database failed; the SQLAlchemy error is on `__cause__`."""
+    """The database failed; the SQLAlchemy error is on `__cause__`.
+
+    `database` names the database (a SQLite file's path, or the URL without its password)
+    and the message ends with it, or None where it is not known.
+    """
+
+    def __init__(self, message: str, *, database: str | None = None) -> None:
+        super().__init__(message if database is None else f"{message} (database: {database})")
+        self.database = database
+
+
+class InvalidArgument(FlowdeskError, ValueError):
+    """An argument of a public call that flowdesk cannot take; nothing was stored.
+
+    Also a `ValueError`, so code written against the plain Python errors still catches it.
+    """
 
 
 class MissingHandlerWarning(UserWarning):

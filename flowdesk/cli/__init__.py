@@ -18,7 +18,7 @@ from flowdesk.cli.demo_command import demo
 from flowdesk.cli.history_commands import documents, history, report
 from flowdesk.cli.job_commands import jobs, worker
 from flowdesk.cli.options import DEFAULT_DB, EXIT_ERROR, EXIT_USAGE, Settings
-from flowdesk.cli.output import _print_error, format_table, to_jsonable
+from flowdesk.cli.output import _print_error, _print_error_json, format_table, to_jsonable
 from flowdesk.cli.parsing import parse_groups, parse_value, parse_variables
 from flowdesk.cli.repository_commands import definitions, deploy, validate
 from flowdesk.cli.runtime_commands import (
@@ -48,23 +48,41 @@ __all__ = [
 
 
 class _FlowdeskGroup(click.Group):
-    """A group that prints flowdesk errors as one line and exits 1, never with a traceback."""
+    """A group that prints flowdesk errors as one line and exits 1, never with a traceback.
+
+    With --json, errors (flowdesk's, and usage errors found once the command runs) are one
+    JSON object on stderr instead (see `output.error_json`).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except flowdesk.FlowdeskError as err:
-            _print_error(err)
+            if _json_wanted(ctx):
+                _print_error_json(err, EXIT_ERROR)
+            else:
+                _print_error(err)
             ctx.exit(EXIT_ERROR)
+        except click.ClickException as err:
+            if not _json_wanted(ctx):
+                raise
+            _print_error_json(err, err.exit_code)
+            ctx.exit(err.exit_code)
+
+
+def _json_wanted(ctx: click.Context) -> bool:
+    return isinstance(ctx.obj, Settings) and ctx.obj.json
 
 
 EPILOG = """\b
 Exit codes:
   0  success
   1  flowdesk refused the command: unknown task/instance/process, not authorized,
-     form data invalid, invalid BPMN, database failure ... (printed as "error: ...");
+     form data invalid, invalid BPMN, database failure ... (printed as "error: ...", or
+     with --json as {"error": {"type": ..., "message": ..., ...}} on stderr);
      also `validate` when a file has problems, and `retry` when the step fails again
-  2  the command line is malformed (unknown option, bad --var, missing --user for claim)
+  2  the command line is malformed (unknown option, bad --var, missing --user for claim,
+     neither --user nor --as-system for complete)
 
 \b
 Times are printed in UTC. Environment: FLOWDESK_DB, FLOWDESK_USER,

@@ -65,6 +65,30 @@ def _print_error(err: flowdesk.FlowdeskError) -> None:
         click.echo(f"  {extra}", err=True)
 
 
+def error_json(err: flowdesk.FlowdeskError | click.ClickException, exit_code: int) -> Any:
+    """An error as --json prints it: `{"error": {"type", "message", "exit_code", ...}}`.
+
+    A flowdesk error adds its public attributes (`kind` and `ident` of `NotFound`, `problems`
+    of `BpmnValidationError` with file, line, element and message, `errors` of
+    `FormValidationError`, ...); a usage error has the type "UsageError".
+    """
+    if isinstance(err, flowdesk.FlowdeskError):
+        message = str(err)
+        details = {k: v for k, v in vars(err).items() if not k.startswith("_")}
+    else:
+        message = err.format_message()
+        details = {}
+    body = {"type": type(err).__name__, "message": message, "exit_code": exit_code, **details}
+    return {"error": to_jsonable(body)}
+
+
+def _print_error_json(err: flowdesk.FlowdeskError | click.ClickException, exit_code: int) -> None:
+    click.echo(
+        json.dumps(error_json(err, exit_code), indent=2, ensure_ascii=False, default=str),
+        err=True,
+    )
+
+
 def _print_definitions(found: Sequence[flowdesk.ProcessDefinition]) -> None:
     click.echo(
         format_table(

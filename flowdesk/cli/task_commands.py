@@ -119,8 +119,14 @@ def reassign(settings: Settings, from_user: str, to_user: str) -> None:
 @click.option(
     "--user",
     metavar="NAME",
-    help="Who completes it (default: the global --user); with no user at all, the call is a "
-    "trusted system call that skips the assignee/candidate check.",
+    help="Who completes it (default: the global --user). The user must be the task's "
+    "assignee or, with none, a candidate.",
+)
+@click.option(
+    "--as-system",
+    is_flag=True,
+    help="Complete it as a trusted system call, with no user and no assignee/candidate check "
+    "(instead of --user).",
 )
 @click.option(
     "--interactive", "-i", is_flag=True, help="Prompt for each form field not given by --var."
@@ -132,6 +138,7 @@ def complete(
     var: tuple[str, ...],
     vars_json: str | None,
     user: str | None,
+    as_system: bool,
     interactive: bool,
 ) -> None:
     """Complete a task with its form data.
@@ -139,7 +146,20 @@ def complete(
     Completes the open task TASK_ID and runs its instance to the next wait state.
     Form fields given by --var are passed as text and converted by the engine by the
     field's type (long, boolean, date, enum), as Camunda's REST API does.
+
+    It acts as --user (or the global --user / FLOWDESK_USER), who must be allowed to
+    complete the task; --as-system completes it without that check, as the system.
     """
+    completer = settings.acting_user(user)
+    if as_system and completer is not None:
+        raise click.UsageError(
+            "give either --user (or the global --user / FLOWDESK_USER) or --as-system, not both"
+        )
+    if not as_system and completer is None:
+        raise click.UsageError(
+            "complete needs --user (or the global --user / FLOWDESK_USER), or --as-system to "
+            "complete the task as the system without the assignee/candidate check"
+        )
     engine = settings.engine()
     task = engine.task(task_id)
     form_ids = {form_field.id for form_field in task.form_fields}
@@ -148,12 +168,11 @@ def complete(
         if task.state != "open":
             raise flowdesk.TaskStateError(task.id, f"it is {task.state}")
         data.update(_prompt_form(task, given=data, err=settings.json))
-    completer = settings.acting_user(user)
     instance = engine.complete(task_id, data, user=completer)
     if settings.json:
         _print_json(instance)
         return
-    who = f" as {completer}" if completer else ""
+    who = f" as {completer}" if completer else " as the system"
     click.echo(
         f"Completed task {task.id} ({task.name}){who}; instance {instance.id} is {instance.state}."
     )

@@ -151,4 +151,3 @@ def _nodes_to_split(root: Any) -> list[tuple[Any, Any, list[Any]]]:
 
 def _is_conditional(flow: Any) -> bool:
     return flow.find(f"{_BPMN}conditionExpression") is not None
-

@@ -28,7 +28,7 @@ from lxml import etree
 
 from flowdesk.engine import sandbox
 from flowdesk.engine.dmn import evaluation, feel, functions
-from flowdesk.errors import ExpressionError
+from flowdesk.errors import ExpressionError, ScriptLimitError
 
 LANGUAGE = "feel"
 """The script format / expression language name (compared lower-cased, as Camunda does)."""
@@ -160,6 +160,8 @@ def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
     context = {feel.VARIABLES: variables, **feel.HELPERS}
     try:
         value = sandbox.evaluate(source, context)
+    except ScriptLimitError as err:
+        raise ScriptLimitError(text, err.reason, kind=err.kind) from err
     except ExpressionError as err:
         cause = err.__cause__
         reason = str(cause) if isinstance(cause, functions.FeelError) else err.reason

@@ -101,4 +101,3 @@ def _off_the_flow(node: Any) -> bool:
         etree.QName(node).localname == "boundaryEvent"
         and node.find(f"{_BPMN}compensateEventDefinition") is not None
     )
-

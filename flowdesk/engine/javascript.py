@@ -36,8 +36,9 @@ result.
 What the sandbox prevents: QuickJS as built by `quickjs-ng` has no `require`, `process`,
 `std`/`os` modules, `load`, `fetch`, `Java`/`Packages` or `console`; static `import`
 statements do not parse in a script, and dynamic `import()` finds no module loader. Each
-evaluation has a CPU-time limit (`TIME_LIMIT_SECONDS`) and a heap limit
-(`MEMORY_LIMIT_BYTES`); going over either fails the evaluation within about the limit. What it
+evaluation has a CPU-time limit and a heap limit, the `Engine`'s `ScriptLimits`
+(`cpu_seconds`, `memory_bytes`; QuickJS measures the process's CPU time with `clock()`);
+going over either fails the evaluation with a `ScriptLimitError` within about the limit. What it
 does not prevent: reading the clock (`new Date()`) or `Math.random()`. What Camunda allows and
 flowdesk cannot: Java classes (`java.util.Date`, `Java.type(...)`), Spin's `S()`/`JSON()`, and
 `load()` of external files; a script using them fails with a `ReferenceError` naming them.
@@ -54,7 +55,8 @@ from typing import Any
 
 import quickjs  # type: ignore[import-untyped]  # quickjs-ng ships no type hints
 
-from flowdesk.errors import ExpressionError
+from flowdesk.engine import script_limits
+from flowdesk.errors import ExpressionError, ScriptLimitError
 
 LANGUAGES: frozenset[str] = frozenset(
     {"javascript", "ecmascript", "js", "graal.js", "graal-js", "nashorn"}
@@ -65,12 +67,6 @@ Camunda lower-cases `scriptFormat`/`language`, maps `javascript` and `ecmascript
 (or Nashorn), and asks the JSR-223 `ScriptEngineManager` for any other name; GraalJS and
 Nashorn register `js`, `graal.js`, `graal-js` and `nashorn` in lower case.
 """
-
-TIME_LIMIT_SECONDS: float = 1.0
-"""CPU seconds one evaluation may use. Module-level, as `Engine` has no settings for it."""
-
-MEMORY_LIMIT_BYTES: int = 64 * 1024 * 1024
-"""Heap one evaluation may allocate (the QuickJS runtime's whole heap)."""
 
 _STACK_LIMIT_BYTES = 512 * 1024
 # The text that marks a parsed script or condition as JavaScript (see `mark`). A comment, so
@@ -252,6 +248,9 @@ def run(
     try:
         answer = context.get("__flowdesk_run__")(payload, source)
     except quickjs.JSException as err:
+        over = _limit_exceeded(str(err))
+        if over is not None:
+            raise ScriptLimitError(source, over[1], kind=over[0], element_id=element_id) from err
         raise ExpressionError(source, _reason(str(err)), element_id=element_id) from err
     except quickjs.StackOverflow as err:
         raise ExpressionError(
@@ -335,9 +334,10 @@ def unmark(text: str) -> str:
 
 
 def _context() -> quickjs.Context:
+    limits = script_limits.current()
     context = quickjs.Context()
-    context.set_time_limit(TIME_LIMIT_SECONDS)
-    context.set_memory_limit(MEMORY_LIMIT_BYTES)
+    context.set_time_limit(limits.cpu_seconds)
+    context.set_memory_limit(limits.memory_bytes)
     context.set_max_stack_size(_STACK_LIMIT_BYTES)
     context.eval(_RUNTIME)
     return context
@@ -355,14 +355,24 @@ def _json_default(value: Any) -> Any:
 _STACK_LINE = re.compile(r"<input>:(\d+)(?::\d+)?")
 
 
+def _limit_exceeded(text: str) -> tuple[str, str] | None:
+    """("time" or "memory", reason) when QuickJS stopped a script at a limit."""
+    message = text.partition("\n")[0].strip()
+    limits = script_limits.current()
+    if message in ("InternalError: interrupted", "interrupted"):
+        return "time", script_limits.time_reason(limits)
+    if message in ("null", "InternalError: out of memory") or "out of memory" in message:
+        return "memory", script_limits.memory_reason(limits)
+    return None
+
+
 def _reason(text: str) -> str:
     """A one-line reason from QuickJS's error text and stack, with the script's line."""
     message, _, stack = text.partition("\n")
     message = message.strip()
-    if message in ("InternalError: interrupted", "interrupted"):
-        return f"ran longer than the time limit of {TIME_LIMIT_SECONDS:g} CPU seconds"
-    if message in ("null", "InternalError: out of memory") or "out of memory" in message:
-        return f"used more than the memory limit of {MEMORY_LIMIT_BYTES // (1024 * 1024)} MiB"
+    over = _limit_exceeded(text)
+    if over is not None:
+        return over[1]
     if message.startswith("RangeError: Maximum call stack size exceeded") or (
         "stack overflow" in message
     ):

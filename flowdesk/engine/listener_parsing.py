@@ -286,7 +286,7 @@ def _timeout_timer(node: Any, filename: str | None) -> list[str]:
 def _script_format(script: Any, filename: str | None) -> str:
     """The language of a listener's script (see `script_languages`), checked as deploy would
     check a script task's: a language flowdesk runs, inline, and JavaScript that parses."""
-    from flowdesk.engine import javascript, script_languages
+    from flowdesk.engine import javascript, sandbox, script_languages
 
     script_format = (script.get("scriptFormat") or "").strip()
     language = script_languages.language_of(script_format)
@@ -313,6 +313,15 @@ def _script_format(script: Any, filename: str | None) -> str:
             raise _error(
                 script, filename, f"listener script is not valid JavaScript: {err.reason}"
             ) from err
+    # What the sandbox refuses every time (imports, `_` names, `open`), refused now, as for a
+    # script task's script.
+    try:
+        if language == script_languages.PYTHON:
+            sandbox.check_script(text)
+        elif language == script_languages.JUEL:
+            sandbox.check_expression(text)
+    except ExpressionError as err:
+        raise _error(script, filename, f"listener script can never run: {err.reason}") from err
     return language
 
 

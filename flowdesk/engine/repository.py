@@ -129,9 +129,14 @@ class SpecCache:
     """Parsed specs and definition rows per deployed version, built on first use.
 
     A deployed version never changes, so its row (XML included) is read from the database once
-    per engine. SpiffWorkflow mutates specs at run time (the Camunda multi-instance task
-    rewrites its inputs), so a cached bundle belongs to one engine and is not shared across
-    threads.
+    per engine, and its specs are parsed once and then shared by every thread using the
+    engine. That is safe because nothing changes a spec after parsing: SpiffWorkflow's two
+    run-time changes are avoided (`event_scopes.wire` connects event sub-processes when the
+    version is parsed, where Spiff's `trigger_wf` would on first trigger, and flowdesk's
+    `MultiInstanceActivity` replaces the Camunda multi-instance task that rewrites its inputs),
+    and `tests/api/test_engine_threads.py` checks that running instances leaves every task
+    spec's attributes as they were. Two threads asking for a version first at the same time
+    may both parse it; the first bundle stored is the one every caller gets.
     """
 
     def __init__(self) -> None:
@@ -148,8 +153,7 @@ class SpecCache:
             return cached
         row = uow.definitions.get(definition_id)
         with self._lock:
-            self._definitions[definition_id] = row
-        return row
+            return self._definitions.setdefault(definition_id, row)
 
     def bundle(self, uow: UnitOfWork, definition: DefinitionRow) -> SpecBundle:
         with self._lock:
@@ -158,9 +162,8 @@ class SpecCache:
             return cached
         bundle = _parse_bundle(uow, definition)
         with self._lock:
-            self._bundles[definition.id] = bundle
             self._definitions.setdefault(definition.id, definition)
-        return bundle
+            return self._bundles.setdefault(definition.id, bundle)
 
     def waits(self, uow: UnitOfWork, definition: DefinitionRow) -> Waits:
         """What instances of this version can wait for (see `Waits`)."""
@@ -170,8 +173,7 @@ class SpecCache:
             return cached
         waits = _waits_of(self.bundle(uow, definition))
         with self._lock:
-            self._waits[definition.id] = waits
-        return waits
+            return self._waits.setdefault(definition.id, waits)
 
 
 class RepositoryService:

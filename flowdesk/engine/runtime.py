@@ -10,6 +10,7 @@ from flowdesk._records import ProcessInstance, Wait
 from flowdesk.engine import correlation, start_events, timers
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
+from flowdesk.engine.state_filters import state_filter
 from flowdesk.errors import InstanceStateError, NotFound
 from flowdesk.store import InstanceRow, InstanceState, UnitOfWork
 
@@ -107,7 +108,7 @@ class RuntimeService:
     ) -> list[ProcessInstance]:
         rows = uow.instances.list(
             process_key=key,
-            state=state,
+            state=state_filter(state, InstanceState, "instance"),
             business_key=business_key,
             parent_instance_id=parent_id,
             variables=variables,

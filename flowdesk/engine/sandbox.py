@@ -19,11 +19,13 @@ What the sandbox prevents:
   like the sandbox's own (`__x`, `_x_`, `juel_*`) when it parses;
 - assigning attributes of objects other than dicts and lists.
 
+- running longer or allocating more than `ScriptLimits` allow: loops, functions, lambdas and
+  comprehensions tick an evaluation's budget, and single large allocations (`'x' * 10**10`,
+  `9**9**9`, `list(range(10**10))`) are refused before they run; see `script_limits`. Going
+  over a limit is a `ScriptLimitError`, which the script cannot catch and go on.
+
 What it does not prevent:
 
-- CPU and memory exhaustion: `9**9**9`, `'x' * 10**10`, `list(range(10**10))` and
-  `while True: pass` run until they finish or the process dies. A caller that runs untrusted
-  models needs a time limit outside the process.
 - Whatever the objects it is given can do: task data and `extra_globals` are reachable, with
   all their public methods. Put only plain data and vetted functions there.
 - Reading the wall clock (`datetime.now()`) or the `random` state of the process.
@@ -47,7 +49,7 @@ import textwrap
 import traceback
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Guards import (
@@ -62,10 +64,10 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 
-from flowdesk.engine import expressions, juel_functions
+from flowdesk.engine import expressions, juel_functions, script_limits
 from flowdesk.engine.expressions.attribute_policy import AttributeRefused, check_attribute
 from flowdesk.engine.expressions.spin import SpinJsonNode
-from flowdesk.errors import BpmnError, ExpressionError, FlowdeskError
+from flowdesk.errors import BpmnError, ExpressionError, FlowdeskError, ScriptLimitError
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]  # Spiff is untyped
@@ -140,7 +142,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
 
         The script changes `context` in place. Afterwards the sandbox removes `__builtins__`,
         every callable, every module and every injected global from it, so only data is left
-        (a failed script also leaves whatever it assigned before the failure).
+        (a failed script also leaves whatever it assigned before the failure, except one
+        stopped at a `ScriptLimits` limit: the names it bound are restored).
 
         Args:
             script: Python statements. Common indentation from the XML is removed.
@@ -155,18 +158,27 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
                 fails while running, or the task data already uses a name the sandbox injects.
         """
         _require_text(script)
-        code = _compile(textwrap.dedent(script), "exec", script, None)
+        code, ticks = _compile(textwrap.dedent(script), "exec", script, None)
         injected = {**self.globals, **(external_context or {}), **_RESERVED_GLOBALS}
         clashes = sorted(set(injected).intersection(context))
+        if _TICK in context:
+            clashes.append(_TICK)
         if clashes:
             # Spiff raises here too (check_for_overwrite): the injected value would overwrite
             # the variable, and the clean-up below would then delete it.
             raise ExpressionError(script, f"task data uses names the sandbox reserves: {clashes}")
+        # What a script stopped at a limit assigned is dropped (a memory bomb's list would
+        # otherwise be saved with the incident); only new names and rebindings are undone.
+        before = dict(context)
         context.update(injected)
         try:
-            exec(code, context)
+            _run(code, context, ticks)
         except (BpmnError, FlowdeskError):
             raise
+        except script_limits.LimitExceeded as over:
+            context.clear()
+            context.update(before)
+            raise _limit_error(script, over, None) from None
         except Exception as err:
             raise _runtime_error(script, err, None) from err
         finally:
@@ -330,6 +342,8 @@ def _check_absent_builtins(source: str, original: str, element_id: str | None) -
 
 # --- guards -------------------------------------------------------------------------------
 
+_TICK = "_tick_"  # the global the compiled ticks call (see `_Policy`)
+
 
 class _SandboxViolation(Exception):
     """Raised by a guard when running code reaches for something the sandbox forbids."""
@@ -354,6 +368,14 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
         raise
 
 
+def _guarded_getattr_sized(obj: Any, name: str, *default: Any) -> Any:
+    value = _guarded_getattr(obj, name, *default)
+    if isinstance(obj, (str, bytes)):
+        # `'x'.ljust(10**10)` and friends allocate in one step; check their size first.
+        return script_limits.guard_method(obj, name, value)
+    return value
+
+
 def _guarded_getitem(obj: Any, key: Any) -> Any:
     return obj[key]
 
@@ -367,7 +389,35 @@ _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def _inplace_var(op: str, target: Any, value: Any) -> Any:
+    check = script_limits.CHECKS.get(op)
+    if check is not None:  # `items *= 10**9` allocates in one step: check the size first
+        check(target, value)
     return _INPLACE_OPERATORS[op](target, value)
+
+
+_OPERATOR_GUARDS: dict[str, Callable[..., Any]] = {
+    "_mul_": script_limits.guarded_mul,
+    "_pow_": script_limits.guarded_pow,
+    "_lshift_": script_limits.guarded_lshift,
+    "_mod_": script_limits.guarded_mod,
+    "_fmt_": script_limits.formatted,
+}
+
+
+def _real_types(classinfo: Any) -> Any:
+    if isinstance(classinfo, tuple):
+        return tuple(_real_types(item) for item in classinfo)
+    return script_limits.REAL_TYPES.get(classinfo, classinfo)
+
+
+def _isinstance(obj: Any, classinfo: Any) -> bool:
+    # `list`, `tuple`, ... are size-checking constructors in the sandbox (see
+    # script_limits.BUILTINS); `isinstance(x, list)` must still mean the type.
+    return isinstance(obj, _real_types(classinfo))
+
+
+def _issubclass(cls: Any, classinfo: Any) -> bool:
+    return issubclass(_real_types(cls), _real_types(classinfo))
 
 
 def _apply(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -388,11 +438,18 @@ _BUILTINS: dict[str, Any] = {
     "datetime": datetime.datetime,
     "date": datetime.date,
     "timedelta": datetime.timedelta,
+    **script_limits.BUILTINS,
+    "isinstance": _isinstance,
+    "issubclass": _issubclass,
+    # The size guards `_Policy` compiles calls of (see script_limits). In the builtins, not
+    # the globals: every evaluation copies the globals, and sandboxed code cannot name `_`
+    # names, so nothing but data (which is never callable) could shadow them.
+    **_OPERATOR_GUARDS,
 }
 
 _RESERVED_GLOBALS: dict[str, Any] = {
     "__builtins__": _BUILTINS,
-    "_getattr_": _guarded_getattr,
+    "_getattr_": _guarded_getattr_sized,
     "_getitem_": _guarded_getitem,
     "_getiter_": iter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
@@ -410,7 +467,7 @@ _ABSENT_BUILTINS = frozenset(
     name for name in dir(builtins) if not name.startswith("_") and name not in _BUILTINS
 ) - {"True", "False", "None", "print"}  # RestrictedPython rewrites print() itself
 
-RESERVED_NAMES: frozenset[str] = frozenset(_RESERVED_GLOBALS)
+RESERVED_NAMES: frozenset[str] = frozenset(_RESERVED_GLOBALS) | {_TICK}
 """Global names the sandbox injects; task data and `extra_globals` cannot use them."""
 
 
@@ -420,7 +477,9 @@ _FILENAMES = {"eval": "<expression>", "exec": "<script>"}
 
 
 class _Policy(RestrictingNodeTransformer):
-    """RestrictedPython's policy, with imports refused while compiling instead of at runtime."""
+    """RestrictedPython's policy, with imports refused while compiling instead of at runtime,
+    budget ticks in every loop, function, lambda and comprehension, and size guards on the
+    operators that can allocate a lot in one step (see `script_limits`)."""
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> ast.AST:
         self.error(node, "imports are not allowed")
@@ -428,8 +487,86 @@ class _Policy(RestrictingNodeTransformer):
 
     visit_ImportFrom = visit_Import
 
+    def visit_While(self, node: ast.While) -> ast.AST:
+        return _tick_first(super().visit_While(node))
 
-def _compile(source: str, mode: str, original: str, element_id: str | None) -> types.CodeType:
+    def visit_For(self, node: ast.For) -> ast.AST:
+        return _tick_first(super().visit_For(node))
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return _tick_first(super().visit_FunctionDef(node))
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        visited: Any = super().visit_Lambda(node)
+        visited.body = ast.copy_location(
+            ast.BoolOp(op=ast.And(), values=[_tick_call(visited.body), visited.body]),
+            visited.body,
+        )
+        return cast(ast.AST, visited)
+
+    def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
+        visited: Any = super().visit_comprehension(node)
+        # First, so that a filter that is always false does not skip it.
+        visited.ifs.insert(0, _tick_call(visited.iter))
+        return cast(ast.AST, visited)
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        visited: Any = super().visit_BinOp(node)
+        guard = _GUARDED_OPERATORS.get(type(visited.op))
+        if guard is None:
+            return cast(ast.AST, visited)
+        call = ast.Call(
+            func=ast.Name(guard, ast.Load()), args=[visited.left, visited.right], keywords=[]
+        )
+        return ast.fix_missing_locations(ast.copy_location(call, visited))
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        visited: Any = super().visit_FormattedValue(node)
+        if visited.format_spec is None:
+            return cast(ast.AST, visited)
+        # `f"{x:>{n}}"`: the width is known only when it runs, so format through the guard.
+        call = ast.Call(
+            func=ast.Name("_fmt_", ast.Load()),
+            args=[visited.value, ast.Constant(visited.conversion), visited.format_spec],
+            keywords=[],
+        )
+        call = ast.fix_missing_locations(ast.copy_location(call, visited))
+        return ast.copy_location(
+            ast.FormattedValue(value=call, conversion=-1, format_spec=None), visited
+        )
+
+
+_GUARDED_OPERATORS: dict[type[ast.operator], str] = {
+    ast.Mult: "_mul_",
+    ast.Pow: "_pow_",
+    ast.LShift: "_lshift_",
+    ast.Mod: "_mod_",
+}
+
+
+def _tick_call(near: ast.AST) -> ast.expr:
+    call = ast.Call(func=ast.Name(_TICK, ast.Load()), args=[], keywords=[])
+    return ast.fix_missing_locations(ast.copy_location(call, near))
+
+
+def _tick_first(node: Any) -> ast.AST:
+    """A loop or function whose body begins by ticking the budget."""
+    tick = ast.copy_location(ast.Expr(_tick_call(node)), node)
+    node.body.insert(0, tick)
+    return cast(ast.AST, node)
+
+
+def _ticks(code: types.CodeType) -> bool:
+    """Whether compiled code (or code nested in it) calls the budget tick."""
+    return _TICK in code.co_names or any(
+        isinstance(const, types.CodeType) and _ticks(const) for const in code.co_consts
+    )
+
+
+def _compile(
+    source: str, mode: str, original: str, element_id: str | None
+) -> tuple[types.CodeType, bool]:
+    """The code, and whether it ticks a budget (has loops, functions or comprehensions)."""
     try:
         return _compile_cached(source, mode)
     except _CompileFailed as err:
@@ -441,7 +578,7 @@ class _CompileFailed(Exception):
 
 
 @functools.lru_cache(maxsize=4096)
-def _compile_cached(source: str, mode: str) -> types.CodeType:
+def _compile_cached(source: str, mode: str) -> tuple[types.CodeType, bool]:
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     try:
         result = compiler(source, filename=_FILENAMES[mode], policy=_Policy)
@@ -451,7 +588,7 @@ def _compile_cached(source: str, mode: str) -> types.CodeType:
         raise _CompileFailed(f"does not compile: {err}") from err
     if result.errors or result.code is None:
         raise _CompileFailed("not allowed: " + "; ".join(result.errors))
-    return result.code
+    return result.code, _ticks(result.code)
 
 
 def _evaluate(
@@ -463,7 +600,7 @@ def _evaluate(
     element_id: str | None,
     objects: Mapping[str, Any] | None = None,
 ) -> Any:
-    code = _compile(source, "eval", original, element_id)
+    code, ticks = _compile(source, "eval", original, element_id)
     # Camunda's resolver order: functions and beans, then variables, then the context objects
     # (`execution`, `task`). Reserved names come last so that nothing replaces a guard.
     namespace = {
@@ -476,14 +613,35 @@ def _evaluate(
     }
     namespace[expressions.SCOPE_NAME] = namespace
     try:
-        value = eval(code, namespace)
+        value = _run(code, namespace, ticks)
     except (BpmnError, FlowdeskError):
         raise
+    except script_limits.LimitExceeded as over:
+        raise _limit_error(original, over, element_id) from None
     except Exception as err:
         raise _runtime_error(original, err, element_id) from err
     # A Spin node stays an expression's intermediate; as a result its JSON data is the value,
     # since process variables are JSON.
     return value.value() if isinstance(value, SpinJsonNode) else value
+
+
+def _run(code: types.CodeType, namespace: dict[str, Any], ticks: bool) -> Any:
+    """Run compiled code; code that ticks gets a fresh budget under the current limits."""
+    if not ticks:
+        return eval(code, namespace)
+    budget = script_limits.Budget(script_limits.current())
+    namespace[_TICK] = budget.tick
+    token = script_limits.start_accounting(budget)
+    try:
+        return eval(code, namespace)
+    finally:
+        script_limits.stop_accounting(token)
+
+
+def _limit_error(
+    original: str, over: script_limits.LimitExceeded, element_id: str | None
+) -> ScriptLimitError:
+    return ScriptLimitError(original, over.reason, kind=over.kind, element_id=element_id)
 
 
 def _runtime_error(original: str, err: Exception, element_id: str | None) -> ExpressionError:

@@ -8,6 +8,7 @@ from typing import Any
 from flowdesk._records import Task
 from flowdesk.engine import forms, listeners
 from flowdesk.engine.execution import EXCLUDED_USERS, EngineContext, Execution, task_record
+from flowdesk.engine.state_filters import state_filter
 from flowdesk.engine.task_rows import apply_listener_changes, listener_task
 from flowdesk.errors import (
     ConcurrencyConflict,
@@ -41,7 +42,7 @@ class TaskService:
         # As Camunda's taskCandidateUser: tasks offered to the user or to one of their groups.
         groups = self._ctx.groups_of(candidate_user) if candidate_user is not None else None
         rows = uow.tasks.list(
-            state=state,
+            state=state_filter(state, TaskState, "task"),
             instance_id=instance_id,
             assignee=assignee,
             candidate_group=candidate_group,

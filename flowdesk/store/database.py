@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,7 +34,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from flowdesk import errors
@@ -91,7 +92,8 @@ class Store:
         url: A SQLAlchemy URL. `sqlite:///path/flowdesk.db` for a file, `sqlite://` for an
             in-memory database shared by the whole process (tests, demos),
             `postgresql+psycopg://user@host/db` for PostgreSQL; a bare `postgresql://` means
-            psycopg 3.
+            psycopg 3. Every kind may be used from several threads; on an in-memory database
+            their units of work run one at a time (it has one connection).
 
     Raises:
         ValueError: The URL is malformed, or names another database or driver.
@@ -102,7 +104,12 @@ class Store:
     def __init__(self, url: str) -> None:
         self._url = _normalise_url(url)
         backend, driver = self._url.get_backend_name(), self._url.get_driver_name()
+        # An in-memory SQLite database lives in one connection that every thread shares, and
+        # one connection holds one transaction: its units of work take turns.
+        self._one_at_a_time: threading.RLock | None = None
         if (backend, driver) == ("sqlite", "pysqlite"):
+            if self._url.database in (None, "", ":memory:"):
+                self._one_at_a_time = threading.RLock()
             self._engine = _sqlite_engine(self._url)
         elif (backend, driver) == ("postgresql", "psycopg"):
             # pre_ping: a long-running worker survives a database restart.
@@ -124,13 +131,14 @@ class Store:
             self._separate_readonly = False
             self._readonly_engine = self._engine.execution_options(**readonly_options)
         try:
-            _upgrade_to_head(self._engine, self._readonly_engine)
+            with self._naming_errors():
+                try:
+                    _upgrade_to_head(self._engine, self._readonly_engine)
+                except SQLAlchemyError as err:
+                    repositories.raise_as_flowdesk_error(err)
         except errors.StoreError:
             self.dispose()
             raise
-        except SQLAlchemyError as err:
-            self.dispose()
-            repositories.raise_as_flowdesk_error(err)
 
     @property
     def dialect(self) -> str:
@@ -145,6 +153,28 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({self._url.render_as_string(hide_password=True)!r})"
 
+    @property
+    def name(self) -> str:
+        """The database as errors name it: a SQLite file's absolute path, "SQLite in
+        memory", or the URL with its password hidden."""
+        if self._url.get_backend_name() == "sqlite":
+            database = self._url.database
+            if database in (None, "", ":memory:"):
+                return "SQLite in memory"
+            return str(Path(str(database)).resolve())
+        return self._url.render_as_string(hide_password=True)
+
+    @contextlib.contextmanager
+    def _naming_errors(self) -> Iterator[None]:
+        """`StoreError`s raised inside end with the database's name (see `name`)."""
+        try:
+            yield
+        except errors.StoreError as err:
+            if err.database is not None:
+                raise
+            named = errors.StoreError(str(err), database=self.name)
+            raise named.with_traceback(err.__traceback__) from err.__cause__
+
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
         """Run one transaction: commit on normal exit, roll back on any exception.
@@ -158,28 +188,30 @@ class Store:
             The repositories of this transaction.
 
         Raises:
-            StoreError: The database failed, including at commit.
+            StoreError: The database failed, including at commit; the message names the
+                database (`name`).
             ConcurrencyConflict: An optimistic lock was lost; nothing was saved.
         """
         engine = self._readonly_engine if readonly else self._engine
-        try:
-            connection = engine.connect()
-        except SQLAlchemyError as err:
-            repositories.raise_as_flowdesk_error(err)
-        transaction = repositories.Transaction(connection)
-        try:
-            uow = UnitOfWork(transaction)
-            yield uow
-            transaction.close_session()
-            connection.commit()
-        except SQLAlchemyError as err:
-            _roll_back(transaction)
-            repositories.raise_as_flowdesk_error(err)
-        except BaseException:
-            _roll_back(transaction)
-            raise
-        finally:
-            connection.close()
+        with self._naming_errors(), self._one_at_a_time or contextlib.nullcontext():
+            try:
+                connection = engine.connect()
+            except SQLAlchemyError as err:
+                repositories.raise_as_flowdesk_error(err)
+            transaction = repositories.Transaction(connection)
+            try:
+                uow = UnitOfWork(transaction)
+                yield uow
+                transaction.close_session()
+                connection.commit()
+            except SQLAlchemyError as err:
+                _roll_back(transaction)
+                repositories.raise_as_flowdesk_error(err)
+            except BaseException:
+                _roll_back(transaction)
+                raise
+            finally:
+                connection.close()
         for callback in uow._after_commit:
             callback()
 
@@ -270,9 +302,9 @@ def _sqlite_engine(url: URL, *, readonly: bool = False) -> Engine:
         # On the driver's connection: SQLAlchemy's statement machinery costs more than BEGIN.
         driver: Any = connection.connection.driver_connection
         if readonly:
-            driver.execute("BEGIN DEFERRED")
+            _begin_on_driver(driver, "BEGIN DEFERRED")
         elif not in_memory:
-            driver.execute("BEGIN IMMEDIATE")
+            _begin_on_driver(driver, "BEGIN IMMEDIATE")
         elif connection.get_execution_options().get(_READONLY):
             # In memory, readers and writers share the one connection: switch it each time.
             connection.exec_driver_sql("PRAGMA query_only=ON")
@@ -282,6 +314,15 @@ def _sqlite_engine(url: URL, *, readonly: bool = False) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _begin_on_driver(driver: Any, statement: str) -> None:
+    """Run BEGIN on the sqlite3 connection; its error (a lock held too long) is wrapped as
+    SQLAlchemy wraps a statement's, so the unit of work turns it into `StoreError`."""
+    try:
+        driver.execute(statement)
+    except sqlite3.Error as err:
+        raise DBAPIError.instance(statement, None, err, sqlite3.Error) from err
 
 
 def _enable_wal(cursor: Any) -> None:

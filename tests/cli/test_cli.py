@@ -413,7 +413,7 @@ def test_complete__invalid_form_data_names_the_field(cli, awaiting_approval):
 
 
 def test_complete__unknown_task_is_an_error(cli):
-    result = cli("complete", "no-such-task", exit_code=1)
+    result = cli("complete", "no-such-task", "--user", "bob", exit_code=1)
     assert result.stderr.startswith("error: no ")
 
 
@@ -422,7 +422,9 @@ def test_complete__an_already_completed_task_is_an_error(cli, awaiting_approval)
     cli("complete", task["id"], "--user", "bob", "--var", "decision=reject")
     result = cli("complete", task["id"], "--user", "bob", "--var", "decision=reject", exit_code=1)
     assert result.stderr.startswith("error: ")
-    interactive = cli("complete", task["id"], "--interactive", input="approve\n", exit_code=1)
+    interactive = cli(
+        "complete", task["id"], "--as-system", "--interactive", input="approve\n", exit_code=1
+    )
     assert "Decision" not in interactive.output  # refused before prompting
 
 
@@ -449,7 +451,15 @@ def test_complete__interactive_shows_types_and_defaults(cli, write):
     cli("deploy", str(write("checklist.bpmn", CHECKLIST_BPMN)))
     instance = as_json(cli("--json", "start", "checklist"))
     task = open_task(cli, instance["id"])
-    result = cli("complete", task["id"], "-i", "--var", "counted_on=2024-05-01", input="\n\n3\n")
+    result = cli(
+        "complete",
+        task["id"],
+        "--as-system",
+        "-i",
+        "--var",
+        "counted_on=2024-05-01",
+        input="\n\n3\n",
+    )
     assert "All there? (boolean) [true]" in result.stdout
     assert "Boxes (long, required)" in result.stdout
     assert "Counted on" not in result.stdout  # given by --var, so not asked
@@ -974,3 +984,65 @@ def test_report__prints_counts_cycle_times_steps_and_gateway_shares_or_json(cli,
     assert data["bottleneck"]["element_id"] == "Task_approve"
     assert data["gateways"][0]["outcomes"] == {"Task_approve": 2}
     assert cli("report", "expense_aproval", exit_code=1).stderr.startswith("error: no process")
+
+
+def test_complete__without_a_user_needs_as_system_to_skip_the_authorization_check(
+    cli, awaiting_approval
+):
+    task = open_task(cli, awaiting_approval)
+
+    refused = cli("complete", task["id"], "--var", "decision=approve", exit_code=2)
+    assert "--as-system" in refused.stderr
+    assert open_task(cli, awaiting_approval)["id"] == task["id"]  # nothing was completed
+    both = cli("complete", task["id"], "--user", "bob", "--as-system", exit_code=2)
+    assert "not both" in both.stderr
+
+    done = cli("complete", task["id"], "--as-system", "--var", "decision=approve")
+    assert "as the system" in done.stdout
+    history = as_json(cli("--json", "history", awaiting_approval))
+    completed = [e for e in history if e["type"] == "task_completed"]
+    assert completed[-1]["user"] is None
+
+
+def test_complete__the_global_user_from_the_environment_is_checked(cli, awaiting_approval):
+    task = open_task(cli, awaiting_approval)
+
+    cli(
+        "complete",
+        task["id"],
+        "--var",
+        "decision=approve",
+        env={"FLOWDESK_USER": "carol"},
+        exit_code=1,
+    )
+
+
+def test_json__a_flowdesk_error_is_one_json_object_on_stderr(cli, write):
+    missing = cli("--json", "show", "no-such-instance", exit_code=1)
+    error = json.loads(missing.stderr)["error"]
+    assert error["type"] == "NotFound"
+    assert error["kind"] == "instance"
+    assert error["ident"] == "no-such-instance"
+    assert error["exit_code"] == 1
+    assert missing.stdout == ""
+
+    bad = write("bad.bpmn", "<definitions/>")
+    rejected = json.loads(cli("--json", "deploy", str(bad), exit_code=1).stderr)["error"]
+    assert rejected["type"] == "BpmnValidationError"
+    assert rejected["problems"][0]["file"] == str(bad)
+
+
+def test_json__a_usage_error_found_by_the_command_is_json_too(cli, awaiting_approval):
+    task = open_task(cli, awaiting_approval)
+
+    result = cli("complete", task["id"], "--json", exit_code=2)
+
+    error = json.loads(result.stderr)["error"]
+    assert error["type"] == "UsageError"
+    assert "--as-system" in error["message"]
+    assert error["exit_code"] == 2
+
+
+def test_json__without_json_errors_stay_one_plain_line(cli):
+    result = cli("show", "no-such-instance", exit_code=1)
+    assert result.stderr.startswith("error: no instance")

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from flowdesk.engine import javascript, script_languages
-from flowdesk.errors import ExpressionError
+from flowdesk.engine import javascript, script_languages, script_limits
+from flowdesk.engine.script_limits import ScriptLimits
+from flowdesk.errors import ExpressionError, ScriptLimitError
 
 
 def test_globals__builtins_and_execution_are_not_shadowed_by_variables():
@@ -93,14 +94,16 @@ def test_check__parses_without_running_and_reports_the_line():
     assert caught.value.line == 3
 
 
-def test_limits__the_time_limit_is_a_module_setting(monkeypatch):
-    monkeypatch.setattr(javascript, "TIME_LIMIT_SECONDS", 0.1)
-
+def test_limits__the_time_limit_comes_from_the_script_limits_in_force():
     started = time.monotonic()
-    with pytest.raises(ExpressionError) as caught:
+    with (
+        script_limits.using(ScriptLimits(cpu_seconds=0.1)),
+        pytest.raises(ScriptLimitError) as caught,
+    ):
         javascript.run("for (;;) {}", {})
 
-    assert "time limit of 0.1 CPU seconds" in caught.value.reason
+    assert caught.value.kind == "time"
+    assert "time limit of 0.1 s of CPU time" in caught.value.reason
     assert time.monotonic() - started < 2
 
 

@@ -14,6 +14,7 @@ from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from flowdesk.engine import script_limits
 from flowdesk.engine.dmn.functions import FeelError, is_number, type_name
 
 Scope = Mapping[str, Any]
@@ -81,7 +82,9 @@ def number_range(low: Any, high: Any) -> list[int]:
             f"{type_name(high)}"
         )
     step = 1 if high >= low else -1
-    return list(range(int(low), int(high) + step, step))
+    numbers = range(int(low), int(high) + step, step)
+    script_limits.check_allocation(len(numbers) * 8, "a FEEL range")  # `1..10000000000`
+    return list(numbers)
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from flowdesk.engine import script_limits
+
 
 class FeelError(Exception):
     """A FEEL value or operation that FEEL itself rejects."""
@@ -217,6 +219,7 @@ def arithmetic(operator: str, left: Any, right: Any) -> Any:
         if operator == "-":
             return left - right
         if operator == "*":
+            script_limits.check_mul(left, right)
             return left * right
         if operator == "/":
             if right == 0:
@@ -225,6 +228,7 @@ def arithmetic(operator: str, left: Any, right: Any) -> Any:
             return (
                 int(quotient) if isinstance(quotient, float) and quotient.is_integer() else quotient
             )
+        script_limits.check_pow(left, right)  # `10 ** 10 ** 10` would run for hours
         return left**right
     if operator == "+" and isinstance(left, str) and isinstance(right, str):
         return left + right

@@ -26,6 +26,7 @@ from flowdesk.engine.expressions.el_operators import (
     to_str,
 )
 from flowdesk.engine.expressions.spin import SpinJsonNode
+from flowdesk.engine.script_limits import guard_method
 
 
 def juel_prop(base: Any, key: Any) -> Any:
@@ -181,7 +182,8 @@ _STRING: dict[tuple[str, int], Callable[..., Any]] = {
     ("lastIndexOf", 1): lambda s, x: s.rfind(to_str(x)),
     ("charAt", 1): _char_at,
     ("concat", 1): lambda s, x: s + to_str(x),
-    ("replace", 2): lambda s, a, b: s.replace(to_str(a), to_str(b)),
+    # Size-checked: `'ab'.replace('', huge)` builds len(s) + 1 copies in one step.
+    ("replace", 2): lambda s, a, b: guard_method(s, "replace", s.replace)(to_str(a), to_str(b)),
     ("replaceAll", 2): lambda s, p, r: _java_regex(p).sub(_replacement(r), s),
     ("replaceFirst", 2): lambda s, p, r: _java_regex(p).sub(_replacement(r), s, count=1),
     ("matches", 1): lambda s, p: _java_regex(p).fullmatch(s) is not None,

@@ -1,0 +1,95 @@
+"""Smaller refusals: the `state` filter of `tasks`/`instances`, and store errors that name the
+database they come from."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, only_task, submit
+from sqlalchemy.engine import make_url
+
+import flowdesk
+
+
+def test_tasks_state_all_lists_every_state_and_an_unknown_state_is_refused(
+    make_engine: Callable[..., flowdesk.Engine],
+) -> None:
+    engine = make_engine()
+    engine.deploy(EXAMPLES / "expense_approval.bpmn")
+    instance = engine.start("expense_approval", user="alice")
+    submit(engine, instance.id, 5000)  # completes the submit task; the approval is open
+    open_task = only_task(engine, instance.id)
+
+    every = engine.tasks(instance_id=instance.id, state="all")
+
+    assert sorted(t.state for t in every) == ["completed", "open"]
+    assert every == engine.tasks(instance_id=instance.id, state=None)
+    assert [t.id for t in engine.tasks(instance_id=instance.id)] == [open_task.id]
+    with pytest.raises(flowdesk.InvalidArgument) as refused:
+        engine.tasks(state="done")
+    assert "'done'" in str(refused.value)
+    for state in ("open", "completed", "cancelled", "all"):
+        assert repr(state) in str(refused.value)
+    assert isinstance(refused.value, ValueError)  # as callers caught before
+
+
+def test_instances_state_all_lists_every_state_and_an_unknown_state_is_refused(
+    make_engine: Callable[..., flowdesk.Engine],
+) -> None:
+    engine = make_engine()
+    engine.deploy(EXAMPLES / "expense_approval.bpmn")
+    instance = engine.start("expense_approval", user="alice")
+
+    assert [i.id for i in engine.instances(state="all")] == [instance.id]
+    assert engine.instances(state="completed") == []
+    with pytest.raises(flowdesk.InvalidArgument) as refused:
+        engine.instances(state="active")
+    assert "'running'" in str(refused.value) and "'incident'" in str(refused.value)
+
+
+def test_a_sqlite_error_names_the_database_file(tmp_path: Path) -> None:
+    missing_folder = tmp_path / "no-such-folder" / "flowdesk.db"
+
+    with pytest.raises(flowdesk.StoreError) as caught:
+        flowdesk.Engine(f"sqlite:///{missing_folder}", load_entry_points=False)
+
+    assert caught.value.database == str(missing_folder.resolve())
+    assert str(missing_folder.resolve()) in str(caught.value)
+
+
+def test_a_locked_sqlite_database_names_its_file(
+    make_engine: Callable[..., flowdesk.Engine], db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the write lock is SQLite's")
+    engine = make_engine()
+    engine.deploy(EXAMPLES / "expense_approval.bpmn")
+    path = make_url(db_url).database
+    assert path is not None
+    holder = sqlite3.connect(path, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with pytest.raises(flowdesk.StoreError) as caught:
+            engine.start("expense_approval", user="alice")
+    finally:
+        holder.rollback()
+        holder.close()
+
+    assert "locked" in str(caught.value)
+    assert caught.value.database == os.path.realpath(path)
+
+
+@pytest.mark.postgresql
+def test_a_postgresql_error_names_the_url_without_its_password(db_url: str) -> None:
+    url = make_url(db_url).set(password="s3cret-pw", database="flowdesk_no_such_database")
+
+    with pytest.raises(flowdesk.StoreError) as caught:
+        flowdesk.Engine(url.render_as_string(hide_password=False), load_entry_points=False)
+
+    assert "flowdesk_no_such_database" in str(caught.value)
+    assert "s3cret-pw" not in str(caught.value)
+    assert caught.value.database is not None and "***" in caught.value.database
