@@ -10,6 +10,12 @@ write starts with `BEGIN IMMEDIATE`: it takes the write lock up front (waiting u
 `busy_timeout`) instead of failing when a read transaction later tries to write after
 another writer committed, which a deferred `BEGIN` would do. A read-only unit of work starts
 a deferred transaction and runs beside the writer.
+
+How durable a SQLite file's commits are is the caller's choice (`sqlite_synchronous`): `FULL`
+(the default) syncs the write-ahead log at every commit, so a committed step survives a power
+failure; `NORMAL` syncs it only at checkpoints, which makes a commit cheaper and may lose the
+last commits (never corrupt the file) when the machine loses power. docs/performance.md
+("Durability") compares both with Camunda 7 and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -35,7 +41,14 @@ from sqlalchemy.pool import StaticPool
 from flowdesk import errors
 from flowdesk.store import repositories
 
-__all__ = ["MIGRATIONS_DIR", "Store", "UnitOfWork", "alembic_config"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "SQLITE_SYNCHRONOUS_LEVELS",
+    "SqliteSynchronous",
+    "Store",
+    "UnitOfWork",
+    "alembic_config",
+]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -46,6 +59,17 @@ _MIGRATION_LOCK_KEY = 0x666C6F77  # "flow"
 _SQLITE_BUSY_TIMEOUT_MS = 5000
 
 _READONLY = "flowdesk_readonly"
+
+SqliteSynchronous = Literal["FULL", "NORMAL"]
+"""A SQLite file's `PRAGMA synchronous` in WAL mode: what a power failure can take."""
+
+# The levels offered. OFF is left out: an OS crash or power failure can then corrupt the file,
+# not only lose commits. EXTRA adds nothing to FULL in WAL mode (it syncs the directory after
+# a rollback journal is deleted, and WAL keeps no such journal).
+SQLITE_SYNCHRONOUS_LEVELS: tuple[SqliteSynchronous, ...] = ("FULL", "NORMAL")
+
+# `PRAGMA synchronous` reads back as a number.
+_SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
 class UnitOfWork:
@@ -79,18 +103,23 @@ class Store:
             in-memory database shared by the whole process (tests, demos),
             `postgresql+psycopg://user@host/db` for PostgreSQL; a bare `postgresql://` means
             psycopg 3.
+        sqlite_synchronous: `"FULL"` (the default) or `"NORMAL"`, set on every connection to
+            a SQLite file (case does not matter). It has no effect on PostgreSQL, whose
+            server decides durability (`synchronous_commit`), nor on an in-memory database.
 
     Raises:
-        ValueError: The URL is malformed, or names another database or driver.
+        ValueError: The URL is malformed, or names another database or driver, or
+            `sqlite_synchronous` is not one of `SQLITE_SYNCHRONOUS_LEVELS`.
         StoreError: The database cannot be reached or migrated, or its schema is newer than
             this flowdesk.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
+        synchronous = _synchronous_level(sqlite_synchronous)
         self._url = _normalise_url(url)
         backend, driver = self._url.get_backend_name(), self._url.get_driver_name()
         if (backend, driver) == ("sqlite", "pysqlite"):
-            self._engine = _sqlite_engine(self._url)
+            self._engine = _sqlite_engine(self._url, synchronous)
         elif (backend, driver) == ("postgresql", "psycopg"):
             # pre_ping: a long-running worker survives a database restart.
             self._engine = create_engine(self._url, pool_pre_ping=True)
@@ -124,6 +153,23 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self._url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def sqlite_synchronous(self) -> str | None:
+        """The `PRAGMA synchronous` in effect on the store's connections to a SQLite file,
+        read back from one of them ("FULL" or "NORMAL"); None on PostgreSQL and in memory.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        if self.dialect != "sqlite" or _in_memory(self._url):
+            return None
+        try:
+            with self._readonly_engine.connect() as connection:
+                level = connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        except SQLAlchemyError as err:
+            repositories.raise_as_flowdesk_error(err)
+        return _SYNCHRONOUS_NAMES.get(int(level), str(level))
 
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
@@ -194,8 +240,21 @@ def _normalise_url(url: str) -> URL:
     return parsed
 
 
-def _sqlite_engine(url: URL) -> Engine:
-    in_memory = url.database in (None, "", ":memory:")
+def _synchronous_level(value: object) -> SqliteSynchronous:
+    for level in SQLITE_SYNCHRONOUS_LEVELS:
+        if isinstance(value, str) and value.upper() == level:
+            return level
+    raise ValueError(
+        f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)}, not {value!r}"
+    )
+
+
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def _sqlite_engine(url: URL, synchronous: SqliteSynchronous) -> Engine:
+    in_memory = _in_memory(url)
     if in_memory:
         # One connection for the process: every Session sees the same in-memory database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -214,6 +273,8 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             if not in_memory:
                 _enable_wal(cursor)
+                # Per connection, not stored in the file: every connection sets it.
+                cursor.execute(f"PRAGMA synchronous={synchronous}")
         finally:
             cursor.close()
 
