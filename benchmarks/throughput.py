@@ -96,7 +96,7 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
         level: sqlite_file_url(workdir, f"throughput_{level.lower()}")
         for level in ("FULL", "NORMAL")
     }
-    raw = _raw(half)
+    raw = measure_raw(half)
     sqlite = {level: _measure(url, 1, half, level) for level, url in sqlite_urls.items()}
     rounds: list[dict[int, Result]] = []
     pg_url = fresh_pg(pg) if pg else None
@@ -106,7 +106,7 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
             rounds.append({w: _measure(pg_url, w, half, "FULL", probe=True) for w in order})
     for level, url in reversed(sqlite_urls.items()):
         sqlite[level] += _measure(url, 1, half, level)
-    raw += _raw(half)
+    raw += measure_raw(half)
 
     section.rows.append(
         ["raw SpiffWorkflow, in memory", 1, _rate(raw), "", "1.00x", ms(raw.cpu_per_instance)]
@@ -223,7 +223,8 @@ def _rate(result: Result) -> str:
     return f"{result.per_second:.1f} ({result.instances} in {result.seconds:.1f} s)"
 
 
-def _raw(seconds: float) -> Result:
+def measure_raw(seconds: float) -> Result:
+    """Raw Spiff in this process: five-step instances for `seconds`, after a warm-up."""
     process = raw_spiff.RawProcess(MODEL, PROCESS)
     for _ in range(WARM_UP_INSTANCES):
         _raw_instance(process)
@@ -232,6 +233,11 @@ def _raw(seconds: float) -> Result:
         _raw_instance(process)
         count += 1
     return Result(count, time.perf_counter() - started, time.process_time() - cpu)
+
+
+def measure_flowdesk(url: str, seconds: float, synchronous: str = "FULL") -> Result:
+    """flowdesk in one worker process on `url`: five-step instances for `seconds`."""
+    return _measure(url, 1, seconds, synchronous)
 
 
 def _raw_instance(process: raw_spiff.RawProcess) -> None:
