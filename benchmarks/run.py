@@ -25,7 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import loop_cost, machine, other_engine, task_queries, throughput
+from benchmarks import job_workers, loop_cost, machine, other_engine, task_queries, throughput
 from benchmarks.databases import ensure_pg
 from benchmarks.report import Section
 from benchmarks.settings import FULL, QUICK, SMOKE, Sizes
@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "throughput": throughput.run,
     "queries": task_queries.run,
     "engines": other_engine.run,
+    "jobs": job_workers.run,
 }
 
 

@@ -36,6 +36,7 @@ def test_benchmarks__smoke_run_prints_every_section(tmp_path: Path) -> None:
         "### (b) Start + complete",
         "### (c) `engine.tasks",
         "### (d) Another Python engine",
+        "### (e) Job workers on PostgreSQL",
     ):
         assert title in run.stdout
     figures = json.loads(results.read_text())

@@ -43,10 +43,13 @@ from flowdesk.store import JobRow, JobState, TaskState, UnitOfWork
 # How long a worker may take over a job before another may take it over. A job that runs
 # longer may run twice at once; only one of the two commits (the instance row's lock version).
 LEASE = timedelta(minutes=5)
-# How many of a pass's due jobs a worker leases in one go (Camunda 7's job acquisition takes 3
-# per round by default, `maxJobsPerAcquisition`). Fewer means more acquisition transactions;
-# more means jobs other workers could run wait behind this worker's current ones.
-ACQUIRE_AT_ONCE = 3
+# How many of a pass's due jobs a worker leases in one go. Fewer means more acquisition
+# transactions (each costs about what a tenth of a trivial job costs); more means jobs other
+# workers could run wait behind this worker's current ones, and a worker that dies strands
+# more of them until their leases run out. Camunda 7 acquires 3 per round by default
+# (`maxJobsPerAcquisition`), but into a queue for a pool of threads; a flowdesk worker runs its
+# jobs one after the other.
+ACQUIRE_AT_ONCE = 10
 TIMER = "timer"
 ASYNC = "async"
 _log = logging.getLogger("flowdesk.jobs")
