@@ -21,7 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
-from multiprocessing.synchronize import Barrier
+from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +118,13 @@ def _drain(url: str, workers: int, instances: int) -> Drained:
     total = instances * JOBS_PER_INSTANCE
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(workers + 1)
+    release = context.Event()  # the workers keep their connections until the probe is read
     done = context.Value("i", 0)
     results = context.Queue()
     processes = [
-        context.Process(target=_worker, args=(url, total, done, barrier, results), daemon=True)
+        context.Process(
+            target=_worker, args=(url, total, done, barrier, release, results), daemon=True
+        )
         for _ in range(workers)
     ]
     for process in processes:
@@ -130,8 +133,11 @@ def _drain(url: str, workers: int, instances: int) -> Drained:
     with contextlib.suppress(threading.BrokenBarrierError):  # a worker failed: see below
         barrier.wait(timeout=120)
     probe.start()
-    outcomes = [results.get(timeout=600) for _ in processes]
-    probe.stop()
+    try:
+        outcomes = [results.get(timeout=600) for _ in processes]
+        probe.stop()
+    finally:
+        release.set()
     for process in processes:
         process.join(timeout=30)
     failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
@@ -148,7 +154,14 @@ def _drain(url: str, workers: int, instances: int) -> Drained:
     )
 
 
-def _worker(url: str, total: int, done: Synchronized[int], barrier: Barrier, results: Any) -> None:
+def _worker(
+    url: str,
+    total: int,
+    done: Synchronized[int],
+    barrier: Barrier,
+    release: Event,
+    results: Any,
+) -> None:
     """Run passes until every job of the measurement has run (by any worker)."""
     try:
         with Engine(url, load_entry_points=False) as engine:
@@ -164,6 +177,7 @@ def _worker(url: str, total: int, done: Synchronized[int], barrier: Barrier, res
                 if not fired:
                     time.sleep(IDLE_PAUSE)
             results.put((ran, time.perf_counter() - started, time.process_time() - cpu))
+            release.wait(timeout=120)
     except BaseException as err:  # reported to the parent, which fails the run
         barrier.abort()
         results.put(f"{type(err).__name__}: {err}")
