@@ -112,8 +112,9 @@ class JobService:
         count = 0
         while remaining:
             with transaction() as uow:
+                # The lease runs from when it is taken, not from the start of the pass.
                 acquired = uow.jobs.acquire_due(
-                    now,
+                    self._ctx.now(),
                     owner=self.worker_id,
                     lease=lease or self.lease,
                     limit=ACQUIRE_AT_ONCE,
