@@ -17,7 +17,9 @@ and with the iterator depth default raised (`raw_spiff.deep_iterators`, around i
 only) so that it reaches the same late window as flowdesk.
 
 The floor rows time one durable commit of a one-row update on each database, since every
-flowdesk completion commits at least once.
+flowdesk completion commits at least once. The SQLite file runs twice, with
+`sqlite_synchronous="FULL"` (the default: every commit synced) and `"NORMAL"` (the WAL synced
+only at checkpoints), and so does its floor row.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from benchmarks.databases import capture_sql, fresh_pg, sqlite_file_url
 from benchmarks.report import Section, median, ms, ratio, verdict
 from benchmarks.settings import Sizes
 from flowdesk import Engine
+from flowdesk.store import SqliteSynchronous
 
 MODEL = Path(__file__).parent / "models" / "loop.bpmn"
 PROCESS = "loop"
@@ -44,6 +47,9 @@ MAX_OVERHEAD = 3.0
 MAX_LATE_OVER_EARLY = 1.5
 SQL_COUNTED_ROUNDS = 10
 FLOOR_COMMITS = 50
+
+# The same loop on a SQLite file opened with `Engine(sqlite_synchronous="NORMAL")`.
+NORMAL_SYNC_LABEL = "flowdesk, SQLite file, synchronous=NORMAL"
 
 # Completes one round; returns the seconds it took, or None when no task was open.
 Step = Callable[[int], "float | None"]
@@ -71,12 +77,16 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
     with contextlib.ExitStack() as stack:
         file_url = sqlite_file_url(workdir, "loop")
         urls = [("flowdesk, SQLite file", file_url)]
+        urls.append((NORMAL_SYNC_LABEL, sqlite_file_url(workdir, "loop_normal")))
         urls.append(("flowdesk, SQLite in memory (no disk)", "sqlite://"))
         pg_url = fresh_pg(pg) if pg else None
         if pg_url:
             urls.append(("flowdesk, PostgreSQL", pg_url))
         engines = {
-            label: stack.enter_context(Engine(url, load_entry_points=False)) for label, url in urls
+            label: stack.enter_context(
+                Engine(url, load_entry_points=False, sqlite_synchronous=_synchronous(label))
+            )
+            for label, url in urls
         }
         runs = [_flowdesk_run(label, engines[label], rounds) for label, _ in urls]
         deep = _raw_run("raw SpiffWorkflow, iterator depth raised", rounds, deep=True)
@@ -106,10 +116,20 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
         for loop, (_label, url) in zip(runs, urls, strict=False):
             loop.state_bytes = _state_bytes(url)
         sql_count, sql_seconds = _sql_per_completion(runs[0], window)
-    floors = [("floor: one durable commit, SQLite file (WAL)", _sqlite_commit(workdir))]
+    floors = [
+        ("floor: one durable commit, SQLite file (WAL)", _sqlite_commit(workdir, "FULL")),
+        (
+            "floor: one commit, SQLite file (WAL, synchronous=NORMAL)",
+            _sqlite_commit(workdir, "NORMAL"),
+        ),
+    ]
     if pg_url:
         floors.append(("floor: one durable commit, PostgreSQL", _pg_commit(pg_url)))
     return _section(runs, floors, rounds, window, sql_count, sql_seconds)
+
+
+def _synchronous(label: str) -> SqliteSynchronous:
+    return "NORMAL" if label == NORMAL_SYNC_LABEL else "FULL"
 
 
 def _flowdesk_run(label: str, engine: Engine, rounds: int) -> LoopRun:
@@ -193,12 +213,13 @@ def _sql_per_completion(loop: LoopRun, window: int) -> tuple[float, float]:
     return log.count / SQL_COUNTED_ROUNDS, log.seconds / SQL_COUNTED_ROUNDS
 
 
-def _sqlite_commit(workdir: Path) -> float:
-    """One one-row UPDATE committed the way flowdesk opens SQLite files (WAL, default sync)."""
-    url = sqlite_file_url(workdir, "floor")
+def _sqlite_commit(workdir: Path, synchronous: str) -> float:
+    """One one-row UPDATE committed the way flowdesk opens SQLite files (WAL, `synchronous`)."""
+    url = sqlite_file_url(workdir, f"floor_{synchronous.lower()}")
     connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={synchronous}")
         connection.execute("CREATE TABLE floor (id INTEGER PRIMARY KEY, value INTEGER)")
         connection.execute("INSERT INTO floor VALUES (1, 0)")
         times = []
@@ -291,6 +312,7 @@ def _section(
         f"{ratio(fd_late, median(shipped.late))}. One durable commit alone is "
         + ", ".join(f"{ratio(seconds, raw_early)}" for _, seconds in floors)
         + " of a raw early completion.",
+        _durability_note(runs, raw_early),
         f"flowdesk per completion (`tasks` + `complete`): {sql_count:.1f} SQL statements, "
         f"{ms(sql_seconds)} of it inside the database driver (commits not included).",
         verdict(
@@ -314,3 +336,15 @@ def _section(
     section.data["overhead_late"] = fd_late / raw_late
     section.data["flowdesk_late_over_early"] = fd_late / fd_early
     return section
+
+
+def _durability_note(runs: list[LoopRun], raw_early: float) -> str:
+    """The SQLite file with every commit synced (FULL) against the WAL synced at checkpoints."""
+    by_label = {loop.label: loop for loop in runs}
+    full, normal = by_label["flowdesk, SQLite file"], by_label[NORMAL_SYNC_LABEL]
+    return (
+        "SQLite file, `synchronous=NORMAL` against `FULL` (the default): early "
+        f"{ms(median(normal.early))} against {ms(median(full.early))} "
+        f"({ratio(median(normal.early), raw_early)} raw Spiff), late "
+        f"{ms(median(normal.late))} against {ms(median(full.late))}."
+    )

@@ -5,6 +5,7 @@ Usage, from the repository root::
     python -m benchmarks                  # full run: 1,000 loop rounds, 100,000 instances
     python -m benchmarks --quick          # a short run (300 rounds, 10,000 instances)
     python -m benchmarks --pg postgresql+psycopg://postgres@127.0.0.1:55432/flowdesk_bench
+    python -m benchmarks --camunda-python ~/cp312/bin/python   # also camunda-python, (d)
 
 The PostgreSQL parts run when `--pg` or `FLOWDESK_BENCH_PG` names a database whose name
 contains "bench"; it is created if missing and emptied before each part.
@@ -24,7 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import loop_cost, machine, task_queries, throughput
+from benchmarks import job_workers, loop_cost, machine, other_engine, task_queries, throughput
 from benchmarks.databases import ensure_pg
 from benchmarks.report import Section
 from benchmarks.settings import FULL, QUICK, SMOKE, Sizes
@@ -34,6 +35,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "loop": loop_cost.run,
     "throughput": throughput.run,
     "queries": task_queries.run,
+    "engines": other_engine.run,
+    "jobs": job_workers.run,
 }
 
 
@@ -42,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     pg = args.pg or os.environ.get("FLOWDESK_BENCH_PG") or None
+    if args.camunda_python:
+        os.environ[other_engine.INTERPRETER_ENV] = args.camunda_python
     if pg:
         pg = ensure_pg(pg)
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
@@ -87,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only", metavar="NAMES", help=f"comma-separated subset of {', '.join(BENCHMARKS)}"
+    )
+    parser.add_argument(
+        "--camunda-python",
+        metavar="PYTHON",
+        help="a Python (3.12+) with camunda-python installed, for benchmark (d); default: "
+        f"{other_engine.INTERPRETER_ENV}, else this Python if it has it, else (d) is skipped",
     )
     parser.add_argument("--workdir", metavar="DIR", help="keep the SQLite files here")
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")

@@ -40,7 +40,7 @@ from flowdesk.engine.runtime import RuntimeService, instance_record
 from flowdesk.engine.tasks import TaskService
 from flowdesk.errors import ConcurrencyConflict, StoreError
 from flowdesk.handlers import HandlerRegistry
-from flowdesk.store import Store, UnitOfWork
+from flowdesk.store import SqliteSynchronous, Store, UnitOfWork
 
 DEFAULT_URL = "sqlite:///flowdesk.db"
 # How often a call that lost an optimistic lock runs in all before `ConcurrencyConflict`
@@ -66,9 +66,14 @@ class Engine:
             model may use (Python, JUEL, FEEL, JavaScript); `ScriptLimits()` when None (2 s
             of CPU, 4 s elapsed, 128 MiB). Going over makes the step an incident (see
             docs/limits.md).
+        sqlite_synchronous: How durable each commit to a SQLite file is: `"FULL"` (the
+            default) survives a power failure; `"NORMAL"` is cheaper and may lose the last
+            commits before a power failure (never corrupts the file). No effect on PostgreSQL
+            or in-memory SQLite. See "Durability" in docs/performance.md.
 
     Raises:
-        StoreError: The database cannot be reached or migrated.
+        StoreError: The database cannot be reached or migrated, or the URL or
+            `sqlite_synchronous` is not one flowdesk supports.
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class Engine:
         handlers: HandlerRegistry | None = None,
         load_entry_points: bool = True,
         script_limits: _limits.ScriptLimits | None = None,
+        sqlite_synchronous: SqliteSynchronous = "FULL",
     ) -> None:
         self.url = url or os.environ.get("FLOWDESK_DB") or DEFAULT_URL
         self.handlers = handlers or HandlerRegistry()
@@ -88,8 +94,8 @@ class Engine:
         self._clock = clock or timers.system_clock
         self.script_limits = script_limits or _limits.DEFAULT_LIMITS
         try:
-            self._store = Store(self.url)
-        except ValueError as err:  # an unsupported URL scheme or driver
+            self._store = Store(self.url, sqlite_synchronous=sqlite_synchronous)
+        except ValueError as err:  # an unsupported URL scheme or driver, or durability level
             raise StoreError(str(err)) from err
         self._ctx = EngineContext(self._store, self.handlers, self._clock, _groups_of(groups))
         self._repository = RepositoryService(self.handlers)
@@ -497,6 +503,16 @@ class Engine:
     def now(self) -> datetime:
         """The current time on the engine's clock (aware, UTC): what timers and jobs go by."""
         return self._clock().astimezone(UTC)
+
+    @property
+    def sqlite_synchronous(self) -> str | None:
+        """The `PRAGMA synchronous` in effect on this engine's SQLite file connections, read
+        back from the database ("FULL" or "NORMAL"); None on PostgreSQL and in-memory SQLite.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        return self._store.sqlite_synchronous
 
     def close(self) -> None:
         """Release the database connections."""

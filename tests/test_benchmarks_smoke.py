@@ -31,7 +31,13 @@ def test_benchmarks__smoke_run_prints_every_section(tmp_path: Path) -> None:
     )
 
     assert run.returncode == 0, run.stderr
-    for title in ("### (a) One completion", "### (b) Start + complete", "### (c) `engine.tasks"):
+    for title in (
+        "### (a) One completion",
+        "### (b) Start + complete",
+        "### (c) `engine.tasks",
+        "### (d) Another Python engine",
+        "### (e) Job workers on PostgreSQL",
+    ):
         assert title in run.stdout
     figures = json.loads(results.read_text())
     loop = figures["loop"]["flowdesk, SQLite file"]

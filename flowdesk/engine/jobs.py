@@ -29,9 +29,9 @@ import contextlib
 import logging
 import socket
 import uuid
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
+from typing import Protocol
 
 from flowdesk._records import Job
 from flowdesk.engine import job_retries, start_timers, timers
@@ -43,11 +43,22 @@ from flowdesk.store import JobRow, JobState, TaskState, UnitOfWork
 # How long a worker may take over a job before another may take it over. A job that runs
 # longer may run twice at once; only one of the two commits (the instance row's lock version).
 LEASE = timedelta(minutes=5)
+# How many of a pass's due jobs a worker leases in one go. Fewer means more acquisition
+# transactions (each costs about what a tenth of a trivial job costs); more means jobs other
+# workers could run wait behind this worker's current ones, and a worker that dies strands
+# more of them until their leases run out. Camunda 7 acquires 3 per round by default
+# (`maxJobsPerAcquisition`), but into a queue for a pool of threads; a flowdesk worker runs its
+# jobs one after the other.
+ACQUIRE_AT_ONCE = 10
 TIMER = "timer"
 ASYNC = "async"
 _log = logging.getLogger("flowdesk.jobs")
 
-Transaction = Callable[[], AbstractContextManager[UnitOfWork]]
+
+class Transaction(Protocol):
+    """Opens a unit of work: `Store.unit_of_work`."""
+
+    def __call__(self, *, readonly: bool = False) -> AbstractContextManager[UnitOfWork]: ...
 
 
 def job_record(row: JobRow) -> Job:
@@ -87,12 +98,36 @@ class JobService:
     def run_due_jobs(
         self, transaction: Transaction, *, limit: int = 100, lease: timedelta | None = None
     ) -> int:
-        """Acquire up to `limit` due jobs and run each; returns how many ran to completion."""
+        """Run up to `limit` of the jobs due now; returns how many ran to completion.
+
+        The jobs due at the start of the pass are read first, then leased and run
+        `ACQUIRE_AT_ONCE` at a time, each time the first ones among them still free: a lease
+        keeps other workers off a job for minutes, so a worker that leased its whole pass at
+        once would run it alone while the others found nothing due, and a worker that died
+        would leave all of it waiting for its leases to run out.
+        """
         now = self._ctx.now()
-        with transaction() as uow:
-            acquired = uow.jobs.acquire_due(
-                now, owner=self.worker_id, lease=lease or self.lease, limit=limit
-            )
+        with transaction(readonly=True) as uow:
+            remaining = uow.jobs.due_ids(now, limit=limit)
+        count = 0
+        while remaining:
+            with transaction() as uow:
+                # The lease runs from when it is taken, not from the start of the pass.
+                acquired = uow.jobs.acquire_due(
+                    self._ctx.now(),
+                    owner=self.worker_id,
+                    lease=lease or self.lease,
+                    limit=ACQUIRE_AT_ONCE,
+                    among=remaining,
+                )
+            if not acquired:  # the rest was run, or is leased, by other workers
+                break
+            taken = {job.id for job in acquired}
+            remaining = [job_id for job_id in remaining if job_id not in taken]
+            count += self._run_acquired(transaction, acquired)
+        return count
+
+    def _run_acquired(self, transaction: Transaction, acquired: list[JobRow]) -> int:
         count = 0
         for job in acquired:
             try:

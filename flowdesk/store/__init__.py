@@ -5,7 +5,7 @@ This is the whole interface the engine sees. Sessions and ORM models stay inside
 
 from __future__ import annotations
 
-from flowdesk.store.database import Store, UnitOfWork
+from flowdesk.store.database import SQLITE_SYNCHRONOUS_LEVELS, SqliteSynchronous, Store, UnitOfWork
 from flowdesk.store.records import (
     DefinitionRow,
     DocumentRow,
@@ -30,6 +30,7 @@ from flowdesk.store.repositories import (
 )
 
 __all__ = [
+    "SQLITE_SYNCHRONOUS_LEVELS",
     "DefinitionRepository",
     "DefinitionRow",
     "DocumentRepository",
@@ -42,6 +43,7 @@ __all__ = [
     "JobRepository",
     "JobRow",
     "JobState",
+    "SqliteSynchronous",
     "Store",
     "SubscriptionKind",
     "SubscriptionRepository",

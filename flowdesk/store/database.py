@@ -15,6 +15,12 @@ a deferred transaction and runs beside the writer.
 A unit of work is one Core connection and its transaction. The statements of a step run on
 it (many on the driver's cursor, see `repositories.driver_statements`); an ORM session is made
 on it only for the repositories' ORM queries.
+
+How durable a SQLite file's commits are is the caller's choice (`sqlite_synchronous`): `FULL`
+(the default) syncs the write-ahead log at every commit, so a committed step survives a power
+failure; `NORMAL` syncs it only at checkpoints, which makes a commit cheaper and may lose the
+last commits (never corrupt the file) when the machine loses power. docs/performance.md
+("Durability") compares both with Camunda 7 and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -40,7 +46,14 @@ from sqlalchemy.pool import StaticPool
 from flowdesk import errors
 from flowdesk.store import repositories
 
-__all__ = ["MIGRATIONS_DIR", "Store", "UnitOfWork", "alembic_config"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "SQLITE_SYNCHRONOUS_LEVELS",
+    "SqliteSynchronous",
+    "Store",
+    "UnitOfWork",
+    "alembic_config",
+]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -51,6 +64,17 @@ _MIGRATION_LOCK_KEY = 0x666C6F77  # "flow"
 _SQLITE_BUSY_TIMEOUT_MS = 5000
 
 _READONLY = "flowdesk_readonly"
+
+SqliteSynchronous = Literal["FULL", "NORMAL"]
+"""A SQLite file's `PRAGMA synchronous` in WAL mode: what a power failure can take."""
+
+# The levels offered. OFF is left out: an OS crash or power failure can then corrupt the file,
+# not only lose commits. EXTRA adds nothing to FULL in WAL mode (it syncs the directory after
+# a rollback journal is deleted, and WAL keeps no such journal).
+SQLITE_SYNCHRONOUS_LEVELS: tuple[SqliteSynchronous, ...] = ("FULL", "NORMAL")
+
+# `PRAGMA synchronous` reads back as a number.
+_SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
 class UnitOfWork:
@@ -94,14 +118,19 @@ class Store:
             `postgresql+psycopg://user@host/db` for PostgreSQL; a bare `postgresql://` means
             psycopg 3. Every kind may be used from several threads; on an in-memory database
             their units of work run one at a time (it has one connection).
+        sqlite_synchronous: `"FULL"` (the default) or `"NORMAL"`, set on every connection to
+            a SQLite file (case does not matter). It has no effect on PostgreSQL, whose
+            server decides durability (`synchronous_commit`), nor on an in-memory database.
 
     Raises:
-        ValueError: The URL is malformed, or names another database or driver.
+        ValueError: The URL is malformed, or names another database or driver, or
+            `sqlite_synchronous` is not one of `SQLITE_SYNCHRONOUS_LEVELS`.
         StoreError: The database cannot be reached or migrated, or its schema is newer than
             this flowdesk.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
+        synchronous = _synchronous_level(sqlite_synchronous)
         self._url = _normalise_url(url)
         backend, driver = self._url.get_backend_name(), self._url.get_driver_name()
         # An in-memory SQLite database lives in one connection that every thread shares, and
@@ -110,7 +139,7 @@ class Store:
         if (backend, driver) == ("sqlite", "pysqlite"):
             if self._url.database in (None, "", ":memory:"):
                 self._one_at_a_time = threading.RLock()
-            self._engine = _sqlite_engine(self._url)
+            self._engine = _sqlite_engine(self._url, synchronous)
         elif (backend, driver) == ("postgresql", "psycopg"):
             # pre_ping: a long-running worker survives a database restart.
             self._engine = create_engine(self._url, pool_pre_ping=True)
@@ -125,7 +154,7 @@ class Store:
         if backend == "sqlite" and not _in_memory(self._url):
             # Its own pool of connections that stay `query_only`: switching one connection
             # between reading and writing cost two PRAGMAs per unit of work.
-            self._readonly_engine = _sqlite_engine(self._url, readonly=True)
+            self._readonly_engine = _sqlite_engine(self._url, synchronous, readonly=True)
             self._separate_readonly = True
         else:
             self._separate_readonly = False
@@ -174,6 +203,23 @@ class Store:
                 raise
             named = errors.StoreError(str(err), database=self.name)
             raise named.with_traceback(err.__traceback__) from err.__cause__
+
+    @property
+    def sqlite_synchronous(self) -> str | None:
+        """The `PRAGMA synchronous` in effect on the store's connections to a SQLite file,
+        read back from one of them ("FULL" or "NORMAL"); None on PostgreSQL and in memory.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        if self.dialect != "sqlite" or _in_memory(self._url):
+            return None
+        try:
+            with self._readonly_engine.connect() as connection:
+                level = connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        except SQLAlchemyError as err:
+            repositories.raise_as_flowdesk_error(err)
+        return _SYNCHRONOUS_NAMES.get(int(level), str(level))
 
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
@@ -266,13 +312,23 @@ def _normalise_url(url: str) -> URL:
     return parsed
 
 
+def _synchronous_level(value: object) -> SqliteSynchronous:
+    for level in SQLITE_SYNCHRONOUS_LEVELS:
+        if isinstance(value, str) and value.upper() == level:
+            return level
+    raise ValueError(
+        f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)}, not {value!r}"
+    )
+
+
 def _in_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:")
 
 
-def _sqlite_engine(url: URL, *, readonly: bool = False) -> Engine:
-    """An engine for a SQLite database; `readonly`: for a file, one whose connections are
-    always `query_only` and begin deferred transactions (read-only units of work)."""
+def _sqlite_engine(url: URL, synchronous: SqliteSynchronous, *, readonly: bool = False) -> Engine:
+    """An engine for a SQLite database, committing with `synchronous`; `readonly`: for a
+    file, one whose connections are always `query_only` and begin deferred transactions
+    (read-only units of work)."""
     in_memory = _in_memory(url)
     if in_memory:
         # One connection for the process: every Session sees the same in-memory database.
@@ -292,6 +348,8 @@ def _sqlite_engine(url: URL, *, readonly: bool = False) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             if not in_memory:
                 _enable_wal(cursor)
+                # Per connection, not stored in the file: every connection sets it.
+                cursor.execute(f"PRAGMA synchronous={synchronous}")
             if readonly:
                 cursor.execute("PRAGMA query_only=ON")
         finally:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Select, insert, or_, select, update
 
 from flowdesk import errors
 from flowdesk.store import models, records
@@ -132,8 +133,24 @@ class JobRepository(_Repository):
         return _job_row(model)
 
     @_store_errors
+    def due_ids(self, now: datetime, *, limit: int) -> builtins.list[str]:
+        """The ids of up to `limit` jobs that `acquire_due` could lease now, soonest first.
+
+        Nothing is locked or leased: a worker reads what is due at the start of a pass, then
+        leases it a few jobs at a time (`acquire_due(among=...)`), so that the jobs it has not
+        reached yet stay free for other workers.
+        """
+        return builtins.list(self._session.scalars(_due(now).limit(limit)))
+
+    @_store_errors
     def acquire_due(
-        self, now: datetime, *, owner: str, lease: timedelta, limit: int
+        self,
+        now: datetime,
+        *,
+        owner: str,
+        lease: timedelta,
+        limit: int,
+        among: Collection[str] | None = None,
     ) -> builtins.list[records.JobRow]:
         """Lease waiting jobs that are due and not leased to a live worker.
 
@@ -147,6 +164,7 @@ class JobRepository(_Repository):
             owner: Names the worker, e.g. host and process id.
             lease: How long the worker may take before another may take the job over.
             limit: At most this many jobs.
+            among: Only jobs with these ids (from `due_ids`); any job when None.
 
         Returns:
             The leased jobs, soonest first.
@@ -154,16 +172,9 @@ class JobRepository(_Repository):
         Raises:
             StoreError: The database failed.
         """
-        due = (
-            select(models.Job.id)
-            .where(
-                models.Job.state == records.JobState.WAITING,
-                models.Job.due_at <= now,
-                or_(models.Job.locked_by.is_(None), models.Job.lock_expires_at < now),
-            )
-            .order_by(models.Job.due_at, models.Job.id)
-            .limit(limit)
-        )
+        due = _due(now).limit(limit)
+        if among is not None:
+            due = due.where(models.Job.id.in_(builtins.list(among)))
         if self._connection.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         ids = builtins.list(self._session.scalars(due))
@@ -177,6 +188,19 @@ class JobRepository(_Repository):
         )
         leased = [_job_row(m) for m in _returning_all(self._session, stmt)]
         return sorted(leased, key=lambda job: (job.due_at, job.id))
+
+
+def _due(now: datetime) -> Select[str]:
+    """Waiting jobs due at `now` whose lease is free or ran out, soonest first."""
+    return (
+        select(models.Job.id)
+        .where(
+            models.Job.state == records.JobState.WAITING,
+            models.Job.due_at <= now,
+            or_(models.Job.locked_by.is_(None), models.Job.lock_expires_at < now),
+        )
+        .order_by(models.Job.due_at, models.Job.id)
+    )
 
 
 def _job_row(model: models.Job) -> records.JobRow:
