@@ -35,7 +35,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.orm import Session
 
 import flowdesk
 
@@ -70,7 +69,7 @@ class DieOnItem(flowdesk.UserTaskHandler):
 
 
 def arm_database_points(handler: DieOnItem) -> None:
-    """The points no handler hook reaches: after the instance UPDATE and after the COMMIT."""
+    """The point no handler hook reaches: after the instance UPDATE."""
 
     def after_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if (
@@ -80,12 +79,7 @@ def arm_database_points(handler: DieOnItem) -> None:
         ):
             die()
 
-    def after_commit(session: Session) -> None:
-        if handler.dying and handler.point == "after_commit":
-            die()
-
     event.listen(SqlEngine, "after_cursor_execute", after_execute)
-    event.listen(Session, "after_commit", after_commit)
 
 
 def run_loop(args: argparse.Namespace) -> None:
@@ -102,6 +96,10 @@ def run_loop(args: argparse.Namespace) -> None:
             (task,) = tasks
             item = engine.instance(args.instance_id).variables["count"]
             engine.complete(task.id, {"item": item})
+            # The call returned, so its step is committed: "after_commit" dies before the
+            # acknowledgement, as a client would that crashed on receiving the answer.
+            if handler is not None and handler.dying and handler.point == "after_commit":
+                die()
             # Written (to the kernel) only once the call returned: its step is committed.
             ack.write(f"{task.id} {item}\n")
             ack.flush()
