@@ -31,6 +31,8 @@ from flowdesk.errors import (
     HandlerError,
     IgnoredExtensionWarning,
     InstanceStateError,
+    InvalidArgument,
+    LimitExceeded,
     MissingHandlerWarning,
     MissingListenerWarning,
     NotAuthorized,
@@ -39,6 +41,7 @@ from flowdesk.errors import (
     StartEventError,
     StoreError,
     TaskStateError,
+    VariableError,
 )
 from flowdesk.handlers import (
     AutoCompleteHandler,
@@ -50,6 +53,7 @@ from flowdesk.handlers import (
     ServiceCall,
     UserTaskHandler,
 )
+from flowdesk.input_limits import InputLimits
 
 __all__ = [
     "AutoCompleteHandler",
@@ -71,8 +75,11 @@ __all__ = [
     "HandlerRegistry",
     "HistoryEvent",
     "IgnoredExtensionWarning",
+    "InputLimits",
     "InstanceStateError",
+    "InvalidArgument",
     "Job",
+    "LimitExceeded",
     "ListenerCall",
     "ListenerTask",
     "MissingHandlerWarning",
@@ -90,5 +97,6 @@ __all__ = [
     "Task",
     "TaskStateError",
     "UserTaskHandler",
+    "VariableError",
     "Wait",
 ]

@@ -90,9 +90,7 @@ def take_listeners(node: Any, filename: str | None) -> dict[str, list[dict[str, 
     if parent is None or not node_id:
         return {}
     result: dict[str, list[dict[str, Any]]] = {}
-    for flow in parent.iterchildren(f"{_BPMN}sequenceFlow"):
-        if flow.get("sourceRef") != node_id:
-            continue
+    for flow in _flows_by_source(parent).get(node_id, ()):
         elements = _extension_elements(flow)
         if elements is None:
             continue
@@ -105,6 +103,28 @@ def take_listeners(node: Any, filename: str | None) -> dict[str, list[dict[str, 
             listener["flow"] = flow.get("id") or ""
             result.setdefault(flow.get("targetRef") or "", []).append(listener)
     return result
+
+
+# The sequence flows of the last flow-node container seen, by source id. The parser asks for
+# the flows leaving each of its elements in turn; scanning every flow of the container each
+# time made deploying a model with thousands of tasks quadratic. One entry is enough: a
+# container's elements are parsed together. A parsed tree is never changed afterwards (every
+# rewrite in `parser` works on a copy), and the entry holds its container, whose identity
+# therefore cannot pass to another element. (Counting the children to notice changes would
+# cost a walk of them per element again: `len` of an lxml element is not O(1).)
+_FLOW_INDEX: tuple[Any, dict[str, list[Any]]] | None = None
+
+
+def _flows_by_source(parent: Any) -> dict[str, list[Any]]:
+    global _FLOW_INDEX
+    cached = _FLOW_INDEX  # one read: another thread may replace it meanwhile
+    if cached is not None and cached[0] is parent:
+        return cached[1]
+    index: dict[str, list[Any]] = {}
+    for flow in parent.iterchildren(f"{_BPMN}sequenceFlow"):
+        index.setdefault(flow.get("sourceRef") or "", []).append(flow)
+    _FLOW_INDEX = (parent, index)
+    return index
 
 
 def parse_fields(elements: Any, filename: str | None) -> list[list[Any]]:

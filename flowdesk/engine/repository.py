@@ -13,7 +13,6 @@ import hashlib
 import threading
 import uuid
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,12 +168,18 @@ class SpecCache:
 class RepositoryService:
     """Deploys files and answers which definitions exist."""
 
-    def __init__(self, registry: handlers.HandlerRegistry) -> None:
+    def __init__(
+        self, registry: handlers.HandlerRegistry, *, max_file_bytes: int | None = None
+    ) -> None:
         self._registry = registry
+        self._max_file_bytes = max_file_bytes
 
     def deploy(self, uow: UnitOfWork, path: str | Path, *, now: Any) -> list[ProcessDefinition]:
-        resources = [_load(file) for file in collect_files(path)]
-        _check(uow, resources)
+        files = collect_files(path)
+        if self._max_file_bytes is not None:
+            _check_sizes(files, self._max_file_bytes)
+        resources = [_load(file) for file in files]
+        parser = _check(uow, resources)
         deployed: list[ProcessDefinition] = []
         for resource in _dependencies_first(resources):
             for kind, key, name in _definitions_in(resource):
@@ -195,15 +200,18 @@ class RepositoryService:
                     _subscribe_start_messages(uow, resource, row, previous=latest, now=now)
                     start_timers.schedule(uow, row, resource.tree, previous=latest, now=now)
                 deployed.append(definition_record(row))
-        self._warn_missing_handlers(resources + _stored_dependencies(uow, resources, max_id=None))
+        # The parser `_check` built already holds these files and what they call: parsing a
+        # large model twice doubled its deploy time.
+        if parser is None:
+            parser = _parser_for(resources + _stored_dependencies(uow, resources, max_id=None))
+        self._warn_missing_handlers(parser)
         for resource in resources:
             if resource.kind == "bpmn":
                 for problem in validation.ignored_settings(resource.tree, resource.name):
                     warnings.warn(IgnoredExtensionWarning(problem), stacklevel=3)
         return deployed
 
-    def _warn_missing_handlers(self, resources: Iterable[_Resource]) -> None:
-        parser = _parser_for(list(resources))
+    def _warn_missing_handlers(self, parser: Any) -> None:
         for process_id in parser.get_process_ids():
             specs = [parser.get_spec(process_id), *_all_task_specs(parser, process_id)]
             for element_id, event, listener_name in listeners.declared(specs):
@@ -312,6 +320,22 @@ def _all_task_specs(parser: Any, process_id: str) -> list[Any]:
     return [task_spec for spec in specs for task_spec in spec.task_specs.values()]
 
 
+def _check_sizes(files: list[Path], max_file_bytes: int) -> None:
+    """Refuse, before any is read, files over the Engine's `InputLimits.max_file_bytes`."""
+    problems = [
+        Problem(
+            str(file),
+            None,
+            None,
+            f"the file has {size} bytes, over the limit max_file_bytes={max_file_bytes}",
+        )
+        for file in files
+        if (size := file.stat().st_size) > max_file_bytes
+    ]
+    if problems:
+        raise BpmnValidationError(problems)
+
+
 def _load(file: Path) -> _Resource:
     content = file.read_bytes()
     tree = validation.parse_xml(content, str(file))
@@ -338,8 +362,12 @@ def _name_of(root: Any, element_id: str) -> str:
     return element_id
 
 
-def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
-    """Every problem in the deployment, or nothing; then a trial parse by SpiffWorkflow."""
+def _check(uow: UnitOfWork, resources: list[_Resource]) -> Any:
+    """Every problem in the deployment, or nothing; then a trial parse by SpiffWorkflow.
+
+    Returns the parser of that trial parse (None when there is no BPMN file), which holds the
+    files and every process and decision they call.
+    """
     known_processes = {row.key for row in uow.definitions.list(kind=PROCESS, latest_only=True)}
     known_decisions = {row.key for row in uow.definitions.list(kind=DECISION, latest_only=True)}
     for resource in resources:
@@ -362,7 +390,7 @@ def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
         raise BpmnValidationError(problems)
     bpmn = [r for r in resources if r.kind == "bpmn"]
     if not bpmn:
-        return
+        return None
     # Spiff needs the called processes and decisions of earlier deployments to parse this one.
     extra = _stored_dependencies(uow, bpmn, max_id=None)
     try:
@@ -395,6 +423,7 @@ def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
         raise BpmnValidationError([Problem(resources[0].name, None, None, str(err))]) from err
     if problems:
         raise BpmnValidationError(problems)
+    return parser
 
 
 def _parser_for(resources: list[_Resource]) -> Any:

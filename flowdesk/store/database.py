@@ -88,7 +88,10 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self._url = _normalise_url(url)
-        backend, driver = self._url.get_backend_name(), self._url.get_driver_name()
+        try:
+            backend, driver = self._url.get_backend_name(), self._url.get_driver_name()
+        except ArgumentError:  # NoSuchModuleError: a scheme SQLAlchemy has no dialect for
+            backend, driver = self._url.get_backend_name(), None
         if (backend, driver) == ("sqlite", "pysqlite"):
             self._engine = _sqlite_engine(self._url)
         elif (backend, driver) == ("postgresql", "psycopg"):

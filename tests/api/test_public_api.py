@@ -27,8 +27,11 @@ EXPECTED = [
     "HandlerRegistry",
     "HistoryEvent",
     "IgnoredExtensionWarning",
+    "InputLimits",
     "InstanceStateError",
+    "InvalidArgument",
     "Job",
+    "LimitExceeded",
     "ListenerCall",
     "ListenerTask",
     "MissingHandlerWarning",
@@ -46,6 +49,7 @@ EXPECTED = [
     "Task",
     "TaskStateError",
     "UserTaskHandler",
+    "VariableError",
     "Wait",
 ]
 
