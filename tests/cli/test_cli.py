@@ -973,3 +973,30 @@ def test_report__prints_counts_cycle_times_steps_and_gateway_shares_or_json(cli,
     assert data["bottleneck"]["element_id"] == "Task_approve"
     assert data["gateways"][0]["outcomes"] == {"Task_approve": 2}
     assert cli("report", "expense_aproval", exit_code=1).stderr.startswith("error: no process")
+
+
+def test_show_json__is_valid_json_with_dates_bytes_and_a_computed_nan(cli, db_url) -> None:
+    model = Path(__file__).parents[1] / "api" / "data" / "variable_types.bpmn"
+    with flowdesk.Engine(db_url, load_entry_points=False) as engine:
+        engine.deploy(model)
+        instance = engine.start(
+            "variable_types",
+            {"due": datetime(2026, 3, 2, 9, tzinfo=UTC), "deadline": datetime.now(UTC)},
+        )
+        engine.complete(engine.tasks(instance_id=instance.id)[0].id, {"payload": b"\x00\xff"})
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    shown = json.loads(cli("--json", "show", instance.id).stdout, parse_constant=refuse)
+    variables = shown["instance"]["variables"]
+    assert variables["ratio"] == "NaN"
+    assert variables["ceiling"] == "Infinity"
+    assert variables["payload"] == "AP8="
+    assert variables["due"] == "2026-03-02T09:00:00+00:00"
+
+
+def test_instances_var__an_infinite_filter_is_an_error_message_not_a_traceback(cli) -> None:
+    cli("deploy", str(EXPENSE))
+    result = cli("instances", "--var", "score=1e999", exit_code=2)  # JSON 1e999 is Infinity
+    assert "Infinity" in result.stderr
