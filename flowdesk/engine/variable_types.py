@@ -37,14 +37,14 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from flowdesk.errors import LimitExceeded, VariableError
-from flowdesk.input_limits import InputLimits
+from flowdesk.input_limits import MAX_DEPTH, InputLimits
 
 TAG = "$flowdesk"
 # Camunda 7's Long: Java's 64-bit signed integer.
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
-# How deep `encode` follows what a script built before refusing it; far below Python's
-# recursion limit, and above any `InputLimits.max_variable_depth` a caller may set.
-HARD_DEPTH = 200
+# How deep `encode` follows what a script built before refusing it: the deepest variable any
+# Engine accepts, plus the mapping of variables around it; far below Python's recursion limit.
+HARD_DEPTH = MAX_DEPTH + 1
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -95,7 +95,7 @@ def encode(value: Any, _depth: int = 0) -> Any:
         VariableError: The value nests deeper than `HARD_DEPTH` (a script built it).
     """
     if _depth > HARD_DEPTH:
-        raise VariableError("value", f"nests deeper than {HARD_DEPTH} levels")
+        raise VariableError("value", f"nests deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):

@@ -252,3 +252,20 @@ def test_variable_errors__are_value_and_type_errors_as_before() -> None:
 def test_an_unknown_url_scheme__is_a_store_error() -> None:
     with pytest.raises(flowdesk.StoreError, match="foo://"):
         flowdesk.Engine("foo://nowhere", load_entry_points=False)
+
+
+def test_a_value_200_deep__the_most_an_engine_accepts__round_trips_a_restart(make_engine) -> None:
+    limits = flowdesk.InputLimits(max_variable_depth=200)
+    deep: object = "bottom"
+    for _ in range(199):
+        deep = [deep]
+    deep = {"level": deep}
+    first = make_engine(input_limits=limits)
+    first.deploy(DATA / "variable_types.bpmn")
+    instance = _start(first, deep=deep)
+
+    second = make_engine(input_limits=limits)
+    (task,) = second.tasks(instance_id=instance.id)
+    second.complete(task.id, {"deeper": deep})
+
+    assert make_engine().instance(instance.id).variables["deeper"] == deep
