@@ -71,6 +71,9 @@ def _escape_task_data(workflow_dct: dict[str, Any]) -> None:
         workflow_dct["data"] = _escaped(workflow_dct["data"])
     for task in workflow_dct.get("tasks", {}).values():
         task["data"] = _escaped(task.get("data"))
+        # Spiff keeps a caught message's payload here until the task takes it over. (Spiff's
+        # own objects are still objects at this point: the JSON encoder converts them later.)
+        task["internal_data"] = _escaped(task.get("internal_data"))
         delta = task.get("delta")
         if delta and "updates" in delta:
             delta["updates"] = _escaped(delta["updates"])

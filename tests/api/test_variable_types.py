@@ -269,3 +269,22 @@ def test_a_value_200_deep__the_most_an_engine_accepts__round_trips_a_restart(mak
     second.complete(task.id, {"deeper": deep})
 
     assert make_engine().instance(instance.id).variables["deeper"] == deep
+
+
+def test_message_variables__of_every_type_reach_the_waiting_instance_through_a_restart(
+    make_engine,
+) -> None:
+    engine = make_engine()
+    engine.deploy(DATA / "messages.bpmn")
+    waiting = engine.start("quote", business_key="Q-1")
+    sent = {
+        "signed_on": date(2026, 3, 2),
+        "received_at": datetime(2026, 3, 2, 9, tzinfo=SHANGHAI),
+        "terms": {"typename": "datetime", "value": "not a date"},
+        "accepted": True,
+    }
+
+    make_engine().correlate("customer_feedback", business_key="Q-1", variables=sent)
+
+    variables = make_engine().instance(waiting.id).variables
+    assert {name: variables[name] for name in sent} == sent
