@@ -237,7 +237,7 @@ def test_generated_variables__are_stored_as_given_or_refused_with_a_typed_error(
         variables=PAYLOADS,
         business_key=st.none() | st.text(max_size=8).filter(lambda t: "\x00" not in t),
     )
-    @_budget(ci=40, long=1500)
+    @_budget(ci=40, long=300)
     def run(key: str, variables: Any, business_key: str | None) -> None:
         instance = call_checked(
             world, lambda: world.start(key, variables, business_key=business_key), outcomes, "start"
@@ -295,7 +295,7 @@ def test_generated_call_sequences__keep_tasks_jobs_and_history_in_agreement(worl
     outcomes: Counter[str] = Counter()
 
     @given(data=st.data())
-    @_budget(ci=15, long=400)
+    @_budget(ci=15, long=60)
     def run(data: st.DataObject) -> None:
         for _ in range(data.draw(st.integers(min_value=1, max_value=12), label="calls")):
             action = data.draw(st.sampled_from(ACTIONS), label="action")
@@ -433,7 +433,7 @@ def test_mutated_bpmn_and_dmn_files__deploy_or_are_refused_with_a_typed_error(ma
     outcomes: Counter[str] = Counter()
 
     @given(file=mutated())
-    @_budget(ci=40, long=2000)
+    @_budget(ci=40, long=400)
     def run(file: tuple[str, bytes]) -> None:
         name, content = file
         path = folder / name
@@ -472,7 +472,7 @@ _URLS = st.one_of(
 
 def test_database_urls_flowdesk_cannot_use__are_store_errors() -> None:
     @given(url=_URLS)
-    @_budget(ci=30, long=500)
+    @_budget(ci=30, long=300)
     def run(url: str) -> None:
         with contextlib.suppress(flowdesk.StoreError):
             flowdesk.Engine(url, load_entry_points=False).close()
