@@ -213,7 +213,10 @@ class RepositoryService:
 
     def _warn_missing_handlers(self, parser: Any) -> None:
         for process_id in parser.get_process_ids():
-            specs = [parser.get_spec(process_id), *_all_task_specs(parser, process_id)]
+            try:
+                specs = [parser.get_spec(process_id), *_all_task_specs(parser, process_id)]
+            except (SpiffWorkflowException, *_SPIFF_INPUT_ERRORS):
+                continue  # a process that is not executable, which `_check` did not parse
             for element_id, event, listener_name in listeners.declared(specs):
                 if self._registry.listener(listener_name) is None:
                     warnings.warn(
@@ -421,9 +424,18 @@ def _check(uow: UnitOfWork, resources: list[_Resource]) -> Any:
         ) from err
     except SpiffWorkflowException as err:
         raise BpmnValidationError([Problem(resources[0].name, None, None, str(err))]) from err
+    except _SPIFF_INPUT_ERRORS as err:
+        # SpiffWorkflow's parser reads some values without checking them (a diagram's
+        # `dc:Bounds x="..."` as a float): what it cannot read is a problem of the file.
+        reason = f"SpiffWorkflow cannot read the file ({type(err).__name__}: {err})"
+        raise BpmnValidationError([Problem(resources[0].name, None, None, reason)]) from err
     if problems:
         raise BpmnValidationError(problems)
     return parser
+
+
+# What SpiffWorkflow's parser raises on a value it reads unchecked; see `_check`.
+_SPIFF_INPUT_ERRORS = (ValueError, TypeError, LookupError, AttributeError)
 
 
 def _parser_for(resources: list[_Resource]) -> Any:

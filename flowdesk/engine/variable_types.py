@@ -19,9 +19,11 @@ gives back after a reload, so a call behaves the same whether or not the Engine 
 queries read. JSON-native values are stored as they are, so `instances(variables=...)` filters
 and the database's JSON functions see plain JSON. The rest is one tagged object
 `{"$flowdesk": TYPE, "value": TEXT}`: Date as ISO 8601 (with its offset, or a plain date),
-Bytes as base64, and the non-finite Doubles a script may compute as "NaN", "Infinity" or
-"-Infinity". A dict of the caller's that holds the key "$flowdesk" itself is wrapped as
-`{"$flowdesk": "Json", "value": {...}}`, so no value can pass for a tagged one. `encode` takes
+Bytes as base64, the non-finite Doubles a script may compute as "NaN", "Infinity" or
+"-Infinity", and whole Doubles of 1e16 and more as their text ("1e+16": PostgreSQL's JSONB
+would give them back as integers). A dict of the caller's that holds the key "$flowdesk"
+itself is wrapped as `{"$flowdesk": "Json", "value": {...}}`, so no value can pass for a
+tagged one. `encode` takes
 whatever a script left in the workflow too (sets, objects), as the engine stored it before:
 lists and `repr` text.
 """
@@ -45,8 +47,6 @@ LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 # How deep `encode` follows what a script built before refusing it: the deepest variable any
 # Engine accepts, plus the mapping of variables around it; far below Python's recursion limit.
 HARD_DEPTH = MAX_DEPTH + 1
-
-_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def accept(
@@ -99,9 +99,11 @@ def encode(value: Any, _depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        if math.isfinite(value):
+        if math.isfinite(value) and not (value.is_integer() and "e" in repr(value)):
             return value
-        return {TAG: "Double", "value": "NaN" if math.isnan(value) else _infinity(value)}
+        # Not JSON (NaN, Infinity), or a whole number PostgreSQL's JSONB would print without
+        # its exponent (1e+16 as 10000000000000000), which would come back as an integer.
+        return {TAG: "Double", "value": _double_text(value)}
     if isinstance(value, datetime | date):
         return {TAG: "Date", "value": value.isoformat()}
     if isinstance(value, bytes | bytearray | memoryview):
@@ -137,8 +139,9 @@ def _untagged(tag: Any, value: Any) -> Any:
             return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
         if tag == "Bytes" and isinstance(value, str):
             return base64.b64decode(value, validate=True)
-        if tag == "Double" and value in _NON_FINITE:
-            return _NON_FINITE[value]
+        if tag == "Double" and isinstance(value, str):
+            # The NaN of `math`, one object, so that equal variables compare equal.
+            return math.nan if value == "NaN" else float(value)
     except (ValueError, binascii.Error):
         pass
     # Not written by `encode` (a row edited by hand): give back what is stored.
@@ -205,8 +208,12 @@ def _check_text(path: str, text: str) -> None:
         raise VariableError(path, "text with a lone surrogate, which is no Unicode") from None
 
 
-def _infinity(value: float) -> str:
-    return "Infinity" if value > 0 else "-Infinity"
+def _double_text(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
 
 
 def _kind(value: object) -> str:
