@@ -394,7 +394,7 @@ class Engine:
             How many tasks moved; 0 when `from_user` has no open tasks or equals `to_user`.
 
         Raises:
-            ValueError: A user name is empty.
+            InvalidArgument: A user name is empty (also a `ValueError`).
         """
         return self._call(lambda uow: self._tasks.reassign(uow, from_user, to_user, user=user))
 

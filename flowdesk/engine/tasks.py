@@ -13,6 +13,7 @@ from flowdesk.engine.variable_types import decode
 from flowdesk.errors import (
     ConcurrencyConflict,
     FormValidationError,
+    InvalidArgument,
     NotAuthorized,
     TaskStateError,
 )
@@ -155,12 +156,12 @@ class TaskService:
         its `update` and `assignment` task listeners run, as for Camunda's `setAssignee`.
 
         Raises:
-            ValueError: A user name is empty.
+            InvalidArgument: A user name is empty.
             ConcurrencyConflict: On PostgreSQL, a step committed a new task for `from_user`
                 while this call ran; the facade runs the call again.
         """
         if not from_user.strip() or not to_user.strip():
-            raise ValueError("reassign needs two non-empty user names")
+            raise InvalidArgument("reassign needs two non-empty user names")
         if from_user == to_user:
             return 0
         open_ = TaskState.OPEN.value
