@@ -33,6 +33,7 @@ from flowdesk.errors import (
     IgnoredExtensionWarning,
     InstanceStateError,
     InvalidArgument,
+    LimitExceeded,
     MissingCalledProcessWarning,
     MissingHandlerWarning,
     MissingListenerWarning,
@@ -43,6 +44,7 @@ from flowdesk.errors import (
     StartEventError,
     StoreError,
     TaskStateError,
+    VariableError,
 )
 from flowdesk.handlers import (
     AutoCompleteHandler,
@@ -54,6 +56,7 @@ from flowdesk.handlers import (
     ServiceCall,
     UserTaskHandler,
 )
+from flowdesk.input_limits import InputLimits
 
 __all__ = [
     "AutoCompleteHandler",
@@ -75,9 +78,11 @@ __all__ = [
     "HandlerRegistry",
     "HistoryEvent",
     "IgnoredExtensionWarning",
+    "InputLimits",
     "InstanceStateError",
     "InvalidArgument",
     "Job",
+    "LimitExceeded",
     "ListenerCall",
     "ListenerTask",
     "MissingCalledProcessWarning",
@@ -98,5 +103,6 @@ __all__ = [
     "Task",
     "TaskStateError",
     "UserTaskHandler",
+    "VariableError",
     "Wait",
 ]

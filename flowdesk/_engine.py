@@ -38,8 +38,15 @@ from flowdesk.engine.jobs import JobService
 from flowdesk.engine.repository import PROCESS, RepositoryService, definition_record
 from flowdesk.engine.runtime import RuntimeService, instance_record
 from flowdesk.engine.tasks import TaskService
-from flowdesk.errors import ConcurrencyConflict, StoreError
+from flowdesk.engine.variable_types import accept
+from flowdesk.errors import (
+    ConcurrencyConflict,
+    InvalidArgument,
+    StoreError,
+    VariableError,
+)
 from flowdesk.handlers import HandlerRegistry
+from flowdesk.input_limits import InputLimits
 from flowdesk.store import SqliteSynchronous, Store, UnitOfWork
 
 DEFAULT_URL = "sqlite:///flowdesk.db"
@@ -70,6 +77,12 @@ class Engine:
             default) survives a power failure; `"NORMAL"` is cheaper and may lose the last
             commits before a power failure (never corrupts the file). No effect on PostgreSQL
             or in-memory SQLite. See "Durability" in docs/performance.md.
+        input_limits: The largest files and variables a call may pass (see docs/limits.md);
+            `InputLimits()` when None.
+
+    Every variable a call passes must be of a Camunda type (see docs/variables.md), else the
+    call raises `VariableError`; over `input_limits` it raises `LimitExceeded`. Either way
+    nothing is stored.
 
     Raises:
         StoreError: The database cannot be reached or migrated, or the URL or
@@ -86,8 +99,10 @@ class Engine:
         load_entry_points: bool = True,
         script_limits: _limits.ScriptLimits | None = None,
         sqlite_synchronous: SqliteSynchronous = "FULL",
+        input_limits: InputLimits | None = None,
     ) -> None:
         self.url = url or os.environ.get("FLOWDESK_DB") or DEFAULT_URL
+        self.input_limits = input_limits or InputLimits()
         self.handlers = handlers or HandlerRegistry()
         if load_entry_points:
             self.handlers.load_entry_points()
@@ -98,7 +113,9 @@ class Engine:
         except ValueError as err:  # an unsupported URL scheme or driver, or durability level
             raise StoreError(str(err)) from err
         self._ctx = EngineContext(self._store, self.handlers, self._clock, _groups_of(groups))
-        self._repository = RepositoryService(self.handlers)
+        self._repository = RepositoryService(
+            self.handlers, max_file_bytes=self.input_limits.max_file_bytes
+        )
         self._runtime = RuntimeService(self._ctx)
         self._tasks = TaskService(self._ctx)
         self._jobs = JobService(self._ctx)
@@ -155,15 +172,18 @@ class Engine:
 
         Raises:
             NotFound: No process with this key (and version) is deployed.
+            VariableError: A variable is of no Camunda type, NaN or Infinity (see `Engine`).
+            LimitExceeded: The variables are over the Engine's `InputLimits`.
             ExpressionError: An expression the start needs cannot be evaluated.
             StartEventError: The process has several start events and none of them is a none
                 or timer start event; nothing is stored.
         """
+        accepted = self._accept(variables)
         return self._call(
             lambda uow: self._runtime.start(
                 uow,
                 key,
-                dict(variables or {}),
+                dict(accepted),
                 business_key=business_key,
                 user=user,
                 version=version,
@@ -183,14 +203,18 @@ class Engine:
         Raises:
             CorrelationError: No instance waits and no process starts with the message, or
                 several instances match.
+            VariableError, LimitExceeded: As for `start`, for `variables` and
+                `correlation_keys`.
         """
+        accepted = self._accept(variables)
+        keys = None if correlation_keys is None else self._accept(correlation_keys)
         return self._call(
             lambda uow: self._runtime.correlate(
                 uow,
                 message_name,
                 business_key=business_key,
-                correlation_keys=correlation_keys,
-                variables=dict(variables or {}),
+                correlation_keys=keys,
+                variables=dict(accepted),
             )
         )
 
@@ -204,8 +228,12 @@ class Engine:
 
         Returns:
             How many instances the signal reached, started ones included (0 is no error).
+
+        Raises:
+            VariableError, LimitExceeded: As for `start`.
         """
-        return self._call(lambda uow: self._runtime.signal(uow, signal_name, dict(variables or {})))
+        accepted = self._accept(variables)
+        return self._call(lambda uow: self._runtime.signal(uow, signal_name, dict(accepted)))
 
     def trigger(
         self, instance_id: str, element_id: str, *, variables: Mapping[str, Any] | None = None
@@ -226,9 +254,11 @@ class Engine:
             NotFound: No such instance.
             InstanceStateError: The instance is not running, or does not wait for a trigger at
                 `element_id` (messages, signals, timers and user tasks have their own calls).
+            VariableError, LimitExceeded: As for `start`.
         """
+        accepted = self._accept(variables)
         return self._call(
-            lambda uow: self._runtime.trigger(uow, instance_id, element_id, dict(variables or {}))
+            lambda uow: self._runtime.trigger(uow, instance_id, element_id, dict(accepted))
         )
 
     def waits(self, instance_id: str) -> list[Wait]:
@@ -261,9 +291,10 @@ class Engine:
 
         Raises:
             InvalidArgument: `state` is none of those (the message lists them).
-            TypeError: A variable value is not a string, number or boolean.
-            ValueError: A variable name holds a double quote.
+            VariableError: A variable value is not a string, finite number or boolean, or (on
+                SQLite) a variable name holds a double quote.
         """
+        self._check_filter(variables)
         return self._read(
             lambda uow: self._runtime.instances(
                 uow,
@@ -319,12 +350,12 @@ class Engine:
 
         Raises:
             InvalidArgument: `state` is none of those (the message lists them).
-            ValueError: `limit` or `offset` is negative.
+            InvalidArgument: `limit` or `offset` is negative.
         """
         if limit is not None and limit < 0:
-            raise ValueError(f"limit must not be negative, not {limit}")
+            raise InvalidArgument(f"limit must not be negative, not {limit}")
         if offset < 0:
-            raise ValueError(f"offset must not be negative, not {offset}")
+            raise InvalidArgument(f"offset must not be negative, not {offset}")
         return self._read(
             lambda uow: self._tasks.tasks(
                 uow,
@@ -378,7 +409,7 @@ class Engine:
             How many tasks moved; 0 when `from_user` has no open tasks or equals `to_user`.
 
         Raises:
-            ValueError: A user name is empty.
+            InvalidArgument: A user name is empty (also a `ValueError`).
         """
         return self._call(lambda uow: self._tasks.reassign(uow, from_user, to_user, user=user))
 
@@ -401,13 +432,16 @@ class Engine:
             NotAuthorized: The user is not the assignee, nor (with no assignee) a candidate.
             FormValidationError: The data fails the form (required, type, enum, limits) or
                 the task's handler.
+            VariableError, LimitExceeded: As for `start`.
             ConcurrencyConflict: Other callers changed the instance at the same time, again
                 on each of the few runs the call makes before giving up (a single concurrent
                 change is absorbed: the call runs again on the new state).
         """
 
+        accepted = self._accept(data, what="data")
+
         def act(uow: UnitOfWork) -> ProcessInstance:
-            instance_id = self._tasks.complete(uow, task_id, dict(data or {}), user=user)
+            instance_id = self._tasks.complete(uow, task_id, dict(accepted), user=user)
             return instance_record(uow.instances.saved(instance_id))
 
         return self._call(act)
@@ -459,9 +493,11 @@ class Engine:
             NotFound: No decision with this key (and version) is deployed.
             DecisionError: The decision fails for these variables, e.g. two rules of a UNIQUE
                 table match, or a value cannot be compared.
+            VariableError, LimitExceeded: As for `start`.
         """
+        accepted = self._accept(variables)
         return self._read(
-            lambda uow: self._decisions.evaluate(uow, key, dict(variables or {}), version=version)
+            lambda uow: self._decisions.evaluate(uow, key, dict(accepted), version=version)
         )
 
     # -- history --------------------------------------------------------------------------------
@@ -494,8 +530,11 @@ class Engine:
 
         Raises:
             NotFound: No process with this key was ever deployed.
-            ValueError: `since` or `until` is a naive datetime.
+            InvalidArgument: `since` or `until` is a naive datetime.
         """
+        for bound in (since, until):
+            if bound is not None and bound.utcoffset() is None:
+                raise InvalidArgument(f"naive datetime {bound.isoformat()} given; use an aware one")
         return self._read(lambda uow: self._history.report(uow, key, since=since, until=until))
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -523,6 +562,22 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _accept(
+        self, variables: Mapping[str, Any] | None, *, what: str = "variables"
+    ) -> dict[str, Any]:
+        """The variables a call passes, checked against Camunda's types and `input_limits`."""
+        return accept(variables, self.input_limits, what=what)
+
+    def _check_filter(self, variables: Mapping[str, Any] | None) -> None:
+        """Refuse, before any SQL, a variable filter the query could not run."""
+        for name, value in (variables or {}).items():
+            if not isinstance(value, str | int | float | bool):
+                raise VariableError(str(name), "a filter value must be a string, number or boolean")
+            # A filter value passes the same checks as a stored one (NaN, 64 bits, text).
+            accept({name: value}, self.input_limits, what="variables filter")
+            if '"' in name and self._store.dialect == "sqlite":
+                raise VariableError(name, "on SQLite a filtered name may not hold a double quote")
 
     def _call(self, action: Callable[[UnitOfWork], T]) -> T:
         """Run a writing action in a unit of work; again, in a new one, if it lost a race.

@@ -16,6 +16,8 @@ FlowdeskError
 ├── HandlerError             a handler failed (original on __cause__)
 ├── DecisionError            a DMN decision failed while evaluated (decision_id, element_id)
 ├── InvalidArgument          (also a ValueError) an argument flowdesk cannot take
+│   ├── VariableError        (also a TypeError) a variable value of no Camunda type, or NaN
+│   └── LimitExceeded        a file or variables over the Engine's `InputLimits`
 └── StoreError               database failure, naming the database (SQLAlchemy error on __cause__)
 ```
 
@@ -194,6 +196,36 @@ class InvalidArgument(FlowdeskError, ValueError):
 
     Also a `ValueError`, so code written against the plain Python errors still catches it.
     """
+
+
+class VariableError(InvalidArgument, TypeError):
+    """A variable flowdesk cannot store as one of Camunda 7's types (see docs/variables.md).
+
+    `name` is the variable, with the path into it (`order.lines[3]`); `reason` says what is
+    wrong (`NaN is not a Double Camunda can store`, `a set is no Camunda type`). The value itself
+    is never in the message: it may hold personal data. Also a `TypeError`, which the
+    `instances(variables=...)` filter raised for a value of the wrong type before.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"variable {name!r}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class LimitExceeded(InvalidArgument):
+    """A file or the variables of a call are over the Engine's `InputLimits`.
+
+    `what` names the input (`variables`, `variable 'order'`), `limit` the setting that
+    refused it (`max_variables_bytes`) and `size` how big it was (bytes, or nesting depth).
+    """
+
+    def __init__(self, what: str, limit: str, size: int, maximum: int) -> None:
+        super().__init__(f"{what}: {size} is over the limit {limit}={maximum}")
+        self.what = what
+        self.limit = limit
+        self.size = size
+        self.maximum = maximum
 
 
 class MissingHandlerWarning(UserWarning):

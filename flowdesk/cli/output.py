@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -37,7 +39,8 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> st
 
 
 def to_jsonable(value: Any) -> Any:
-    """Dataclasses as dicts, datetimes and dates as ISO text, tuples as lists, recursively."""
+    """Dataclasses as dicts, datetimes and dates as ISO text, tuples as lists, recursively;
+    NaN and Infinity as text and bytes as base64, so that the output is valid JSON."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
@@ -46,6 +49,10 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):  # JSON has no NaN: as text
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, bytes):  # a Bytes variable, as base64 text
+        return base64.b64encode(value).decode("ascii")
     return value
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
+from flowdesk.engine.variable_types import decode
 from flowdesk.engine.waits import signal_start_events
 from flowdesk.errors import ConcurrencyConflict, CorrelationError
 from flowdesk.store import InstanceRow, SubscriptionKind, UnitOfWork
@@ -193,7 +194,8 @@ def _start_with_message(
 
 
 def _matches(row: InstanceRow, keys: Mapping[str, Any]) -> bool:
-    return all(row.variables.get(name) == value for name, value in keys.items())
+    stored = decode(row.variables)
+    return all(stored.get(name) == value for name, value in keys.items())
 
 
 @contextmanager

@@ -10,12 +10,13 @@ too, so a single call settles the instance at its next real wait.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flowdesk.engine import calls, job_retries, listeners, start_events
+from flowdesk.engine import calls, job_retries, listeners, start_events, variable_types
 from flowdesk.engine.context import EngineContext as EngineContext
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
 from flowdesk.engine.task_rows import EXCLUDED_USERS as EXCLUDED_USERS
@@ -97,7 +98,7 @@ class Execution(UserTaskRows, WaitRows):
             version=definition.version,
             business_key=business_key,
             state=InstanceState.RUNNING.value,
-            variables=dict(variables),
+            variables=variable_types.encode(variables),
             workflow_state=None,
             serializer_version=WorkflowRun.serializer_version,
             lock_version=0,
@@ -358,7 +359,7 @@ class Execution(UserTaskRows, WaitRows):
         assert row.parent_instance_id is not None and row.parent_task_ref is not None
         caller = self.parent or Execution.open(self.ctx, self.uow, row.parent_instance_id)
         extensions = caller.run.call_extensions(row.parent_task_ref)
-        variables = calls.out_variables(extensions, row.variables)
+        variables = calls.out_variables(extensions, variable_types.decode(row.variables))
         for each in raised:
             caller._ended_calls.append((row.parent_task_ref, variables, each))
         if row.state in _ENDED:
@@ -379,7 +380,7 @@ class Execution(UserTaskRows, WaitRows):
     def _save_row(self) -> InstanceRow:
         now = self.ctx.now()
         changes: dict[str, Any] = {
-            "variables": _jsonable(self.run.variables),
+            "variables": variable_types.encode(self.run.variables),
             "workflow_state": self.run.dump(),
             "serializer_version": self.run.serializer_version,
         }
@@ -465,6 +466,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):  # JSON has no NaN: as text
+        return repr(value)
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     if hasattr(value, "isoformat"):

@@ -46,6 +46,7 @@ flowdesk cannot: Java classes (`java.util.Date`, `Java.type(...)`), Spin's `S()`
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -349,6 +350,8 @@ def _json_default(value: Any) -> Any:
     isoformat = getattr(value, "isoformat", None)
     if callable(isoformat):
         return isoformat()
+    if isinstance(value, bytes):  # Camunda's Bytes variables: as base64 text
+        return base64.b64encode(value).decode("ascii")
     raise TypeError(f"a {type(value).__name__} cannot be passed to JavaScript")
 
 

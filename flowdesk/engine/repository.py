@@ -14,7 +14,7 @@ import hashlib
 import threading
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -179,12 +179,18 @@ class SpecCache:
 class RepositoryService:
     """Deploys files and answers which definitions exist."""
 
-    def __init__(self, registry: handlers.HandlerRegistry) -> None:
+    def __init__(
+        self, registry: handlers.HandlerRegistry, *, max_file_bytes: int | None = None
+    ) -> None:
         self._registry = registry
+        self._max_file_bytes = max_file_bytes
 
     def deploy(self, uow: UnitOfWork, path: str | Path, *, now: Any) -> list[ProcessDefinition]:
-        resources = [_load(file) for file in collect_files(path)]
-        _check(uow, resources)
+        files = collect_files(path)
+        if self._max_file_bytes is not None:
+            _check_sizes(files, self._max_file_bytes)
+        resources = [_load(file) for file in files]
+        parser = _check(uow, resources)
         deployed: list[ProcessDefinition] = []
         for resource in _dependencies_first(resources):
             for kind, key, name in _definitions_in(resource):
@@ -205,7 +211,11 @@ class RepositoryService:
                     _subscribe_start_messages(uow, resource, row, previous=latest, now=now)
                     start_timers.schedule(uow, row, resource.tree, previous=latest, now=now)
                 deployed.append(definition_record(row))
-        self._warn_missing_handlers(resources + _stored_dependencies(uow, resources, max_id=None))
+        # The parser `_check` built already holds these files and what they call: parsing a
+        # large model twice doubled its deploy time.
+        if parser is None:
+            parser = _parser_for(resources + _stored_dependencies(uow, resources, max_id=None))
+        self._warn_missing_handlers(parser)
         for problem in _unresolved_calls(uow, resources):
             warnings.warn(MissingCalledProcessWarning(problem), stacklevel=3)
         for resource in resources:
@@ -214,10 +224,12 @@ class RepositoryService:
                     warnings.warn(IgnoredExtensionWarning(problem), stacklevel=3)
         return deployed
 
-    def _warn_missing_handlers(self, resources: Iterable[_Resource]) -> None:
-        parser = _parser_for(list(resources))
+    def _warn_missing_handlers(self, parser: Any) -> None:
         for process_id in parser.get_process_ids():
-            specs = [parser.get_spec(process_id), *_all_task_specs(parser, process_id)]
+            try:
+                specs = [parser.get_spec(process_id), *_all_task_specs(parser, process_id)]
+            except (SpiffWorkflowException, *_SPIFF_INPUT_ERRORS):
+                continue  # a process that is not executable, which `_check` did not parse
             for element_id, event, listener_name in listeners.declared(specs):
                 if self._registry.listener(listener_name) is None:
                     warnings.warn(
@@ -336,6 +348,22 @@ def _all_task_specs(parser: Any, process_id: str) -> list[Any]:
     return [task_spec for spec in specs for task_spec in spec.task_specs.values()]
 
 
+def _check_sizes(files: list[Path], max_file_bytes: int) -> None:
+    """Refuse, before any is read, files over the Engine's `InputLimits.max_file_bytes`."""
+    problems = [
+        Problem(
+            str(file),
+            None,
+            None,
+            f"the file has {size} bytes, over the limit max_file_bytes={max_file_bytes}",
+        )
+        for file in files
+        if (size := file.stat().st_size) > max_file_bytes
+    ]
+    if problems:
+        raise BpmnValidationError(problems)
+
+
 def _load(file: Path) -> _Resource:
     content = file.read_bytes()
     tree = validation.parse_xml(content, str(file))
@@ -401,8 +429,12 @@ def _in_executable_process(
     return node is not None and executable.get(node.get("id") or "", False)
 
 
-def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
-    """Every problem in the deployment, or nothing; then a trial parse by SpiffWorkflow."""
+def _check(uow: UnitOfWork, resources: list[_Resource]) -> Any:
+    """Every problem in the deployment, or nothing; then a trial parse by SpiffWorkflow.
+
+    Returns the parser of that trial parse (None when there is no BPMN file), which holds the
+    files and every process and decision they call.
+    """
     known_processes = {row.key for row in uow.definitions.list(kind=PROCESS, latest_only=True)}
     known_decisions = {row.key for row in uow.definitions.list(kind=DECISION, latest_only=True)}
     for resource in resources:
@@ -425,7 +457,7 @@ def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
         raise BpmnValidationError(problems)
     bpmn = [r for r in resources if r.kind == "bpmn"]
     if not bpmn:
-        return
+        return None
     # Spiff needs the called processes and decisions of earlier deployments to parse this one.
     extra = _stored_dependencies(uow, bpmn, max_id=None)
     try:
@@ -456,8 +488,18 @@ def _check(uow: UnitOfWork, resources: list[_Resource]) -> None:
         ) from err
     except SpiffWorkflowException as err:
         raise BpmnValidationError([Problem(resources[0].name, None, None, str(err))]) from err
+    except _SPIFF_INPUT_ERRORS as err:
+        # SpiffWorkflow's parser reads some values without checking them (a diagram's
+        # `dc:Bounds x="..."` as a float): what it cannot read is a problem of the file.
+        reason = f"SpiffWorkflow cannot read the file ({type(err).__name__}: {err})"
+        raise BpmnValidationError([Problem(resources[0].name, None, None, reason)]) from err
     if problems:
         raise BpmnValidationError(problems)
+    return parser
+
+
+# What SpiffWorkflow's parser raises on a value it reads unchecked; see `_check`.
+_SPIFF_INPUT_ERRORS = (ValueError, TypeError, LookupError, AttributeError)
 
 
 def _parser_for(resources: list[_Resource]) -> Any:

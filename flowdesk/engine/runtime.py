@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowdesk._records import ProcessInstance, Wait
-from flowdesk.engine import correlation, start_events, timers
+from flowdesk.engine import correlation, start_events, timers, variable_types
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
 from flowdesk.engine.state_filters import state_filter
@@ -22,7 +22,7 @@ def instance_record(row: InstanceRow) -> ProcessInstance:
         version=row.version,
         business_key=row.business_key,
         state=row.state,
-        variables=dict(row.variables),
+        variables=variable_types.decode(row.variables),
         started_at=row.started_at,
         ended_at=row.ended_at,
         incident=row.incident,

@@ -4,11 +4,22 @@ SpiffWorkflow's serializer embeds the whole parsed spec (and every called proces
 each workflow's JSON. flowdesk stores the BPMN once per deployed version and caches its parsed
 spec, so an instance's state keeps only the spec's name: smaller rows, faster loads, and one
 source of truth for the model.
+
+Process variables live in the tasks' `data` as the caller gave them (see `variable_types`).
+SpiffWorkflow's JSON gives non-JSON values a `typename` key ({"typename": "datetime", ...}) and
+reads every dict with such a key back as that type. A variable's own dict may hold a key named
+`typename` too; unescaped it would come back as a datetime, or break every later load of the
+instance when no such type exists. So such a dict is stored wrapped as
+`{"typename": "flowdesk_dict", "items": {...}}`. Dates and bytes, which Spiff cannot store, are
+registered here as well.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Mapping
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +39,7 @@ class _InstanceOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # Sp
         dct["subprocess_specs"] = sorted(workflow.subprocess_specs)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        _escape_task_data(dct)
         return dct
 
     def from_dict(
@@ -48,12 +60,62 @@ class _InstanceOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # Sp
         return workflow
 
 
+# The typename of a variable's dict that holds a `typename` key of its own.
+_ESCAPED_DICT = "flowdesk_dict"
+
+
+def _escape_task_data(workflow_dct: dict[str, Any]) -> None:
+    """Wrap, in every task's data of a workflow dict and its sub-workflows, the dicts of
+    variables that hold a `typename` key (see the module docstring)."""
+    if "data" in workflow_dct:  # the workflow's own data: what its end events copied up
+        workflow_dct["data"] = _escaped(workflow_dct["data"])
+    for task in workflow_dct.get("tasks", {}).values():
+        task["data"] = _escaped(task.get("data"))
+        # Spiff keeps a caught message's payload here until the task takes it over. (Spiff's
+        # own objects are still objects at this point: the JSON encoder converts them later.)
+        task["internal_data"] = _escaped(task.get("internal_data"))
+        delta = task.get("delta")
+        if delta and "updates" in delta:
+            delta["updates"] = _escaped(delta["updates"])
+    for sub in workflow_dct.get("subprocesses", {}).values():
+        _escape_task_data(sub)
+
+
+def _escaped(value: Any) -> Any:
+    """`value` with its typename-holding dicts wrapped; the same object when none is found,
+    so the tasks' live data (which the dict still shares) is never changed."""
+    if isinstance(value, dict):
+        items = {key: _escaped(item) for key, item in value.items()}
+        changed = any(items[key] is not item for key, item in value.items())
+        if "typename" in value:
+            return {"typename": _ESCAPED_DICT, "items": items}
+        return items if changed else value
+    if isinstance(value, list):
+        listed = [_escaped(item) for item in value]
+        return listed if any(a is not b for a, b in zip(listed, value, strict=True)) else value
+    return value
+
+
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(DEFAULT_CONFIG)
     config[BpmnWorkflow] = _InstanceOnlyConverter
-    return BpmnWorkflowSerializer(
-        BpmnWorkflowSerializer.configure(config), version=SERIALIZER_VERSION
+    registry = BpmnWorkflowSerializer.configure(config)
+    # Camunda's Date may be a plain date; Bytes are Camunda's byte arrays. Spiff knows neither.
+    registry.register(
+        date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"])
     )
+    registry.register(
+        bytes,
+        lambda v: {"value": base64.b64encode(v).decode("ascii")},
+        lambda v: base64.b64decode(v["value"]),
+    )
+    registry.register(
+        Mapping,
+        lambda v: {"items": dict(v)},
+        lambda v: {key: registry.restore(item) for key, item in v["items"].items()},
+        typename=_ESCAPED_DICT,
+    )
+    return BpmnWorkflowSerializer(registry, version=SERIALIZER_VERSION)
 
 
 class InstanceSerializer:

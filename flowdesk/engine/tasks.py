@@ -10,9 +10,11 @@ from flowdesk.engine import forms, listeners
 from flowdesk.engine.execution import EXCLUDED_USERS, EngineContext, Execution, task_record
 from flowdesk.engine.state_filters import state_filter
 from flowdesk.engine.task_rows import apply_listener_changes, listener_task
+from flowdesk.engine.variable_types import decode
 from flowdesk.errors import (
     ConcurrencyConflict,
     FormValidationError,
+    InvalidArgument,
     NotAuthorized,
     TaskStateError,
 )
@@ -56,16 +58,16 @@ class TaskService:
         # One query for the page, and only the variables: an instance row also holds the
         # serialized workflow, which a task list never needs.
         variables = uow.instances.variables_of({row.instance_id for row in rows})
-        return [task_record(row, variables[row.instance_id]) for row in rows]
+        return [task_record(row, decode(variables[row.instance_id])) for row in rows]
 
     def task(self, uow: UnitOfWork, task_id: str) -> Task:
         row = uow.tasks.get(task_id)
-        return task_record(row, uow.instances.summary(row.instance_id).variables)
+        return task_record(row, _variables(uow, row.instance_id))
 
     def claim(self, uow: UnitOfWork, task_id: str, *, user: str) -> Task:
         row = _open_task(uow, task_id)
         if row.assignee == user:
-            return task_record(row, uow.instances.summary(row.instance_id).variables)
+            return task_record(row, _variables(uow, row.instance_id))
         if row.assignee is not None:
             raise TaskStateError(task_id, f"it is held by {row.assignee!r}")
         if user in excluded_users(row):
@@ -79,7 +81,7 @@ class TaskService:
             now_row = _open_task(uow, task_id)
             if now_row.assignee != user:
                 raise TaskStateError(task_id, f"it is held by {now_row.assignee!r}")
-            return task_record(now_row, uow.instances.summary(now_row.instance_id).variables)
+            return task_record(now_row, _variables(uow, now_row.instance_id))
         uow.history.add(
             instance_id=row.instance_id,
             type="task_claimed",
@@ -89,7 +91,7 @@ class TaskService:
             data={"task_id": task_id},
         )
         claimed = self._assignment_listeners(uow, claimed, user)
-        return task_record(claimed, uow.instances.summary(row.instance_id).variables)
+        return task_record(claimed, _variables(uow, row.instance_id))
 
     def _assignment_listeners(
         self, uow: UnitOfWork, row: UserTaskRow, user: str | None
@@ -157,12 +159,12 @@ class TaskService:
         its `update` and `assignment` task listeners run, as for Camunda's `setAssignee`.
 
         Raises:
-            ValueError: A user name is empty.
+            InvalidArgument: A user name is empty.
             ConcurrencyConflict: On PostgreSQL, a step committed a new task for `from_user`
                 while this call ran; the facade runs the call again.
         """
         if not from_user.strip() or not to_user.strip():
-            raise ValueError("reassign needs two non-empty user names")
+            raise InvalidArgument("reassign needs two non-empty user names")
         if from_user == to_user:
             return 0
         open_ = TaskState.OPEN.value
@@ -235,3 +237,9 @@ def _open_task(uow: UnitOfWork, task_id: str, *, lock: bool = False) -> UserTask
     if row.state != TaskState.OPEN.value:
         raise TaskStateError(task_id, f"it is {row.state}")
     return row
+
+
+def _variables(uow: UnitOfWork, instance_id: str) -> dict[str, Any]:
+    """An instance's variables as Python values, read from its row (never its workflow)."""
+    variables: dict[str, Any] = decode(uow.instances.summary(instance_id).variables)
+    return variables

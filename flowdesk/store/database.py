@@ -132,7 +132,10 @@ class Store:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         synchronous = _synchronous_level(sqlite_synchronous)
         self._url = _normalise_url(url)
-        backend, driver = self._url.get_backend_name(), self._url.get_driver_name()
+        try:
+            backend, driver = self._url.get_backend_name(), self._url.get_driver_name()
+        except ArgumentError:  # NoSuchModuleError: a scheme SQLAlchemy has no dialect for
+            backend, driver = self._url.get_backend_name(), None
         # An in-memory SQLite database lives in one connection that every thread shares, and
         # one connection holds one transaction: its units of work take turns.
         self._one_at_a_time: threading.RLock | None = None

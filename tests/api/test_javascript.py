@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,29 @@ execution.setVariable('cleared', undefined);
     assert variables["types"] == ["number", "number", "boolean", "object", True, "string"]
     assert variables["whole"] == 3 and isinstance(variables["whole"], int)
     assert variables["cleared"] is None
+
+
+def test_script_task__date_and_bytes_variables_arrive_as_iso_and_base64_text(
+    engine: flowdesk.Engine, tmp_path: Path
+) -> None:
+    script = "execution.setVariable('seen', [due, day, scan]);"
+    engine.deploy(write(tmp_path, script_process(script)))
+
+    instance = engine.start(
+        "js",
+        variables={
+            "due": datetime(2026, 3, 2, 9, 30, tzinfo=timezone(timedelta(hours=8))),
+            "day": date(2026, 3, 2),
+            "scan": b"\x00\xff",
+        },
+    )
+
+    assert engine.instance(instance.id).state == "running"
+    assert engine.instance(instance.id).variables["seen"] == [
+        "2026-03-02T09:30:00+08:00",
+        "2026-03-02",
+        "AP8=",
+    ]
 
 
 def test_script_task__a_function_as_a_variable_value_is_an_incident_naming_it(

@@ -27,9 +27,11 @@ EXPECTED = [
     "HandlerRegistry",
     "HistoryEvent",
     "IgnoredExtensionWarning",
+    "InputLimits",
     "InstanceStateError",
     "InvalidArgument",
     "Job",
+    "LimitExceeded",
     "ListenerCall",
     "ListenerTask",
     "MissingCalledProcessWarning",
@@ -50,6 +52,7 @@ EXPECTED = [
     "Task",
     "TaskStateError",
     "UserTaskHandler",
+    "VariableError",
     "Wait",
 ]
 

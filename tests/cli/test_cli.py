@@ -1046,3 +1046,30 @@ def test_json__a_usage_error_found_by_the_command_is_json_too(cli, awaiting_appr
 def test_json__without_json_errors_stay_one_plain_line(cli):
     result = cli("show", "no-such-instance", exit_code=1)
     assert result.stderr.startswith("error: no instance")
+
+
+def test_show_json__is_valid_json_with_dates_bytes_and_a_computed_nan(cli, db_url) -> None:
+    model = Path(__file__).parents[1] / "api" / "data" / "variable_types.bpmn"
+    with flowdesk.Engine(db_url, load_entry_points=False) as engine:
+        engine.deploy(model)
+        instance = engine.start(
+            "variable_types",
+            {"due": datetime(2026, 3, 2, 9, tzinfo=UTC), "deadline": datetime.now(UTC)},
+        )
+        engine.complete(engine.tasks(instance_id=instance.id)[0].id, {"payload": b"\x00\xff"})
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    shown = json.loads(cli("--json", "show", instance.id).stdout, parse_constant=refuse)
+    variables = shown["instance"]["variables"]
+    assert variables["ratio"] == "NaN"
+    assert variables["ceiling"] == "Infinity"
+    assert variables["payload"] == "AP8="
+    assert variables["due"] == "2026-03-02T09:00:00+00:00"
+
+
+def test_instances_var__an_infinite_filter_is_an_error_message_not_a_traceback(cli) -> None:
+    cli("deploy", str(EXPENSE))
+    result = cli("instances", "--var", "score=1e999", exit_code=2)  # JSON 1e999 is Infinity
+    assert "Infinity" in result.stderr
