@@ -195,3 +195,20 @@ def complete(
     """Complete the instance's one open task at `element_id`."""
     (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
     return engine.complete(task.id, data or {})
+
+
+def assert_refused_once(
+    engine: flowdesk.Engine, text: str, folder: Path, element_id: str | None, reason: str
+) -> None:
+    """Deploying `text` as `m.bpmn` raises one problem saying `reason`, naming `element_id`,
+    the file and a line, and stores nothing."""
+    (folder / "m.bpmn").write_text(text)
+
+    with pytest.raises(flowdesk.BpmnValidationError) as caught:
+        engine.deploy(folder / "m.bpmn")
+
+    problems = [p for p in caught.value.problems if reason in p.message]
+    assert len(problems) == 1, caught.value.problems
+    assert problems[0].element_id == element_id
+    assert problems[0].line is not None and problems[0].file.endswith("m.bpmn")
+    assert engine.definitions() == []

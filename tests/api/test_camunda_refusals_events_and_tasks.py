@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import flowdesk
-from tests.api.conftest import DATA
+from tests.api.conftest import DATA, assert_refused_once
 
 HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -767,16 +767,7 @@ REFUSED: dict[str, tuple[str, str | None, str]] = {
 def test_deploy__refuses_what_camunda_7_refuses_naming_file_line_and_element(
     engine: flowdesk.Engine, tmp_path: Path, text: str, element_id: str | None, reason: str
 ) -> None:
-    (tmp_path / "m.bpmn").write_text(text)
-
-    with pytest.raises(flowdesk.BpmnValidationError) as caught:
-        engine.deploy(tmp_path / "m.bpmn")
-
-    problems = [p for p in caught.value.problems if reason in p.message]
-    assert len(problems) == 1, caught.value.problems
-    assert problems[0].element_id == element_id
-    assert problems[0].line is not None and problems[0].file.endswith("m.bpmn")
-    assert engine.definitions() == []
+    assert_refused_once(engine, text, tmp_path, element_id, reason)
 
 
 def test_deploy__refuses_a_decision_result_mapper_camunda_does_not_have(

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import assert_refused_once
 
 import flowdesk
 
@@ -116,16 +117,7 @@ REFUSED = {
 def test_deploy__refuses_a_camunda_setting_flowdesk_cannot_run_naming_its_element(
     engine: flowdesk.Engine, tmp_path: Path, text: str, element_id: str, reason: str
 ) -> None:
-    (tmp_path / "m.bpmn").write_text(text)
-
-    with pytest.raises(flowdesk.BpmnValidationError) as caught:
-        engine.deploy(tmp_path / "m.bpmn")
-
-    problems = [p for p in caught.value.problems if reason in p.message]
-    assert len(problems) == 1, caught.value.problems
-    assert problems[0].element_id == element_id
-    assert problems[0].line is not None and problems[0].file.endswith("m.bpmn")
-    assert engine.definitions() == []
+    assert_refused_once(engine, text, tmp_path, element_id, reason)
 
 
 WARNED = {
