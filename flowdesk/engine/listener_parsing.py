@@ -18,23 +18,27 @@ for `timeout` task listeners their `id` and `timer` (`[timeDate|timeDuration, te
 Everything a listener or field says is checked here, so deploy refuses (file, line, element)
 what could not run: a missing event or implementation, an unknown event, an expression that
 does not translate, a script format flowdesk cannot run, and a `timeout` task listener
-without an id or a timeDate/timeDuration timer (cycles are not supported yet).
+without an id or a timer (timeDate, timeDuration or timeCycle).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
+from flowdesk.engine import timers
 from flowdesk.errors import ExpressionError
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 _C = "{" + CAMUNDA_NS + "}"
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+# A cycle's text is checked at deploy by computing its schedule from some time.
+_ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 EXECUTION_EVENTS = frozenset({"start", "end"})
 TASK_EVENTS = frozenset({"create", "assignment", "complete", "delete", "update", "timeout"})
@@ -245,7 +249,7 @@ def _listener(
 
 
 def _timeout_timer(node: Any, filename: str | None) -> list[str]:
-    """A timeout listener's timer definition: `[timeDate|timeDuration, text]`.
+    """A timeout listener's timer definition: `[timeDate|timeDuration|timeCycle, text]`.
 
     Camunda Modeler writes it as `bpmn:timerEventDefinition`; Camunda 7 finds it by its local
     name, so the `camunda:` spelling is read too.
@@ -266,21 +270,23 @@ def _timeout_timer(node: Any, filename: str | None) -> list[str]:
         if not isinstance(child.tag, str):
             continue
         kind = etree.QName(child).localname
-        if kind == "timeCycle":
-            raise _error(
-                node,
-                filename,
-                "a timeout task listener with a timeCycle is not supported by flowdesk yet; "
-                "use timeDate or timeDuration",
-            )
-        if kind in ("timeDate", "timeDuration"):
+        if kind in ("timeDate", "timeDuration", "timeCycle"):
             text = (child.text or "").strip()
             if not text:
                 raise _error(node, filename, f"the timeout listener's {kind} is empty")
             if "${" in text or "#{" in text:
                 _check_value(text, node, filename, f"the timeout listener's {kind}")
+            elif kind == "timeCycle":
+                try:
+                    timers.first_cycle(text, _ANY_TIME)
+                except ValueError as err:
+                    raise _error(
+                        node, filename, f"the timeout listener's timeCycle: {err}"
+                    ) from err
             return [kind, text]
-    raise _error(node, filename, "the timeout listener's timer has no timeDate or timeDuration")
+    raise _error(
+        node, filename, "the timeout listener's timer has no timeDate, timeDuration or timeCycle"
+    )
 
 
 def _script_format(script: Any, filename: str | None) -> str:

@@ -78,6 +78,8 @@ _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
 # A user task's timeout listeners: listener id -> due (ISO text), None once fired.
 _TIMEOUTS = "flowdesk_task_timeouts"
+# A timeout listener's `timeCycle` schedule (`timers.CycleState`), by listener id.
+_TIMEOUT_CYCLES = "flowdesk_task_timeout_cycles"
 
 # Marks a completed task whose end or take listeners have yet to succeed.
 _AFTER_PENDING = "flowdesk_after_pending"
@@ -728,15 +730,21 @@ class WorkflowRun:
             if x["event"] == "timeout"
         ]
         due: dict[str, str | None] = {}
+        cycles: dict[str, dict[str, Any]] = {}
         for listener in found:
             kind, text = listener["timer"]
             value = sandbox.evaluate_value(text, variables)
             if kind == "timeDuration":
                 due[listener["id"]] = timers.after_duration(now, str(value)).isoformat()
+            elif kind == "timeCycle":
+                cycle = timers.first_cycle(str(value), now)
+                due[listener["id"]], cycles[listener["id"]] = cycle["next"], dict(cycle)
             else:
                 due[listener["id"]] = timers.due_text(value)
         if due:
             task.internal_data[_TIMEOUTS] = due
+        if cycles:
+            task.internal_data[_TIMEOUT_CYCLES] = cycles
 
     def task_timeouts(self) -> list[tuple[str, str, str, datetime]]:
         """(task ref, element id, listener id, due) of each timeout listener still to fire."""
@@ -752,8 +760,9 @@ class WorkflowRun:
     def fire_task_timeout(
         self, task_ref: str, listener_id: str, view: handlers.ListenerTask
     ) -> bool:
-        """Run a user task's due timeout listener, once; the task stays open. False if the
-        task no longer waits or the listener already ran.
+        """Run a user task's due timeout listener; the task stays open. A `timeCycle` listener
+        is due again at its next time while repetitions are left. False if the task no longer
+        waits or the listener is not due any more.
 
         Raises:
             ListenerFailure: The listener failed or has no handler.
@@ -786,7 +795,13 @@ class WorkflowRun:
             )
         except listeners.ListenerBpmnError as thrown:
             raise thrown.failure from thrown.error
-        timeouts[listener_id] = None
+        cycles = task.internal_data.get(_TIMEOUT_CYCLES) or {}
+        if listener_id in cycles:  # a timeCycle fires again, as long as repetitions are left
+            cycle = timers.next_cycle(timers.cycle_state(cycles[listener_id]), timers.now())
+            cycles[listener_id] = dict(cycle)
+            timeouts[listener_id] = cycle["next"]
+        else:
+            timeouts[listener_id] = None
         return True
 
     def divert_user_task(self, task_ref: str, error: BpmnError) -> None:

@@ -432,10 +432,10 @@ def test_listeners__delete_then_end_run_when_a_boundary_timer_cancels_the_task(
             "timeout camunda:taskListener needs an id",
         ),
         (
-            '<camunda:taskListener id="T" class="A" event="timeout"><camunda:timerEventDefinition>'
-            "<bpmn:timeCycle>R3/PT1H</bpmn:timeCycle></camunda:timerEventDefinition>"
+            '<camunda:taskListener id="T" class="A" event="timeout"><bpmn:timerEventDefinition>'
+            "<bpmn:timeCycle>every hour</bpmn:timeCycle></bpmn:timerEventDefinition>"
             "</camunda:taskListener>",
-            "timeCycle is not supported",
+            "timeCycle of 'Task_user' is 'every hour'",
         ),
         (
             '<camunda:taskListener event="create"><camunda:script scriptFormat="groovy">'
@@ -706,6 +706,49 @@ def test_task_listeners__timeout_fires_once_when_due_and_leaves_the_task_open(
     engine.complete(task.id, {}, user="bob")
     assert engine.instance(slow.id).state == "completed"
     assert engine.jobs(instance_id=slow.id) == []
+
+
+def test_task_listeners__a_timeout_cycle_fires_at_each_repetition_and_then_stops(
+    make_engine: EngineFactory, tmp_path: Path, clock: Any
+) -> None:
+    path = write(
+        tmp_path,
+        "reminding",
+        """
+    <bpmn:startEvent id="Start" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_answer" />
+    <bpmn:userTask id="Task_answer" camunda:assignee="dave">
+      <bpmn:extensionElements>
+        <camunda:taskListener id="Remind" event="timeout" class="com.acme.Remind">
+          <bpmn:timerEventDefinition>
+            <bpmn:timeCycle>R2/PT1H</bpmn:timeCycle>
+          </bpmn:timerEventDefinition>
+        </camunda:taskListener>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_answer" targetRef="End" />
+    <bpmn:endEvent id="End" />
+""",
+    )
+    reminded: list[str] = []
+
+    def remind(call: flowdesk.ListenerCall) -> Mapping[str, Any]:
+        reminded.append(call.now.isoformat())
+        return {"reminders": len(reminded)}
+
+    engine = engine_with(make_engine, lambda r: r.register_listener("Remind", remind))
+    engine.deploy(path)
+    instance = engine.start("reminding")
+
+    fired = []
+    for _ in range(4):
+        clock.advance(minutes=61)
+        fired.append(engine.run_due_jobs())
+
+    assert fired == [1, 1, 0, 0]  # R2: two repetitions, an hour apart
+    assert engine.instance(instance.id).variables["reminders"] == 2
+    assert only_task(engine, instance.id).state == "open"
+    assert engine.jobs(instance_id=instance.id) == []
 
 
 def test_listeners__javascript_scripts_see_execution_and_task_as_in_camunda(
