@@ -88,7 +88,7 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
             )
             for label, url in urls
         }
-        runs = [_flowdesk_run(label, engines[label], rounds) for label, _ in urls]
+        runs = [flowdesk_run(label, engines[label], rounds) for label, _ in urls]
         deep = _raw_run("raw SpiffWorkflow, iterator depth raised", rounds, deep=True)
         shipped = _raw_run("raw SpiffWorkflow as shipped", rounds, deep=False)
         runs += [deep, shipped]
@@ -132,7 +132,8 @@ def _synchronous(label: str) -> SqliteSynchronous:
     return "NORMAL" if label == NORMAL_SYNC_LABEL else "FULL"
 
 
-def _flowdesk_run(label: str, engine: Engine, rounds: int) -> LoopRun:
+def flowdesk_run(label: str, engine: Engine, rounds: int) -> LoopRun:
+    """Two loop instances on `engine` (early and late), each step `tasks()` + `complete()`."""
     engine.deploy(MODEL)
 
     def stepper(instance_id: str) -> Step:

@@ -96,8 +96,8 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
             _driver(interpreter, sqlite_file_url(workdir, "camunda_python_loop"), loop_cost.MODEL)
         )
         runs = [
-            _flowdesk_loop("flowdesk, SQLite file", fd_file, rounds),
-            _flowdesk_loop("flowdesk, SQLite in memory", fd_memory, rounds),
+            loop_cost.flowdesk_run("flowdesk, SQLite file", fd_file, rounds),
+            loop_cost.flowdesk_run("flowdesk, SQLite in memory", fd_memory, rounds),
             _camunda_loop("camunda-python, in memory", cp_memory, rounds),
             _camunda_loop("camunda-python, its store on a SQLite file", cp_file, store_rounds),
             _raw_loop(rounds),
@@ -231,29 +231,6 @@ def _drive(runs: list[LoopRun], window: int) -> None:
             loop.ended_correctly = (
                 loop.late_step(loop.last_round + 1) is not None and loop.late_ended()
             )
-
-
-def _flowdesk_loop(label: str, engine: Engine, rounds: int) -> LoopRun:
-    engine.deploy(loop_cost.MODEL)
-    early, late = (
-        engine.start(loop_cost.PROCESS, {"n": rounds + 1, "round": 0}).id for _ in range(2)
-    )
-
-    def stepper(instance_id: str) -> Step:
-        def step(current: int) -> float | None:
-            started = time.perf_counter()
-            tasks = engine.tasks(instance_id=instance_id)
-            if not tasks:
-                return None
-            engine.complete(tasks[0].id, {"round": current})
-            return time.perf_counter() - started
-
-        return step
-
-    def ended() -> bool:
-        return engine.instance(late).state == "completed" and not engine.tasks(instance_id=late)
-
-    return LoopRun(label, stepper(early), stepper(late), rounds, ended)
 
 
 def _camunda_loop(label: str, driver: _Driver, rounds: int) -> LoopRun:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
@@ -374,8 +373,7 @@ def _definitions_in(resource: _Resource) -> list[tuple[str, str, str]]:
     names = _names(resource.tree.getroot())  # one pass: deploy time linear in file size
     if resource.kind == "dmn":
         return [
-            (DECISION, key, names.get(key) or key)
-            for key in validation.decision_ids(resource.tree)
+            (DECISION, key, names.get(key) or key) for key in validation.decision_ids(resource.tree)
         ]
     return [
         (PROCESS, key, names.get(key) or key)
@@ -404,8 +402,13 @@ def _unresolved_calls(uow: UnitOfWork, resources: list[_Resource]) -> list[Probl
         if resource.kind != "bpmn":
             continue
         executable = validation.process_ids(resource.tree)
+        process_of = {
+            element.get("id"): process.get("id")
+            for process in resource.tree.getroot().iterchildren(f"{{{_BPMN_NS}}}process")
+            for element in process.iter()
+        }
         for called, element_id, line in validation.called_elements(resource.tree):
-            if called in known or not _in_executable_process(resource, element_id, executable):
+            if called in known or not executable.get(process_of.get(element_id) or "", False):
                 continue
             found.append(
                 Problem(
@@ -418,15 +421,6 @@ def _unresolved_calls(uow: UnitOfWork, resources: list[_Resource]) -> list[Probl
                 )
             )
     return found
-
-
-def _in_executable_process(
-    resource: _Resource, element_id: str | None, executable: Mapping[str, bool]
-) -> bool:
-    node = next((e for e in resource.tree.getroot().iter() if e.get("id") == element_id), None)
-    while node is not None and etree.QName(node).localname != "process":
-        node = node.getparent()
-    return node is not None and executable.get(node.get("id") or "", False)
 
 
 def _check(uow: UnitOfWork, resources: list[_Resource]) -> Any:
