@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+from flowdesk.engine import task_search
 from flowdesk.store import Store
 
 PG_ENV = "FLOWDESK_TEST_PG"
@@ -139,3 +140,15 @@ def _pg_url(url: str) -> URL:
 
 def _database_url(server: URL, database: str) -> str:
     return server.set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(autouse=True)
+def task_searches_match_spiff() -> Iterator[None]:
+    """Every test checks flowdesk's task search against SpiffWorkflow's iterator: each answer
+    that differed fails the test (see `flowdesk.engine.task_search`)."""
+    task_search.VERIFY = True
+    task_search.mismatches.clear()
+    yield
+    found = list(task_search.mismatches)
+    task_search.mismatches.clear()
+    assert not found, f"task search differs from SpiffWorkflow's: {found[:3]}"

@@ -28,6 +28,8 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG
 
+from flowdesk.engine.task_search import FlowdeskWorkflow
+
 # Bump when the shape of the stored JSON changes; the store keeps it beside each state.
 SERIALIZER_VERSION = "flowdesk-1"
 
@@ -85,6 +87,10 @@ def _escaped(value: Any) -> Any:
     """`value` with its typename-holding dicts wrapped; the same object when none is found,
     so the tasks' live data (which the dict still shares) is never changed."""
     if isinstance(value, dict):
+        if "typename" not in value and not any(
+            isinstance(item, (dict, list)) for item in value.values()
+        ):
+            return value  # the common case, flat variables: nothing to copy or compare
         items = {key: _escaped(item) for key, item in value.items()}
         changed = any(items[key] is not item for key, item in value.items())
         if "typename" in value:
@@ -100,6 +106,9 @@ def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(DEFAULT_CONFIG)
     config[BpmnWorkflow] = _InstanceOnlyConverter
     registry = BpmnWorkflowSerializer.configure(config)
+    # Instances are `FlowdeskWorkflow`s (see `task_search`), stored under Spiff's typename so
+    # that states saved before (and after) read the same; the converter registers itself.
+    _InstanceOnlyConverter(FlowdeskWorkflow, registry, typename="BpmnWorkflow")
     # Camunda's Date may be a plain date; Bytes are Camunda's byte arrays. Spiff knows neither.
     registry.register(
         date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"])

@@ -61,12 +61,12 @@ class UserTaskRows:
 
     def _sync_tasks(self) -> list[UserTaskRow]:
         open_rows = self.uow.tasks.open_element_ids(self.row.id)  # task id -> element id
-        live = self.run.open_user_tasks() if self.run.incident is None else []
-        live_refs = {task.task_ref for task in live}
+        known = open_rows.keys() | self._completed_refs
+        live_refs, new = (
+            self.run.open_user_tasks(known) if self.run.incident is None else (set(), [])
+        )
         created: list[UserTaskRow] = []
-        for task in live:
-            if task.task_ref in open_rows or task.task_ref in self._completed_refs:
-                continue
+        for task in new:
             row = self._new_task_row(task)
             if row == DIVERTED:  # a task listener's BPMN error moved the instance on
                 return created + self._sync_tasks()

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
     EscalationEventDefinition,
@@ -69,6 +69,7 @@ from flowdesk.engine.spiff_tasks import (
     taken_elements,
     task_extensions,
 )
+from flowdesk.engine.task_search import FlowdeskWorkflow
 from flowdesk.engine.workflow_records import CallRequest as CallRequest
 from flowdesk.engine.workflow_records import CompletedActivity, Incident, OpenUserTask, StepLog
 from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
@@ -106,7 +107,9 @@ class WorkflowRun:
     def new(
         cls, bundle: SpecBundle, variables: Mapping[str, Any], script_engine: FlowdeskScriptEngine
     ) -> WorkflowRun:
-        workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=script_engine)
+        workflow = FlowdeskWorkflow(
+            bundle.spec, bundle.subprocess_specs, script_engine=script_engine
+        )
         workflow.data.update(copy.deepcopy(dict(variables)))
         listeners.mark_new(workflow)
         return cls(workflow, script_engine)
@@ -412,20 +415,34 @@ class WorkflowRun:
         task = self._task(task_ref)
         return task is not None and task.state == TaskState.READY
 
-    def open_user_tasks(self) -> list[OpenUserTask]:
-        return [
-            OpenUserTask(
-                task_ref=str(task.id),
-                element_id=task.task_spec.bpmn_id,
-                name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                documentation=task.task_spec.documentation or "",
-                extensions=task_extensions(task),
-                variables=self._task_view(task),
-                instance_locals=frozenset(multi_instance.local_variables(task)),
+    def open_user_tasks(self, known: Container[str]) -> tuple[set[str], list[OpenUserTask]]:
+        """The refs of every open user task, and a view of each one not in `known`.
+
+        A known task's view is not built: its variables and input parameters were evaluated
+        when it was entered, and evaluating them again at each save would run their scripts
+        again.
+        """
+        refs: set[str] = set()
+        views: list[OpenUserTask] = []
+        for task in self._wf.get_tasks(state=TaskState.READY, manual=True):
+            if not isinstance(task.task_spec, UserTask):
+                continue
+            ref = str(task.id)
+            refs.add(ref)
+            if ref in known:
+                continue
+            views.append(
+                OpenUserTask(
+                    task_ref=ref,
+                    element_id=task.task_spec.bpmn_id,
+                    name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                    documentation=task.task_spec.documentation or "",
+                    extensions=task_extensions(task),
+                    variables=self._task_view(task),
+                    instance_locals=frozenset(multi_instance.local_variables(task)),
+                )
             )
-            for task in self._wf.get_tasks(state=TaskState.READY, manual=True)
-            if isinstance(task.task_spec, UserTask)
-        ]
+        return refs, views
 
     def waits(self) -> list[waiting.Wait]:
         """Every timer (with its due time), message and signal the instance waits for."""
