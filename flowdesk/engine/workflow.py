@@ -82,6 +82,9 @@ _TIMEOUTS = "flowdesk_task_timeouts"
 # A timeout listener's `timeCycle` schedule (`timers.CycleState`), by listener id.
 _TIMEOUT_CYCLES = "flowdesk_task_timeout_cycles"
 
+# A waiting user task's input parameters as evaluated when it was entered (see _task_view).
+_ENTRY_INPUTS = "flowdesk_entry_inputs"
+
 # Marks a completed task whose end or take listeners have yet to succeed.
 _AFTER_PENDING = "flowdesk_after_pending"
 
@@ -578,14 +581,18 @@ class WorkflowRun:
         task.data.update(instance_locals)
         # A parameter script's execution.setVariable writes the enclosing scope, as in Camunda.
         writes: dict[str, Any] = {}
-        local = evaluate_parameters(
-            task_extensions(task),
-            "inputs",
-            task.data,
-            task=task,
-            execution=execution_of(task),
-            writes=writes,
-        )
+        entered = task.internal_data.pop(_ENTRY_INPUTS, None)  # a user task's, see _task_view
+        if entered is not None:
+            local = entered
+        else:
+            local = evaluate_parameters(
+                task_extensions(task),
+                "inputs",
+                task.data,
+                task=task,
+                execution=execution_of(task),
+                writes=writes,
+            )
         scope.update(copy.deepcopy(writes))
         task.data.update(writes)
         task.data.update(local)
@@ -872,11 +879,29 @@ class WorkflowRun:
         return found
 
     def _task_view(self, task: Any) -> dict[str, Any]:
+        """What a waiting user task sees: the instance's variables and its own locals.
+
+        Its input parameters are evaluated once, the first time it is seen (when it is
+        entered, as Camunda evaluates them), and kept with the task; `_before` takes them when
+        the task completes. A parameter script's `execution.setVariable` writes the enclosing
+        scope then, once.
+        """
         variables = self.variables
         variables.update(multi_instance.local_variables(task))
-        variables.update(
-            evaluate_parameters(
-                task_extensions(task), "inputs", variables, task=task, execution=execution_of(task)
+        local = task.internal_data.get(_ENTRY_INPUTS)
+        if local is None:
+            writes: dict[str, Any] = {}
+            local = evaluate_parameters(
+                task_extensions(task),
+                "inputs",
+                variables,
+                task=task,
+                execution=execution_of(task),
+                writes=writes,
             )
-        )
+            self._wf.data.update(copy.deepcopy(writes))
+            variables.update(writes)
+            if local:  # without input parameters there is nothing to keep
+                task.internal_data[_ENTRY_INPUTS] = copy.deepcopy(local)
+        variables.update(copy.deepcopy(local))
         return variables

@@ -524,3 +524,57 @@ def test_completion_condition__a_juel_boolean_ends_the_instances_early(
         engine.complete(engine.tasks(instance_id=instance.id)[0].id, {})
 
     assert open_tasks(engine, instance.id) == ["After"]
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def next(self) -> int:
+        self.calls += 1
+        return self.calls
+
+
+def test_input_parameter__of_a_user_task_is_evaluated_once_when_it_is_entered(
+    make_engine: Callable[..., flowdesk.Engine], tmp_path: Path
+) -> None:
+    # Camunda evaluates an activity's input parameters once, when it is entered: a bean they
+    # call runs once, however often the instance moves on elsewhere while the task waits, and
+    # the local variable keeps that value up to the task's completion.
+    path = write(
+        tmp_path,
+        "inputs_once",
+        """    <bpmn:startEvent id="Start" />
+    <bpmn:parallelGateway id="Split" />
+    <bpmn:userTask id="Waiting">
+      <bpmn:extensionElements>
+        <camunda:inputOutput>
+          <camunda:inputParameter name="ticket">${counter.next()}</camunda:inputParameter>
+          <camunda:outputParameter name="got">${ticket}</camunda:outputParameter>
+        </camunda:inputOutput>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:userTask id="Other" />
+    <bpmn:userTask id="OtherAgain" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Split" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Split" targetRef="Waiting" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Split" targetRef="Other" />
+    <bpmn:sequenceFlow id="F4" sourceRef="Other" targetRef="OtherAgain" />
+""",
+    )
+    counter = Counter()
+    engine = make_engine()
+    engine.handlers.register_bean("counter", counter)
+    engine.deploy(path)
+    instance = engine.start("inputs_once")
+    for element_id in ("Other", "OtherAgain"):
+        (task,) = [t for t in engine.tasks(instance_id=instance.id) if t.element_id == element_id]
+        engine.complete(task.id, {})
+    assert counter.calls == 1
+
+    (waiting,) = engine.tasks(instance_id=instance.id)
+    done = engine.complete(waiting.id, {})
+
+    assert counter.calls == 1
+    assert done.state == "completed"
+    assert done.variables["got"] == 1
