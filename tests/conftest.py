@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from flowdesk.engine import task_search
+from flowdesk.engine import serializer, task_search
 from flowdesk.store import Store
 
 PG_ENV = "FLOWDESK_TEST_PG"
@@ -143,12 +143,15 @@ def _database_url(server: URL, database: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def task_searches_match_spiff() -> Iterator[None]:
-    """Every test checks flowdesk's task search against SpiffWorkflow's iterator: each answer
-    that differed fails the test (see `flowdesk.engine.task_search`)."""
-    task_search.VERIFY = True
-    task_search.mismatches.clear()
+def spiff_shortcuts_match_spiff() -> Iterator[None]:
+    """Every test checks flowdesk's task search and task serialization against SpiffWorkflow's
+    own: each answer that differed fails the test (see `flowdesk.engine.task_search` and
+    `flowdesk.engine.serializer`)."""
+    for module in (task_search, serializer):
+        module.VERIFY = True
+        module.mismatches.clear()
     yield
-    found = list(task_search.mismatches)
-    task_search.mismatches.clear()
-    assert not found, f"task search differs from SpiffWorkflow's: {found[:3]}"
+    found = [*task_search.mismatches, *serializer.mismatches]
+    for module in (task_search, serializer):
+        module.mismatches.clear()
+    assert not found, f"differs from SpiffWorkflow: {found[:3]}"

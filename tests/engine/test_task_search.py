@@ -1,7 +1,9 @@
-"""flowdesk's task search gives SpiffWorkflow's answer, rule by rule (see `task_search`)."""
+"""flowdesk's task search and task serialization give SpiffWorkflow's answers (see `task_search`
+and `serializer`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,8 @@ from SpiffWorkflow.bpmn.specs.defaults import UserTask
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import task_search
+from flowdesk.engine import serializer, task_search
+from flowdesk.engine.serializer import InstanceSerializer
 from flowdesk.engine.task_search import FlowdeskWorkflow, find_tasks
 
 NS = (
@@ -138,3 +141,15 @@ def test_queries_the_search_does_not_handle_go_to_spiff(workflow: Any) -> None:
 
 def test_the_suite_compares_every_search_with_spiff() -> None:
     assert task_search.VERIFY
+
+
+def test_task_dicts_are_spiffs_at_each_stage(workflow: Any) -> None:
+    # The serializer's task converter gives what Spiff's own gives, for every task (VERIFY).
+    assert serializer.VERIFY
+    workflow.do_engine_steps()
+    for element_id in (None, "first", "inner", "left", "right"):
+        if element_id:
+            _run_ready_user_task(workflow, element_id)
+        state = json.loads(InstanceSerializer.dump(workflow))
+        assert state["tasks"]
+        assert serializer.mismatches == []
