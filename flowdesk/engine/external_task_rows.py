@@ -9,13 +9,18 @@ instance in incident, with the worker's error message, until its retries are set
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
+
+from flowdesk.engine import external_work
 from flowdesk.engine.context import EngineContext
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident
+from flowdesk.errors import ExpressionError
 from flowdesk.store import DefinitionRow, ExternalTaskRow, InstanceRow, UnitOfWork
 
 # What a task with no retries left gets when `Engine.retry` runs its instance again: Camunda
@@ -66,6 +71,15 @@ class ExternalTaskRows:
                 else:
                     failed.append(row)
         for request in wanted.values():
+            priority = request.priority
+            if priority is None:
+                try:
+                    priority = self._process_priority(request.element_id)
+                except ExpressionError as err:
+                    # No row yet: `retry` evaluates it again once the cause is fixed.
+                    if self.run.incident is None:
+                        self.run.incident = Incident(request.element_id, request.task_ref, str(err))
+                    continue
             task_id = str(uuid.uuid4())
             self.uow.external_tasks.add(
                 ExternalTaskRow(
@@ -77,7 +91,7 @@ class ExternalTaskRows:
                     element_id=request.element_id,
                     task_ref=request.task_ref,
                     topic=request.topic,
-                    priority=request.priority,
+                    priority=priority,
                     created_at=now,
                     properties=dict(request.properties),
                 )
@@ -91,3 +105,35 @@ class ExternalTaskRows:
             row = failed[0]
             message = row.error_message or f"external task {row.id!r} has no retries left"
             self.run.incident = Incident(row.element_id, row.task_ref, message)
+
+    def _process_priority(self, element_id: str) -> int:
+        """The `camunda:taskPriority` of the process around the element, else 0.
+
+        Raises:
+            ExpressionError: The priority expression fails, or gives no integer.
+        """
+        text = process_task_priority(self.definition.xml, element_id)
+        if text is None:
+            return external_work.DEFAULT_PRIORITY
+        return external_work.evaluate_priority(text, self.run.variables, element_id)
+
+
+@functools.lru_cache(maxsize=256)
+def process_task_priority(xml: str, element_id: str) -> str | None:
+    """The `camunda:taskPriority` text of the `bpmn:process` that holds `element_id`.
+
+    Spiff keeps no attribute of the process element, so it is read from the deployed XML
+    (once per version and element: a deployed version never changes).
+    """
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    root = etree.fromstring(xml.encode("utf-8"), parser)
+    for element in root.iter(f"{{{_BPMN}}}*"):
+        if element.get("id") != element_id:
+            continue
+        for ancestor in element.iterancestors(f"{{{_BPMN}}}process"):
+            return ancestor.get(f"{{{_CAMUNDA}}}taskPriority")
+    return None
+
+
+_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_CAMUNDA = "http://camunda.org/schema/1.0/bpmn"

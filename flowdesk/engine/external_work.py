@@ -26,7 +26,8 @@ from flowdesk.errors import ExpressionError
 
 # A waiting external task's internal data: {"topic": ..., "priority": ...}.
 EXTERNAL = "flowdesk_external"
-# Camunda's default priority of an external task without `camunda:taskPriority`.
+# Camunda's priority of an external task when neither it nor its process has a
+# `camunda:taskPriority`.
 DEFAULT_PRIORITY = 0
 
 
@@ -37,7 +38,7 @@ class ExternalRequest:
     task_ref: str
     element_id: str
     topic: str
-    priority: int
+    priority: int | None  # None: the element has no `camunda:taskPriority`
     properties: dict[str, str] = field(default_factory=dict)
 
 
@@ -61,22 +62,37 @@ def request(task: Any, extensions: Mapping[str, Any], beans: Mapping[str, Any]) 
         str(camunda.get("topic") or ""), task.data, element_id=element_id, beans=beans
     )
     priority_text = camunda.get("taskPriority")
-    priority: Any = DEFAULT_PRIORITY
-    if priority_text:
-        priority = sandbox.evaluate_value(
-            str(priority_text), task.data, element_id=element_id, beans=beans
-        )
-        try:
-            priority = int(str(priority).strip())
-        except ValueError:
-            raise ExpressionError(
-                str(priority_text), "camunda:taskPriority is not an integer", element_id=element_id
-            ) from None
+    # None: the process's `camunda:taskPriority`, else 0 (see `ExternalTaskRows`).
+    priority = (
+        None
+        if not priority_text
+        else evaluate_priority(str(priority_text), task.data, element_id, beans)
+    )
     task.internal_data[EXTERNAL] = {
         "topic": str(topic),
         "priority": priority,
         "properties": dict(extensions.get("properties", {})),
     }
+
+
+def evaluate_priority(
+    text: str,
+    variables: Mapping[str, Any],
+    element_id: str,
+    beans: Mapping[str, Any] | None = None,
+) -> int:
+    """A `camunda:taskPriority`: an integer constant or an expression giving one.
+
+    Raises:
+        ExpressionError: The expression fails, or gives no integer.
+    """
+    value = sandbox.evaluate_value(text, variables, element_id=element_id, beans=beans)
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ExpressionError(
+            text, "camunda:taskPriority is not an integer", element_id=element_id
+        ) from None
 
 
 def requests(workflow: Any) -> list[ExternalRequest]:
@@ -91,7 +107,7 @@ def requests(workflow: Any) -> list[ExternalRequest]:
                 task_ref=str(task.id),
                 element_id=task.task_spec.bpmn_id,
                 topic=marker["topic"],
-                priority=int(marker["priority"]),
+                priority=None if marker["priority"] is None else int(marker["priority"]),
                 properties=dict(marker.get("properties") or {}),
             )
         )

@@ -60,6 +60,16 @@ def test_external_task__waits_for_a_worker_and_runs_nothing_in_process(engine) -
     assert engine.tasks(instance_id=instance.id) == []
 
 
+def test_priority__of_the_element_else_of_the_process_else_zero(engine) -> None:
+    start_payment(engine, priority=12)  # camunda:taskPriority="${priority}" on the task
+    engine.start("ext_deadline")  # camunda:taskPriority="40" on the process
+    engine.start("ext_plain")  # none
+
+    priorities = {t.element_id: t.priority for t in engine.external_tasks()}
+
+    assert priorities == {"Charge": 12, "Slow": 40, "Work": 0}
+
+
 def test_fetch_and_lock__returns_the_task_locked_with_process_and_input_variables(
     engine, clock: Clock
 ) -> None:
