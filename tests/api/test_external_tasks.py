@@ -470,6 +470,23 @@ def test_terminate_end_event__removes_the_external_task_of_the_other_branch(engi
     assert engine.external_tasks() == []
 
 
+def test_called_instance_terminated_by_its_cancelled_call__loses_its_external_task(
+    engine, clock: Clock
+) -> None:
+    caller = engine.start("ext_caller")
+    (called,) = engine.instances(parent_id=caller.id)
+    (task,) = engine.external_tasks(instance_id=called.id)
+    clock.advance(hours=1)
+
+    engine.run_due_jobs()
+
+    assert engine.instance(called.id).state == "terminated"
+    assert engine.instance(caller.id).state == "completed"
+    assert engine.external_tasks() == []
+    cancelled = [e for e in engine.history(called.id) if e.type == "external_task_cancelled"]
+    assert [e.data["task_id"] for e in cancelled] == [task.id]
+
+
 # -- kinds of external task -----------------------------------------------------------------------
 
 
