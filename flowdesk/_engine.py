@@ -712,6 +712,7 @@ class Engine:
         element_id: str | None = None,
         key: str | None = None,
         business_key: str | None = None,
+        process_definition_id: str | None = None,
         locked: bool | None = None,
         with_retries_left: bool | None = None,
     ) -> list[ExternalTask]:
@@ -719,11 +720,18 @@ class Engine:
         `createExternalTaskQuery`.
 
         Args:
+            key: Only tasks of instances of this process (Camunda's `processDefinitionKey`).
+            process_definition_id: Only tasks of this deployed version (`key:version:id`, as
+                `ExternalTask.process_definition_id` gives it).
             locked: True: only tasks whose lock has not run out; False: only tasks with no
                 lock or one that ran out (on the engine's clock).
             with_retries_left: True: retries None or above 0; False: retries 0 (incidents).
         """
         now = self.now()
+        definition_number = -1  # matches no version: an id flowdesk never gave out
+        if process_definition_id is not None:
+            with contextlib.suppress(ValueError):
+                definition_number = int(process_definition_id.rsplit(":", 1)[-1])
         return self._read(
             lambda uow: self._external.external_tasks(
                 uow,
@@ -734,6 +742,7 @@ class Engine:
                 element_id=element_id,
                 process_key=key,
                 business_key=business_key,
+                definition_id=None if process_definition_id is None else definition_number,
                 locked_at=now if locked is True else None,
                 not_locked_at=now if locked is False else None,
                 with_retries_left=with_retries_left,

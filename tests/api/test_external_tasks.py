@@ -213,6 +213,8 @@ def test_fetch_and_lock__filters_by_business_key_process_and_variables(engine) -
     definition_id = engine.external_tasks(business_key="B1")[0].process_definition_id
     assert ids(process_definition_id=definition_id) == ["ext_payment/B1", "ext_payment/B2"]
     assert ids(process_definition_id="ext_payment:1:999999") == []
+    assert len(engine.external_tasks(process_definition_id=definition_id)) == 2
+    assert engine.external_tasks(process_definition_id="not-an-id") == []
 
 
 def test_fetch_and_lock__takes_at_most_max_tasks_and_by_priority_when_asked(

@@ -103,6 +103,7 @@ class ExternalTaskRepository(_Repository):
         element_id: str | None = None,
         process_key: str | None = None,
         business_key: str | None = None,
+        definition_id: int | None = None,
         locked_at: datetime | None = None,
         not_locked_at: datetime | None = None,
         with_retries_left: bool | None = None,
@@ -123,6 +124,7 @@ class ExternalTaskRepository(_Repository):
             ("element_id", element_id),
             ("process_key", process_key),
             ("business_key", business_key),
+            ("definition_id", definition_id),
         ):
             if value is not None:
                 stmt = stmt.where(getattr(_TASK, column) == value)
