@@ -2,7 +2,8 @@
 
 Its methods follow Camunda 7's services — repository (`deploy`, `definitions`), runtime
 (`start`, `correlate`, `trigger`, `instance`, `instances`, `waits`, `retry`), tasks
-(`tasks`, `claim`, `complete`), jobs (`run_due_jobs`, `jobs`) and history (`history`) — each
+(`tasks`, `claim`, `complete`), external tasks (`fetch_and_lock`, `complete_external_task`,
+...), jobs (`run_due_jobs`, `jobs`) and history (`history`) — each
 implemented in its own module under `flowdesk.engine`. Every call is one database transaction:
 it loads what it needs, runs the workflow to its next wait state, saves and commits, or changes
 nothing. A call that loses an optimistic-lock race to another caller is run again from the
@@ -12,17 +13,21 @@ start, a few times, before `ConcurrencyConflict` reaches its caller.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from flowdesk._records import (
     Document,
+    ExternalTask,
+    FetchTopic,
     HistoryEvent,
     Job,
+    LockedExternalTask,
     ProcessDefinition,
     ProcessInstance,
     ProcessReport,
@@ -33,6 +38,7 @@ from flowdesk.engine import script_limits as _limits
 from flowdesk.engine import timers
 from flowdesk.engine.dmn.service import DecisionService
 from flowdesk.engine.execution import EngineContext
+from flowdesk.engine.external_tasks import ExternalTaskService
 from flowdesk.engine.history import HistoryService
 from flowdesk.engine.jobs import JobService
 from flowdesk.engine.repository import PROCESS, RepositoryService, definition_record
@@ -119,6 +125,7 @@ class Engine:
         self._runtime = RuntimeService(self._ctx)
         self._tasks = TaskService(self._ctx)
         self._jobs = JobService(self._ctx)
+        self._external = ExternalTaskService(self._ctx)
         self._history = HistoryService()
         self._decisions = DecisionService()
 
@@ -465,6 +472,286 @@ class Engine:
     def jobs(self, *, instance_id: str | None = None) -> list[Job]:
         """Waiting and failed jobs (timers and async continuations), soonest first."""
         return self._read(lambda uow: self._jobs.jobs(uow, instance_id=instance_id))
+
+    # -- external tasks -------------------------------------------------------------------------
+
+    def fetch_and_lock(
+        self,
+        worker_id: str,
+        topics: Sequence[str | FetchTopic],
+        max_tasks: int,
+        *,
+        lock_duration: timedelta | None = None,
+        variables: Sequence[str] | None = None,
+        use_priority: bool = False,
+    ) -> list[LockedExternalTask]:
+        """Fetch and lock external tasks for a worker: Camunda 7's `fetchAndLock`.
+
+        A task is fetched when its topic is asked for, every filter of that topic holds, it
+        has retries left (None or above 0) and no lock, or one that ran out (another worker's
+        too: that worker can then no longer complete it). Each task comes locked for its
+        topic's lock duration and with the variables the topic asks for. On PostgreSQL
+        concurrent fetches never lock the same task (`FOR UPDATE SKIP LOCKED`).
+
+        Args:
+            worker_id: Who locks the tasks; the same id must complete them.
+            topics: Topic names (with `lock_duration` and `variables` below) or `FetchTopic`s
+                with their own filters; a `FetchTopic` without a lock duration takes
+                `lock_duration`. An empty list fetches nothing.
+            max_tasks: At most this many tasks, over all topics; 0 fetches nothing.
+            lock_duration: How long the tasks stay locked (positive).
+            variables: For topics given by name: the variables to return; None for all.
+            use_priority: Highest `camunda:taskPriority` first (Camunda's `usePriority`);
+                otherwise, as after equal priorities, the oldest task first.
+
+        Returns:
+            The locked tasks.
+
+        Raises:
+            InvalidArgument: `worker_id` is empty, `max_tasks` is negative, a topic has no
+                positive lock duration, or a topic is named twice.
+        """
+        if not worker_id:
+            raise InvalidArgument("worker_id must not be empty")
+        if max_tasks < 0:
+            raise InvalidArgument(f"max_tasks must not be negative, not {max_tasks}")
+        resolved: list[FetchTopic] = []
+        for topic in topics:
+            if isinstance(topic, str):
+                names = None if variables is None else tuple(variables)
+                topic = FetchTopic(topic_name=topic, lock_duration=lock_duration, variables=names)
+            elif topic.lock_duration is None:
+                topic = dataclasses.replace(topic, lock_duration=lock_duration)
+            if not topic.topic_name:
+                raise InvalidArgument("a topic name must not be empty")
+            if topic.lock_duration is None or topic.lock_duration <= timedelta(0):
+                raise InvalidArgument(
+                    f"the lock duration of topic {topic.topic_name!r} must be positive"
+                )
+            if any(known.topic_name == topic.topic_name for known in resolved):
+                raise InvalidArgument(f"topic {topic.topic_name!r} is named twice")
+            self._check_filter(topic.process_variables)
+            resolved.append(topic)
+        if not resolved or max_tasks == 0:
+            return []
+        return self._call(
+            lambda uow: self._external.fetch_and_lock(
+                uow, worker_id, resolved, max_tasks, use_priority=use_priority
+            )
+        )
+
+    def complete_external_task(
+        self,
+        task_id: str,
+        worker_id: str,
+        variables: Mapping[str, Any] | None = None,
+        local_variables: Mapping[str, Any] | None = None,
+    ) -> ProcessInstance:
+        """Complete an external task the worker has locked, and run its instance on.
+
+        `variables` are set as Camunda's `execution.setVariables` sets them (an input
+        parameter of that name takes the value, else the process scope gets it);
+        `local_variables` stay the activity's (its output parameters see them). As in
+        Camunda, a lock that ran out does not stop its worker unless another worker has
+        fetched the task since.
+
+        Returns:
+            The instance after the step.
+
+        Raises:
+            NotFound: No external task has this id (completed, cancelled, or never).
+            ExternalTaskWorkerMismatch: The task is not locked by `worker_id`.
+            VariableError, LimitExceeded: As for `start`.
+        """
+        accepted = self._accept(variables)
+        local = self._accept(local_variables, what="local variables")
+
+        def act(uow: UnitOfWork) -> ProcessInstance:
+            instance_id = self._external.complete(uow, task_id, worker_id, accepted, local)
+            return instance_record(uow.instances.saved(instance_id))
+
+        return self._call(act)
+
+    def handle_external_task_failure(
+        self,
+        task_id: str,
+        worker_id: str,
+        error_message: str | None,
+        error_details: str | None = None,
+        *,
+        retries: int,
+        retry_timeout: timedelta = timedelta(0),
+    ) -> ExternalTask:
+        """Report that a worker failed to do an external task: Camunda's `handleFailure`.
+
+        The task keeps its worker and becomes fetchable again `retry_timeout` from now, with
+        `retries` left. With 0 retries it has an incident: its instance goes into state
+        "incident" with `error_message`, and the task is not fetched until
+        `set_external_task_retries` (or `retry`) gives it retries again. The worker may still
+        complete it.
+
+        Args:
+            error_details: The full details (a stack trace); None keeps earlier ones.
+            retries: How many retries are left (0 or more); the worker counts them down.
+            retry_timeout: How long until the task may be fetched again (0 or more).
+
+        Returns:
+            The task after the failure.
+
+        Raises:
+            NotFound: No external task has this id.
+            ExternalTaskWorkerMismatch: The task is not locked by `worker_id`.
+            InvalidArgument: `retries` or `retry_timeout` is negative.
+        """
+        if retries < 0:
+            raise InvalidArgument(f"retries must not be negative, not {retries}")
+        if retry_timeout < timedelta(0):
+            raise InvalidArgument("retry_timeout must not be negative")
+
+        def act(uow: UnitOfWork) -> ExternalTask:
+            self._external.handle_failure(
+                uow,
+                task_id,
+                worker_id,
+                error_message=error_message,
+                error_details=error_details,
+                retries=retries,
+                retry_timeout=retry_timeout,
+            )
+            return self._external.external_task(uow, task_id)
+
+        return self._call(act)
+
+    def handle_external_task_bpmn_error(
+        self,
+        task_id: str,
+        worker_id: str,
+        error_code: str,
+        error_message: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> ProcessInstance:
+        """Throw a BPMN error from an external task the worker has locked.
+
+        The variables are set first (as by `complete_external_task`), then the error is
+        thrown as a handler's `BpmnError` would be: an error boundary event on the task, or
+        an error event sub-process around it, catches it by code (`errorCodeVariable` and
+        `errorMessageVariable` get the code and `error_message`). As in Camunda 7 (without
+        `enableExceptionsAfterUnhandledBpmnError`), an error nothing catches ends the task's
+        path as a none end event would.
+
+        Returns:
+            The instance after the step.
+
+        Raises:
+            NotFound: No external task has this id.
+            ExternalTaskWorkerMismatch: The task is not locked by `worker_id`.
+            InvalidArgument: `error_code` is empty.
+            VariableError, LimitExceeded: As for `start`.
+        """
+        if not error_code:
+            raise InvalidArgument("error_code must not be empty")
+        accepted = self._accept(variables)
+
+        def act(uow: UnitOfWork) -> ProcessInstance:
+            instance_id = self._external.handle_bpmn_error(
+                uow,
+                task_id,
+                worker_id,
+                error_code=error_code,
+                error_message=error_message,
+                variables=accepted,
+            )
+            return instance_record(uow.instances.saved(instance_id))
+
+        return self._call(act)
+
+    def extend_external_task_lock(
+        self, task_id: str, worker_id: str, new_duration: timedelta
+    ) -> ExternalTask:
+        """Lock an external task for `new_duration` from now; only its worker may.
+
+        Raises:
+            NotFound: No external task has this id.
+            ExternalTaskWorkerMismatch: The task is not locked, or by another worker.
+            ExternalTaskLockExpired: The lock already ran out.
+            InvalidArgument: `new_duration` is not positive.
+        """
+        if new_duration <= timedelta(0):
+            raise InvalidArgument("new_duration must be positive")
+        return self._call(
+            lambda uow: self._external.extend_lock(uow, task_id, worker_id, new_duration)
+        )
+
+    def unlock_external_task(self, task_id: str) -> ExternalTask:
+        """Free an external task's lock, whoever holds it; any worker may fetch it again.
+
+        Raises:
+            NotFound: No external task has this id.
+        """
+        return self._call(lambda uow: self._external.unlock(uow, task_id))
+
+    def set_external_task_retries(self, task_id: str, retries: int) -> ExternalTask:
+        """Set an external task's retries, as Camunda's `setRetries`: above 0 resolves its
+        incident (it can be fetched again), 0 gives it one.
+
+        Raises:
+            NotFound: No external task has this id.
+            InvalidArgument: `retries` is negative.
+        """
+        if retries < 0:
+            raise InvalidArgument(f"retries must not be negative, not {retries}")
+        return self._call(lambda uow: self._external.set_retries(uow, task_id, retries))
+
+    def external_tasks(
+        self,
+        *,
+        task_id: str | None = None,
+        instance_id: str | None = None,
+        topic: str | None = None,
+        worker_id: str | None = None,
+        element_id: str | None = None,
+        key: str | None = None,
+        business_key: str | None = None,
+        process_definition_id: str | None = None,
+        locked: bool | None = None,
+        with_retries_left: bool | None = None,
+    ) -> list[ExternalTask]:
+        """External tasks matching every filter given, oldest first: Camunda's
+        `createExternalTaskQuery`.
+
+        Args:
+            key: Only tasks of instances of this process (Camunda's `processDefinitionKey`).
+            process_definition_id: Only tasks of this deployed version (`key:version:id`, as
+                `ExternalTask.process_definition_id` gives it).
+            locked: True: only tasks whose lock has not run out; False: only tasks with no
+                lock or one that ran out (on the engine's clock).
+            with_retries_left: True: retries None or above 0; False: retries 0 (incidents).
+        """
+        now = self.now()
+        definition_number = -1  # matches no version: an id flowdesk never gave out
+        if process_definition_id is not None:
+            with contextlib.suppress(ValueError):
+                definition_number = int(process_definition_id.rsplit(":", 1)[-1])
+        return self._read(
+            lambda uow: self._external.external_tasks(
+                uow,
+                id=task_id,
+                instance_id=instance_id,
+                topic=topic,
+                worker_id=worker_id,
+                element_id=element_id,
+                process_key=key,
+                business_key=business_key,
+                definition_id=None if process_definition_id is None else definition_number,
+                locked_at=now if locked is True else None,
+                not_locked_at=now if locked is False else None,
+                with_retries_left=with_retries_left,
+            )
+        )
+
+    def external_task(self, task_id: str) -> ExternalTask:
+        """One external task. Raises `NotFound` for an unknown id (or one that has ended)."""
+        return self._read(lambda uow: self._external.external_task(uow, task_id))
 
     # -- decisions ------------------------------------------------------------------------------
 

@@ -178,3 +178,72 @@ class ProcessReport:
     steps: tuple[StepStatistics, ...] = ()
     bottleneck: StepStatistics | None = None
     gateways: tuple[GatewayStatistics, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExternalTask:
+    """An activity waiting for an external worker: Camunda 7's `ExternalTask`.
+
+    A service task, send task, business rule task or message throw event with
+    `camunda:type="external"` waits as one of these until a worker fetches and locks it
+    (`Engine.fetch_and_lock`) and completes it. `retries` is None until a failure sets it;
+    0 means the task has an incident and is not fetched until its retries are set again.
+    `process_definition_id` is `key:version:id`, as Camunda forms it. `properties` are the
+    element's `camunda:properties` (Camunda's extension properties).
+    """
+
+    id: str
+    topic: str
+    worker_id: str | None
+    lock_expires_at: datetime | None
+    retries: int | None
+    error_message: str | None
+    error_details: str | None
+    priority: int
+    instance_id: str
+    element_id: str
+    business_key: str | None
+    process_key: str
+    process_definition_id: str
+    created_at: datetime
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedExternalTask(ExternalTask):
+    """An external task a worker has just locked, with the variables it asked for: Camunda
+    7's `LockedExternalTask`. `worker_id` and `lock_expires_at` are always set."""
+
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchTopic:
+    """One topic of a `fetch_and_lock` call: Camunda's `topics[]` entry.
+
+    Args:
+        topic_name: The `camunda:topic` to fetch.
+        lock_duration: How long the fetched tasks stay the worker's; positive. None takes
+            the call's `lock_duration`.
+        variables: The names of the variables to return; None for all of them (missing
+            names are left out, as in Camunda).
+        local_variables: Only the activity's own variables (its input parameters).
+        business_key: Only tasks of instances with this business key.
+        process_definition_id: Only tasks of this definition (`key:version:id`).
+        process_definition_id_in: Only tasks of one of these definitions.
+        process_definition_key: Only tasks of this process.
+        process_definition_key_in: Only tasks of one of these processes.
+        process_variables: Only tasks of instances where each named variable holds this
+            value, of the same JSON type (Camunda's `processVariables`).
+    """
+
+    topic_name: str
+    lock_duration: timedelta | None = None
+    variables: tuple[str, ...] | None = None
+    local_variables: bool = False
+    business_key: str | None = None
+    process_definition_id: str | None = None
+    process_definition_id_in: tuple[str, ...] | None = None
+    process_definition_key: str | None = None
+    process_definition_key_in: tuple[str, ...] | None = None
+    process_variables: dict[str, str | int | float | bool] | None = None

@@ -10,6 +10,9 @@ FlowdeskError
 ├── FormValidationError      completion data fails the form (errors: field -> message)
 ├── TaskStateError           task not open: completed, cancelled, or held by another user
 ├── InstanceStateError       the instance is not in a state that allows the call
+├── ExternalTaskLockError    an external task call that its lock refuses (task_id, worker_id)
+│   ├── ExternalTaskWorkerMismatch  the task is not locked by this worker (locked_by)
+│   └── ExternalTaskLockExpired     extending a lock that already ran out
 ├── ConcurrencyConflict      lost an optimistic-lock race; retrying is safe
 ├── CorrelationError         message matched no waiting instance, or several
 ├── StartEventError          `start` cannot tell which start event of the process to begin at
@@ -138,6 +141,42 @@ class InstanceStateError(FlowdeskError):
         super().__init__(f"instance {instance_id!r} is {state}: {reason}")
         self.instance_id = instance_id
         self.state = state
+
+
+class ExternalTaskLockError(FlowdeskError):
+    """An external-task call that the task's lock refuses; nothing was changed.
+
+    Camunda 7 answers these with a `BadUserRequestException` (HTTP 400 over REST).
+    """
+
+    def __init__(self, task_id: str, worker_id: str, message: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.worker_id = worker_id
+
+
+class ExternalTaskWorkerMismatch(ExternalTaskLockError):
+    """The external task is locked by another worker, or by none (`locked_by` is None)."""
+
+    def __init__(self, task_id: str, worker_id: str, locked_by: str | None, action: str) -> None:
+        super().__init__(
+            task_id,
+            worker_id,
+            f"external task {task_id!r} cannot be {action} by worker {worker_id!r}: it is "
+            + (f"locked by worker {locked_by!r}" if locked_by else "not locked"),
+        )
+        self.locked_by = locked_by
+
+
+class ExternalTaskLockExpired(ExternalTaskLockError):
+    """The lock of the external task ran out before the worker extended it."""
+
+    def __init__(self, task_id: str, worker_id: str) -> None:
+        super().__init__(
+            task_id,
+            worker_id,
+            f"external task {task_id!r}: cannot extend a lock that expired",
+        )
 
 
 class ConcurrencyConflict(FlowdeskError):

@@ -18,6 +18,7 @@ from typing import Any
 
 from flowdesk.engine import calls, job_retries, listeners, start_events, variable_types
 from flowdesk.engine.context import EngineContext as EngineContext
+from flowdesk.engine.external_task_rows import ExternalTaskRows
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
 from flowdesk.engine.task_rows import EXCLUDED_USERS as EXCLUDED_USERS
 from flowdesk.engine.task_rows import UserTaskRows, listener_task
@@ -38,7 +39,7 @@ from flowdesk.store import (
 DEFAULT_JOB_RETRIES = job_retries.DEFAULT.retries
 
 
-class Execution(UserTaskRows, WaitRows):
+class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
     """A loaded instance; call `save()` once the action is done."""
 
     def __init__(
@@ -214,6 +215,7 @@ class Execution(UserTaskRows, WaitRows):
         self._record_completed_activities()
         self._end_abandoned_calls()
         self._sync_jobs()
+        self._sync_external_tasks()
         self._sync_subscriptions()
         thrown = self.run.thrown_events()
         row = self._save_row()
@@ -413,7 +415,8 @@ class Execution(UserTaskRows, WaitRows):
 def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: str) -> None:
     """End an instance where it stands, and every instance it called that still runs.
 
-    Its open tasks are cancelled and its timers and subscriptions removed; the workflow state
+    Its open tasks are cancelled and its timers, subscriptions and external tasks removed; the
+    workflow state
     is kept as it was, for inspection.
     """
     row = uow.instances.get(instance_id)
@@ -425,6 +428,15 @@ def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: 
     for job in uow.jobs.list(instance_id=instance_id):
         uow.jobs.delete(job.id)
     uow.subscriptions.delete_for_instance(instance_id)
+    for external in uow.external_tasks.delete_for_instance(instance_id):
+        uow.history.add(
+            instance_id=instance_id,
+            type="external_task_cancelled",
+            at=now,
+            element_id=external.element_id,
+            user=None,
+            data={"task_id": external.id, "topic": external.topic},
+        )
     for child in uow.instances.list(parent_instance_id=instance_id):
         terminate(ctx, uow, child.id, reason="its caller was terminated")
     uow.history.add(

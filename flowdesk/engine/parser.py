@@ -45,9 +45,7 @@ from SpiffWorkflow.bpmn.parser.util import first
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
-    EndEvent,
     IntermediateCatchEvent,
-    IntermediateThrowEvent,
     ReceiveTask,
     SendTask,
     StartEvent,
@@ -65,6 +63,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTask
 
 from flowdesk.engine import (
     activity_splits,
+    external_work,
     feel_scripts,
     gateway_flows,
     implicit_ends,
@@ -382,9 +381,12 @@ def _service_task_parser() -> type:
 
 _EVENT_PARSERS = {
     "startEvent": (CamundaStartEventParser, StartEvent),
-    "endEvent": (CamundaEndEventParser, EndEvent),
+    "endEvent": (CamundaEndEventParser, external_work.EndEvent),
     "intermediateCatchEvent": (CamundaIntermediateCatchEventParser, IntermediateCatchEvent),
-    "intermediateThrowEvent": (CamundaIntermediateThrowEventParser, IntermediateThrowEvent),
+    "intermediateThrowEvent": (
+        CamundaIntermediateThrowEventParser,
+        external_work.IntermediateThrowEvent,
+    ),
     "boundaryEvent": (CamundaBoundaryEventParser, BoundaryEvent),
     # Spiff's Camunda parser leaves these two to the plain BPMN parser, whose messages never
     # match a Camunda message: a receive task would wait forever.

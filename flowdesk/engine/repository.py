@@ -39,6 +39,7 @@ from flowdesk import handlers
 from flowdesk._records import ProcessDefinition
 from flowdesk.engine import (
     event_scopes,
+    external_work,
     listeners,
     spec_coverage,
     start_timers,
@@ -122,6 +123,7 @@ class Waits:
 
     jobs: bool  # timers, async continuations
     subscriptions: bool  # messages, signals
+    external_tasks: bool = False  # `camunda:type="external"` activities and message throws
 
 
 class SpecCache:
@@ -237,8 +239,8 @@ class RepositoryService:
                     )
             for spec in _all_task_specs(parser, process_id):
                 extensions = _service_extensions(spec)
-                if extensions is None:
-                    continue
+                if extensions is None or external_work.is_external(extensions):
+                    continue  # an external task waits for a worker, not for a handler
                 implementation = implementation_of(extensions)
                 camunda = extensions.get("camunda", {})
                 if implementation is None or (
@@ -574,11 +576,16 @@ _QUIET_EVENTS = (
 
 
 def _waits_of(bundle: SpecBundle) -> Waits:
-    jobs = subscriptions = False
+    jobs = subscriptions = external_tasks = False
     specs = [bundle.spec, *bundle.subprocess_specs.values()]
     for task_spec in (task_spec for spec in specs for task_spec in spec.task_specs.values()):
         extensions = getattr(task_spec, "extensions", None) or {}
         camunda = extensions.get("camunda", {})
+        service = getattr(getattr(task_spec, "event_definition", None), "service", None)
+        if external_work.is_external(extensions) or (
+            service is not None and external_work.is_external(service)
+        ):
+            external_tasks = True
         if "asyncBefore" in camunda or "asyncAfter" in camunda:
             jobs = True
         if any(x["event"] == "timeout" for x in extensions.get("task_listeners", [])):
@@ -596,7 +603,7 @@ def _waits_of(bundle: SpecBundle) -> Waits:
                 subscriptions = True
             else:  # a kind this check does not know: assume the worst
                 jobs = subscriptions = True
-    return Waits(jobs=jobs, subscriptions=subscriptions)
+    return Waits(jobs=jobs, subscriptions=subscriptions, external_tasks=external_tasks)
 
 
 def _problem_from_spiff(err: ValidationException, resources: list[_Resource]) -> Problem:

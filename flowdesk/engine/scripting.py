@@ -14,6 +14,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from flowdesk import handlers
 from flowdesk.engine import (
     event_scopes,
+    external_work,
     feel_scripts,
     javascript,
     sandbox,
@@ -67,6 +68,9 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
     def run_service(self, task: Any, extensions: Mapping[str, Any] | None = None) -> bool | None:
         """Run the handler of a service task; its returned variables go into the task data.
 
+        An external task (`camunda:type="external"`) runs nothing: it waits for a worker
+        (see `external_work`) and stays STARTED (None).
+
         A `BpmnError` from the handler is thrown into the model as a BPMN error event; the
         task then stays STARTED (None) when something caught it, for the catcher cancels it.
         Any other failure propagates, and the engine turns it into an incident.
@@ -74,6 +78,10 @@ class FlowdeskScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # Spiff i
         spec = task.task_spec
         # A message throw event run as a service task brings its definition's extensions.
         extensions = spec.extensions if extensions is None else extensions
+        if external_work.is_external(extensions):
+            # Camunda 7 never runs an external task in-process: it waits for a worker.
+            external_work.request(task, extensions, self.registry.beans)
+            return None
         implementation = implementation_of(extensions)
         if implementation is None:
             raise HandlerError(

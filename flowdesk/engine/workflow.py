@@ -39,6 +39,7 @@ from flowdesk import handlers
 from flowdesk.engine import (
     async_continuations,
     event_scopes,
+    external_work,
     listeners,
     multi_instance,
     pruning,
@@ -362,6 +363,84 @@ class WorkflowRun:
             definition = kinds[kind](code, code)
             event = BpmnEvent(definition, dict(data), target=task.workflow)
             event_scopes.throw_from(task, event)  # the call activity's boundaries may catch it
+            self._advance()
+
+        self._guarded(act)
+        return True
+
+    # -- external tasks (see `external_work`) ---------------------------------------------------
+
+    def external_requests(self) -> list[external_work.ExternalRequest]:
+        """The activities waiting for an external worker."""
+        return external_work.requests(self._wf)
+
+    def external_variables(
+        self, task_ref: str, names: tuple[str, ...] | None, *, local_only: bool
+    ) -> dict[str, Any] | None:
+        """The variables a worker fetching this external task gets; None if it no longer waits."""
+        task = self._task(task_ref)
+        if not external_work.waiting(task):
+            return None
+        return external_work.variables_of(task, self.variables, names, local_only=local_only)
+
+    def complete_external(
+        self, task_ref: str, variables: Mapping[str, Any], local_variables: Mapping[str, Any]
+    ) -> bool:
+        """Complete an external task and run on; False if it no longer waits.
+
+        `variables` are set as Camunda's `execution.setVariables` sets them: an input
+        parameter of the same name takes the value, anything else reaches the process scope.
+        `local_variables` stay the activity's: its output parameters and end listeners see
+        them, the process does not.
+        """
+        task = self._task(task_ref)
+        if not external_work.waiting(task):
+            return False
+
+        def act() -> None:
+            external_work.finish(task)
+            local = list(task.internal_data.get("flowdesk_local", []))
+            kept = {k: task.data[k] for k in local if k in task.data}
+            task.data.update(copy.deepcopy(self.variables))  # the scope as it is now
+            task.data.update(multi_instance.local_variables(task))
+            task.data.update(kept)
+            task.internal_data["flowdesk_before"] = fingerprint(task.data)
+            task.data.update(copy.deepcopy(dict(variables)))
+            task.data.update(copy.deepcopy(dict(local_variables)))
+            task.internal_data["flowdesk_local"] = sorted(set(local) | set(local_variables))
+            try:
+                task.complete()
+                self._after(task)
+            except listeners.Diverted:
+                pass  # an end or take listener's BPMN error: go on from its catcher
+            self._advance()
+
+        self._guarded(act)
+        return True
+
+    def throw_external_error(
+        self, task_ref: str, code: str, message: str | None, variables: Mapping[str, Any]
+    ) -> bool:
+        """Throw a worker's BPMN error from its external task; False if it no longer waits.
+
+        The variables are set first, then the error is thrown as a handler's `BpmnError`
+        would be: a boundary event or event sub-process that catches it cancels the task;
+        uncaught, the task's path ends there (see `FlowdeskScriptEngine.throw_bpmn_error`).
+        """
+        task = self._task(task_ref)
+        if not external_work.waiting(task):
+            return False
+
+        def act() -> None:
+            external_work.finish(task)
+            self._wf.data.update(copy.deepcopy(dict(variables)))
+            error = BpmnError(code, message or "")
+            if not FlowdeskScriptEngine.throw_bpmn_error(task, error):
+                try:  # uncaught: the task completes, its path ends (END_PATH)
+                    task.complete()
+                    self._after(task)
+                except listeners.Diverted:
+                    pass
             self._advance()
 
         self._guarded(act)

@@ -9,6 +9,7 @@ from flowdesk.store.database import SQLITE_SYNCHRONOUS_LEVELS, SqliteSynchronous
 from flowdesk.store.records import (
     DefinitionRow,
     DocumentRow,
+    ExternalTaskRow,
     HistoryRow,
     InstanceRow,
     InstanceState,
@@ -22,10 +23,12 @@ from flowdesk.store.records import (
 from flowdesk.store.repositories import (
     DefinitionRepository,
     DocumentRepository,
+    ExternalTaskRepository,
     HistoryRepository,
     InstanceRepository,
     JobRepository,
     SubscriptionRepository,
+    TopicFilter,
     UserTaskRepository,
 )
 
@@ -35,6 +38,8 @@ __all__ = [
     "DefinitionRow",
     "DocumentRepository",
     "DocumentRow",
+    "ExternalTaskRepository",
+    "ExternalTaskRow",
     "HistoryRepository",
     "HistoryRow",
     "InstanceRepository",
@@ -49,6 +54,7 @@ __all__ = [
     "SubscriptionRepository",
     "SubscriptionRow",
     "TaskState",
+    "TopicFilter",
     "UnitOfWork",
     "UserTaskRepository",
     "UserTaskRow",

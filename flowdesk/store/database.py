@@ -88,6 +88,7 @@ class UnitOfWork:
         jobs: Timers and other deferred work.
         subscriptions: Message and signal subscriptions.
         documents: Documents rendered for instances.
+        external_tasks: External tasks waiting for a worker.
     """
 
     def __init__(self, transaction: repositories.Transaction) -> None:
@@ -99,6 +100,7 @@ class UnitOfWork:
         self.jobs = repositories.JobRepository(transaction)
         self.subscriptions = repositories.SubscriptionRepository(transaction)
         self.documents = repositories.DocumentRepository(transaction)
+        self.external_tasks = repositories.ExternalTaskRepository(transaction)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` once this unit of work has committed; never if it rolls back.

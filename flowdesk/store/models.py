@@ -245,6 +245,36 @@ class Job(Base):
     )
 
 
+class ExternalTask(Base):
+    """A service-like activity waiting for an external worker to fetch, lock and complete it.
+
+    Camunda 7's `ACT_RU_EXT_TASK`: a worker locks it with `worker_id`/`lock_expires_at`;
+    `retries` is None until a failure sets it, and 0 means an incident.
+    """
+
+    __tablename__ = "external_tasks"
+    __table_args__ = (Index(None, "topic", "lock_expires_at"),)
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    instance_id: Mapped[str] = mapped_column(
+        INSTANCE_ID, ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id", ondelete="CASCADE"))
+    process_key: Mapped[str]
+    business_key: Mapped[str | None]
+    element_id: Mapped[str]
+    task_ref: Mapped[str]
+    topic: Mapped[str]
+    priority: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    worker_id: Mapped[str | None]
+    lock_expires_at: Mapped[datetime | None]
+    retries: Mapped[int | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[str | None] = mapped_column(Text)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT)
+
+
 class Subscription(Base):
     """A waiting message or signal catch; with no instance, a start event of a definition."""
 

@@ -144,3 +144,23 @@ class SubscriptionRow:
     task_ref: str | None
     business_key: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExternalTaskRow:
+    id: str
+    instance_id: str
+    definition_id: int
+    process_key: str
+    business_key: str | None
+    element_id: str
+    task_ref: str  # the engine's own id for the waiting task; opaque to the store
+    topic: str
+    priority: int
+    created_at: datetime
+    worker_id: str | None = None
+    lock_expires_at: datetime | None = None
+    retries: int | None = None  # None until a failure sets it; 0: an incident
+    error_message: str | None = None
+    error_details: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)

@@ -46,12 +46,13 @@ def clock() -> Clock:
 #
 # The modules are the ones whose behaviour lives in workflow state between calls: events,
 # event sub-processes, errors and escalations, compensation, messages, receive tasks, timers,
-# call activities, multi-instance, async continuations, incidents, service tasks, listeners,
-# implicit ends, and expressions and scripts (JUEL, JavaScript, FEEL) read again from the
-# stored model. A test module needs no restart fixture of its own: `make_engine` and `engine`
-# give the restarting Engine in the "restarted" run. Left out: modules about the
-# store, queries and reports (nothing of the workflow state), the job executor, concurrency and
-# race tests (their threads share one Engine on purpose), and the long-running loops of
+# external tasks, call activities, multi-instance, async continuations, incidents, service
+# tasks, listeners, implicit ends, and expressions and scripts (JUEL, JavaScript, FEEL) read
+# again from the stored model. A test module needs no restart fixture of its own:
+# `make_engine` and `engine` give the restarting Engine in the "restarted" run. Left out:
+# modules about the store, queries and reports (nothing of the workflow state), the job
+# executor, concurrency and race tests (their threads share one Engine on purpose), and the
+# long-running loops of
 # test_long_running (each of their hundreds of calls would parse the model again;
 # test_persistence and the modules here cover reloading). Doubling these modules adds about a
 # minute per database.
@@ -65,6 +66,7 @@ RESTART_MODULES = frozenset(
         "test_errors_and_escalations",
         "test_event_subprocesses",
         "test_events",
+        "test_external_tasks",
         "test_feel_scripts",
         "test_implicit_ends",
         "test_incidents",

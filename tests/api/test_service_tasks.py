@@ -9,6 +9,7 @@ import pytest
 from conftest import DATA, only_task
 
 import flowdesk
+from flowdesk.external_worker import ExternalTaskWorker
 
 
 def register_billing(registry: flowdesk.HandlerRegistry, calls: list[str]) -> None:
@@ -32,7 +33,7 @@ def register_billing(registry: flowdesk.HandlerRegistry, calls: list[str]) -> No
     registry.register_service("totals", Totals())  # type: ignore[arg-type]
 
 
-def test_service_tasks__class_delegate_expression_and_topic_run_their_handlers(
+def test_service_tasks__class_delegate_and_expression_run_their_handlers_at_once(
     make_engine,
 ) -> None:
     calls: list[str] = []
@@ -43,7 +44,30 @@ def test_service_tasks__class_delegate_expression_and_topic_run_their_handlers(
 
     variables = engine.instance(instance.id).variables
     assert (variables["price"], variables["tax"], variables["total"]) == (30, 3, 33)
-    assert calls == ["price:com.acme.billing.PriceCalculator:INV-9", "tax", "total", "invoice"]
+    assert calls == ["price:com.acme.billing.PriceCalculator:INV-9", "tax", "total"]
+
+
+def test_service_task__of_type_external_waits_until_a_worker_runs_the_topic_handler(
+    make_engine,
+) -> None:
+    # Camunda 7 never runs an external task in the engine: a worker fetches it.
+    calls: list[str] = []
+    engine = make_engine()
+    register_billing(engine.handlers, calls)
+    engine.deploy(DATA / "service_tasks.bpmn")
+    instance = engine.start("billing", {"quantity": 3}, business_key="INV-9")
+    (waiting,) = engine.external_tasks(instance_id=instance.id)
+    assert (waiting.element_id, waiting.topic, "invoice" in calls) == (
+        "Task_invoice",
+        "invoicing",
+        False,
+    )
+    assert engine.tasks(instance_id=instance.id) == []
+
+    result = ExternalTaskWorker(engine, ["invoicing"]).run_once()
+
+    assert (result.completed, calls[-1]) == (1, "invoice")
+    assert engine.external_tasks(instance_id=instance.id) == []
     assert only_task(engine, instance.id).element_id == "Task_check"
 
 
@@ -53,8 +77,8 @@ def test_service_task__without_handler_warns_at_deploy_and_is_an_incident_at_run
     engine = make_engine()
     with pytest.warns(flowdesk.MissingHandlerWarning) as warned:
         engine.deploy(DATA / "service_tasks.bpmn")
+    # The external task waits for a worker, not for a handler: no warning for it.
     assert sorted(w.message.element_id for w in warned) == [  # type: ignore[union-attr]
-        "Task_invoice",
         "Task_price",
         "Task_tax",
     ]
@@ -80,7 +104,9 @@ def test_retry__after_registering_the_handler_completes_the_step(make_engine) ->
 
     assert retried.state == "running"
     assert retried.variables["total"] == 22
-    assert only_task(engine, instance.id).element_id == "Task_check"
+    assert [t.element_id for t in engine.external_tasks(instance_id=instance.id)] == [
+        "Task_invoice"
+    ]
     assert "incident_retried" in [e.type for e in engine.history(instance.id)]
 
 
@@ -134,15 +160,19 @@ SEND_TASK = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_send_task__with_a_camunda_implementation_runs_its_handler(engine, tmp_path) -> None:
+def test_send_task__of_type_external_waits_for_a_worker_like_a_service_task(
+    engine, tmp_path
+) -> None:
     sent: list[str] = []
     engine.handlers.register_service("emailService", lambda call: sent.append(call.element_id))
     (tmp_path / "notify.bpmn").write_text(SEND_TASK)
     engine.deploy(tmp_path / "notify.bpmn")
 
     instance = engine.start("notify")
+    assert (instance.state, sent) == ("running", [])
+    ExternalTaskWorker(engine, ["emailService"]).run_once()
 
-    assert (instance.state, sent) == ("completed", ["Mail"])
+    assert (engine.instance(instance.id).state, sent) == ("completed", ["Mail"])
 
 
 RULE_TASK_AS_SERVICE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -178,6 +208,10 @@ def test_business_rule_task__without_decision_ref_runs_its_implementation_as_a_s
     engine.deploy(tmp_path / "rules.bpmn")
 
     instance = engine.start("rules_in_java")
+    if "external" in implementation:  # it waits for a worker, as in Camunda
+        assert instance.state == "running"
+        ExternalTaskWorker(engine, ["com.acme.Rules"]).run_once()
+        instance = engine.instance(instance.id)
 
     assert instance.state == "completed"
     assert instance.variables == {"checked_by": "r_rules"}

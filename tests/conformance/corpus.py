@@ -18,7 +18,8 @@ test suite. For each file the harness, through the public `flowdesk.Engine`:
    `START_VARIABLES`, a second time on a fresh database **with the harness's help**, the start
    variables a Camunda test would pass;
 4. drives the instance and the instances it calls: delivers each message and signal they wait
-   for once, triggers each receive task without a message (`runtimeService.signal`), moves
+   for once, triggers each receive task without a message (`runtimeService.signal`), fetches
+   and completes each external task with no variables (a do-nothing worker), moves
    the injected clock to the next timer job and runs the due jobs, within fixed bounds, until
    nothing more can happen;
 5. reports a typed `Outcome`.
@@ -61,6 +62,7 @@ REGENERATE = "python -m tests.conformance.corpus --write"
 
 # Bounds that keep a looping model or an endless cycle timer from hanging the run.
 MAX_ROUNDS = 40  # deliveries and clock moves per process
+EXTERNAL_WORKER = "conformance-worker"
 MAX_CLOCK_MOVES = 12
 MAX_USER_TASKS = 60  # auto-completions per process; later user tasks stay open
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -736,6 +738,15 @@ class _Run:
                 element, instance_id = triggers[0]
                 self.engine.trigger(instance_id, element)
                 continue
+            external = sorted(
+                (t.topic, t.element_id)
+                for i in running
+                for t in self.engine.external_tasks(instance_id=i.id, with_retries_left=True)
+            )
+            if external:
+                # An external task: the do-nothing worker a user stubbing their workers runs.
+                self._work_external(external[0][0])
+                continue
             jobs = [j for i in running for j in self.engine.jobs(instance_id=i.id)]
             jobs.sort(key=lambda j: (j.due_at, j.element_id))
             waiting_jobs = [j for j in jobs if j.state == "waiting"]
@@ -763,6 +774,13 @@ class _Run:
                 path, process, Kind.STUCK, "running, but no user task, timer, message or signal"
             )
         return Outcome(path, process, Kind.WAITING, f"still running after {MAX_ROUNDS} rounds")
+
+    def _work_external(self, topic: str) -> None:
+        """Fetch one external task of `topic` and complete it with no variables."""
+        for task in self.engine.fetch_and_lock(
+            EXTERNAL_WORKER, [topic], 1, lock_duration=timedelta(minutes=5)
+        ):
+            self.engine.complete_external_task(task.id, EXTERNAL_WORKER)
 
     def _subscriptions(self, instance_ids: list[str]) -> list[tuple[str, str, str, str]]:
         """(kind, name, element id, instance id) of what the instances wait for."""

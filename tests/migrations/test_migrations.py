@@ -19,6 +19,7 @@ TABLES = {
     "alembic_version",
     "definitions",
     "documents",
+    "external_tasks",
     "history",
     "instances",
     "jobs",

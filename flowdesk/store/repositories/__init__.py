@@ -15,6 +15,7 @@ from __future__ import annotations
 from flowdesk.store.repositories.base import Transaction, raise_as_flowdesk_error
 from flowdesk.store.repositories.definitions import DefinitionRepository
 from flowdesk.store.repositories.documents import DocumentRepository
+from flowdesk.store.repositories.external_tasks import ExternalTaskRepository, TopicFilter
 from flowdesk.store.repositories.history import HistoryRepository
 from flowdesk.store.repositories.instances import InstanceRepository
 from flowdesk.store.repositories.jobs import JobRepository
@@ -24,10 +25,12 @@ from flowdesk.store.repositories.user_tasks import UserTaskRepository
 __all__ = [
     "DefinitionRepository",
     "DocumentRepository",
+    "ExternalTaskRepository",
     "HistoryRepository",
     "InstanceRepository",
     "JobRepository",
     "SubscriptionRepository",
+    "TopicFilter",
     "Transaction",
     "UserTaskRepository",
     "raise_as_flowdesk_error",
