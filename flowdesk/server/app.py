@@ -26,7 +26,7 @@ import flowdesk
 from flowdesk.server import history_routes, repository_routes, runtime_routes, task_routes
 from flowdesk.server.auth import Authenticator, run_as
 from flowdesk.server.openapi import document
-from flowdesk.server.operations import Call, Operation, Reply
+from flowdesk.server.operations import Call, Operation, Reply, checked_text
 from flowdesk.server.rest_errors import RestError, from_flowdesk
 
 BASE = "/engine-rest"
@@ -58,10 +58,11 @@ def _endpoint(engine: flowdesk.Engine, authenticator: Authenticator, op: Operati
             identity = await run_in_threadpool(authenticator.authenticate, request)
             if identity is None:
                 return _unauthorized()
+            path = {k: checked_text(v, k) or "" for k, v in request.path_params.items()}
             call = Call(
                 engine=engine,
                 identity=identity,
-                path=dict(request.path_params),
+                path=path,
                 query=request.query_params,
                 base=str(request.base_url).rstrip("/") + BASE,
             )

@@ -98,6 +98,13 @@ def read_variables(body: Any, *, what: str = "variables") -> dict[str, Any]:
         return {}
     if not isinstance(body, dict):
         raise RestError.invalid(f"{what} must be an object of name to typed value")
+    for name in body:  # what no database can hold as text is refused here, not by it
+        if "\x00" in name:
+            raise RestError.invalid(f"{what}: a variable name must be text without NUL")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RestError.invalid(f"{what}: a variable name must be valid Unicode") from None
     return {str(name): read_value(typed, what=f"{what}.{name}") for name, typed in body.items()}
 
 

@@ -197,6 +197,16 @@ OPERATIONS = [
         responses={200: "HistoricProcessInstanceList", 400: "Exception"},
     ),
     Operation(
+        "POST",
+        "/history/process-instance",
+        list_historic_process_instances,
+        "List process instances, running and ended (query in the body)",
+        "History",
+        query=_PAGING,
+        body="HistoricProcessInstanceQuery",
+        responses={200: "HistoricProcessInstanceList", 400: "Exception"},
+    ),
+    Operation(
         "GET",
         "/history/process-instance/count",
         count_historic_process_instances,
@@ -238,6 +248,16 @@ OPERATIONS = [
         "List user tasks in any state",
         "History",
         query=(*_TASK_FILTERS, *_PAGING),
+        responses={200: "HistoricTaskList", 400: "Exception"},
+    ),
+    Operation(
+        "POST",
+        "/history/task",
+        list_historic_tasks,
+        "List user tasks in any state (query in the body)",
+        "History",
+        query=_PAGING,
+        body="HistoricTaskQuery",
         responses={200: "HistoricTaskList", 400: "Exception"},
     ),
     Operation(

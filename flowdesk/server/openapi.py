@@ -33,12 +33,11 @@ def _list(name: str) -> dict[str, Any]:
     return {"type": "array", "items": _ref(name)}
 
 
-_TEXT, _DATE, _BOOL, _INT = (
-    _s("string"),
-    _s("string", format="date-time"),
-    _s("boolean"),
-    _s("integer", format="int64"),
-)
+# Camunda's dates are `yyyy-MM-dd'T'HH:mm:ss.SSSZ` (an offset without a colon), which is not
+# RFC 3339's `date-time`: described by their pattern instead.
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}$"
+_TEXT, _BOOL, _INT = _s("string"), _s("boolean"), _s("integer", format="int64")
+_DATE = _s("string", pattern=DATE_PATTERN)
 
 _VARIABLE_VALUE = _obj(
     {
@@ -289,6 +288,20 @@ SCHEMAS: dict[str, Any] = {
         ["id"],
     ),
     "HistoricTaskList": _list("HistoricTask"),
+    "HistoricProcessInstanceQuery": _obj(
+        _fields(
+            "processInstanceId processDefinitionKey processInstanceBusinessKey "
+            "superProcessInstanceId finished unfinished withIncidents state",
+            bools="finished unfinished withIncidents",
+        )
+    ),
+    "HistoricTaskQuery": _obj(
+        _fields(
+            "processInstanceId processDefinitionKey processInstanceBusinessKey taskAssignee "
+            "taskDefinitionKey finished unfinished",
+            bools="finished unfinished",
+        )
+    ),
 }
 
 _MULTIPART = {
@@ -341,7 +354,10 @@ def document(operations: Iterable[Operation], *, version: str) -> dict[str, Any]
             for name, kind in op.query
         ]
         responses: dict[str, Any] = {}
-        for status, schema in sorted({**op.responses, 401: None}.items()):
+        statuses: dict[int, str | None] = {**op.responses, 401: None}
+        if op.query or op.body:  # a malformed parameter or body is refused
+            statuses.setdefault(400, "Exception")
+        for status, schema in sorted(statuses.items()):
             response: dict[str, Any] = {"description": _STATUS_TEXT.get(status, "")}
             if schema is not None:
                 response["content"] = {"application/json": {"schema": _ref(schema)}}

@@ -51,12 +51,7 @@ class Call:
         return self.query.get(name)
 
     def text(self, name: str) -> str | None:
-        value = self.option(name)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise RestError.invalid(f"{name} must be text")
-        return value
+        return checked_text(self.option(name), name)
 
     def flag(self, name: str) -> bool | None:
         value = self.option(name)
@@ -93,6 +88,22 @@ class Call:
         if not isinstance(self.body, dict):
             raise RestError.invalid("the request body must be a JSON object")
         return self.body
+
+
+def checked_text(value: Any, name: str) -> str | None:
+    """A text parameter: None, or text a database can hold (no NUL, which PostgreSQL refuses
+    in any text, nor lone surrogates; a database error must not be what tells the caller)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RestError.invalid(f"{name} must be text")
+    if "\x00" in value:
+        raise RestError.invalid(f"{name} must not hold a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a JSON escape
+        raise RestError.invalid(f"{name} must be valid Unicode text") from None
+    return value
 
 
 Handler = Callable[[Call], Any]

@@ -10,7 +10,7 @@ from typing import Any
 import flowdesk
 from flowdesk.server import dtos
 from flowdesk.server.camunda_values import read_variables, typed_variables
-from flowdesk.server.operations import BOOLEAN, INTEGER, STRING, Call, Operation
+from flowdesk.server.operations import BOOLEAN, INTEGER, STRING, Call, Operation, checked_text
 from flowdesk.server.rest_errors import RestError
 
 _SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".dmn11.xml")
@@ -192,9 +192,7 @@ def start_process_instance(call: Call) -> Any:
     definition = _definition(call)
     body = call.json_object()
     variables = read_variables(body.get("variables"))
-    business_key = body.get("businessKey")
-    if business_key is not None and not isinstance(business_key, str):
-        raise RestError.invalid("businessKey must be text")
+    business_key = checked_text(body.get("businessKey"), "businessKey")
     for unsupported in ("startInstructions", "caseInstanceId"):
         if body.get(unsupported):
             raise RestError.invalid(f"flowdesk does not support {unsupported}")

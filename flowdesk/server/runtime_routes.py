@@ -11,7 +11,15 @@ from typing import Any
 import flowdesk
 from flowdesk.server import dtos
 from flowdesk.server.camunda_values import read_value, read_variables, typed_value
-from flowdesk.server.operations import BOOLEAN, INTEGER, STRING, Call, Operation, Reply
+from flowdesk.server.operations import (
+    BOOLEAN,
+    INTEGER,
+    STRING,
+    Call,
+    Operation,
+    Reply,
+    checked_text,
+)
 from flowdesk.server.rest_errors import RestError
 
 _PAGING = (("firstResult", INTEGER), ("maxResults", INTEGER))
@@ -111,15 +119,19 @@ def modify_variables(call: Call) -> Any:
 
 def correlate_message(call: Call) -> Any:
     body = call.json_object()
-    name = body.get("messageName")
-    if not isinstance(name, str) or not name:
+    name = checked_text(body.get("messageName"), "messageName")
+    if not name:
         raise RestError.invalid("No message name supplied")
-    for unsupported in ("all", "processInstanceId", "processDefinitionId", "localCorrelationKeys"):
+    for unsupported in (
+        "all",
+        "processInstanceId",
+        "processDefinitionId",
+        "localCorrelationKeys",
+        "processVariablesLocal",
+    ):
         if body.get(unsupported):
             raise RestError.invalid(f"flowdesk does not support {unsupported} in correlation")
-    business_key = body.get("businessKey")
-    if business_key is not None and not isinstance(business_key, str):
-        raise RestError.invalid("businessKey must be text")
+    business_key = checked_text(body.get("businessKey"), "businessKey")
     keys = body.get("correlationKeys")
     instance = call.engine.correlate(
         name,
@@ -162,8 +174,8 @@ def _started_by(call: Call, instance: flowdesk.ProcessInstance, message: str) ->
 
 def throw_signal(call: Call) -> Any:
     body = call.json_object()
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
+    name = checked_text(body.get("name"), "name")
+    if not name:
         raise RestError.invalid("No signal name given")
     if body.get("executionId"):
         raise RestError.invalid("flowdesk does not deliver a signal to one execution")

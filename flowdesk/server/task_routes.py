@@ -15,7 +15,7 @@ from flowdesk.server.camunda_values import (
     typed_value,
     typed_variables,
 )
-from flowdesk.server.operations import BOOLEAN, INTEGER, STRING, Call, Operation
+from flowdesk.server.operations import BOOLEAN, INTEGER, STRING, Call, Operation, checked_text
 from flowdesk.server.rest_errors import RestError
 
 _PAGING = (("firstResult", INTEGER), ("maxResults", INTEGER))
@@ -109,8 +109,8 @@ def get_task(call: Call) -> Any:
 
 def claim_task(call: Call) -> Any:
     ident = call.path["id"]
-    user = call.json_object().get("userId")
-    if not isinstance(user, str) or not user:
+    user = checked_text(call.json_object().get("userId"), "userId")
+    if not user:
         raise RestError.invalid("userId must name the user who claims the task")
     if user != call.user:
         raise RestError.forbidden(
