@@ -258,17 +258,20 @@ def historic_activity(
 
 
 def incident(
-    p: flowdesk.ProcessInstance, failed: flowdesk.Job | None, at: datetime | None
+    p: flowdesk.ProcessInstance, failed: flowdesk.Job | None, raised: flowdesk.HistoryEvent | None
 ) -> dict[str, Any]:
+    """An instance's incident: its failed job if a job failed, else the step that failed in
+    a call (flowdesk keeps such a failure as an incident where Camunda rolls the call back)."""
+    element = failed.element_id if failed else raised.element_id if raised else None
     return {
         "id": derived_id("incident", p.id, p.incident or ""),
         "processDefinitionId": definition_id(p.key, p.version),
         "processInstanceId": p.id,
         "executionId": p.id,
-        "incidentTimestamp": format_date(at),
+        "incidentTimestamp": format_date(raised.at if raised else None),
         "incidentType": "failedJob" if failed is not None else "failedStep",
-        "activityId": failed.element_id if failed else None,
-        "failedActivityId": failed.element_id if failed else None,
+        "activityId": element,
+        "failedActivityId": element,
         "causeIncidentId": None,
         "rootCauseIncidentId": None,
         "configuration": failed.id if failed else None,

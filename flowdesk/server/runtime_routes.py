@@ -200,9 +200,8 @@ def list_incidents(call: Call) -> Any:
             continue
         jobs = call.engine.jobs(instance_id=instance.id)
         failed = next((j for j in jobs if j.state == "failed"), None)
-        events = call.engine.history(instance.id)
-        at = events[-1].at if events else instance.started_at
-        incident = dtos.incident(instance, failed, at)
+        raised = [e for e in call.engine.history(instance.id) if e.type == "incident"]
+        incident = dtos.incident(instance, failed, raised[-1] if raised else None)
         if kind is None or incident["incidentType"] == kind:
             shown.append(incident)
     return call.page(shown)
