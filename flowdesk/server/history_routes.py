@@ -58,13 +58,19 @@ def _shown(call: Call, instances: list[flowdesk.ProcessInstance]) -> list[dict[s
 
 
 def list_historic_process_instances(call: Call) -> Any:
-    shown = _shown(call, call.page(_instances(call)))
     state = call.text("state")
-    return [s for s in shown if state is None or s["state"] == state]
+    instances = _instances(call)
+    if state is None:  # only the page's instances are shown: each one reads its history
+        return _shown(call, call.page(instances))
+    return call.page([s for s in _shown(call, instances) if s["state"] == state])
 
 
 def count_historic_process_instances(call: Call) -> Any:
-    return {"count": len(_instances(call))}
+    state = call.text("state")
+    instances = _instances(call)
+    if state is None:
+        return {"count": len(instances)}
+    return {"count": sum(1 for s in _shown(call, instances) if s["state"] == state)}
 
 
 def get_historic_process_instance(call: Call) -> Any:
@@ -212,7 +218,7 @@ OPERATIONS = [
         count_historic_process_instances,
         "Count process instances, running and ended",
         "History",
-        query=_INSTANCE_FILTERS,
+        query=(*_INSTANCE_FILTERS, ("state", STRING)),
         responses={200: "Count", 400: "Exception"},
     ),
     Operation(

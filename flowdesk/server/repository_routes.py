@@ -105,16 +105,17 @@ def _deployments(call: Call) -> dict[str, Any]:
     return found
 
 
-def list_deployments(call: Call) -> Any:
-    deployments = list(_deployments(call).values())
+def _matching_deployments(call: Call) -> list[dict[str, Any]]:
     wanted = call.text("id")
-    if wanted is not None:
-        deployments = [d for d in deployments if d["id"] == wanted]
-    return call.page(deployments)
+    return [d for d in _deployments(call).values() if wanted is None or d["id"] == wanted]
+
+
+def list_deployments(call: Call) -> Any:
+    return call.page(_matching_deployments(call))
 
 
 def count_deployments(call: Call) -> Any:
-    return {"count": len(list_deployments(call))}
+    return {"count": len(_matching_deployments(call))}
 
 
 def get_deployment(call: Call) -> Any:

@@ -186,7 +186,7 @@ def throw_signal(call: Call) -> Any:
 # -- incidents and jobs -----------------------------------------------------------------------
 
 
-def list_incidents(call: Call) -> Any:
+def _incidents(call: Call) -> list[dict[str, Any]]:
     wanted = call.text("processInstanceId")
     definition = call.text("processDefinitionId")
     kind = call.text("incidentType")
@@ -204,11 +204,15 @@ def list_incidents(call: Call) -> Any:
         incident = dtos.incident(instance, failed, raised[-1] if raised else None)
         if kind is None or incident["incidentType"] == kind:
             shown.append(incident)
-    return call.page(shown)
+    return shown
+
+
+def list_incidents(call: Call) -> Any:
+    return call.page(_incidents(call))
 
 
 def count_incidents(call: Call) -> Any:
-    return {"count": len(list_incidents(call))}
+    return {"count": len(_incidents(call))}
 
 
 def _jobs(call: Call) -> list[dict[str, Any]]:

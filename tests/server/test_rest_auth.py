@@ -13,7 +13,7 @@ from typing import ClassVar
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import DATA
+from rest_server import DATA
 from starlette.requests import HTTPConnection
 
 import flowdesk

@@ -26,7 +26,7 @@ from camunda_client.clients.engine.schemas.body import (
 from camunda_client.clients.engine.schemas.enums import State
 from camunda_client.exceptions import CamundaClientError
 from camunda_client.types_ import VariableValueSchema
-from conftest import DATA, LiveServer, password
+from rest_server import DATA, LiveServer, password
 
 
 class _Clients:

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
-from conftest import DATA, LiveServer, password
 from openapi_spec_validator import validate
+from rest_server import DATA, LiveServer, password
 
 from flowdesk.server import OPERATIONS
 
@@ -40,6 +41,7 @@ def test_the_served_openapi_document_validates_and_lists_every_route(
     assert served == {(op.path, op.method.lower()) for op in OPERATIONS}
 
 
+@pytest.mark.timeout(600)  # some 2,000 requests; more than the default on a loaded machine
 def test_schemathesis_finds_no_server_error_nor_schema_violation(
     live_server: LiveServer, tmp_path: Path
 ) -> None:

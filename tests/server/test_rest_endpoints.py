@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import requests
-from conftest import DATA, LiveServer
+from rest_server import DATA, LiveServer
 
 import flowdesk
 
@@ -216,3 +216,25 @@ def test_giving_a_failed_job_retries_resolves_its_incident(live_server: LiveServ
     assert alice.get(f"{url}/incident").json() == []
     (waiting,) = alice.get(f"{url}/job", params={"processInstanceId": started["id"]}).json()
     assert waiting["retries"] is None and waiting["exceptionMessage"] is None
+
+
+def test_historic_state_filter_counts_and_pages_the_filtered_list(
+    live_server: LiveServer,
+) -> None:
+    url, alice = live_server.url, live_server.session("alice")
+    _deploy(live_server, "rest_order.bpmn")
+    ids = [
+        alice.post(f"{url}/process-definition/key/rest_order/start", json={}).json()["id"]
+        for _ in range(3)
+    ]
+    assert alice.delete(f"{url}/process-instance/{ids[1]}").status_code == 204
+    history = f"{url}/history/process-instance"
+    active = alice.get(history, params={"state": "ACTIVE"}).json()
+    assert [p["id"] for p in active] == [ids[0], ids[2]]
+    second = alice.get(history, params={"state": "ACTIVE", "firstResult": 1}).json()
+    assert [p["id"] for p in second] == [ids[2]]
+    counted = alice.get(f"{history}/count", params={"state": "EXTERNALLY_TERMINATED"})
+    assert counted.json() == {"count": 1}
+    assert alice.get(f"{history}/count").json() == {"count": 3}
+    posted = alice.post(history, json={"unfinished": True}, params={"maxResults": 1}).json()
+    assert [p["id"] for p in posted] == [ids[0]]

@@ -15,8 +15,8 @@ import pycamunda.processdef
 import pycamunda.processinst
 import pycamunda.task
 import pytest
-from conftest import DATA, LiveServer
 from requests.auth import HTTPBasicAuth
+from rest_server import DATA, LiveServer
 
 
 def _as(request: Any, server: LiveServer, user: str) -> Any:
