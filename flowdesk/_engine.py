@@ -34,8 +34,8 @@ from flowdesk._records import (
     Task,
     Wait,
 )
+from flowdesk.engine import instance_admin, timers
 from flowdesk.engine import script_limits as _limits
-from flowdesk.engine import timers
 from flowdesk.engine.dmn.service import DecisionService
 from flowdesk.engine.execution import EngineContext
 from flowdesk.engine.external_tasks import ExternalTaskService
@@ -157,6 +157,15 @@ class Engine:
                 for row in uow.definitions.list(kind=PROCESS, key=key, latest_only=not all_versions)
             ]
         )
+
+    def definition_xml(self, key: str, *, version: int | None = None) -> str:
+        """The BPMN XML of the latest (or the given) version of a process: the whole file it
+        was deployed from (Camunda's `getProcessModel`).
+
+        Raises:
+            NotFound: No process with this key (and version) is deployed.
+        """
+        return self._read(lambda uow: instance_admin.definition_xml(uow, key, version))
 
     # -- runtime --------------------------------------------------------------------------------
 
@@ -322,6 +331,47 @@ class Engine:
         """
         return self._call(lambda uow: self._runtime.retry(uow, instance_id, user=user))
 
+    def delete_instance(
+        self, instance_id: str, *, reason: str | None = None, user: str | None = None
+    ) -> ProcessInstance:
+        """End a running instance where it stands (Camunda's `deleteProcessInstance`).
+
+        Its open tasks are cancelled, its jobs, timers and subscriptions removed, and the
+        instances it called end too; its state becomes "terminated" and its history keeps an
+        `instance_terminated` event with `reason` and `user`. No listeners run. Who may call
+        this is the application's decision.
+
+        Raises:
+            NotFound: No such instance.
+            InstanceStateError: The instance has already ended.
+        """
+        return self._call(
+            lambda uow: instance_admin.delete_instance(
+                self._ctx, uow, instance_id, reason=reason, user=user
+            )
+        )
+
+    def set_variables(
+        self, instance_id: str, variables: Mapping[str, Any], *, user: str | None = None
+    ) -> ProcessInstance:
+        """Set variables of a running instance (Camunda's `RuntimeService.setVariables`).
+
+        The instance then goes on where a conditional event's condition now holds, as in
+        Camunda. Who may call this is the application's decision; `user` is recorded in the
+        history (`variables_set`).
+
+        Raises:
+            NotFound: No such instance.
+            InstanceStateError: The instance is not running (ended, or in incident).
+            VariableError, LimitExceeded: As for `start`.
+        """
+        accepted = self._accept(variables)
+        return self._call(
+            lambda uow: instance_admin.set_variables(
+                self._ctx, uow, instance_id, dict(accepted), user=user
+            )
+        )
+
     # -- tasks ----------------------------------------------------------------------------------
 
     def tasks(
@@ -398,6 +448,24 @@ class Engine:
             NotAuthorized: The user is not a candidate for it.
         """
         return self._call(lambda uow: self._tasks.claim(uow, task_id, user=user))
+
+    def unclaim(self, task_id: str, *, user: str | None = None) -> Task:
+        """Take the assignee off an open task, so its candidates may claim it again.
+
+        Camunda's `setAssignee(taskId, null)`: the task's `update` and `assignment` listeners
+        run. A task nobody holds is returned as it is.
+
+        Args:
+            task_id: The task.
+            user: Who asks: the assignee or a candidate (by name or group); None is a trusted
+                system call.
+
+        Raises:
+            NotFound: No task has this id.
+            TaskStateError: The task is not open.
+            NotAuthorized: `user` is neither the assignee nor a candidate.
+        """
+        return self._call(lambda uow: self._tasks.unclaim(uow, task_id, user=user))
 
     def reassign(self, from_user: str, to_user: str, *, user: str | None = None) -> int:
         """Hand a leaving user's open tasks to another user, in one transaction.

@@ -31,6 +31,7 @@ from flowdesk.cli.runtime_commands import (
     start,
     trigger,
 )
+from flowdesk.cli.server_commands import serve, users
 from flowdesk.cli.task_commands import claim, complete, reassign, tasks
 
 __all__ = [
@@ -158,3 +159,5 @@ main.add_command(worker)
 main.add_command(retry)
 main.add_command(validate)
 main.add_command(demo)
+main.add_command(serve)
+main.add_command(users)

@@ -93,6 +93,34 @@ class TaskService:
         claimed = self._assignment_listeners(uow, claimed, user)
         return task_record(claimed, _variables(uow, row.instance_id))
 
+    def unclaim(self, uow: UnitOfWork, task_id: str, *, user: str | None) -> Task:
+        """Take the assignee off an open task (Camunda's `setAssignee(taskId, null)`).
+
+        The assignee, a candidate (by name or group) or the system (`user` None) may do it;
+        anyone else is `NotAuthorized`. A task nobody holds is left as it is. As in Camunda,
+        the assignee's change fires the task's `update` and `assignment` listeners.
+        """
+        row = _open_task(uow, task_id, lock=True)
+        if row.assignee is None:
+            return task_record(row, _variables(uow, row.instance_id))
+        if (
+            user is not None
+            and user != row.assignee
+            and not _is_candidate(row, user, self._ctx.groups_of(user))
+        ):
+            raise NotAuthorized(task_id, user, f"it is held by {row.assignee!r}")
+        released = uow.tasks.update(task_id, assignee=None, claimed_at=None)
+        uow.history.add(
+            instance_id=row.instance_id,
+            type="task_unclaimed",
+            at=self._ctx.now(),
+            element_id=row.element_id,
+            user=user,
+            data={"task_id": task_id, "from": row.assignee},
+        )
+        released = self._assignment_listeners(uow, released, user)
+        return task_record(released, _variables(uow, row.instance_id))
+
     def _assignment_listeners(
         self, uow: UnitOfWork, row: UserTaskRow, user: str | None
     ) -> UserTaskRow:

@@ -298,6 +298,19 @@ class WorkflowRun:
         self._guarded(act)
         return True
 
+    def set_variables(self, variables: Mapping[str, Any]) -> None:
+        """Set process variables from outside (Camunda's `RuntimeService.setVariables`).
+
+        The steps run on afterwards, as after every step: a conditional event whose condition
+        now holds goes on, as Camunda evaluates conditions when a variable is set.
+        """
+
+        def act() -> None:
+            self._wf.data.update(copy.deepcopy(dict(variables)))
+            self._advance()
+
+        self._guarded(act)
+
     def _catch(self, event: Any) -> None:
         # internal=False: an event from outside that nothing catches is not thrown on again.
         self._wf.event_manager.catch(event, internal=False)

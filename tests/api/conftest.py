@@ -77,6 +77,7 @@ RESTART_MODULES = frozenset(
         "test_model_fidelity",
         "test_multi_instance",
         "test_nested_event_subprocesses",
+        "test_instance_admin",
         "test_receive_task_trigger",
         "test_service_tasks",
         "test_timers",

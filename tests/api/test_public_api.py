@@ -90,6 +90,10 @@ def test_engine__has_every_method_api_md_names() -> None:
         "now",
         "trigger",
         "waits",
+        "unclaim",
+        "delete_instance",
+        "set_variables",
+        "definition_xml",
     ]:
         assert callable(getattr(flowdesk.Engine, name)), name
 
