@@ -366,7 +366,7 @@ def _draw_activity(group: etree._Element, shape: Shape, name: str, stroke: str, 
         rx=10,
         fill=fill,
         stroke=stroke,
-        stroke_width=5 if tag == "callActivity" else 2,
+        stroke_width={"callActivity": 5, "transaction": 1.5}.get(tag, 2),
     )
     if element.get("triggeredByEvent") == "true":
         outline.set("stroke-dasharray", "0, 5.5")
@@ -768,10 +768,16 @@ def _edge_label(parent: etree._Element, edge: Edge) -> Bounds | None:
     if edge.label is not None:
         anchor = edge.label
     else:
-        # bpmn-js puts an edge's label at the middle of its middle segment.
+        # As bpmn-js: 15 px above the middle of the middle segment (right of it when that
+        # segment is vertical), in a box of 20 px height centred there.
         middle = len(edge.waypoints) // 2
         (ax, ay), (bx, by) = edge.waypoints[middle - 1], edge.waypoints[middle]
-        anchor = Bounds((ax + bx) / 2, (ay + by) / 2 - 7, 0, 0)
+        x, y = (ax + bx) / 2, (ay + by) / 2
+        if ax == bx:
+            x += 15
+        else:
+            y -= 15
+        anchor = Bounds(x, y - 10, 0, 0)
     return _label(parent, name, anchor, edge.element_id)
 
 

@@ -1,0 +1,249 @@
+"""flowdesk's diagrams against bpmn-js, the renderer of Camunda Modeler, on the same files.
+
+bpmn-js (npm) draws each file in headless Chromium (Debian's package) and exports its SVG with
+`saveSVG`; the test compares, element by element, what both drew: the same elements, each shape
+at the same place with the same outline (rect, circle or diamond, its size, stroke width and
+dashes), each connection along the same points, and each outside label centred on the same
+point. Icons inside shapes are flowdesk's own drawings and are not compared.
+
+`.ci/install-bpmn-js` installs both and prints the bundle path for `FLOWDESK_BPMN_JS`; without
+them the test skips and says why.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import DATA, EXAMPLES
+from lxml import etree
+
+from flowdesk.diagrams import render_svg
+
+REPO = Path(__file__).parents[2]
+FILES = [
+    *sorted((REPO / "bpmn").glob("*.bpmn")),
+    DATA / "diagram_states.bpmn",
+    DATA / "diagram_shapes.bpmn",
+    DATA / "reassign.bpmn",
+    DATA / "task_queries.bpmn",
+    EXAMPLES / "expense_approval.bpmn",
+]
+BUNDLE_ENV = "FLOWDESK_BPMN_JS"
+DEFAULT_BUNDLE = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    / "flowdesk/bpmn-js-18.31.1/node_modules/bpmn-js/dist/bpmn-viewer.production.min.js"
+)
+SVG = "{http://www.w3.org/2000/svg}"
+OUTLINED = {"task", "call-activity", "subprocess", "event", "gateway", "participant", "lane"}
+# Outside labels: flowdesk centres them on the DI label box with its own text widths (Arial's),
+# bpmn-js on the same box with the browser's font; the top is the same.
+LABEL_TOLERANCE = 3.0
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><script src="{bundle}"></script></head>
+<body><div id="canvas" style="width:1600px;height:1000px"></div><pre id="out">pending</pre>
+<script>
+(async () => {{
+  const files = {files};
+  const result = {{}};
+  for (const [name, xml] of Object.entries(files)) {{
+    const viewer = new BpmnJS({{ container: '#canvas' }});
+    try {{
+      await viewer.importXML(xml);
+      result[name] = (await viewer.saveSVG()).svg;
+    }} catch (err) {{
+      result[name] = 'ERROR ' + err;
+    }}
+    viewer.destroy();
+  }}
+  const json = JSON.stringify(result);
+  document.getElementById('out').textContent = btoa(unescape(encodeURIComponent(json)));
+}})();
+</script></body></html>"""
+
+
+def _chromium() -> str | None:
+    return (
+        os.environ.get("FLOWDESK_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
+
+
+def _bundle() -> Path | None:
+    configured = os.environ.get(BUNDLE_ENV)
+    bundle = Path(configured) if configured else DEFAULT_BUNDLE
+    return bundle if bundle.is_file() else None
+
+
+@pytest.fixture(scope="module")
+def bpmn_js_svgs() -> dict[str, str]:
+    """Each file's SVG as bpmn-js exports it, by file name."""
+    chromium, bundle = _chromium(), _bundle()
+    if chromium is None or bundle is None:
+        pytest.skip(
+            f"needs chromium and bpmn-js ({BUNDLE_ENV}, or the cache of .ci/install-bpmn-js; "
+            "run `bash .ci/install-bpmn-js`)"
+        )
+    files = {path.name: path.read_text(encoding="utf-8") for path in FILES}
+    with tempfile.TemporaryDirectory() as folder:
+        page = Path(folder) / "render.html"
+        # Embedded as JSON: "</" is escaped so no file can end the script element early.
+        data = json.dumps(files).replace("</", "<\\/")
+        page.write_text(PAGE.format(bundle=bundle.as_uri(), files=data), encoding="utf-8")
+        result = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--allow-file-access-from-files",
+                f"--user-data-dir={folder}/profile",
+                "--virtual-time-budget=30000",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    match = re.search(r'<pre id="out">([A-Za-z0-9+/=]+)</pre>', result.stdout)
+    assert match, f"bpmn-js rendered nothing: {result.stderr[-2000:]}"
+    rendered: dict[str, str] = json.loads(base64.b64decode(match.group(1)).decode("utf-8"))
+    return rendered
+
+
+def _points(text: str) -> list[tuple[float, float]]:
+    return [(float(x), float(y)) for x, y in re.findall(r"([-\d.]+)[, ]([-\d.]+)", text)]
+
+
+def _style(element: etree._Element, name: str) -> str | None:
+    found = re.search(rf"{name}:\s*([^;]+)", element.get("style", ""))
+    return None if found is None else found.group(1).strip()
+
+
+def _normal(value: str | None) -> str | None:
+    return None if value in (None, "none", "0") else value.replace("px", "").replace(" ", "")
+
+
+def _outline(
+    kind: str, shape: etree._Element, stroke_width: str | None, dashes: str | None
+) -> dict[str, object]:
+    tag = etree.QName(shape).localname
+    outline: dict[str, object] = {
+        "tag": tag,
+        "stroke": _normal(stroke_width),
+        "dashes": _normal(dashes),
+    }
+    if tag == "rect":
+        outline["size"] = (float(shape.get("width")), float(shape.get("height")))
+    elif tag == "circle":
+        outline["size"] = float(shape.get("r"))
+    elif tag == "polygon":
+        outline["size"] = sorted(_points(shape.get("points")))
+    return outline
+
+
+def _bpmn_js_elements(
+    svg: str,
+) -> tuple[dict[str, dict[str, object]], dict[str, tuple[float, float]]]:
+    tree = etree.fromstring(svg.encode("utf-8"))
+    elements: dict[str, dict[str, object]] = {}
+    labels: dict[str, tuple[float, float]] = {}
+    for group in tree.iter(f"{SVG}g"):
+        element_id = group.get("data-element-id")
+        classes = group.get("class", "").split()
+        if not element_id or "djs-element" not in classes:
+            continue
+        hit = next(child for child in group if "djs-hit" in child.get("class", ""))
+        if element_id.endswith("_label"):
+            x, y = _points(group.get("transform").removeprefix("matrix(1 0 0 1 "))[0]
+            labels[element_id.removesuffix("_label")] = (x + float(hit.get("width")) / 2, y)
+            continue
+        if "djs-connection" in classes:
+            elements[element_id] = {"waypoints": _points(hit.get("d"))}
+            continue
+        x, y = _points(group.get("transform").removeprefix("matrix(1 0 0 1 "))[0]
+        visual = group.find(f"{SVG}g")
+        first = next(child for child in visual if isinstance(child.tag, str))
+        elements[element_id] = {
+            "at": (x, y),
+            "outline": _outline(
+                "", first, _style(first, "stroke-width"), _style(first, "stroke-dasharray")
+            ),
+        }
+    return elements, labels
+
+
+def _flowdesk_elements(
+    svg: str,
+) -> tuple[dict[str, dict[str, object]], dict[str, tuple[float, float]], dict[str, str]]:
+    tree = etree.fromstring(svg.encode("utf-8"))
+    elements: dict[str, dict[str, object]] = {}
+    kinds: dict[str, str] = {}
+    labels: dict[str, tuple[float, float]] = {}
+    for group in tree.iter(f"{SVG}g"):
+        element_id = group.get("data-element-id")
+        label_for = group.get("data-label-for")
+        if label_for:
+            x, y = _points(group.get("transform"))[0]
+            span = group.find(f".//{SVG}tspan")
+            labels[label_for] = (x + float(span.get("x")), y)
+            continue
+        if not element_id:
+            continue
+        kinds[element_id] = group.get("data-kind")
+        if group.get("data-waypoints") is not None:
+            elements[element_id] = {"waypoints": _points(group.get("data-waypoints"))}
+            continue
+        first = next(child for child in group if etree.QName(child).localname != "title")
+        elements[element_id] = {
+            "at": _points(group.get("transform"))[0],
+            "outline": _outline(
+                group.get("data-kind"),
+                first,
+                first.get("stroke-width"),
+                first.get("stroke-dasharray"),
+            ),
+        }
+    return elements, labels, kinds
+
+
+def _flat(points: object) -> list[float]:
+    return [value for point in points for value in point]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_flowdesk_draws_what_bpmn_js_draws(path: Path, bpmn_js_svgs: dict[str, str]) -> None:
+    reference = bpmn_js_svgs[path.name]
+    assert not reference.startswith("ERROR"), reference
+    theirs, their_labels = _bpmn_js_elements(reference)
+    ours, our_labels, kinds = _flowdesk_elements(render_svg(path.read_bytes()))
+
+    assert set(ours) == set(theirs)
+    for element_id, drawn in ours.items():
+        expected = theirs[element_id]
+        if "waypoints" in drawn:
+            assert _flat(drawn["waypoints"]) == pytest.approx(_flat(expected["waypoints"])), (
+                element_id
+            )
+            continue
+        assert drawn["at"] == pytest.approx(expected["at"]), element_id
+        if kinds[element_id] in OUTLINED:
+            assert drawn["outline"] == expected["outline"], element_id
+    assert set(our_labels) == set(their_labels)
+    for element_id, (x, y) in our_labels.items():
+        their_x, their_y = their_labels[element_id]
+        assert abs(x - their_x) <= LABEL_TOLERANCE and abs(y - their_y) <= LABEL_TOLERANCE, (
+            element_id,
+            (x, y),
+            (their_x, their_y),
+        )
