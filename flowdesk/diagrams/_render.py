@@ -77,9 +77,10 @@ class DiagramState:
         incidents: How many open incidents each element has.
         chosen: For each gateway that completed, the elements its tokens went to.
         taken_flows: The sequence flows the instance went along; when None they are derived:
-            a flow is taken when its source completed and its target was reached (completed,
-            waiting or failed there), and, from a gateway in `chosen`, it leads to one of the
-            gateway's choices.
+            a flow is taken when its source completed and either its target was reached
+            (completed, waiting or failed there) or it is the source's only way out, without
+            a condition (a token waiting at a join is in no record); from a gateway in
+            `chosen`, only the flows to the gateway's choices.
 
     A waiting or failed element that the diagram does not show (inside a collapsed
     subprocess) is counted at the nearest enclosing element it shows.
@@ -146,7 +147,9 @@ def render(diagram: Diagram, *, title: str, state: DiagramState | None) -> str:
         if label is not None:
             extent.add(label)
         _draw_badges(layers["badges"], shape, state)
-    for edge in diagram.edges:
+    # Taken flows over the others, so that a path stays visible where flows overlap.
+    taken = state.taken_flows or frozenset()
+    for edge in sorted(diagram.edges, key=lambda edge: edge.element_id in taken):
         _draw_edge(layers["edges"], edge, diagram, state)
         for x, y in edge.waypoints:
             extent.add(Bounds(x, y, 0, 0))
@@ -188,18 +191,26 @@ def _resolved(state: DiagramState, diagram: Diagram) -> DiagramState:
     taken = state.taken_flows
     if taken is None:
         reached = set(state.completed) | set(state.waiting) | set(state.incidents)
+        flows = [e for e in diagram.elements.values() if local_name(e) == "sequenceFlow"]
+        outgoing: dict[str, int] = {}
+        for flow in flows:
+            source = flow.get("sourceRef") or ""
+            outgoing[source] = outgoing.get(source, 0) + 1
         found: set[str] = set()
-        for element_id, element in diagram.elements.items():
-            if local_name(element) != "sequenceFlow":
-                continue
-            source, target = element.get("sourceRef") or "", element.get("targetRef") or ""
+        for flow in flows:
+            source, target = flow.get("sourceRef") or "", flow.get("targetRef") or ""
             choices = state.chosen.get(source)
+            # The one unconditional way out of a completed element was taken even when its
+            # target shows nothing yet: a token waiting at a join is in no record.
+            only_way = (
+                outgoing[source] == 1 and flow.find(f"{{{BPMN}}}conditionExpression") is None
+            )
             if (
                 state.completed.get(source)
-                and target in reached
+                and (target in reached or only_way)
                 and (choices is None or target in choices)
             ):
-                found.add(element_id)
+                found.add(flow.get("id") or "")
         taken = frozenset(found)
     return DiagramState(
         completed=state.completed,

@@ -7,6 +7,7 @@ edge along its DI waypoints; an instance's completed path, waits and incidents m
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -486,3 +487,40 @@ def test_cli_diagram__writes_the_svg_file(db_url: str, tmp_path: Path) -> None:
     missing = runner.invoke(main, ["--db", db_url, "diagram", "nothing-here"])
     assert missing.exit_code == 1
     assert "nothing-here" in missing.output
+
+
+def test_state__a_completed_task_whose_token_waits_at_a_join_has_taken_its_flow() -> None:
+    state = DiagramState(
+        completed={"Start": 1, "Task_enter": 1, "Fork": 1, "Task_review": 1},
+        incidents={"Task_book": 1},
+    )
+    svg = svg_tree(render_svg((DATA / "diagram_states.bpmn").read_bytes(), state=state))
+
+    taken = {g.get("data-element-id") for g in svg.iterfind(".//svg:g[@data-state='taken']", NS)}
+
+    assert "Flow_review_join" in taken  # the join has not fired: nothing records it
+    assert "Flow_book_join" not in taken
+    assert "Flow_join_check" not in taken
+
+
+def test_docs_example_diagrams__are_what_the_generator_writes() -> None:
+    """docs/diagrams/*.svg come from docs/diagrams/generate.py, and are current."""
+    script = REPO / "docs" / "diagrams" / "generate.py"
+    spec = importlib.util.spec_from_file_location("docs_diagrams_generate", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    files = module.generate()
+
+    assert set(files) == {"order_review.svg", "order_review_instance.svg", "incident_instance.svg"}
+    for name, svg in files.items():
+        committed = (REPO / "docs" / "diagrams" / name).read_text(encoding="utf-8")
+        assert svg == committed, f"docs/diagrams/{name} is stale: run docs/diagrams/generate.py"
+    marked = states(files["order_review_instance.svg"])
+    assert {k for k, v in marked.items() if v == "waiting"} == {
+        "Task_review_production_tech",
+        "Task_review_sales",
+        "Task_review_signer",
+    }
+    assert "incident" in states(files["incident_instance.svg"]).values()
