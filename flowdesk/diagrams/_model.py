@@ -9,6 +9,7 @@ root plane under a collapsed subprocess have them hidden for the same reason.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -105,10 +106,13 @@ def read_diagram(source: str | bytes, *, process_key: str | None = None) -> Diag
             "the saved file",
         )
     diagram = Diagram(elements=elements)
+    scope = _scope(elements.get(plane.get("bpmnElement") or ""), elements)
     for node in plane.iter(f"{{{BPMNDI}}}BPMNShape", f"{{{BPMNDI}}}BPMNEdge"):
         element = elements.get(node.get("bpmnElement") or "")
-        if element is None:
-            continue  # DI of an element the file does not define: Camunda Modeler skips it too
+        if element is None or (scope is not None and _root_of(element) not in scope):
+            # DI of an element the file does not define, or of one outside the plane's
+            # process or collaboration: Camunda Modeler draws neither.
+            continue
         if node.tag == f"{{{BPMNDI}}}BPMNShape":
             shape = _read_shape(node, element)
             if shape is not None:
@@ -164,6 +168,35 @@ def _plane_for(
     return None
 
 
+def _scope(target: etree._Element | None, elements: dict[str, etree._Element]) -> set[str] | None:
+    """The ids of the process or collaboration a plane shows and the processes of its pools;
+    None when the plane names neither (then everything on it is drawn)."""
+    if target is None or local_name(target) not in ("process", "collaboration"):
+        return None
+    scope = {target.get("id") or ""}
+    if local_name(target) == "collaboration":
+        for participant in target.findall(f"{{{BPMN}}}participant"):
+            scope.add(participant.get("processRef") or "")
+        # As bpmn-js: a process no pool runs is drawn too when it has lanes.
+        for process in elements.values():
+            if (
+                process.tag == f"{{{BPMN}}}process"
+                and process.find(f"{{{BPMN}}}laneSet") is not None
+            ):
+                scope.add(process.get("id") or "")
+    return scope
+
+
+def _root_of(element: etree._Element) -> str:
+    """The id of the process or collaboration an element belongs to ("" for none)."""
+    node: etree._Element | None = element
+    while node is not None:
+        if node.tag in (f"{{{BPMN}}}process", f"{{{BPMN}}}collaboration"):
+            return node.get("id") or ""
+        node = node.getparent()
+    return ""
+
+
 def _bounds(node: etree._Element | None) -> Bounds | None:
     if node is None:
         return None
@@ -173,7 +206,9 @@ def _bounds(node: etree._Element | None) -> Bounds | None:
         return None  # a bound that is no number: the deploy check refuses such files anyway
     if any(value != value or abs(value) == float("inf") for value in values):
         return None
-    return Bounds(*values)
+    # Whole pixels, rounded half up as JavaScript's Math.round: Camunda Modeler (bpmn-js)
+    # places shapes and labels so; edges keep their waypoints as they are.
+    return Bounds(*(float(math.floor(value + 0.5)) for value in values))
 
 
 def _flag(node: etree._Element, name: str) -> bool | None:

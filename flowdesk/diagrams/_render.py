@@ -10,6 +10,7 @@ escaped, and it uses no stylesheet, font file or script: presentation attributes
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -202,9 +203,7 @@ def _resolved(state: DiagramState, diagram: Diagram) -> DiagramState:
             choices = state.chosen.get(source)
             # The one unconditional way out of a completed element was taken even when its
             # target shows nothing yet: a token waiting at a join is in no record.
-            only_way = (
-                outgoing[source] == 1 and flow.find(f"{{{BPMN}}}conditionExpression") is None
-            )
+            only_way = outgoing[source] == 1 and flow.find(f"{{{BPMN}}}conditionExpression") is None
             if (
                 state.completed.get(source)
                 and (target in reached or only_way)
@@ -421,7 +420,8 @@ def _draw_activity(group: etree._Element, shape: Shape, name: str, stroke: str, 
 def _draw_event(group: etree._Element, shape: Shape, stroke: str, fill: str) -> None:
     b, tag, element = shape.bounds, shape.tag, shape.element
     width, height = b.width, b.height
-    cx, cy, radius = width / 2, height / 2, min(width, height) / 2
+    # bpmn-js rounds an event's radius to whole pixels: Math.round((width + height) / 4).
+    cx, cy, radius = width / 2, height / 2, float(math.floor((width + height) / 4 + 0.5))
     definitions = [
         local_name(child)
         for child in element
