@@ -30,7 +30,6 @@ INCIDENT_FILL = "#fdecea"
 FONT_SIZE = 12.0
 EXTERNAL_FONT_SIZE = 11.0
 LABEL_WIDTH = 90.0  # bpmn-js wraps outside labels at this width
-PADDING = 5.0
 MARGIN = 20.0  # around the drawing: room for state badges on the outermost shapes
 
 TASKS = frozenset(
@@ -344,7 +343,7 @@ def _draw_shape(
             stroke_width=1,
         )
         note = element.findtext(f"{{{BPMN}}}text") or ""
-        _text_block(group, note, Bounds(0, 0, width, height), align="left-top", font_size=FONT_SIZE)
+        _text_block(group, note, Bounds(0, 0, width, height), align="left-top", padding=7)
     elif kind == "group":
         node(
             group,
@@ -397,9 +396,7 @@ def _draw_activity(group: etree._Element, shape: Shape, name: str, stroke: str, 
         )
     expanded = tag in SUBPROCESSES | {"callActivity"} and bool(shape.is_expanded)
     box = Bounds(0, 0, width, height)
-    _text_block(
-        group, name, box, align="center-top" if expanded else "center-middle", font_size=FONT_SIZE
-    )
+    _text_block(group, name, box, align="center-top" if expanded else "center-middle", padding=7)
     icons.task_icon(group, tag, element, stroke)
     markers: list[str] = []
     if tag in SUBPROCESSES | {"callActivity"} and not expanded:
@@ -486,9 +483,7 @@ def _draw_pool_or_lane(group: etree._Element, shape: Shape, name: str, stroke: s
         shape.is_expanded is False or not shape.element.get("processRef")
     )
     if collapsed:
-        _text_block(
-            group, name, Bounds(0, 0, b.width, b.height), align="center-middle", font_size=FONT_SIZE
-        )
+        _text_block(group, name, Bounds(0, 0, b.width, b.height), align="center-middle", padding=7)
         return
     if shape.tag == "participant":
         line = "M 30,0 V " + num(b.height) if horizontal else "M 0,30 H " + num(b.width)
@@ -496,13 +491,9 @@ def _draw_pool_or_lane(group: etree._Element, shape: Shape, name: str, stroke: s
     if horizontal:
         # The name reads bottom to top in the 30 px band at the left.
         band = node(group, "g", transform=f"translate(0 {num(b.height)}) rotate(-90)")
-        _text_block(
-            band, name, Bounds(0, 0, b.height, 30), align="center-middle", font_size=FONT_SIZE
-        )
+        _text_block(band, name, Bounds(0, 0, b.height, 30), align="center-middle", padding=0)
     else:
-        _text_block(
-            group, name, Bounds(0, 0, b.width, 30), align="center-middle", font_size=FONT_SIZE
-        )
+        _text_block(group, name, Bounds(0, 0, b.width, 30), align="center-middle", padding=0)
 
 
 def _colours(element_id: str, state: DiagramState) -> tuple[str, str, str | None]:
@@ -793,30 +784,50 @@ def _edge_label(parent: etree._Element, edge: Edge) -> Bounds | None:
 
 
 def _label(parent: etree._Element, name: str, anchor: Bounds, element_id: str) -> Bounds:
-    laid = text.layout(name, max_width=max(LABEL_WIDTH, anchor.width), font_size=EXTERNAL_FONT_SIZE)
-    width = max(laid.width, anchor.width)
-    left = anchor.x + anchor.width / 2 - width / 2
-    box = Bounds(left, anchor.y, width, max(laid.height, anchor.height))
+    """An outside label, placed and wrapped as bpmn-js imports it.
+
+    With DI label bounds, the text wraps at their width from their top. Without, it is laid
+    out at 90 px; the label is then as wide as its widest line (whole pixels), centred on the
+    anchor point, and the lines are laid out again in that width, which can break them
+    differently (bpmn-js does the same).
+    """
+    if anchor.width > 0:
+        laid = text.layout(name, max_width=anchor.width, font_size=EXTERNAL_FONT_SIZE)
+        box = Bounds(anchor.x, anchor.y, anchor.width, max(laid.height, anchor.height))
+    else:
+        first = text.layout(name, max_width=LABEL_WIDTH, font_size=EXTERNAL_FONT_SIZE)
+        width = float(math.ceil(first.width))
+        left = float(math.floor(anchor.x - first.width / 2 + 0.5))
+        laid = text.layout(name, max_width=width, font_size=EXTERNAL_FONT_SIZE)
+        box = Bounds(left, anchor.y, width, laid.height)
     group = node(parent, "g", class_="fd-label", transform=f"translate({num(box.x)} {num(box.y)})")
     group.set("data-label-for", element_id)
-    _lines(group, laid, Bounds(0, 0, box.width, laid.height), align="center-top", padding=0)
-    return box
+    _lines(group, laid, Bounds(0, 0, box.width, box.height), align="center-top", padding=0)
+    return Bounds(box.x, box.y, max(box.width, laid.width), box.height)
 
 
 def _text_block(
-    parent: etree._Element, value: str, box: Bounds, *, align: str, font_size: float
+    parent: etree._Element,
+    value: str,
+    box: Bounds,
+    *,
+    align: str,
+    padding: float,
+    font_size: float = FONT_SIZE,
 ) -> None:
+    """A name inside a shape, wrapped at the box's width less `padding` on each side."""
     if not value.strip():
         return
-    laid = text.layout(
-        value, max_width=max(box.width - 2 * PADDING, font_size), font_size=font_size
-    )
-    _lines(parent, laid, box, align=align, padding=PADDING)
+    laid = text.layout(value, max_width=box.width - 2 * padding, font_size=font_size)
+    _lines(parent, laid, box, align=align, padding=padding)
 
 
 def _lines(
     parent: etree._Element, laid: text.TextLayout, box: Bounds, *, align: str, padding: float
 ) -> None:
+    """Lay the lines out in `box` as diagram-js does: vertically centred or from the top
+    padding; each line centred in the width less padding, or from the left padding where it
+    is wider than that by more than the padding."""
     middle = align == "center-middle"
     top = box.y + (box.height - laid.height) / 2 if middle else box.y + padding
     left_aligned = align.startswith("left")
@@ -828,10 +839,15 @@ def _lines(
         fill=STROKE,
         text_anchor="start" if left_aligned else "middle",
     )
-    x = box.x + padding if left_aligned else box.x + box.width / 2
+    inner = box.width - 2 * padding
     for index, line in enumerate(laid.lines):
+        if left_aligned:
+            x = box.x + padding
+        else:
+            width = text.text_width(line, laid.font_size)
+            x = box.x + max((inner - width) / 2 + padding, 0) + width / 2
         span = node(label, "tspan", x=x, y=top + laid.font_size * 0.9 + index * laid.line_height)
-        span.text = line
+        span.text = line.strip()  # a kept trailing space is invisible anyway
 
 
 class _Extent:

@@ -27,6 +27,7 @@ from lxml import etree
 
 from flowdesk import DiagramError
 from flowdesk.diagrams import render_svg
+from flowdesk.diagrams._text import text_width
 
 REPO = Path(__file__).parents[2]
 FILES = [
@@ -51,12 +52,16 @@ OUTLINED = {"task", "call-activity", "subprocess", "event", "gateway", "particip
 # Outside labels: flowdesk centres them on the DI label box with its own text widths (Arial's),
 # bpmn-js on the same box with the browser's font; the top is the same.
 LABEL_TOLERANCE = 3.0
+METRICS = "__metrics__"
+LATIN_SAMPLE = "Quotation To, AVa"  # kerned pairs too
+WIDE_SAMPLE = "审"
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><script src="{bundle}"></script></head>
 <body><div id="canvas" style="width:1600px;height:1000px"></div><pre id="out">pending</pre>
 <script>
 (async () => {{
   const files = {files};
+  const METRICS = {metrics_key}, LATIN = {latin}, WIDE = {wide};
   const result = {{}};
   for (const [name, xml] of Object.entries(files)) {{
     const viewer = new BpmnJS({{ container: '#canvas' }});
@@ -68,6 +73,12 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><script src="{bundle}
     }}
     viewer.destroy();
   }}
+  // The browser's Arial (or its substitute) at 1000 px, to tell whether line breaks can match.
+  const canvas = document.createElement('canvas').getContext('2d');
+  canvas.font = '1000px Arial';
+  result[METRICS] = JSON.stringify({{
+    latin: canvas.measureText(LATIN).width, wide: canvas.measureText(WIDE).width
+  }});
   const json = JSON.stringify(result);
   document.getElementById('out').textContent = btoa(unescape(encodeURIComponent(json)));
 }})();
@@ -90,19 +101,34 @@ def _bundle() -> Path | None:
 
 @pytest.fixture(scope="module")
 def bpmn_js_svgs() -> dict[str, str]:
-    """Each file's SVG as bpmn-js exports it, by file name."""
+    """Each file's SVG as bpmn-js exports it, by path."""
     chromium, bundle = _chromium(), _bundle()
     if chromium is None or bundle is None:
         pytest.skip(
             f"needs chromium and bpmn-js ({BUNDLE_ENV}, or the cache of .ci/install-bpmn-js; "
             "run `bash .ci/install-bpmn-js`)"
         )
-    files = {str(path): path.read_text(encoding="utf-8") for path in FILES}
+    return render_with_bpmn_js(FILES, chromium=chromium, bundle=bundle)
+
+
+def render_with_bpmn_js(paths: list[Path], *, chromium: str, bundle: Path) -> dict[str, str]:
+    """bpmn-js's `saveSVG` of each file, by path, drawn in one headless Chromium run; a file
+    bpmn-js cannot draw maps to "ERROR " and its message."""
+    files = {str(path): path.read_text(encoding="utf-8") for path in paths}
     with tempfile.TemporaryDirectory() as folder:
         page = Path(folder) / "render.html"
         # Embedded as JSON: "</" is escaped so no file can end the script element early.
         data = json.dumps(files).replace("</", "<\\/")
-        page.write_text(PAGE.format(bundle=bundle.as_uri(), files=data), encoding="utf-8")
+        page.write_text(
+            PAGE.format(
+                bundle=bundle.as_uri(),
+                files=data,
+                metrics_key=json.dumps(METRICS),
+                latin=json.dumps(LATIN_SAMPLE),
+                wide=json.dumps(WIDE_SAMPLE),
+            ),
+            encoding="utf-8",
+        )
         result = subprocess.run(
             [
                 chromium,
@@ -256,3 +282,46 @@ def test_flowdesk_draws_what_bpmn_js_draws(path: Path, bpmn_js_svgs: dict[str, s
             (x, y),
             (their_x, their_y),
         )
+
+
+def _lines_of(svg: str, *, bpmn_js: bool) -> dict[str, list[str]]:
+    """Each element's name as laid out in lines (outside labels as "ID_label")."""
+    found: dict[str, list[str]] = {}
+    for group in etree.fromstring(svg.encode("utf-8")).iter(f"{SVG}g"):
+        if bpmn_js:
+            element_id = group.get("data-element-id")
+            if not element_id or "djs-shape" not in group.get("class", ""):
+                continue
+            holder = group.find(f"{SVG}g")
+        else:
+            label_for = group.get("data-label-for")
+            element_id = f"{label_for}_label" if label_for else group.get("data-element-id")
+            if not element_id or group.get("data-waypoints") is not None:
+                continue
+            holder = group
+        lines = [(span.text or "").strip() for span in holder.iter(f"{SVG}tspan")]
+        found[element_id] = [line for line in lines if line]  # bpmn-js writes empty lines too
+    return found
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_names_break_into_the_lines_bpmn_js_breaks_them_into(
+    path: Path, bpmn_js_svgs: dict[str, str]
+) -> None:
+    metrics = json.loads(bpmn_js_svgs[METRICS])
+    if abs(metrics["latin"] - text_width(LATIN_SAMPLE, 1000)) > 1:
+        pytest.skip("the browser's Arial has other widths (install fonts-liberation)")
+    wide_font = abs(metrics["wide"] - 1000) <= 1  # else CJK names cannot be compared
+    reference = bpmn_js_svgs[str(path)]
+    if reference.startswith("ERROR"):
+        pytest.skip(reference)
+    theirs = _lines_of(reference, bpmn_js=True)
+    ours = _lines_of(render_svg(path.read_bytes()), bpmn_js=False)
+
+    compared = 0
+    for element_id, lines in ours.items():
+        if not wide_font and any(ord(char) > 0x2E80 for line in lines for char in line):
+            continue
+        assert lines == theirs.get(element_id, []), element_id
+        compared += 1
+    assert compared or not ours
