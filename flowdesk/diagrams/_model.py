@@ -62,6 +62,7 @@ class Edge:
     waypoints: list[tuple[float, float]]
     element: etree._Element
     label: Bounds | None = None
+    message_visible_kind: str | None = None  # a message flow's envelope: initiating or not
 
 
 @dataclass(slots=True)
@@ -250,6 +251,7 @@ def _read_edge(node: etree._Element, element: etree._Element) -> Edge | None:
         waypoints=points,
         element=element,
         label=None if label is None else _bounds(label.find(f"{{{DC}}}Bounds")),
+        message_visible_kind=node.get("messageVisibleKind"),
     )
 
 

@@ -10,6 +10,7 @@ escaped, and it uses no stylesheet, font file or script: presentation attributes
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -594,6 +595,9 @@ def _draw_edge(parent: etree._Element, edge: Edge, diagram: Diagram, state: Diag
         x, y = points[0]
         node(group, "circle", cx=x, cy=y, r=3.5, fill=WHITE, stroke=stroke, stroke_width=1)
         _arrow_head(group, points, stroke, filled=False)
+        message = diagram.elements.get(edge.element.get("messageRef") or "")
+        if message is not None:
+            _message_marker(group, edge, message.get("name") or "", stroke)
     else:
         node(
             group,
@@ -610,6 +614,35 @@ def _draw_edge(parent: etree._Element, edge: Edge, diagram: Diagram, state: Diag
             _arrow_head(group, points, stroke, filled=False, open_=True)
         if direction == "Both":
             _arrow_head(group, list(reversed(points)), stroke, filled=False, open_=True)
+
+
+def _message_marker(group: etree._Element, edge: Edge, name: str, stroke: str) -> None:
+    """The envelope half way along a message flow with a message, its name under it; white
+    when the DI says the message initiates the conversation, dark otherwise (as bpmn-js)."""
+    x, y = _halfway(edge.waypoints)
+    initiating = edge.message_visible_kind == "initiating"
+    marker = node(group, "g", class_="fd-message-marker")
+    icons.envelope(marker, x, y, 20, 14, stroke, filled=not initiating)
+    if name.strip():
+        _text_block(
+            marker,
+            name,
+            Bounds(x - LABEL_WIDTH / 2, y + 7 + 10, LABEL_WIDTH, 0),
+            align="center-top",
+            padding=0,
+        )
+
+
+def _halfway(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """The point half way along a polyline."""
+    lengths = [math.dist(a, b) for a, b in itertools.pairwise(points)]
+    remaining = sum(lengths) / 2
+    for (ax, ay), (bx, by), length in zip(points, points[1:], lengths, strict=False):
+        if remaining <= length and length > 0:
+            step = remaining / length
+            return ax + (bx - ax) * step, ay + (by - ay) * step
+        remaining -= length
+    return points[-1]
 
 
 def _line_path(points: list[tuple[float, float]]) -> str:
