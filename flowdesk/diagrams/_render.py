@@ -94,7 +94,7 @@ class DiagramState:
     taken_flows: frozenset[str] | None = None
 
 
-def kind_of(tag: str, shape: Shape | None = None) -> str:
+def kind_of(tag: str) -> str:
     """The drawing kind of a BPMN tag: task, subprocess, event, gateway, lane and so on."""
     if tag in TASKS:
         return "task"
@@ -241,7 +241,7 @@ def _draw_shape(
     parent: etree._Element, shape: Shape, diagram: Diagram, state: DiagramState
 ) -> None:
     b = shape.bounds
-    kind = kind_of(shape.tag, shape)
+    kind = kind_of(shape.tag)
     group = node(
         parent,
         "g",

@@ -8,6 +8,7 @@ with bpmn-js's (diagram-js's) rule, so that a name wraps where Camunda Modeler w
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -71,6 +72,7 @@ def char_width(char: str, font_size: float) -> float:
     return 0.556 * font_size
 
 
+@functools.lru_cache(maxsize=8192)  # wrapping measures the same prefixes again and again
 def text_width(text: str, font_size: float) -> float:
     """The width of a line as a browser measures it: runs of spaces count once, and spaces at
     either end not at all (SVG text collapses them)."""
