@@ -36,6 +36,7 @@ from flowdesk._records import (
 )
 from flowdesk.engine import instance_admin, timers
 from flowdesk.engine import script_limits as _limits
+from flowdesk.engine.diagram_view import DiagramView
 from flowdesk.engine.dmn.service import DecisionService
 from flowdesk.engine.execution import EngineContext
 from flowdesk.engine.external_tasks import ExternalTaskService
@@ -128,6 +129,7 @@ class Engine:
         self._external = ExternalTaskService(self._ctx)
         self._history = HistoryService()
         self._decisions = DecisionService()
+        self._diagrams = DiagramView(self._runtime, self._tasks)
 
     # -- repository ---------------------------------------------------------------------------
 
@@ -860,6 +862,23 @@ class Engine:
     def history(self, instance_id: str) -> list[HistoryEvent]:
         """What happened to an instance, oldest first. Raises `NotFound` for an unknown id."""
         return self._read(lambda uow: self._history.history(uow, instance_id))
+
+    def diagram(self, key_or_instance_id: str, *, version: int | None = None) -> str:
+        """The SVG of a deployed process, or of an instance with its path and state marked.
+
+        A process key draws its latest version (or `version`). An instance id draws the
+        version it runs with the elements it completed and the sequence flows it took in
+        blue, where it waits in green with a count, and incidents in red with a count (see
+        docs/diagrams.md). The drawing follows the file's BPMN DI as Camunda Modeler draws it.
+
+        Raises:
+            NotFound: No process has this key (and version) and no instance this id.
+            DiagramError: The process's file has no diagram (BPMN DI): flowdesk draws what
+                the Modeler laid out and lays out nothing itself.
+        """
+        return self._read(
+            lambda uow: self._diagrams.diagram(uow, key_or_instance_id, version=version)
+        )
 
     def documents(self, instance_id: str) -> list[Document]:
         """The documents an instance's service tasks rendered, oldest first.

@@ -20,7 +20,8 @@ FlowdeskError
 ├── DecisionError            a DMN decision failed while evaluated (decision_id, element_id)
 ├── InvalidArgument          (also a ValueError) an argument flowdesk cannot take
 │   ├── VariableError        (also a TypeError) a variable value of no Camunda type, or NaN
-│   └── LimitExceeded        a file or variables over the Engine's `InputLimits`
+│   ├── LimitExceeded        a file or variables over the Engine's `InputLimits`
+│   └── DiagramError         `Engine.diagram` of a file without a diagram (BPMN DI)
 └── StoreError               database failure, naming the database (SQLAlchemy error on __cause__)
 ```
 
@@ -265,6 +266,19 @@ class LimitExceeded(InvalidArgument):
         self.limit = limit
         self.size = size
         self.maximum = maximum
+
+
+class DiagramError(InvalidArgument):
+    """A process cannot be drawn: its file has no diagram (BPMN DI) for it, or is no BPMN.
+
+    `process_key` names the process (None when not known); `reason` says what is missing.
+    """
+
+    def __init__(self, process_key: str | None, reason: str) -> None:
+        what = f"process {process_key!r}" if process_key else "diagram"
+        super().__init__(f"{what}: {reason}")
+        self.process_key = process_key
+        self.reason = reason
 
 
 class MissingHandlerWarning(UserWarning):

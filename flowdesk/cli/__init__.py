@@ -15,6 +15,7 @@ import click
 
 import flowdesk
 from flowdesk.cli.demo_command import demo
+from flowdesk.cli.diagram_command import diagram
 from flowdesk.cli.history_commands import documents, history, report
 from flowdesk.cli.job_commands import jobs, worker
 from flowdesk.cli.options import DEFAULT_DB, EXIT_ERROR, EXIT_USAGE, Settings
@@ -154,6 +155,7 @@ main.add_command(show)
 main.add_command(history)
 main.add_command(documents)
 main.add_command(report)
+main.add_command(diagram)
 main.add_command(jobs)
 main.add_command(worker)
 main.add_command(retry)
