@@ -43,6 +43,7 @@ WORK: dict[str, tuple[str, dict[str, object]]] = {
     "Task_prepare_quotation": ("paula", {"list_price": 250_000, "discount": 84,
         "market_price_note": "95-110% of ours", "payment_terms": "30/70"}),
     "Task_approve_quotation_market": ("max", {"market_manager_approved": True}),
+    "Task_approve_quotation_finance": ("fiona", {"finance_approved": True}),
     "Task_negotiate": ("sam", {"negotiation_outcome": "agreed"}),
     "Task_draft_contract": ("sam", {"contract_terms": "Delivery in 12 weeks"}),
     "Task_review_contract_legal": ("leo", {"legal_approved": True}),
