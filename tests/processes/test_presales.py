@@ -528,9 +528,7 @@ def test_rule_003_A2_2_no_discount_and_amount_lets_the_market_manager_approve_al
         for amount in (0, 99_999, 500_000, 1_000_000, 100_000_000)
     }
     assert set(levels.values()) == {"none", "market_manager_and_finance"}
-    assert all(
-        (level == "none") == (discount >= 85) for (discount, _), level in levels.items()
-    )
+    assert all((level == "none") == (discount >= 85) for (discount, _), level in levels.items())
 
 
 def test_quotation__within_minimum_discount_needs_no_approval(deployed: flowdesk.Engine) -> None:
