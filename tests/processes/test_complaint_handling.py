@@ -1,4 +1,4 @@
-"""Complaint handling (投诉处理): every path of bpmn/complaint_handling.bpmn, through the public API.
+"""Complaint handling (投诉处理): every path of bpmn/complaint_handling.bpmn, by the public API.
 
 Seeds 000, 001, 003 and 004 require a complaint to be recorded, handled in time and fed into
 demand management. sam (sales) owns the customer, quinn (quality) handles complaints, sally
@@ -141,11 +141,11 @@ def test_rule_complaint__not_handled_by_the_deadline__escalates_to_the_sales_man
         "Task_handle_complaint",
         "Task_escalate_complaint",
     }
-    escalation = [
+    escalation = next(
         t
         for t in deployed.tasks(instance_id=complaint.id)
         if t.element_id != "Task_handle_complaint"
-    ][0]
+    )
     assert escalation.candidate_groups == ("sales_manager",)
     with pytest.raises(flowdesk.NotAuthorized):
         deployed.claim(escalation.id, user="sam")
@@ -169,15 +169,41 @@ def test_rule_after_sales_complaint__starts_complaint_handling_with_the_order(
         user="sam",
     )
     steps: list[tuple[str, str, dict[str, Any]]] = [
-        ("Task_receive_order", "sam", {"product": "P-20", "quantity": 4, "delivery_date": "2026-04-01"}),
+        (
+            "Task_receive_order",
+            "sam",
+            {"product": "P-20", "quantity": 4, "delivery_date": "2026-04-01"},
+        ),
         ("Task_leadership_approval", "lee", {"approval": "approve", "approval_comment": "ok"}),
-        ("Task_plan_production", "pete", {"plan_week": "W12", "planned_start": "2026-03-16", "planned_finish": "2026-03-20"}),
+        (
+            "Task_plan_production",
+            "pete",
+            {"plan_week": "W12", "planned_start": "2026-03-16", "planned_finish": "2026-03-20"},
+        ),
         ("Task_carry_out_production", "pete", {"batch_no": "B1", "produced_quantity": 4}),
         ("Task_production_feedback", "pete", {"production_feedback": "fulfilled"}),
         ("Task_deliver_order", "sam", {"delivered_on": "2026-03-25", "delivery_note_no": "DN1"}),
-        ("Task_record_payment", "fiona", {"payment_method": "cash", "payment_date": "2026-03-30", "payment_amount": 100_000, "payment_handler": "fiona"}),
-        ("Task_after_sales_service", "sam", {"service_notes": "visited", "satisfaction": 1, "complaint_raised": True, "complaint_text": "Drums were dented"}),
-    ]  # fmt: skip
+        (
+            "Task_record_payment",
+            "fiona",
+            {
+                "payment_method": "cash",
+                "payment_date": "2026-03-30",
+                "payment_amount": 100_000,
+                "payment_handler": "fiona",
+            },
+        ),
+        (
+            "Task_after_sales_service",
+            "sam",
+            {
+                "service_notes": "visited",
+                "satisfaction": 1,
+                "complaint_raised": True,
+                "complaint_text": "Drums were dented",
+            },
+        ),
+    ]
     for element_id, user, data in steps:
         do(deployed, order.id, element_id, user, data)
 

@@ -647,9 +647,7 @@ def test_negotiation__is_a_customer_meeting_of_the_account_owner(deployed: flowd
     assert negotiation.assignee == ACCOUNT_OWNER
     assert negotiation.properties == {"customerContact": "meeting"}
     assert "OPP-2026-001-Q1" in negotiation.documentation
-    assert [j.element_id for j in deployed.jobs(instance_id=opportunity.id)] == [
-        "Timer_no_response"
-    ]
+    assert deployed.jobs(instance_id=opportunity.id) == []
 
 
 def test_negotiation__revise_solution_and_revise_price_loop_back__twice_each__then_lost(
@@ -687,29 +685,21 @@ def test_negotiation__revise_solution_and_revise_price_loop_back__twice_each__th
     ]
 
 
-def test_negotiation__30_days_without_customer_response_loses_the_opportunity(
+def test_invented_rule_removed__no_timer_ends_the_salespersons_negotiation(
     deployed: flowdesk.Engine, clock: Any
 ) -> None:
+    """The sources name no 30-day limit; the salesperson records a lost opportunity."""
     opportunity = Opportunity.start(deployed)
     opportunity.to_negotiation()
-    first = opportunity.task("Task_negotiate")
+    negotiation = opportunity.task("Task_negotiate")
 
-    clock.advance(days=20)
-    deployed.run_due_jobs()
-    opportunity.negotiate("revise_price")  # the customer answered: the 30 days start again
-    opportunity.quote(discount=88)
-    clock.advance(days=20)
-    deployed.run_due_jobs()
-    second = opportunity.task("Task_negotiate")
-    assert second.id != first.id
-
-    clock.advance(days=10)
+    clock.advance(days=60)
     deployed.run_due_jobs()
 
-    assert opportunity.instance.state == "completed"
-    assert deployed.task(second.id).state == "cancelled"
-    assert opportunity.ends() == ["End_no_response"]
-    assert deployed.jobs(instance_id=opportunity.id) == []
+    assert opportunity.instance.state == "running"
+    assert opportunity.task("Task_negotiate").id == negotiation.id
+    opportunity.negotiate("lost")
+    assert opportunity.ends() == ["End_opportunity_lost"]
 
 
 # -- 7./8. contract review and signing
