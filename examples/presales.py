@@ -34,6 +34,8 @@ WORK: dict[str, tuple[str, dict[str, object]]] = {
         "difficulty": "low"}),
     "Task_confirm_requirements": ("cathy", {"confirmation": "confirmed"}),
     "Task_write_specification": ("paula", {"specification_summary": "Packaging line"}),
+    "Task_plan_requirement": ("paula", {"planned_date": "2026-06-30",
+        "responsible_department": "production", "responsible_person": "pete"}),
     "Task_design_solution": ("paula", {"solution_summary": "Two-lane line",
         "special_requirements": True}),
     "Task_review_product": ("rita", {"product_approved": True}),
