@@ -62,9 +62,12 @@ def main() -> None:
                     variables={"change_description": "Add a mobile app"},
                 )
                 work(engine, run, "Task_assess_change_impact", "paula",
-                     impact_level="medium", impact_notes="+2 weeks")  # fmt: skip
+                     impact_level="medium", impact_notes="+2 weeks",
+                     change_decision="accept", decision_reason="worth two weeks")  # fmt: skip
             work(engine, run, "Task_confirm_requirements", "cathy", confirmation="confirmed")
         work(engine, run, "Task_write_specification", "paula", specification_summary="ERP")
+        work(engine, run, "Task_plan_requirement", "paula", planned_date="2026-06-30",
+             responsible_department="research", responsible_person="rita")  # fmt: skip
 
         done = engine.instance(run)
         print(done.state, [(r["id"], r["priority"]) for r in done.variables["requirements"]])

@@ -59,6 +59,12 @@ def main() -> None:
             act(engine, order.id, "pete", {"plan_week": "2026-W12", **plan})
             act(engine, order.id, "pete", {"batch_no": "B-0316", "produced_quantity": 120})
             act(engine, order.id, "pete", {"production_feedback": "fulfilled"})
+            act(engine, order.id, "sam", {"delivered_on": "2026-05-12", "delivery_note_no": "D1"})
+            payment = {"payment_method": "bank_transfer", "payment_date": "2026-06-01"}
+            act(engine, order.id, "fiona",
+                {**payment, "payment_amount": 800_000, "payment_handler": "fiona"})  # fmt: skip
+            visit = {"service_notes": "runs well", "satisfaction": 5, "complaint_raised": False}
+            act(engine, order.id, "sam", visit)
             print("state:", engine.instance(order.id).state)
             for document in engine.documents(order.id):
                 print(f"\n--- {document.name} ({document.media_type})\n{document.content}")

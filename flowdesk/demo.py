@@ -7,9 +7,13 @@ and works through the open tasks, oldest first, filling each form with the story
 as people work and when the story waits, so timers fall due without waiting days.
 
 1. Presales: a customer is filed after the 3-working-day reminder fired, demand confirmation
-   runs as a called process, the quotation needs the market manager's approval, the price is
-   negotiated twice, and the signed contract starts an order review by message, which goes
-   through technical review to production.
+   runs as a called process, the price is negotiated, and a discount below the company minimum
+   is approved by the market manager but rejected by finance (seed 003 A2.2: both must
+   approve), so presales quotes again. The signed contract starts an order review by message,
+   which goes through technical review to production; the delivery date passes before the
+   goods are made (a late-delivery alert), the customer pays in two instalments and complains
+   at the after-sales visit. The complaint is handled by quality, followed up and fed into a
+   new demand confirmation.
 2. Order review: a small stock order goes straight to leadership, which rejects it.
 3. Consulting engagement: from first contact to the satisfaction survey, with a revised
    proposal, an adjusted design and a follow-up proposal that starts another engagement.
@@ -77,7 +81,11 @@ def run_demo(
     echo("Staff: " + ", ".join(f"{u} ({'/'.join(g)})" for u, g in STAFF.items()))
     run = len(engine.instances(key=presales.KEY)) + 1
     stories: list[tuple[str, str, Callable[[Director, int], None]]] = [
-        (f"PS-{run:04d}", "presales, from first contact to a signed contract", _presales),
+        (
+            f"PS-{run:04d}",
+            "presales with a rejected discount; the order is late and the customer complains",
+            _presales,
+        ),
         (f"SO-{run:04d}", "order review, a small stock order rejected", _rejected_order),
         (f"CE-{run:04d}", "a consulting engagement, start to finish", _consulting),
         (f"AR-{run:04d}", "reading another department's customer archive", _archive_access),
@@ -133,21 +141,84 @@ def _presales(director: Director, run: int) -> None:
                 }
             ],
             "Task_estimate_cost": [{"cost_estimate": 610_000, "risk_level": "medium"}],
-            # The discount is the price in percent of the list price (88 = 八八折).
+            # The discount is the price in percent of the list price (88 = 八八折); the company
+            # minimum is 85: below it is a discount change for the market manager and finance.
             "Task_prepare_quotation": [
                 {"list_price": 900_000, "discount": 88, **_PAYMENT},
                 {"list_price": 900_000, "discount": 82, **_PAYMENT},
+                {"list_price": 900_000, "discount": 84, **_PAYMENT},
+            ],
+            "Task_approve_quotation_finance": [
+                {"finance_approved": False, "finance_comment": "82% is below our margin"},
+                {"finance_approved": True, "finance_comment": "84% accepted"},
             ],
             "Task_negotiate": [
                 {"negotiation_outcome": "revise_price", "negotiation_notes": "Asks for 80%"},
-                {"negotiation_outcome": "agreed", "negotiation_notes": "Agreed at 82%"},
+                {"negotiation_outcome": "agreed", "negotiation_notes": "Agreed at 84%"},
             ],
             # The order review the signed contract starts.
-            "Task_production_feedback": [{"production_feedback": "fulfilled"}],
             "Task_leadership_approval": [{"approval": "approve"}],
             "Task_consolidate_review": [{"review_result": "can_meet"}],
+            "Task_plan_production": [{"plan_week": "2026-W51"}],
+        },
+        until=lambda: _waiting_at(director, "Task_carry_out_production"),
+    )
+    director.wait(timedelta(days=8), "production has not started when the delivery date passes")
+    director.work(
+        {
+            "Task_carry_out_production": [{"batch_no": "B-1219", "produced_quantity": 2}],
+            "Task_production_feedback": [{"production_feedback": "fulfilled"}],
+            "Task_deliver_order": [{"delivery_note_no": "DN-1219"}],
+            "Task_record_payment": [
+                {
+                    "payment_method": "acceptance_bill",
+                    "payment_amount": 300_000,
+                    "payment_handler": "fiona",
+                },
+                {
+                    "payment_method": "bank_transfer",
+                    "payment_amount": 456_000,
+                    "payment_handler": "fiona",
+                },
+            ],
+            "Task_after_sales_service": [
+                {
+                    "satisfaction": 2,
+                    "complaint_raised": True,
+                    "complaint_text": "The coating peels at the weld seams",
+                }
+            ],
+            # The complaint handling the after-sales visit starts, and the demand
+            # confirmation the closed complaint starts.
+            "Task_record_complaint": [
+                {
+                    "complaint_category": "product_quality",
+                    "complaint_description": "Coating peels at weld seams after 3 weeks",
+                }
+            ],
+            "Task_handle_complaint": [
+                {
+                    "root_cause": "Seams were not blasted before coating",
+                    "corrective_action": "Re-coat the seams on site; blast seams in the plan",
+                }
+            ],
+            "Task_organise_requirements": [
+                {"requirement_list": "performance | Seam adhesion | no peeling within 2 years"}
+            ],
+            "Task_assess_requirement": [
+                {"importance": "high", "urgency": "high", "difficulty": "medium"}
+            ],
         }
     )
+
+
+def _waiting_at(director: Director, element_id: str) -> bool:
+    """Whether one of the story's instances has the task `element_id` open."""
+    try:
+        director.open_task(element_id)
+    except flowdesk.NotFound:
+        return False
+    return True
 
 
 def _rejected_order(director: Director, run: int) -> None:

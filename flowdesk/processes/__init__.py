@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flowdesk.handlers import HandlerRegistry
 from flowdesk.processes import (
+    complaint_handling,
     consulting_engagement,
     customers,
     demand_confirmation,
@@ -18,7 +19,14 @@ from flowdesk.processes import (
     presales,
 )
 
-PROCESS_MODULES = (presales, demand_confirmation, order_review, consulting_engagement, customers)
+PROCESS_MODULES = (
+    presales,
+    demand_confirmation,
+    order_review,
+    consulting_engagement,
+    customers,
+    complaint_handling,
+)
 
 
 def register(registry: HandlerRegistry) -> None:

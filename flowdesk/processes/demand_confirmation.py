@@ -173,17 +173,23 @@ def plan_collection(call: ServiceCall) -> dict[str, Any]:
 def record_requirement_list(call: ServiceCall) -> dict[str, Any]:
     """Parse the organised list into `requirements` and open a new revision.
 
-    The changes recorded up to now are taken up by this list, so `change_pending` is reset.
+    The accepted changes are taken up by this list (their status becomes "taken_up"); the
+    requirements stay pending only while a change request is not yet decided.
     """
     requirements, merged = parse_requirement_list(
         str(call.variables.get("requirement_list") or ""),
         call.variables.get("requirements") or (),
     )
+    change_log = [dict(entry) for entry in call.variables.get("change_log") or []]
+    for entry in change_log:
+        if entry["status"] == "accepted":
+            entry["status"] = "taken_up"
     return {
         "requirements": requirements,
         "merged_duplicates": merged,
         "revision": int(call.variables.get("revision") or 0) + 1,
-        "change_pending": False,
+        "change_log": change_log,
+        "change_pending": any(entry["status"] == "recorded" for entry in change_log),
     }
 
 
@@ -264,7 +270,8 @@ def record_change(call: ServiceCall) -> dict[str, Any]:
 
 
 def record_change_impact(call: ServiceCall) -> dict[str, Any]:
-    """Write the impact assessment into its change request's log entry.
+    """Write the impact assessment and the decision (accept or reject) into its change
+    request's log entry, and say whether the requirements must be reworked.
 
     The entry is the one `change_id` names, or else the oldest one not assessed yet (the
     latest one when all are assessed).
@@ -277,13 +284,35 @@ def record_change_impact(call: ServiceCall) -> dict[str, Any]:
     named = [entry for entry in change_log if wanted and entry["id"] == wanted]
     open_entries = [entry for entry in change_log if entry["status"] == "recorded"]
     entry = (named or open_entries or change_log[-1:])[0]
+    accepted = variables.get("change_decision", "accept") == "accept"
     entry.update(
-        status="assessed",
+        status="accepted" if accepted else "rejected",
         impact_level=variables["impact_level"],
         impact_notes=variables["impact_notes"],
+        decision_reason=variables.get("decision_reason") or "",
         assessed_at=call.now.isoformat(),
     )
-    return {"change_log": change_log, "change_id": None}
+    # An accepted change keeps the requirements pending until they are organised again; a
+    # rejected one leaves them as they are (unless another change is still undecided).
+    pending = any(e["status"] in ("recorded", "accepted") for e in change_log)
+    return {"change_log": change_log, "change_id": None, "change_pending": pending}
+
+
+def record_plan_item(call: ServiceCall) -> dict[str, Any]:
+    """One requirement's implementation plan: date, responsible department and person
+    (实现时间、责任部门和负责人, seed 001 三.1)."""
+    variables = call.variables
+    requirement = variables["requirement"]
+    return {
+        "planned_requirement": {
+            "id": requirement["id"],
+            "title": requirement["title"],
+            "priority": requirement.get("priority"),
+            "planned_date": variables["planned_date"],
+            "responsible_department": variables["responsible_department"],
+            "responsible_person": variables["responsible_person"],
+        }
+    }
 
 
 SERVICES = {
@@ -296,6 +325,7 @@ SERVICES = {
     "demandConfirmationArchive": archive_requirements,
     "demandConfirmationRecordChange": record_change,
     "demandConfirmationRecordImpact": record_change_impact,
+    "demandConfirmationRecordPlanItem": record_plan_item,
 }
 """The service tasks' handlers, by the name their `delegateExpression` gives."""
 

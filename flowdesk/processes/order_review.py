@@ -15,6 +15,7 @@ by the shared `renderDocument` service from `templates/order_review_*.md.j2`.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import flowdesk
@@ -40,9 +41,23 @@ REVIEWERS: tuple[tuple[str, str, str], ...] = (
 OPINIONS = ("can_meet", "deviation", "cannot_meet")
 """What a reviewer can say: can meet, large technical deviation (special order), cannot meet."""
 
+REVIEW_THRESHOLD_CNY = 500_000
+"""Company setting, not a rule of the source: a stock order under this amount without special
+technical requirements goes to leadership without a technical review. The regulation (seed
+003 §3.1.4, 合同额小于***万元) leaves the amount blank; the value lives in
+`bpmn/order_routing.dmn` (`Rule_small_standard_order`), which a company edits to change it."""
+
+MESSAGE_COMPLAINT_RECEIVED = "complaint_received"
+"""The message the after-sales visit throws when the customer complains; it starts
+*complaint handling* (`flowdesk.processes.complaint_handling`)."""
+
 SERVICE_OPEN_REVIEW = "orderReviewOpenReview"
 SERVICE_SUMMARISE = "orderReviewSummarise"
 SERVICE_RECORD_CHANGE = "orderReviewRecordChange"
+SERVICE_RECORD_TRIAL_FAILURE = "orderReviewRecordTrialFailure"
+SERVICE_WATCH_DELIVERY_DATE = "orderReviewWatchDeliveryDate"
+SERVICE_ALERT_LATE_DELIVERY = "orderReviewAlertLateDelivery"
+SERVICE_BOOK_PAYMENT = "orderReviewBookPayment"
 
 
 def start(
@@ -148,8 +163,97 @@ def record_change(call: ServiceCall) -> dict[str, Any]:
     return {"change_requests": [*variables.get("change_requests", []), change]}
 
 
+def record_trial_failure(call: ServiceCall) -> dict[str, Any]:
+    """Record a failed trial (试制不合格): which trial, and its result, for the re-adjustment.
+
+    The coordination goes back to adjusting formula and process structure (seed 003 §3.2.1),
+    which the chief engineer signs again (§3.2.2).
+    """
+    variables = call.variables
+    failed = next(
+        (
+            key
+            for key in ("industrial", "final", "small")
+            if variables.get(f"{key}_trial_passed") is False
+        ),
+        "small",
+    )
+    failure = {
+        "trial": failed,
+        "result": variables.get(f"{failed}_trial_result") or "",
+        "recorded_at": call.now.isoformat(),
+    }
+    reset = {f"{key}_trial_passed": None for key in ("small", "final", "industrial")}
+    return {**reset, "trial_failures": [*variables.get("trial_failures", []), failure]}
+
+
+def delivery_due(delivery_date: str | date, now: datetime) -> datetime:
+    """When an order due on `delivery_date` is late: the start of the next day, in the time
+    zone of `now` (the engine's clock)."""
+    day = (
+        delivery_date if isinstance(delivery_date, date) else date.fromisoformat(delivery_date[:10])
+    )
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=now.tzinfo)
+
+
+def watch_delivery_date(call: ServiceCall) -> dict[str, Any]:
+    """`orderReviewWatchDeliveryDate`: the moment the late-delivery timer falls due (交期监控).
+
+    It is an ISO text the non-interrupting boundary timer on production and delivery reads as
+    `timeDate`: if the order is not delivered by the end of its delivery date, sales and the
+    order center are alerted.
+    """
+    return {"delivery_due": delivery_due(call.variables["delivery_date"], call.now).isoformat()}
+
+
+def alert_late_delivery(call: ServiceCall) -> dict[str, Any]:
+    """`orderReviewAlertLateDelivery`: note a late-delivery alert in `notifications`, addressed
+    to the contract signer (sales) and the order center.
+
+    An application that sends mail registers its own handler under the same name.
+    """
+    variables = call.variables
+    notice = {
+        "kind": "late_delivery",
+        "to": [variables.get("contract_signer"), "order_center"],
+        "at": call.now.isoformat(),
+        "text": (
+            f"交期预警: order {variables['order_no']} of {variables['customer_name']} was due "
+            f"on {variables['delivery_date']} and is not delivered"
+        ),
+    }
+    return {
+        "delivery_late": True,
+        "notifications": [*variables.get("notifications", []), notice],
+    }
+
+
+def book_payment(call: ServiceCall) -> dict[str, Any]:
+    """`orderReviewBookPayment`: add the payment finance recorded (回款方式、回款时间、回款金额、
+    经手人、账号信息) to `payments` and compute `amount_paid` and `amount_outstanding`."""
+    variables = call.variables
+    payment = {
+        "method": variables["payment_method"],
+        "date": variables["payment_date"],
+        "amount": int(variables["payment_amount"]),
+        "handler": variables["payment_handler"],
+        "account": variables.get("payment_account") or "",
+    }
+    payments = [*variables.get("payments", []), payment]
+    paid = sum(int(p["amount"]) for p in payments)
+    return {
+        "payments": payments,
+        "amount_paid": paid,
+        "amount_outstanding": max(int(variables["amount"]) - paid, 0),
+    }
+
+
 def register(registry: HandlerRegistry) -> None:
     """Register the handlers this process's service tasks need."""
     registry.register_service(SERVICE_OPEN_REVIEW, open_review)
     registry.register_service(SERVICE_SUMMARISE, summarise_opinions)
     registry.register_service(SERVICE_RECORD_CHANGE, record_change)
+    registry.register_service(SERVICE_RECORD_TRIAL_FAILURE, record_trial_failure)
+    registry.register_service(SERVICE_WATCH_DELIVERY_DATE, watch_delivery_date)
+    registry.register_service(SERVICE_ALERT_LATE_DELIVERY, alert_late_delivery)
+    registry.register_service(SERVICE_BOOK_PAYMENT, book_payment)

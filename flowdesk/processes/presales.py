@@ -5,9 +5,9 @@
 calls *demand confirmation* for the requirement list, designs the solution (reviewed in
 parallel by product, technology and operations), prepares a quotation whose approval level the
 DMN table `quotation_approval` decides from the discount against the company minimum discount
-and the amount, negotiates (loops back to the solution or the price, a lost end, and a lost end
-after 30 days without customer response), has legal and finance review the contract and, once
-it is signed, throws the message `contract_signed` that starts *order review*.
+(below it: the market manager, then finance), negotiates (loops back to the solution or the
+price, or a lost end), has legal and finance review the contract and, once it is signed,
+throws the message `contract_signed` that starts *order review*.
 
 This module holds what the diagram cannot: `start`, the service handlers the model names
 (`presalesFilingDeadlines`, `presalesFilingReminder`, `presalesQuotationFigures`,
@@ -28,7 +28,10 @@ from flowdesk.processes import calendar
 KEY = "presales"
 
 FILING_REMINDER_WORKING_DAYS = 3
-"""Working days after first contact when the account owner is reminded to file the customer."""
+"""Company setting: working days after first contact when the account owner is reminded to
+file the customer. The source has the market staff urge late filers (seed 003 1.8.2: 经市场管理
+人员多次督促); the reminder before the 5-day deadline is that urging, and 3 days is the
+company's choice, not the source's."""
 
 FILING_DEADLINE_WORKING_DAYS = 5
 """Working days within which a new customer must be filed (须在5个工作日内备案)."""

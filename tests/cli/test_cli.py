@@ -799,7 +799,12 @@ def test_demo__runs_the_four_shipped_processes_to_their_ends_and_can_run_again(c
     assert "message thrown: contract_signed" in story
     assert "gateway 'Approved?' went to 'Order rejected'" in story
     assert "decision 'order_routing' (Decide review route): route = 'leadership_only'" in story
-    assert "document '报价单 PS-0001-Q2' rendered" in story
+    assert "document '报价单 PS-0001-Q3' rendered" in story
+    # the new stories: a rejected discount, a late delivery, a complaint
+    assert "finance_approved = False, finance_comment = '82% is below our margin'" in story
+    assert "[order_review] timer 'Timer_delivery_overdue' fired" in story
+    assert "[order_review] message thrown: complaint_received" in story
+    assert "[complaint_handling] message thrown: complaint_requirement" in story
     assert "may sam read C-0001's archive now? yes" in story
     assert "flowdesk" in result.stdout and "history ID" in result.stdout
     completed = as_json(cli("--json", "instances", "--state", "completed"))
@@ -809,6 +814,7 @@ def test_demo__runs_the_four_shipped_processes_to_their_ends_and_can_run_again(c
         "order_review",
         "consulting_engagement",
         "customer_archive_access",
+        "complaint_handling",
     }
     documents = as_json(cli("--json", "documents", completed[0]["id"]))
     assert isinstance(documents, list)

@@ -115,14 +115,33 @@ class Driver:
         data = {"confirmation": decision, "customer_comments": comments}
         return self.complete("Task_confirm_requirements", data, user=CUSTOMER)
 
-    def write_specification(self) -> flowdesk.Task:
-        return self.complete(
+    def write_specification(self, *, plan: bool = True) -> flowdesk.Task:
+        """Step 6; with `plan`, also the implementation plan of every requirement if the
+        flow goes on to it (no change pending)."""
+        task = self.complete(
             "Task_write_specification",
             {
                 "specification_summary": "ERP for two plants",
                 "performance_indicators": "Reports < 2 s at 200 users",
             },
         )
+        if plan:
+            self.plan_implementation()
+        return task
+
+    def plan_implementation(self) -> None:
+        """Plan each requirement: a date, department and person per requirement."""
+        for index, task in enumerate(self.open_tasks("Task_plan_requirement")):
+            self.engine.claim(task.id, user=PRESALES)
+            self.engine.complete(
+                task.id,
+                {
+                    "planned_date": f"2026-0{4 + index}-30",
+                    "responsible_department": "research",
+                    "responsible_person": f"engineer {index + 1}",
+                },
+                user=PRESALES,
+            )
 
     def request_change(self, description: str) -> None:
         self.engine.correlate(
@@ -131,10 +150,18 @@ class Driver:
             variables={"change_description": description, "requested_by": "Mr Li"},
         )
 
-    def assess_change(self, impact: str = "medium", change_id: str = "") -> flowdesk.Task:
+    def assess_change(
+        self, impact: str = "medium", change_id: str = "", decision: str = "accept"
+    ) -> flowdesk.Task:
         return self.complete(
             "Task_assess_change_impact",
-            {"impact_level": impact, "impact_notes": "two more weeks", "change_id": change_id},
+            {
+                "impact_level": impact,
+                "impact_notes": "two more weeks",
+                "change_id": change_id,
+                "change_decision": decision,
+                "decision_reason": f"{decision}: agreed with the customer",
+            },
         )
 
     def round_to_confirmation(self, requirement_list: str = REQUIREMENT_LIST) -> None:
@@ -290,6 +317,7 @@ def test_customer_requesting_changes__goes_back_to_organising_twice(deployed):
     assert run.variables["revision"] == 3
     assert run.variables["requirement_document"].endswith("(rev. 3)")
     assert run.document_names() == [
+        "需求实现计划 Implementation plan — Plant ERP (rev. 3)",
         "需求清单 Requirement list — Plant ERP (rev. 1)",
         "需求清单 Requirement list — Plant ERP (rev. 2)",
         "需求清单 Requirement list — Plant ERP (rev. 3)",
@@ -315,7 +343,7 @@ def test_change_request__is_logged_assessed_and_sends_the_flow_back_to_organisin
     assert run.variables["change_pending"] is True
     run.assess_change("high")
     (entry,) = run.variables["change_log"]
-    assert (entry["id"], entry["status"], entry["impact_level"]) == ("CR-1", "assessed", "high")
+    assert (entry["id"], entry["status"], entry["impact_level"]) == ("CR-1", "accepted", "high")
     assert entry["requested_by"] == "Mr Li"
     # The customer confirms, but the pending change sends the flow back to step 3.
     run.confirm("confirmed")
@@ -341,6 +369,7 @@ def test_change_request__is_logged_assessed_and_sends_the_flow_back_to_organisin
             "Event_collection_done": 1,
             "Event_analysis_done": 9,
             "Event_change_assessed": 2,
+            "Event_requirement_planned": 3,
             "Event_requirements_confirmed": 1,
         }
     )
@@ -369,7 +398,13 @@ def test_change_impact__goes_to_the_change_named__or_the_oldest_open_one(deploye
     run.engine.claim(assessments[0].id, user=PRESALES)
     run.engine.complete(
         assessments[0].id,
-        {"impact_level": "high", "impact_notes": "big", "change_id": "CR-2"},
+        {
+            "impact_level": "high",
+            "impact_notes": "big",
+            "change_id": "CR-2",
+            "change_decision": "accept",
+            "decision_reason": "needed",
+        },
         user=PRESALES,
     )
     run.assess_change("low")  # no id: the oldest one not yet assessed
@@ -544,18 +579,99 @@ _CALLER = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_change_assessment_still_open__keeps_the_instance_running_after_archiving(deployed):
+def test_undecided_change__holds_the_confirmation_until_it_is_decided(deployed):
     run = Driver(deployed)
     run.define_scope()
     run.interview()
     run.round_to_confirmation()
     run.confirm("confirmed")
-    run.request_change("late change")  # assessed by nobody before the flow ends
+    run.request_change("late change")  # not decided yet
     run.write_specification()  # the pending change sends it back to organising
+    run.round_to_confirmation()
+    run.confirm("confirmed")  # still undecided: organise again
+    assert run.open_elements() == Counter(
+        {"Task_organise_requirements": 1, "Task_assess_change_impact": 1}
+    )
+    run.assess_change(decision="reject")
     run.round_to_confirmation()
     run.confirm("confirmed")
     run.write_specification()
 
+    assert run.state == "completed"
     assert run.ends_reached()["Event_requirements_confirmed"] == 1
-    assert run.open_elements() == Counter({"Task_assess_change_impact": 1})
-    assert run.state == "running"
+
+
+def test_rule_000_change_request_rejected__requirements_stay_and_the_flow_goes_on(deployed):
+    """需求变更管理 (seed 000): a change is assessed, then accepted or rejected; only an
+    accepted change sends the requirements back to organising."""
+    run = Driver(deployed)
+    run.define_scope()
+    run.interview()
+    run.round_to_confirmation()
+    run.request_change("add a mobile app")
+    assess = run.open_tasks("Task_assess_change_impact")[0]
+    with pytest.raises(flowdesk.FormValidationError):  # a decision and its reason are required
+        run.engine.complete(assess.id, {"impact_level": "high", "impact_notes": "x"}, user=PRESALES)
+    run.assess_change("high", decision="reject")
+    (entry,) = run.variables["change_log"]
+    assert (entry["status"], entry["decision_reason"]) == (
+        "rejected",
+        "reject: agreed with the customer",
+    )
+    assert run.variables["change_pending"] is False
+    run.confirm("confirmed")  # no loop back: straight to the specification
+    assert run.open_elements() == Counter({"Task_write_specification": 1})
+    run.write_specification()
+    assert run.state == "completed"
+    assert run.variables["revision"] == 1
+    (log,) = [d for d in deployed.documents(run.instance.id) if d.name.startswith("需求变更记录")]
+    assert "| rejected |" in log.content and "reject: agreed with the customer" in log.content
+
+
+def test_rule_000_change_request_accepted__requirements_are_organised_again(deployed):
+    run = Driver(deployed)
+    run.define_scope()
+    run.interview()
+    run.round_to_confirmation()
+    run.request_change("add a mobile app")
+    run.assess_change("high", decision="accept")
+    assert run.variables["change_pending"] is True
+    run.confirm("confirmed")
+    assert run.open_elements() == Counter({"Task_organise_requirements": 1})
+    assert "Change CR-1: add a mobile app (accepted)" in run.open_tasks()[0].documentation
+    run.round_to_confirmation()
+    assert run.variables["change_log"][0]["status"] == "taken_up"
+    assert run.variables["change_pending"] is False
+
+
+def test_rule_001_implementation_plan__date_department_and_person_per_requirement(deployed):
+    run = Driver(deployed)
+    run.define_scope()
+    run.interview()
+    run.round_to_confirmation()
+    run.confirm("confirmed")
+    run.write_specification(plan=False)
+
+    plans = run.open_tasks("Task_plan_requirement")
+    assert len(plans) == 3 and all(t.candidate_groups == ("presales",) for t in plans)
+    assert run.state == "running"  # not archived before every requirement is planned
+    with pytest.raises(flowdesk.FormValidationError) as refused:
+        run.engine.complete(plans[0].id, {"planned_date": "2026-04-30"}, user=PRESALES)
+    assert set(refused.value.errors) == {"responsible_department", "responsible_person"}
+    run.plan_implementation()
+
+    assert run.state == "completed"
+    plan = run.variables["implementation_plan"]
+    assert sorted((p["id"], p["responsible_department"]) for p in plan) == [
+        ("REQ-001", "research"),
+        ("REQ-002", "research"),
+        ("REQ-003", "research"),
+    ]
+    assert all(p["planned_date"] and p["responsible_person"] for p in plan)
+    (document,) = [
+        d for d in deployed.documents(run.instance.id) if d.name.startswith("需求实现计划")
+    ]
+    assert (
+        "| 实现时间 Implemented by | 责任部门 Department | 负责人 Responsible |" in document.content
+    )
+    assert "engineer 1" in document.content and "2026-04-30" in document.content

@@ -123,15 +123,33 @@ class Order:
         )
 
     def agree_terms(self, *, accepted: bool) -> None:
+        """The plant agrees the handling with the customer, then sales asks leadership."""
         self.complete(
             "Task_agree_adjusted_terms",
-            "sam",
+            "pete",
             {
                 "adjusted_terms": "viscosity 11000-14000 mPa·s instead of 12000",
                 "customer_accepts": accepted,
                 "negotiation_notes": "meeting at the customer's plant",
             },
         )
+        self.complete(
+            "Task_submit_for_signature", "sam", {"signature_request": "please sign the terms"}
+        )
+
+    def sign_return(self, instruction: str = "return the order") -> None:
+        self.complete("Task_sign_return", "lee", {"return_instruction": instruction})
+
+    def prepare(self) -> None:
+        """Quality, purchasing and supply prepare the special order (3.2.4)."""
+        assert self.waiting_at() == {
+            "Task_quality_plan",
+            "Task_purchase_materials",
+            "Task_arrange_supply",
+        }
+        self.complete("Task_quality_plan", "quinn", {"inspection_standard": "GB/T 13657"})
+        self.complete("Task_purchase_materials", "percy", {"purchase_order_no": "PO-88"})
+        self.complete("Task_arrange_supply", "sue", {"supply_arranged_for": "2026-03-12"})
 
     def adjust(self) -> None:
         assert self.waiting_at() == {
@@ -154,12 +172,20 @@ class Order:
             },
         )
 
-    def trials(self) -> None:
-        self.complete("Task_small_trial", "rita", {"small_trial_result": "small trial passed"})
-        self.complete("Task_final_trial", "rita", {"final_trial_result": "final trial passed"})
-        self.complete(
-            "Task_industrial_trial", "rita", {"industrial_trial_result": "industrial trial passed"}
-        )
+    def trials(self, failing: str | None = None) -> None:
+        """Run the three trials in turn; `failing` ("small", "final", "industrial") fails."""
+        for key in ("small", "final", "industrial"):
+            passed = key != failing
+            self.complete(
+                f"Task_{key}_trial",
+                "rita",
+                {
+                    f"{key}_trial_result": f"{key} trial {'passed' if passed else 'failed'}",
+                    f"{key}_trial_passed": passed,
+                },
+            )
+            if not passed:
+                return
 
     def plan(self) -> None:
         self.complete(
@@ -172,7 +198,9 @@ class Order:
             },
         )
 
-    def produce(self, feedback: str = "fulfilled", reason: str = "") -> None:
+    def produce(
+        self, feedback: str = "fulfilled", reason: str = "", *, deliver: bool = True
+    ) -> None:
         self.complete(
             "Task_carry_out_production", "pete", {"batch_no": "B-0316", "produced_quantity": 80}
         )
@@ -181,6 +209,43 @@ class Order:
             "pete",
             {"production_feedback": feedback, "feedback_comment": reason},
         )
+        if feedback == "fulfilled" and deliver:
+            self.deliver()
+
+    def deliver(self, on: str = "2026-03-23") -> None:
+        self.complete(
+            "Task_deliver_order", "sam", {"delivered_on": on, "delivery_note_no": "DN-0323"}
+        )
+
+    def pay(self, amount: int, method: str = "bank_transfer") -> None:
+        self.complete(
+            "Task_record_payment",
+            "fiona",
+            {
+                "payment_method": method,
+                "payment_date": "2026-04-01",
+                "payment_amount": amount,
+                "payment_handler": "fiona",
+                "payment_account": "ICBC 6222-0001",
+            },
+        )
+
+    def after_sales(self, complaint: str = "") -> None:
+        self.complete(
+            "Task_after_sales_service",
+            "sam",
+            {
+                "service_notes": "visited the plant, resin runs well",
+                "satisfaction": 2 if complaint else 5,
+                "complaint_raised": bool(complaint),
+                "complaint_text": complaint,
+            },
+        )
+
+    def close(self) -> None:
+        """After delivery: paid in full at once, an after-sales visit without complaint."""
+        self.pay(int(self.variables["amount"]))
+        self.after_sales()
 
     def return_order(self, reason: str) -> None:
         self.complete(
@@ -225,9 +290,12 @@ def assert_ended(order: Order, end_event: str) -> None:
     ("order_type", "stock_pickup", "amount", "special_requirements", "route"),
     [
         ("stock", True, 2_000_000, True, "leadership_only"),  # 库存直接提货
-        ("custom", False, 499_999, False, "leadership_only"),  # under 50万元, no special req.
+        ("stock", False, 499_999, False, "leadership_only"),  # under the threshold, no special
         ("stock", False, 10_000, False, "leadership_only"),
-        ("custom", False, 500_000, False, "technical_review"),  # at the threshold
+        ("stock", False, 500_000, False, "technical_review"),  # at the threshold
+        ("stock", False, 10_000, True, "technical_review"),  # special requirements
+        ("custom", False, 499_999, False, "technical_review"),  # C1.2: custom: always reviewed
+        ("custom", False, 10_000, False, "technical_review"),
         ("custom", False, 10_000, True, "technical_review"),  # special requirements
         ("custom", True, 10_000, True, "technical_review"),  # a custom order is not in stock
     ],
@@ -255,10 +323,33 @@ def test_routing_decision__threshold_special_requirements_and_stock_pickup(
 # -- general orders -----------------------------------------------------------------------------
 
 
+def test_rule_003_C1_2_small_custom_order__is_always_reviewed(deployed: flowdesk.Engine) -> None:
+    order = Order.received(deployed, order_type="custom", amount=10_000)
+    order.receive()
+    assert order.variables["route"] == "technical_review"
+    assert order.waiting_at() == set(REVIEWER_TASKS)
+
+
+@pytest.mark.parametrize(
+    ("amount", "route"),
+    [
+        (order_review.REVIEW_THRESHOLD_CNY - 1, "leadership_only"),
+        (order_review.REVIEW_THRESHOLD_CNY, "technical_review"),
+    ],
+)
+def test_rule_003_3_1_4_review_threshold__is_the_company_setting(
+    deployed: flowdesk.Engine, amount: int, route: str
+) -> None:
+    """The regulation leaves the amount blank (***万元); the company setting decides."""
+    order = Order.received(deployed, order_type="stock", amount=amount)
+    order.receive()
+    assert order.variables["route"] == route
+
+
 def test_small_standard_order__goes_to_leadership_without_review_and_is_produced(
     deployed: flowdesk.Engine,
 ) -> None:
-    order = Order.received(deployed, amount=300_000, special_requirements=False)
+    order = Order.received(deployed, order_type="stock", amount=300_000, special_requirements=False)
     (receive,) = deployed.tasks(instance_id=order.id)
     assert (receive.element_id, receive.candidate_groups) == ("Task_receive_order", ("sales",))
     assert "SO-2026-001" in receive.documentation and "300000 CNY" in receive.documentation
@@ -278,23 +369,49 @@ def test_small_standard_order__goes_to_leadership_without_review_and_is_produced
     assert "No technical review needed" in approval.documentation
     order.approve(comment="standard order, go ahead")
     assert order.gateway_choices("Gateway_special_order") == [["Gateway_notification_in"]]
-    assert order.document_names()[-1] == "Order notification SO-2026-001"
-    notification = order.document("Order notification SO-2026-001")
+    assert order.document_names()[-1] == "订单下达通知书 SO-2026-001"
+    notification = order.document("订单下达通知书 SO-2026-001")
     assert "订单通知书" in notification and "一般订单 general order" in notification
 
     (plan,) = deployed.tasks(instance_id=order.id)
     assert (plan.element_id, plan.candidate_groups) == ("Task_plan_production", ("production",))
     order.plan()
     assert order.waiting_at() == {"Task_carry_out_production"}
-    order.produce("fulfilled")
+    order.produce("fulfilled", deliver=False)
+    delivery = order.open_tasks()["Task_deliver_order"]
+    assert delivery.candidate_groups == ("sales",)
+    order.deliver()
+    assert order.waiting_at() == {"Task_record_payment"}
+    order.close()
     assert_ended(order, "End_order_fulfilled")
     assert "End_production_done" in order.end_events()
+
+
+def test_rule_003_3_1_6_production_documents__release_notice_plan_tracking_and_feedback(
+    deployed: flowdesk.Engine,
+) -> None:
+    order = Order.received(deployed, order_type="stock", amount=300_000)
+    order.receive()
+    order.approve()
+    order.plan()
+    order.produce()
+    assert order.document_names() == [
+        "Order registration form SO-2026-001",
+        "订单下达通知书 SO-2026-001",
+        "生产计划 SO-2026-001 2026-W12",
+        "生产跟踪表 SO-2026-001 B-0316",
+        "生产反馈记录表 SO-2026-001 B-0316",
+    ]
+    plan = order.document("生产计划 SO-2026-001 2026-W12")
+    assert "2026-03-16" in plan and "2026-05-15" in plan and "公司调度" in plan
+    assert "80" in order.document("生产跟踪表 SO-2026-001 B-0316")
+    assert "按订单要求完成" in order.document("生产反馈记录表 SO-2026-001 B-0316")
 
 
 def test_change_order__on_an_order_without_review__gets_a_technical_review(
     deployed: flowdesk.Engine,
 ) -> None:
-    order = Order.received(deployed, amount=100_000)
+    order = Order.received(deployed, order_type="stock", amount=100_000)
     order.receive()
     order.approve()
     order.plan()
@@ -305,9 +422,10 @@ def test_change_order__on_an_order_without_review__gets_a_technical_review(
     approval = order.open_tasks()["Task_leadership_approval"]
     assert "Technical review round 1: can_meet" in approval.documentation
     order.approve()
-    assert "技术评审 1 轮" in order.document("Order notification SO-2026-001 (change 1)")
+    assert "技术评审 1 轮" in order.document("订单下达通知书 SO-2026-001 (change 1)")
     order.plan()
     order.produce()
+    order.close()
     assert_ended(order, "End_order_fulfilled")
 
 
@@ -402,22 +520,23 @@ def test_change_order__loops_back_to_technical_review_twice(deployed: flowdesk.E
             assert order.waiting_at() == set(REVIEWER_TASKS)
             assert len(order.variables["change_requests"]) == review_round
     order.produce("fulfilled")
+    order.close()
     assert_ended(order, "End_order_fulfilled")
 
     assert [c["reason"] for c in order.variables["change_requests"]] == [
         "line down, change 1",
         "line down, change 2",
     ]
-    assert order.document_names() == [
+    assert [n for n in order.document_names() if not n.startswith("生产")] == [
         "Order registration form SO-2026-007",
         "Order review record SO-2026-007 round 1",
-        "Order notification SO-2026-007",
+        "订单下达通知书 SO-2026-007",
         "Order review record SO-2026-007 round 2",
-        "Order notification SO-2026-007 (change 1)",
+        "订单下达通知书 SO-2026-007 (change 1)",
         "Order review record SO-2026-007 round 3",
-        "Order notification SO-2026-007 (change 2)",
+        "订单下达通知书 SO-2026-007 (change 2)",
     ]
-    assert "line down, change 2" in order.document("Order notification SO-2026-007 (change 2)")
+    assert "line down, change 2" in order.document("订单下达通知书 SO-2026-007 (change 2)")
     assert "End_change_order_requested" in order.end_events()
 
 
@@ -435,7 +554,11 @@ def test_order_state_survives_a_new_engine_at_every_wait(
         lambda: order.consolidate("can_meet"),
         order.approve,
         order.plan,
-        order.produce,
+        lambda: order.produce(deliver=False),
+        order.deliver,
+        lambda: order.pay(400_000),
+        lambda: order.pay(500_000),
+        order.after_sales,
     ):
         reopen()
         step()
@@ -456,12 +579,12 @@ def test_special_order__customer_accepts__coordination_with_trials_after_two_rev
     assert order.variables["suggested_result"] == "special_order"
     order.consolidate("special_order")
     assert "large technical deviation" in order.document("Order review record SO-2026-001 round 1")
-    order.approve()
 
     terms = order.open_tasks()["Task_agree_adjusted_terms"]
-    assert terms.candidate_groups == ("sales",)
+    assert terms.candidate_groups == ("production",)
     assert terms.properties == {"customerContact": "meeting"}
     order.agree_terms(accepted=True)
+    order.approve()
 
     for _ in range(2):  # the chief engineer sends the adjustment back twice
         order.adjust()
@@ -475,17 +598,20 @@ def test_special_order__customer_accepts__coordination_with_trials_after_two_rev
     small = order.open_tasks()["Task_small_trial"]
     assert small.candidate_groups == ("research",)
     order.trials()
+    order.prepare()
     assert order.gateway_choices("Gateway_chief_engineer_decision") == [
         ["Gateway_adjust_in"],
         ["Gateway_adjust_in"],
         ["Gateway_trial_needed"],
     ]
-    notification = order.document("Order notification SO-2026-001")
+    notification = order.document("订单下达通知书 SO-2026-001")
     assert "特殊订单 special order" in notification
     assert "industrial trial passed" in notification and "longer curing" in notification
+    assert "PO-88" in notification and "GB/T 13657" in notification
 
     order.plan()
     order.produce()
+    order.close()
     assert_ended(order, "End_order_fulfilled")
     assert "End_coordination" in order.end_events()
 
@@ -497,13 +623,14 @@ def test_special_order__structure_change_only__goes_straight_to_order_notificati
     order.receive()
     order.review(production="deviation")
     order.consolidate("special_order")
-    order.approve()
     order.agree_terms(accepted=True)
+    order.approve()
     order.adjust()
     order.chief_engineer("approve", trial=False)
+    order.prepare()
     assert order.waiting_at() == {"Task_plan_production"}
     assert order.gateway_choices("Gateway_trial_needed") == [["Gateway_coordination_done"]]
-    assert "structure change only" in order.document("Order notification SO-2026-001")
+    assert "structure change only" in order.document("订单下达通知书 SO-2026-001")
 
 
 def test_special_order__customer_declines_adjusted_terms__order_returned(
@@ -513,8 +640,9 @@ def test_special_order__customer_declines_adjusted_terms__order_returned(
     order.receive()
     order.review(quality="deviation")
     order.consolidate("special_order")
-    order.approve()
     order.agree_terms(accepted=False)
+    assert order.waiting_at() == {"Task_sign_return"}  # leadership signs before the return
+    order.sign_return("customer declined: return it")
 
     ret = order.open_tasks()["Task_return_order"]
     assert ret.candidate_groups == ("sales",)
@@ -530,7 +658,7 @@ def test_special_order__customer_declines_adjusted_terms__order_returned(
 # -- returned and rejected orders ---------------------------------------------------------------
 
 
-def test_cannot_meet__order_returned_without_leadership_approval(
+def test_rule_003_3_1_3_cannot_meet__leadership_signs_before_the_order_is_returned(
     deployed: flowdesk.Engine,
 ) -> None:
     order = Order.received(deployed, amount=2_000_000)
@@ -538,7 +666,15 @@ def test_cannot_meet__order_returned_without_leadership_approval(
     order.review(production="cannot_meet", research="deviation")
     assert order.variables["suggested_result"] == "cannot_meet"
     order.consolidate("cannot_meet")
+    sign = order.open_tasks()["Task_sign_return"]
+    assert order.waiting_at() == {"Task_sign_return"}
+    assert sign.candidate_groups == ("leadership",)
+    assert "cannot be met" in sign.documentation
+    with pytest.raises(flowdesk.FormValidationError):
+        deployed.complete(sign.id, {}, user="lee")  # the handling opinion is required
+    order.sign_return("capacity booked: return it")
     assert order.waiting_at() == {"Task_return_order"}
+    assert "capacity booked: return it" in order.open_tasks()["Task_return_order"].documentation
     order.return_order("capacity fully booked until Q3")
     assert_ended(order, "End_order_returned")
     assert order.document_names() == [
@@ -547,6 +683,7 @@ def test_cannot_meet__order_returned_without_leadership_approval(
         "Order return record SO-2026-001",
     ]
     assert "不能满足 cannot meet" in order.document("Order return record SO-2026-001")
+    assert "capacity booked: return it" in order.document("Order return record SO-2026-001")
 
 
 def test_leadership_rejects__order_rejected_with_the_reason(deployed: flowdesk.Engine) -> None:
@@ -596,3 +733,180 @@ def test_tasks_refuse_users_of_the_wrong_role(deployed: flowdesk.Engine) -> None
 def test_start_helper__refuses_an_unknown_order_type(deployed: flowdesk.Engine) -> None:
     with pytest.raises(ValueError, match="order_type"):
         Order.received(deployed, order_type="rush")
+
+
+# -- the controls of seed 003 §3 ----------------------------------------------------------------
+
+
+def completed_order(order: Order) -> list[str]:
+    """The user tasks of the order, in the order they were completed."""
+    return [
+        event.element_id
+        for event in order.engine.history(order.id)
+        if event.type == "task_completed"
+    ]
+
+
+def test_rule_003_3_1_2_special_order__plant_agrees_terms_then_sales_asks_leadership_to_sign(
+    deployed: flowdesk.Engine,
+) -> None:
+    order = Order.received(deployed, special_requirements=True)
+    order.receive()
+    order.review(research="deviation")
+    order.consolidate("special_order")
+    assert order.waiting_at() == {"Task_agree_adjusted_terms"}  # not leadership first
+    order.agree_terms(accepted=True)
+    approval = order.open_tasks()["Task_leadership_approval"]
+    assert "viscosity 11000-14000" in approval.documentation
+    assert "please sign the terms" in approval.documentation
+    order.approve()
+    assert order.waiting_at() == {
+        "Task_adjust_process",
+        "Task_adjust_formula",
+        "Task_adjust_production",
+    }
+    done = completed_order(order)
+    assert done.index("Task_agree_adjusted_terms") < done.index("Task_submit_for_signature")
+    assert done.index("Task_submit_for_signature") < done.index("Task_leadership_approval")
+
+
+def test_rule_003_3_2_2_chief_engineer_rejects__leadership_signs_the_return(
+    deployed: flowdesk.Engine,
+) -> None:
+    order = Order.received(deployed, special_requirements=True)
+    order.receive()
+    order.review(production_tech="deviation")
+    order.consolidate("special_order")
+    order.agree_terms(accepted=True)
+    order.approve()
+    order.adjust()
+    order.chief_engineer("reject", trial=False)
+
+    assert order.waiting_at() == {"Task_sign_return"}
+    assert "chief engineer did not sign" in order.open_tasks()["Task_sign_return"].documentation
+    order.sign_return("formula not feasible: return")
+    order.return_order("the formula cannot reach the viscosity")
+    assert_ended(order, "End_order_returned")
+    assert "End_coordination_failed" in order.end_events()
+    record = order.document("Order return record SO-2026-001")
+    assert "总工不予签批" in record and "chief engineer: reject" in record
+
+
+@pytest.mark.parametrize("failing", ["small", "final", "industrial"])
+def test_rule_003_3_2_3_failed_trial__goes_back_to_adjustment_and_the_chief_engineer(
+    deployed: flowdesk.Engine, failing: str
+) -> None:
+    order = Order.received(deployed, special_requirements=True)
+    order.receive()
+    order.review(research="deviation")
+    order.consolidate("special_order")
+    order.agree_terms(accepted=True)
+    order.approve()
+    order.adjust()
+    order.chief_engineer("approve", trial=True)
+    order.trials(failing=failing)
+
+    # 3.2.1: formula and process are adjusted again; 3.2.2: the chief engineer signs again
+    order.adjust()
+    assert "Task_chief_engineer_approval" in order.waiting_at()
+    order.chief_engineer("approve", trial=True)
+    order.trials()
+    order.prepare()
+    assert order.waiting_at() == {"Task_plan_production"}
+    (failure,) = order.variables["trial_failures"]
+    assert failure["trial"] == failing and failure["result"] == f"{failing} trial failed"
+    assert f"{failing} (" in order.document("订单下达通知书 SO-2026-001")
+
+
+def test_rule_003_3_2_4_quality_purchasing_and_supply__prepare_a_special_order(
+    deployed: flowdesk.Engine,
+) -> None:
+    order = Order.received(deployed, special_requirements=True)
+    order.receive()
+    order.review(research="deviation")
+    order.consolidate("special_order")
+    order.agree_terms(accepted=True)
+    order.approve()
+    order.adjust()
+    order.chief_engineer("approve", trial=False)
+    tasks = order.open_tasks()
+    assert {element_id: tasks[element_id].candidate_groups for element_id in tasks} == {
+        "Task_quality_plan": ("quality",),
+        "Task_purchase_materials": ("purchasing",),
+        "Task_arrange_supply": ("supply",),
+    }
+    with pytest.raises(flowdesk.NotAuthorized):
+        deployed.claim(tasks["Task_purchase_materials"].id, user="sue")  # supply, not purchasing
+    order.prepare()
+    assert order.waiting_at() == {"Task_plan_production"}
+
+
+# -- after signing: delivery date, payment collection, after-sales ------------------------------
+
+
+def test_delivery_date_passed_undelivered__alerts_sales_and_the_order_center(
+    deployed: flowdesk.Engine, clock: Any
+) -> None:
+    order = Order.received(deployed, order_type="stock", amount=300_000)  # Monday 2 March
+    order.complete("Task_receive_order", "sam", {**ORDER, "delivery_date": "2026-03-10"})
+    order.approve()
+    order.plan()
+    assert order.variables["delivery_due"] == "2026-03-11T00:00:00+00:00"
+
+    clock.advance(days=8, hours=14)  # 10 March, 23:00: due today, not late yet
+    deployed.run_due_jobs()
+    assert "notifications" not in order.variables
+
+    clock.advance(hours=1)  # 11 March, 00:00: the delivery date has passed
+    deployed.run_due_jobs()
+    (alert,) = order.variables["notifications"]
+    assert alert["kind"] == "late_delivery" and alert["to"] == [SIGNER, "order_center"]
+    assert "2026-03-10" in alert["text"]
+    assert order.variables["delivery_late"] is True
+    assert order.waiting_at() == {"Task_carry_out_production"}  # production goes on
+    assert "End_late_delivery_alerted" in order.end_events()
+
+    order.produce()
+    order.close()
+    assert_ended(order, "End_order_fulfilled")
+
+
+def test_delivered_on_time__no_alert_and_no_timer_left(
+    deployed: flowdesk.Engine, clock: Any
+) -> None:
+    order = Order.received(deployed, order_type="stock", amount=300_000)
+    order.receive()  # due 15 May
+    order.approve()
+    order.plan()
+    assert len(deployed.jobs(instance_id=order.id)) == 1  # the delivery-date timer
+    order.produce()
+    assert deployed.jobs(instance_id=order.id) == []
+    clock.advance(days=90)
+    deployed.run_due_jobs()
+    assert "notifications" not in order.variables
+
+
+def test_payment_collection__records_method_date_amount_until_paid_in_full(
+    deployed: flowdesk.Engine,
+) -> None:
+    order = Order.received(deployed, order_type="stock", amount=300_000)
+    order.receive()
+    order.approve()
+    order.plan()
+    order.produce()
+    payment = order.open_tasks()["Task_record_payment"]
+    assert payment.candidate_groups == ("finance",)
+    order.pay(100_000, method="acceptance_bill")
+    assert order.variables["amount_outstanding"] == 200_000
+    assert "200000 CNY outstanding" in order.open_tasks()["Task_record_payment"].documentation
+    order.pay(200_000)
+    assert [(p["method"], p["amount"], p["date"]) for p in order.variables["payments"]] == [
+        ("acceptance_bill", 100_000, "2026-04-01"),
+        ("bank_transfer", 200_000, "2026-04-01"),
+    ]
+    assert order.variables["amount_paid"] == 300_000
+    visit = order.open_tasks()["Task_after_sales_service"]
+    assert visit.candidate_groups == ("sales",)
+    assert visit.properties == {"customerContact": "visit"}
+    order.after_sales()
+    assert_ended(order, "End_order_fulfilled")

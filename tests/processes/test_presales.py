@@ -500,22 +500,35 @@ def test_solution_review__rejected_review_sends_the_design_back__twice(
 @pytest.mark.parametrize(
     ("discount", "amount", "level"),
     [
-        (90, 499_999, "none"),  # within the minimum discount, small
+        (90, 499_999, "none"),  # within the minimum discount
         (85, 100_000, "none"),  # exactly the minimum
-        (90, 500_000, "market_manager"),  # within the minimum, large
-        (84, 999_999, "market_manager"),  # 1 point below the minimum
-        (80, 100_000, "market_manager"),  # 5 points below
-        (80, 1_000_000, "market_manager_and_finance"),  # 5 points below, very large
-        (79, 10_000, "market_manager_and_finance"),  # more than 5 points below
+        (90, 50_000_000, "none"),  # within the minimum, however large: no amount cut-off
+        (84, 10_000, "market_manager_and_finance"),  # 1 point below the minimum, small
+        (80, 999_999, "market_manager_and_finance"),  # 5 points below
+        (79, 10_000_000, "market_manager_and_finance"),  # far below, very large
     ],
 )
-def test_quotation_approval_decision__discount_against_company_minimum_and_amount(
+def test_rule_003_A2_2_discount_change__needs_market_manager_and_finance_whatever_the_amount(
     deployed: flowdesk.Engine, discount: int, amount: int, level: str
 ) -> None:
     result = deployed.evaluate_decision(
         "quotation_approval", {"discount": discount, "minimum_discount": 85, "amount": amount}
     )
     assert result == {"approval_level": level}
+
+
+def test_rule_003_A2_2_no_discount_and_amount_lets_the_market_manager_approve_alone(
+    deployed: flowdesk.Engine,
+) -> None:
+    levels = {
+        (discount, amount): deployed.evaluate_decision(
+            "quotation_approval", {"discount": discount, "minimum_discount": 85, "amount": amount}
+        )["approval_level"]
+        for discount in range(50, 101, 1)
+        for amount in (0, 99_999, 500_000, 1_000_000, 100_000_000)
+    }
+    assert set(levels.values()) == {"none", "market_manager_and_finance"}
+    assert all((level == "none") == (discount >= 85) for (discount, _), level in levels.items())
 
 
 def test_quotation__within_minimum_discount_needs_no_approval(deployed: flowdesk.Engine) -> None:
@@ -539,24 +552,28 @@ def test_quotation__within_minimum_discount_needs_no_approval(deployed: flowdesk
         assert text in quotation.content
 
 
-def test_quotation__slightly_below_minimum_discount_needs_the_market_manager(
+def test_rule_003_A2_2_one_point_below_minimum__market_manager_then_finance(
     deployed: flowdesk.Engine,
 ) -> None:
     opportunity = Opportunity.start(deployed)
     opportunity.to_review()
     opportunity.review()
     opportunity.estimate_cost()
-    opportunity.quote(list_price=200_000, discount=82)
+    opportunity.quote(list_price=200_000, discount=84)
 
-    assert opportunity.variables["approval_level"] == "market_manager"
-    assert opportunity.variables["amount"] == 164_000
+    assert opportunity.variables["approval_level"] == "market_manager_and_finance"
+    assert opportunity.variables["amount"] == 168_000
     approval = opportunity.task("Task_approve_quotation_market")
     assert approval.candidate_groups == ("market_manager",)
-    assert "164000" in approval.documentation and "82%" in approval.documentation
+    assert "168000" in approval.documentation and "84%" in approval.documentation
     opportunity.approve_as_market_manager(True)
 
+    # the market manager's approval alone does not issue the quotation
+    assert opportunity.open_tasks() == {"Task_approve_quotation_finance"}
+    assert not [name for name in opportunity.documents() if name.startswith("报价单")]
+    opportunity.approve_as_finance(True)
     assert opportunity.open_tasks() == {"Task_negotiate"}
-    assert "市场部经理" in deployed.documents(opportunity.id)[-1].content
+    assert "市场部经理及财务" in deployed.documents(opportunity.id)[-1].content
 
 
 def test_quotation__far_below_minimum_discount_needs_market_manager_and_finance(
@@ -596,9 +613,10 @@ def test_quotation__rejected_approvals_send_it_back_to_presales__twice_each(
     opportunity.quote(discount=76)
     opportunity.approve_as_market_manager(True)
     opportunity.approve_as_finance(False)  # Q4: again
-    opportunity.quote(discount=83)  # Q5: within 5 points: the market manager alone
-    assert opportunity.variables["approval_level"] == "market_manager"
+    opportunity.quote(discount=83)  # Q5: 2 points below: still both approve
+    assert opportunity.variables["approval_level"] == "market_manager_and_finance"
     opportunity.approve_as_market_manager(True)
+    opportunity.approve_as_finance(True)
 
     assert opportunity.open_tasks() == {"Task_negotiate"}
     assert opportunity.variables["quotation_no"] == "OPP-2026-001-Q5"
@@ -607,11 +625,12 @@ def test_quotation__rejected_approvals_send_it_back_to_presales__twice_each(
         ["Gateway_quotation_merge"],
         ["Task_approve_quotation_finance"],
         ["Task_approve_quotation_finance"],
-        ["Gateway_quotation_approved"],
+        ["Task_approve_quotation_finance"],
     ]
     assert opportunity.choices("Gateway_finance_decision") == [
         ["Gateway_quotation_merge"],
         ["Gateway_quotation_merge"],
+        ["Gateway_quotation_approved"],
     ]
     quotations = [name for name in opportunity.documents() if name.startswith("报价单")]
     assert quotations == ["报价单 OPP-2026-001-Q5"]  # only an approved quotation is issued
@@ -628,9 +647,7 @@ def test_negotiation__is_a_customer_meeting_of_the_account_owner(deployed: flowd
     assert negotiation.assignee == ACCOUNT_OWNER
     assert negotiation.properties == {"customerContact": "meeting"}
     assert "OPP-2026-001-Q1" in negotiation.documentation
-    assert [j.element_id for j in deployed.jobs(instance_id=opportunity.id)] == [
-        "Timer_no_response"
-    ]
+    assert deployed.jobs(instance_id=opportunity.id) == []
 
 
 def test_negotiation__revise_solution_and_revise_price_loop_back__twice_each__then_lost(
@@ -668,29 +685,21 @@ def test_negotiation__revise_solution_and_revise_price_loop_back__twice_each__th
     ]
 
 
-def test_negotiation__30_days_without_customer_response_loses_the_opportunity(
+def test_invented_rule_removed__no_timer_ends_the_salespersons_negotiation(
     deployed: flowdesk.Engine, clock: Any
 ) -> None:
+    """The sources name no 30-day limit; the salesperson records a lost opportunity."""
     opportunity = Opportunity.start(deployed)
     opportunity.to_negotiation()
-    first = opportunity.task("Task_negotiate")
+    negotiation = opportunity.task("Task_negotiate")
 
-    clock.advance(days=20)
-    deployed.run_due_jobs()
-    opportunity.negotiate("revise_price")  # the customer answered: the 30 days start again
-    opportunity.quote(discount=88)
-    clock.advance(days=20)
-    deployed.run_due_jobs()
-    second = opportunity.task("Task_negotiate")
-    assert second.id != first.id
-
-    clock.advance(days=10)
+    clock.advance(days=60)
     deployed.run_due_jobs()
 
-    assert opportunity.instance.state == "completed"
-    assert deployed.task(second.id).state == "cancelled"
-    assert opportunity.ends() == ["End_no_response"]
-    assert deployed.jobs(instance_id=opportunity.id) == []
+    assert opportunity.instance.state == "running"
+    assert opportunity.task("Task_negotiate").id == negotiation.id
+    opportunity.negotiate("lost")
+    assert opportunity.ends() == ["End_opportunity_lost"]
 
 
 # -- 7./8. contract review and signing
@@ -750,6 +759,7 @@ def sign_a_contract(engine: flowdesk.Engine) -> Opportunity:
     opportunity.estimate_cost()
     opportunity.quote(list_price=250_000, discount=84)  # 210,000 CNY
     opportunity.approve_as_market_manager(True)
+    opportunity.approve_as_finance(True)
     opportunity.negotiate("agreed")
     opportunity.draft_contract()
     opportunity.review_contract()
