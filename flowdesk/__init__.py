@@ -5,7 +5,7 @@ Everything an application needs is importable from here; see `API.md` in the doc
 
 from __future__ import annotations
 
-from flowdesk._engine import Engine
+from flowdesk._engine import Engine, current_engine
 from flowdesk._records import (
     Document,
     FormField,
@@ -19,6 +19,7 @@ from flowdesk._records import (
     Task,
     Wait,
 )
+from flowdesk.authorization import ReadAuthorizer, ReadRequest
 from flowdesk.engine.script_limits import ScriptLimits
 from flowdesk.errors import (
     BpmnError,
@@ -40,6 +41,7 @@ from flowdesk.errors import (
     NotAuthorized,
     NotFound,
     Problem,
+    ReadNotAuthorized,
     ScriptLimitError,
     StartEventError,
     StoreError,
@@ -94,6 +96,9 @@ __all__ = [
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessReport",
+    "ReadAuthorizer",
+    "ReadNotAuthorized",
+    "ReadRequest",
     "ScriptLimitError",
     "ScriptLimits",
     "ServiceCall",
@@ -105,4 +110,5 @@ __all__ = [
     "UserTaskHandler",
     "VariableError",
     "Wait",
+    "current_engine",
 ]

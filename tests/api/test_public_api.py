@@ -43,6 +43,9 @@ EXPECTED = [
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessReport",
+    "ReadAuthorizer",
+    "ReadNotAuthorized",
+    "ReadRequest",
     "ScriptLimitError",
     "ScriptLimits",
     "ServiceCall",
@@ -54,6 +57,7 @@ EXPECTED = [
     "UserTaskHandler",
     "VariableError",
     "Wait",
+    "current_engine",
 ]
 
 
