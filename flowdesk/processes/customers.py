@@ -218,8 +218,9 @@ def contact_history(engine: flowdesk.Engine, customer_id: str) -> list[Contact]:
 
     A contact is a completed user task whose `Task.properties` holds `customerContact`, in
     an instance whose `customer_id` variable is the customer (called instances included,
-    as they get `customer_id` passed in). Open and cancelled tasks are not contacts, nor is
-    an archive access request.
+    as they get `customer_id` passed in), or a call, letter or fax logged into the
+    customer's record with `log_contact` (`task_id` "" and `data` {}). Open and cancelled
+    tasks are not contacts, nor is an archive access request.
 
     Cost: one query finds the customer's instances (`engine.instances(variables=...)`, a
     filter on the variables that no index serves), then their completed tasks and, for those
@@ -258,6 +259,23 @@ def contact_history(engine: flowdesk.Engine, customer_id: str) -> list[Contact]:
                 data=data.get(task.id, {}),
             )
             for task in tasks
+        )
+    found = record(engine, customer_id)
+    if found is not None:
+        # The calls, letters and faxes logged into the archive (`log_contact`).
+        contacts.extend(
+            Contact(
+                at=datetime.fromisoformat(str(logged["at"])),
+                user=logged.get("user"),
+                channel=str(logged["channel"]),
+                step=str(logged["summary"]),
+                process_key=RECORD_KEY,
+                instance_id=found.instance_id,
+                business_key=None,
+                task_id="",
+                data={},
+            )
+            for logged in found.contacts
         )
     contacts.sort(key=lambda contact: (contact.at, contact.instance_id, contact.task_id))
     return contacts
