@@ -5,7 +5,7 @@ Everything an application needs is importable from here; see `API.md` in the doc
 
 from __future__ import annotations
 
-from flowdesk._engine import Engine
+from flowdesk._engine import Engine, current_engine
 from flowdesk._records import (
     Document,
     ExternalTask,
@@ -22,6 +22,7 @@ from flowdesk._records import (
     Task,
     Wait,
 )
+from flowdesk.authorization import ReadAuthorizer, ReadRequest
 from flowdesk.engine.script_limits import ScriptLimits
 from flowdesk.errors import (
     BpmnError,
@@ -47,6 +48,7 @@ from flowdesk.errors import (
     NotAuthorized,
     NotFound,
     Problem,
+    ReadNotAuthorized,
     ScriptLimitError,
     StartEventError,
     StoreError,
@@ -108,6 +110,9 @@ __all__ = [
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessReport",
+    "ReadAuthorizer",
+    "ReadNotAuthorized",
+    "ReadRequest",
     "ScriptLimitError",
     "ScriptLimits",
     "ServiceCall",
@@ -119,4 +124,5 @@ __all__ = [
     "UserTaskHandler",
     "VariableError",
     "Wait",
+    "current_engine",
 ]

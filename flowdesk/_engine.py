@@ -13,6 +13,7 @@ start, a few times, before `ConcurrencyConflict` reaches its caller.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import logging
 import os
@@ -34,6 +35,7 @@ from flowdesk._records import (
     Task,
     Wait,
 )
+from flowdesk.authorization import ReadAuthorizer, ReadRequest, ReadResource
 from flowdesk.engine import instance_admin, timers
 from flowdesk.engine import script_limits as _limits
 from flowdesk.engine.diagram_view import DiagramView
@@ -49,6 +51,7 @@ from flowdesk.engine.variable_types import accept
 from flowdesk.errors import (
     ConcurrencyConflict,
     InvalidArgument,
+    ReadNotAuthorized,
     StoreError,
     VariableError,
 )
@@ -64,6 +67,26 @@ _CONFLICT_ATTEMPTS = 5
 _log = logging.getLogger("flowdesk.engine")
 Groups = Mapping[str, Collection[str]] | Callable[[str], Collection[str]]
 T = TypeVar("T")
+# The engine whose call runs in this thread (context) now, with its unit of work: a bean or
+# handler that queries the engine during a step reads through that unit of work, as a query
+# inside a Camunda delegate joins the running command's transaction.
+_running: contextvars.ContextVar[tuple[Engine, UnitOfWork] | None] = contextvars.ContextVar(
+    "flowdesk_running_call", default=None
+)
+
+
+def current_engine() -> Engine | None:
+    """The `Engine` whose call is running now, or None outside any engine call.
+
+    For beans and handlers that look something up while a step runs (an assignee expression
+    `${customers.owner(customer_id)}`, a service that checks a master record): Camunda's
+    `execution.getProcessEngineServices()`. Its query methods (`instances`, `instance`,
+    `tasks`, `task`, `history`, `documents`, `jobs`, `waits`, `definitions`) then read through
+    the running call's transaction, and so see what the step has saved so far. Calls that
+    change state must not be made from inside a step: each is its own transaction.
+    """
+    running = _running.get()
+    return None if running is None else running[0]
 
 
 class Engine:
@@ -86,6 +109,10 @@ class Engine:
             or in-memory SQLite. See "Durability" in docs/performance.md.
         input_limits: The largest files and variables a call may pass (see docs/limits.md);
             `InputLimits()` when None.
+        read_authorizer: The policy `instance`, `history` and `documents` consult when a
+            `user` reads (see `flowdesk.authorization`); when None, the handler registry's
+            (`HandlerRegistry.register_read_authorizer`), if any. Without a policy every read
+            is allowed.
 
     Every variable a call passes must be of a Camunda type (see docs/variables.md), else the
     call raises `VariableError`; over `input_limits` it raises `LimitExceeded`. Either way
@@ -107,12 +134,14 @@ class Engine:
         script_limits: _limits.ScriptLimits | None = None,
         sqlite_synchronous: SqliteSynchronous = "FULL",
         input_limits: InputLimits | None = None,
+        read_authorizer: ReadAuthorizer | None = None,
     ) -> None:
         self.url = url or os.environ.get("FLOWDESK_DB") or DEFAULT_URL
         self.input_limits = input_limits or InputLimits()
         self.handlers = handlers or HandlerRegistry()
         if load_entry_points:
             self.handlers.load_entry_points()
+        self._read_authorizer = read_authorizer
         self._clock = clock or timers.system_clock
         self.script_limits = script_limits or _limits.DEFAULT_LIMITS
         try:
@@ -288,9 +317,21 @@ class Engine:
         """
         return self._read(lambda uow: self._runtime.waits(uow, instance_id))
 
-    def instance(self, instance_id: str) -> ProcessInstance:
-        """One instance. Raises `NotFound` for an unknown id."""
-        return self._read(lambda uow: self._runtime.instance(uow, instance_id))
+    def instance(self, instance_id: str, *, user: str | None = None) -> ProcessInstance:
+        """One instance, with its variables.
+
+        Args:
+            instance_id: The instance.
+            user: Who reads; the read authorizer decides (see `Engine`). None is a trusted
+                system call.
+
+        Raises:
+            NotFound: No instance has this id.
+            ReadNotAuthorized: The read authorizer refuses `user`.
+        """
+        found = self._read(lambda uow: self._runtime.instance(uow, instance_id))
+        self._authorize_read(user, found, "instance")
+        return found
 
     def instances(
         self,
@@ -537,7 +578,7 @@ class Engine:
             How many jobs ran to completion; failed runs are retried later (see docs/jobs.md).
         """
         with timers.using_clock(self._clock), _limits.using(self.script_limits):
-            return self._jobs.run_due_jobs(self._store.unit_of_work, limit=limit, lease=lease)
+            return self._jobs.run_due_jobs(self._job_unit_of_work, limit=limit, lease=lease)
 
     def jobs(self, *, instance_id: str | None = None) -> list[Job]:
         """Waiting and failed jobs (timers and async continuations), soonest first."""
@@ -859,8 +900,20 @@ class Engine:
 
     # -- history --------------------------------------------------------------------------------
 
-    def history(self, instance_id: str) -> list[HistoryEvent]:
-        """What happened to an instance, oldest first. Raises `NotFound` for an unknown id."""
+    def history(self, instance_id: str, *, user: str | None = None) -> list[HistoryEvent]:
+        """What happened to an instance, oldest first.
+
+        Args:
+            instance_id: The instance.
+            user: Who reads; the read authorizer decides (see `Engine`). None is a trusted
+                system call.
+
+        Raises:
+            NotFound: No instance has this id.
+            ReadNotAuthorized: The read authorizer refuses `user`.
+        """
+        if user is not None:
+            self._authorize_read(user, self.instance(instance_id), "history")
         return self._read(lambda uow: self._history.history(uow, instance_id))
 
     def diagram(self, key_or_instance_id: str, *, version: int | None = None) -> str:
@@ -880,13 +933,42 @@ class Engine:
             lambda uow: self._diagrams.diagram(uow, key_or_instance_id, version=version)
         )
 
-    def documents(self, instance_id: str) -> list[Document]:
+    def documents(self, instance_id: str, *, user: str | None = None) -> list[Document]:
         """The documents an instance's service tasks rendered, oldest first.
+
+        Args:
+            instance_id: The instance.
+            user: Who reads; the read authorizer decides (see `Engine`). None is a trusted
+                system call.
 
         Raises:
             NotFound: No instance has this id.
+            ReadNotAuthorized: The read authorizer refuses `user`.
         """
+        if user is not None:
+            self._authorize_read(user, self.instance(instance_id), "documents")
         return self._read(lambda uow: self._history.documents(uow, instance_id))
+
+    @property
+    def read_authorizer(self) -> ReadAuthorizer | None:
+        """The read policy in force: the one given to the constructor, else the handler
+        registry's, else None (every read allowed)."""
+        return self._read_authorizer or self.handlers.read_authorizer
+
+    def _authorize_read(
+        self, user: str | None, instance: ProcessInstance, resource: ReadResource
+    ) -> None:
+        """Raise `ReadNotAuthorized` if the read policy refuses `user` this read."""
+        authorizer = self.read_authorizer
+        if user is None or authorizer is None:
+            return
+        reason = authorizer(
+            ReadRequest(
+                user=user, instance=instance, resource=resource, now=self.now(), engine=self
+            )
+        )
+        if reason is not None:
+            raise ReadNotAuthorized(instance.id, user, resource, reason)
 
     def report(
         self, key: str, *, since: datetime | None = None, until: datetime | None = None
@@ -981,13 +1063,22 @@ class Engine:
                 attempt += 1
 
     def _read(self, action: Callable[[UnitOfWork], T]) -> T:
+        running = _running.get()
+        if running is not None and running[0] is self:
+            # A query from a bean or handler during one of this engine's calls: read in that
+            # call's unit of work (a second one would wait for it on an in-memory database).
+            return action(running[1])
         # Read-only units of work do not queue behind SQLite's single writer.
         with (
             timers.using_clock(self._clock),
             _limits.using(self.script_limits),
             self._store.unit_of_work(readonly=True) as uow,
         ):
-            return action(uow)
+            token = _running.set((self, uow))
+            try:
+                return action(uow)
+            finally:
+                _running.reset(token)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[UnitOfWork]:
@@ -996,7 +1087,21 @@ class Engine:
             _limits.using(self.script_limits),
             self._store.unit_of_work() as uow,
         ):
-            yield uow
+            token = _running.set((self, uow))
+            try:
+                yield uow
+            finally:
+                _running.reset(token)
+
+    @contextlib.contextmanager
+    def _job_unit_of_work(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
+        """The store's unit of work for the job service, known as this engine's running call."""
+        with self._store.unit_of_work(readonly=readonly) as uow:
+            token = _running.set((self, uow))
+            try:
+                yield uow
+            finally:
+                _running.reset(token)
 
 
 def _groups_of(groups: Groups | None) -> Callable[[str], Collection[str]]:

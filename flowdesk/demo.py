@@ -6,25 +6,32 @@ and works through the open tasks, oldest first, filling each form with the story
 (the decisions that steer it) and plausible values for the rest. A `DemoClock` moves forward
 as people work and when the story waits, so timers fall due without waiting days.
 
-1. Presales: a customer is filed after the 3-working-day reminder fired, demand confirmation
-   runs as a called process, the price is negotiated, and a discount below the company minimum
-   is approved by the market manager but rejected by finance (seed 003 A2.2: both must
-   approve), so presales quotes again. The signed contract starts an order review by message,
-   which goes through technical review to production; the delivery date passes before the
-   goods are made (a late-delivery alert), the customer pays in two instalments and complains
-   at the after-sales visit. The complaint is handled by quality, followed up and fed into a
-   new demand confirmation.
+1. Presales: a customer is filed after the 3-working-day reminder fired, which opens its
+   master record (a key customer: the sales manager names a second contact); demand
+   confirmation runs as a called process. Then sam, the account owner, leaves the company
+   mid-process: the customer's record and sam's open negotiation go to sally, the customer
+   gets a contact change notice and sally the task of telling them, and every later task
+   (the second negotiation round, the contract) goes to sally. A discount below the company
+   minimum is approved by the market manager but rejected by finance (seed 003 A2.2: both
+   must approve), so presales quotes again. The signed contract starts an order review by
+   message, which goes through technical review to production; the delivery date passes
+   before the goods are made (a late-delivery alert), the customer pays in two instalments
+   and complains at the after-sales visit. The complaint is handled by quality, followed up
+   and fed into a new demand confirmation.
 2. Order review: a small stock order goes straight to leadership, which rejects it.
 3. Consulting engagement: from first contact to the satisfaction survey, with a revised
    proposal, an adjusted design and a follow-up proposal that starts another engagement.
-4. Customer archive access: a salesperson asks to read another department's customer; only
-   the general manager may approve.
+4. Customer archive access: the engine refuses a consultant the sales customer's documents;
+   connie asks to read the archive, only the general manager may approve (another
+   department's customer), and then the engine lets her read. A fax is logged in the
+   archive's contact history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import flowdesk
 from flowdesk._resources import shipped
@@ -117,52 +124,65 @@ def _presales(director: Director, run: int) -> None:
         user="sam",
     )
     director.wait(timedelta(days=3, hours=1), "the customer sheet is not filed in 3 working days")
-    director.work(
-        {
-            "Task_fill_customer_sheet": [{"customer_category": "key"}],
-            "Task_file_customer": [{"customer_id": customer_id}],
-            "Task_organise_requirements": [
-                {
-                    "requirement_list": "functional | Coating thickness control | 80-120 um\n"
-                    "performance | Line speed | at least 12 m/min\n"
-                    "interface | MES link | report batches to the MES"
-                }
-            ],
-            "Task_assess_requirement": [
-                {"importance": "high", "urgency": "high", "difficulty": "low"},
-                {"importance": "medium", "urgency": "high", "difficulty": "medium"},
-                {"importance": "low", "urgency": "medium", "difficulty": "high"},
-            ],
-            "Task_design_solution": [
-                {
-                    "solution_summary": "Two-coat epoxy line with automatic thickness control",
-                    "special_requirements": True,
-                    "delivery_weeks": 10,
-                }
-            ],
-            "Task_estimate_cost": [{"cost_estimate": 610_000, "risk_level": "medium"}],
-            # The discount is the price in percent of the list price (88 = 八八折); the company
-            # minimum is 85: below it is a discount change for the market manager and finance.
-            "Task_prepare_quotation": [
-                {"list_price": 900_000, "discount": 88, **_PAYMENT},
-                {"list_price": 900_000, "discount": 82, **_PAYMENT},
-                {"list_price": 900_000, "discount": 84, **_PAYMENT},
-            ],
-            "Task_approve_quotation_finance": [
-                {"finance_approved": False, "finance_comment": "82% is below our margin"},
-                {"finance_approved": True, "finance_comment": "84% accepted"},
-            ],
-            "Task_negotiate": [
-                {"negotiation_outcome": "revise_price", "negotiation_notes": "Asks for 80%"},
-                {"negotiation_outcome": "agreed", "negotiation_notes": "Agreed at 84%"},
-            ],
-            # The order review the signed contract starts.
-            "Task_leadership_approval": [{"approval": "approve"}],
-            "Task_consolidate_review": [{"review_result": "can_meet"}],
-            "Task_plan_production": [{"plan_week": "2026-W51"}],
-        },
-        until=lambda: _waiting_at(director, "Task_carry_out_production"),
+    answers: dict[str, list[dict[str, Any]]] = {
+        "Task_fill_customer_sheet": [{"customer_category": "key"}],
+        "Task_file_customer": [{"customer_id": customer_id}],
+        # The customer's master record: a key customer needs a second contact (1.6.3).
+        "Task_name_second_contact": [{"second_contact": "paula"}],
+        "Task_notify_customer_of_new_contact": [
+            {"notified_by": "call", "customer_response": "Thanks, we will call sally"}
+        ],
+        "Task_organise_requirements": [
+            {
+                "requirement_list": "functional | Coating thickness control | 80-120 um\n"
+                "performance | Line speed | at least 12 m/min\n"
+                "interface | MES link | report batches to the MES"
+            }
+        ],
+        "Task_assess_requirement": [
+            {"importance": "high", "urgency": "high", "difficulty": "low"},
+            {"importance": "medium", "urgency": "high", "difficulty": "medium"},
+            {"importance": "low", "urgency": "medium", "difficulty": "high"},
+        ],
+        "Task_design_solution": [
+            {
+                "solution_summary": "Two-coat epoxy line with automatic thickness control",
+                "special_requirements": True,
+                "delivery_weeks": 10,
+            }
+        ],
+        "Task_estimate_cost": [{"cost_estimate": 610_000, "risk_level": "medium"}],
+        # The discount is the price in percent of the list price (88 = 八八折); the company
+        # minimum is 85: below it is a discount change for the market manager and finance.
+        "Task_prepare_quotation": [
+            {"list_price": 900_000, "discount": 88, **_PAYMENT},
+            {"list_price": 900_000, "discount": 82, **_PAYMENT},
+            {"list_price": 900_000, "discount": 84, **_PAYMENT},
+        ],
+        "Task_approve_quotation_finance": [
+            {"finance_approved": False, "finance_comment": "82% is below our margin"},
+            {"finance_approved": True, "finance_comment": "84% accepted"},
+        ],
+        "Task_negotiate": [
+            {"negotiation_outcome": "revise_price", "negotiation_notes": "Asks for 80%"},
+            {"negotiation_outcome": "agreed", "negotiation_notes": "Agreed at 84%"},
+        ],
+        # The order review the signed contract starts.
+        "Task_leadership_approval": [{"approval": "approve"}],
+        "Task_consolidate_review": [{"review_result": "can_meet"}],
+        "Task_plan_production": [{"plan_week": "2026-W51"}],
+    }
+    director.work(answers, until=lambda: _waiting_at(director, "Task_negotiate"))
+    # 员工调离: sam leaves while the opportunity is in negotiation.
+    handover = customers.depart(director.engine, "sam", "sally", user="lee")
+    director.say(
+        f"sam leaves the company: lee hands {', '.join(handover.customers)} and "
+        f"{handover.tasks_moved} open task(s) to sally"
     )
+    director.narrate()
+    director.work(answers, until=lambda: _waiting_at(director, "Task_carry_out_production"))
+    owner = customers.record(director.engine, customer_id)
+    director.say(f"{customer_id}'s master record: owner {owner.owner if owner else '?'}")
     director.wait(timedelta(days=8), "production has not started when the delivery date passes")
     director.work(
         {
@@ -285,19 +305,29 @@ def _consulting(director: Director, run: int) -> None:
 
 def _archive_access(director: Director, run: int) -> None:
     customer_id = f"C-{run:04d}"
+    engine = director.engine
+    (opportunity,) = engine.instances(key=presales.KEY, business_key=f"PS-{run:04d}")
+    try:
+        shown = engine.documents(opportunity.id, user="connie")
+        director.say(f"connie (consultant) opens the opportunity's {len(shown)} documents")
+    except flowdesk.ReadNotAuthorized as refused:
+        director.say(f"connie (consultant) opens the opportunity's documents: refused, {refused}")
     director.start(
         customers.request_access,
-        requester="sam",
-        requester_department="sales",
+        requester="connie",
+        requester_department="consultant",
         customer_id=customer_id,
-        customer_name="Huadong Coatings Co.",
-        customer_department="market",
-        reason="Prepare the renewal offer",
+        reason="Prepare a process-consulting offer for the customer",
     )
     director.work({"Task_general_manager_approval": [{"decision": "approve"}]})
-    readable = customers.may_read(director.engine, "sam", customer_id)
-    director.say(f"may sam read {customer_id}'s archive now? {'yes' if readable else 'no'}")
-    contacts = customers.contact_history(director.engine, customer_id)
+    readable = customers.may_read(engine, "connie", customer_id)
+    director.say(f"may connie read {customer_id}'s archive now? {'yes' if readable else 'no'}")
+    shown = engine.documents(opportunity.id, user="connie")
+    director.say(f"connie reads the opportunity's {len(shown)} documents")
+    customers.log_contact(
+        engine, customer_id, channel="fax", summary="Faxed the consulting offer", user="connie"
+    )
+    contacts = customers.contact_history(engine, customer_id)
     director.say(f"{customer_id}'s contact history holds {len(contacts)} contacts; the last three:")
     for contact in contacts[-3:]:
         when = contact.at.strftime("%d %b")

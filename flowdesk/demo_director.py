@@ -57,6 +57,7 @@ class Director:
         self.business_key = business_key
         self.instance_id = ""
         self._seen: dict[str, int] = {}
+        self._visits: dict[str, int] = {}
 
     # -- acting ---------------------------------------------------------------------------------
 
@@ -99,12 +100,14 @@ class Director:
         """Complete the story's open tasks, oldest first, until none is open or `until()`.
 
         Each form is filled with plausible values (`sample_data`), overlaid with the next of
-        `answers[element_id]` (the last one repeats), which steer the story's decisions.
+        `answers[element_id]` (the last one repeats), which steer the story's decisions. The
+        count of each task's visits goes on across calls, so a story may stop (`until`), let
+        something happen, and go on with the same answers.
 
         Raises:
             RuntimeError: More than `limit` tasks: the answers keep the story in a loop.
         """
-        visits: dict[str, int] = {}
+        visits = self._visits
         for _ in range(limit):
             if until is not None and until():
                 return

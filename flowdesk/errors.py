@@ -116,6 +116,20 @@ class NotAuthorized(FlowdeskError):
         self.reason = reason
 
 
+class ReadNotAuthorized(FlowdeskError):
+    """The engine's read authorizer refuses `user` the instance's `resource` ("instance",
+    "history" or "documents"); `reason` is the policy's text. See `flowdesk.authorization`."""
+
+    def __init__(self, instance_id: str, user: str, resource: str, reason: str) -> None:
+        super().__init__(
+            f"user {user!r} may not read the {resource} of instance {instance_id!r}: {reason}"
+        )
+        self.instance_id = instance_id
+        self.user = user
+        self.resource = resource
+        self.reason = reason
+
+
 class FormValidationError(FlowdeskError):
     """Completion data fails the task's form; `errors` maps each field id to what is wrong."""
 

@@ -32,6 +32,7 @@ from typing import Any
 import click
 
 from flowdesk._records import FormField, Task
+from flowdesk.authorization import ReadAuthorizer
 
 ENTRY_POINT_GROUP = "flowdesk.handlers"
 
@@ -399,6 +400,7 @@ class HandlerRegistry:
         self._services: dict[str, ServiceHandler] = {}
         self._listeners: dict[str, ListenerHandler] = {}
         self._beans: dict[str, Any] = {}
+        self._read_authorizer: ReadAuthorizer | None = None
 
     def register_user_task(
         self,
@@ -484,6 +486,21 @@ class HandlerRegistry:
     def beans(self) -> Mapping[str, Any]:
         """Every registered bean by name."""
         return dict(self._beans)
+
+    def register_read_authorizer(self, authorizer: ReadAuthorizer | None) -> None:
+        """Make `authorizer` the read policy of every engine built on this registry that is
+        given none of its own (`Engine(read_authorizer=...)`); None removes it.
+
+        It is called with a `flowdesk.authorization.ReadRequest` and returns None to allow the
+        read or the reason it refuses it (see `flowdesk.authorization`). A later registration
+        replaces the earlier.
+        """
+        self._read_authorizer = authorizer
+
+    @property
+    def read_authorizer(self) -> ReadAuthorizer | None:
+        """The read policy registered with `register_read_authorizer`, if any."""
+        return self._read_authorizer
 
     def load_entry_points(self) -> int:
         """Call every setup function of the `flowdesk.handlers` entry-point group with self."""

@@ -84,7 +84,8 @@ Exit codes:
      with --json as {"error": {"type": ..., "message": ..., ...}} on stderr);
      also `validate` when a file has problems, and `retry` when the step fails again
   2  the command line is malformed (unknown option, bad --var, missing --user for claim,
-     neither --user nor --as-system for complete)
+     neither --user nor --as-system for complete, or for show/history/documents of an
+     instance the read policy restricts)
 
 \b
 Times are printed in UTC. Environment: FLOWDESK_DB, FLOWDESK_USER,

@@ -38,7 +38,7 @@ def demo(settings: Settings) -> None:
         return
     db = "" if settings.db == DEFAULT_DB else f" --db {settings.db}"
     click.echo(
-        f"\nExplore: flowdesk{db} instances   |   flowdesk{db} show ID   |   "
-        f"flowdesk{db} history ID   |   flowdesk{db} documents ID   |   "
+        f"\nExplore: flowdesk{db} instances   |   flowdesk{db} --user sally show ID   |   "
+        f"flowdesk{db} --user sally history ID   |   flowdesk{db} --user sally documents ID   |   "
         f"flowdesk{db} report presales"
     )

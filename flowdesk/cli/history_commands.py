@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+import flowdesk
+from flowdesk.authorization import ReadRequest, ReadResource
 from flowdesk.cli.options import Settings, _command
 from flowdesk.cli.output import (
     _cell,
@@ -19,13 +21,25 @@ from flowdesk.cli.output import (
     to_jsonable,
 )
 
+AS_SYSTEM_HELP = (
+    "Read as a trusted system call, not checked by the read policy (instead of --user)."
+)
+
 
 @_command()
 @click.argument("instance_id")
+@click.option("--as-system", is_flag=True, help=AS_SYSTEM_HELP)
 @click.pass_obj
-def history(settings: Settings, instance_id: str) -> None:
-    """Show what happened to an instance, oldest first."""
-    events = settings.engine().history(instance_id)
+def history(settings: Settings, instance_id: str, as_system: bool) -> None:
+    """Show what happened to an instance, oldest first.
+
+    It reads as the global --user (FLOWDESK_USER), whom the engine's read policy may refuse
+    (exit 1, ReadNotAuthorized). Without a user, an instance the policy restricts needs
+    --user or --as-system.
+    """
+    engine = settings.engine()
+    reader = reading_user(engine, settings, instance_id, "history", as_system=as_system)
+    events = engine.history(instance_id, user=reader)
     if settings.json:
         _print_json(events)
         return
@@ -43,10 +57,18 @@ def history(settings: Settings, instance_id: str) -> None:
 @_command()
 @click.argument("instance_id")
 @click.option("--name", help="Print only this document's content (exact name).")
+@click.option("--as-system", is_flag=True, help=AS_SYSTEM_HELP)
 @click.pass_obj
-def documents(settings: Settings, instance_id: str, name: str | None) -> None:
-    """List the documents an instance rendered, or print one with --name."""
-    found = settings.engine().documents(instance_id)
+def documents(settings: Settings, instance_id: str, name: str | None, as_system: bool) -> None:
+    """List the documents an instance rendered, or print one with --name.
+
+    It reads as the global --user (FLOWDESK_USER), whom the engine's read policy may refuse
+    (exit 1, ReadNotAuthorized): a customer's documents only to those seed 003 allows.
+    Without a user, an instance the policy restricts needs --user or --as-system.
+    """
+    engine = settings.engine()
+    reader = reading_user(engine, settings, instance_id, "documents", as_system=as_system)
+    found = engine.documents(instance_id, user=reader)
     if name is not None:
         matching = [d for d in found if d.name == name]
         if not matching:
@@ -64,6 +86,38 @@ def documents(settings: Settings, instance_id: str, name: str | None) -> None:
             [[d.created_at, d.name, d.media_type, d.element_id, len(d.content)] for d in found],
         )
     )
+
+
+def reading_user(
+    engine: flowdesk.Engine,
+    settings: Settings,
+    instance_id: str,
+    resource: ReadResource,
+    *,
+    as_system: bool,
+) -> str | None:
+    """Who reads: the global --user; None for --as-system, or when no policy restricts the
+    instance for an anonymous reader (the policy asked with user "")."""
+    if as_system:
+        if settings.user:
+            raise click.UsageError("give either --user or --as-system, not both")
+        return None
+    if settings.user:
+        return settings.user
+    policy = engine.read_authorizer
+    if policy is None:
+        return None
+    instance = engine.instance(instance_id)
+    request = ReadRequest(
+        user="", instance=instance, resource=resource, now=engine.now(), engine=engine
+    )
+    reason = policy(request)
+    if reason is not None:
+        raise click.UsageError(
+            f"the read policy restricts instance {instance_id} ({reason}): "
+            "give --user NAME (or FLOWDESK_USER), or --as-system"
+        )
+    return None
 
 
 @_command()

@@ -7,6 +7,7 @@ import json
 
 import click
 
+from flowdesk.cli.history_commands import AS_SYSTEM_HELP, reading_user
 from flowdesk.cli.options import EXIT_ERROR, Settings, _command, _variable_options
 from flowdesk.cli.output import (
     _bk,
@@ -219,15 +220,18 @@ def instances(
 
 @_command()
 @click.argument("instance_id")
+@click.option("--as-system", is_flag=True, help=AS_SYSTEM_HELP)
 @click.pass_obj
-def show(settings: Settings, instance_id: str) -> None:
+def show(settings: Settings, instance_id: str, as_system: bool) -> None:
     """Show an instance, its open tasks, jobs and waits.
 
     Prints the instance's state and variables, its open tasks, its waiting jobs, and the
     messages, signals, timers and triggers (receive tasks without a message) it waits for.
+    It reads as the global --user, whom the engine's read policy may refuse (as `history`).
     """
     engine = settings.engine()
-    instance = engine.instance(instance_id)
+    reader = reading_user(engine, settings, instance_id, "instance", as_system=as_system)
+    instance = engine.instance(instance_id, user=reader)
     open_tasks = engine.tasks(instance_id=instance_id)
     jobs = engine.jobs(instance_id=instance_id)
     waits = engine.waits(instance_id)

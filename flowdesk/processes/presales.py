@@ -23,7 +23,7 @@ from typing import Any
 
 import flowdesk
 from flowdesk.handlers import HandlerRegistry, ServiceCall
-from flowdesk.processes import calendar
+from flowdesk.processes import calendar, customers
 
 KEY = "presales"
 
@@ -155,11 +155,17 @@ def quoted_amount(list_price: int, discount: int) -> int:
 
 
 def register_contract(call: ServiceCall) -> dict[str, Any]:
-    """`presalesRegisterContract`: the order number and signer the order review needs."""
+    """`presalesRegisterContract`: the order number and signer the order review needs.
+
+    The signer is the customer's owner now (its master record), else the account owner.
+    """
     variables = call.variables
+    signer = customers.CustomerDirectory().owner(
+        variables.get("customer_id"), variables["account_owner"]
+    )
     return {
         "order_no": f"SO-{variables['opportunity_id']}",
-        "contract_signer": variables["account_owner"],
+        "contract_signer": signer,
         "contract_registered_at": call.now.isoformat(),
     }
 

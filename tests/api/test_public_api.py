@@ -50,6 +50,9 @@ EXPECTED = [
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessReport",
+    "ReadAuthorizer",
+    "ReadNotAuthorized",
+    "ReadRequest",
     "ScriptLimitError",
     "ScriptLimits",
     "ServiceCall",
@@ -61,6 +64,7 @@ EXPECTED = [
     "UserTaskHandler",
     "VariableError",
     "Wait",
+    "current_engine",
 ]
 
 

@@ -805,7 +805,15 @@ def test_demo__runs_the_four_shipped_processes_to_their_ends_and_can_run_again(c
     assert "[order_review] timer 'Timer_delivery_overdue' fired" in story
     assert "[order_review] message thrown: complaint_received" in story
     assert "[complaint_handling] message thrown: complaint_requirement" in story
-    assert "may sam read C-0001's archive now? yes" in story
+    # An employee leaves mid-process: the customer is told, later tasks go to the successor.
+    assert "sam leaves the company: lee hands C-0001 and 1 open task(s) to sally" in story
+    assert "[customer_record] new task 'Tell the customer their new contact' for sally" in story
+    assert "new task 'Draft contract' for sally" in story
+    assert "C-0001's master record: owner sally" in story
+    # The engine refuses another department's reader until the general manager approves.
+    assert "connie (consultant) opens the opportunity's documents: refused" in story
+    assert "may connie read C-0001's archive now? yes" in story
+    assert "by fax: Faxed the consulting offer" in story
     assert "flowdesk" in result.stdout and "history ID" in result.stdout
     completed = as_json(cli("--json", "instances", "--state", "completed"))
     assert {i["key"] for i in completed} >= {
@@ -816,12 +824,15 @@ def test_demo__runs_the_four_shipped_processes_to_their_ends_and_can_run_again(c
         "customer_archive_access",
         "complaint_handling",
     }
-    documents = as_json(cli("--json", "documents", completed[0]["id"]))
+    documents = as_json(cli("--json", "--user", "sally", "documents", completed[0]["id"]))
     assert isinstance(documents, list)
 
     again = as_json(cli("--json", "demo"))  # the story goes to stderr, the instances to stdout
     assert {i["business_key"] for i in again} == {"PS-0002", "SO-0002", "CE-0002", "AR-0002"}
-    assert [i["key"] for i in again if i["state"] == "running"] == ["consulting_engagement"]
+    assert sorted(i["key"] for i in again if i["state"] == "running") == [
+        "consulting_engagement",
+        "customer_record",  # the new customer's master record stays open
+    ]
     assert {d["version"] for d in as_json(cli("--json", "definitions"))} == {1}
 
 
