@@ -2,9 +2,49 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+
+class HistoryEventType(enum.StrEnum):
+    """The types of `HistoryEvent`: every event flowdesk records has one of these.
+
+    A member equals its text (`HistoryEventType.TASK_COMPLETED == "task_completed"`), so
+    `event.type` can be compared with either. docs/concepts.md says what each one carries.
+    """
+
+    INSTANCE_STARTED = "instance_started"
+    INSTANCE_COMPLETED = "instance_completed"
+    INSTANCE_TERMINATED = "instance_terminated"
+    VARIABLES_SET = "variables_set"
+    TASK_CREATED = "task_created"
+    TASK_CLAIMED = "task_claimed"
+    TASK_UNCLAIMED = "task_unclaimed"
+    TASK_COMPLETED = "task_completed"
+    TASK_CANCELLED = "task_cancelled"
+    TASK_REASSIGNED = "task_reassigned"
+    TASK_TIMEOUT = "task_timeout"
+    ACTIVITY_COMPLETED = "activity_completed"
+    CALL_STARTED = "call_started"
+    DOCUMENT_CREATED = "document_created"
+    MESSAGE_THROWN = "message_thrown"
+    SIGNAL_THROWN = "signal_thrown"
+    ERROR_THROWN = "error_thrown"
+    ESCALATION_THROWN = "escalation_thrown"
+    MESSAGE_CORRELATED = "message_correlated"
+    SIGNAL_RECEIVED = "signal_received"
+    TIMER_FIRED = "timer_fired"
+    JOB_FAILED = "job_failed"
+    INCIDENT = "incident"
+    INCIDENT_RETRIED = "incident_retried"
+    EXTERNAL_TASK_CREATED = "external_task_created"
+    EXTERNAL_TASK_COMPLETED = "external_task_completed"
+    EXTERNAL_TASK_FAILED = "external_task_failed"
+    EXTERNAL_TASK_BPMN_ERROR = "external_task_bpmn_error"
+    EXTERNAL_TASK_RETRIES_SET = "external_task_retries_set"
+    EXTERNAL_TASK_CANCELLED = "external_task_cancelled"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +120,7 @@ class Task:
 class HistoryEvent:
     """One entry of an instance's append-only history."""
 
-    type: str
+    type: str  # a `HistoryEventType` value
     at: datetime
     element_id: str | None
     user: str | None

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from flowdesk._records import HistoryEventType
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
 from flowdesk.engine.variable_types import decode
@@ -121,7 +122,7 @@ def broadcast(
         for instance_id in instance_ids:
             execution = Execution.open(ctx, uow, instance_id)
             if execution.run.deliver_signal(signal_name, variables):
-                execution.record("signal_received", data={"signal": signal_name})
+                execution.record(HistoryEventType.SIGNAL_RECEIVED, data={"signal": signal_name})
                 execution.save()
                 reached += 1
         for definition in uow.definitions.list(kind=PROCESS, latest_only=True):
@@ -131,7 +132,7 @@ def broadcast(
                 ctx, uow, definition, {}, business_key=None, user=None, caught=signal_name
             )
             execution.run.deliver_signal(signal_name, variables)
-            execution.record("signal_received", data={"signal": signal_name})
+            execution.record(HistoryEventType.SIGNAL_RECEIVED, data={"signal": signal_name})
             execution.save()
             reached += 1
         return reached
@@ -164,7 +165,7 @@ def _deliver(
         # Its subscription said it waits; the state loaded a moment later says it no longer
         # does: another caller moved it on in between. Running the call again re-reads both.
         raise ConcurrencyConflict(instance_id)
-    execution.record("message_correlated", data={"message": message_name})
+    execution.record(HistoryEventType.MESSAGE_CORRELATED, data={"message": message_name})
     return execution.save()
 
 
@@ -189,7 +190,7 @@ def _start_with_message(
     )
     if not execution.run.deliver_message(message_name, variables):
         raise CorrelationError(message_name, f"a new {definition.key} instance did not catch it")
-    execution.record("message_correlated", data={"message": message_name})
+    execution.record(HistoryEventType.MESSAGE_CORRELATED, data={"message": message_name})
     return execution.save()
 
 

@@ -20,7 +20,7 @@ from flowdesk.diagrams import DiagramState, render_svg
 from flowdesk.engine.runtime import RuntimeService
 from flowdesk.engine.tasks import TaskService
 from flowdesk.errors import NotFound
-from flowdesk.store import DefinitionRow, HistoryRow, InstanceState, JobState, UnitOfWork
+from flowdesk.store import DefinitionRow, HistoryRow, InstanceState, JobState, JobType, UnitOfWork
 
 PROCESS = "process"
 _RUNNING = frozenset({InstanceState.RUNNING.value, InstanceState.INCIDENT.value})
@@ -80,7 +80,7 @@ class DiagramView:
             for job in uow.jobs.list(instance_id=instance_id):
                 if job.state == JobState.FAILED.value:
                     incidents[job.element_id] += 1
-                elif job.type == "async":
+                elif job.type == JobType.ASYNC:
                     waiting[job.element_id] += 1
             waiting.update(_running_calls(uow, instance_id, history))
         if instance.state == InstanceState.INCIDENT.value:

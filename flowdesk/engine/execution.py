@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from flowdesk._records import HistoryEventType
 from flowdesk.engine import calls, job_retries, listeners, start_events, variable_types
 from flowdesk.engine.context import EngineContext as EngineContext
 from flowdesk.engine.external_task_rows import ExternalTaskRows
@@ -115,7 +116,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
         started: dict[str, Any] = {"business_key": business_key}
         if parent:
             started["called_by"] = parent[0].row.id
-        execution.record("instance_started", user=user, data=started)
+        execution.record(HistoryEventType.INSTANCE_STARTED, user=user, data=started)
         run.start(caught=caught, begin_at=begin_at)
         return execution
 
@@ -136,7 +137,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
 
     def record(
         self,
-        type_: str,
+        type_: HistoryEventType,
         *,
         element_id: str | None = None,
         user: str | None = None,
@@ -192,7 +193,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
         self.uow.tasks.close(task.id, state=TaskState.COMPLETED.value, at=now, by=user)
         self._completed_refs.add(task.id)
         self.record(
-            "task_completed",
+            HistoryEventType.TASK_COMPLETED,
             element_id=task.element_id,
             user=user,
             data={"task_id": task.id, "variables": _jsonable(data)},
@@ -250,7 +251,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
                 created_at=self.ctx.now(),
             )
             self.record(
-                "document_created",
+                HistoryEventType.DOCUMENT_CREATED,
                 element_id=element_id,
                 data={"name": draft.name, "media_type": draft.media_type},
             )
@@ -286,7 +287,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
                 )
             else:  # an error or escalation nothing caught: its path ended there
                 data.update(_jsonable(payload))
-            self.record(f"{kind}_thrown", data=data)
+            self.record(HistoryEventType(f"{kind}_thrown"), data=data)
 
     def _record_completed_activities(self) -> None:
         """History in the order the workflow ran them; a gateway also records where it went."""
@@ -299,7 +300,9 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
             if activity.decision is not None:
                 data["decision"], variable, value = activity.decision
                 data["result"] = {variable: _jsonable(value)}
-            self.record("activity_completed", element_id=activity.element_id, data=data)
+            self.record(
+                HistoryEventType.ACTIVITY_COMPLETED, element_id=activity.element_id, data=data
+            )
         self.run.log.completed.clear()
 
     # -- call activities -------------------------------------------------------------------------
@@ -329,7 +332,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
             )
             self.run.mark_call_started(request.task_ref, child.row.id)
             self.record(
-                "call_started",
+                HistoryEventType.CALL_STARTED,
                 element_id=request.element_id,
                 data={"instance_id": child.row.id, "key": definition.key},
             )
@@ -391,19 +394,21 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
             changes.update(state=InstanceState.INCIDENT.value, incident=incident.message)
             if self.row.state != InstanceState.INCIDENT.value or self._is_new:
                 self.record(
-                    "incident", element_id=incident.element_id, data={"message": incident.message}
+                    HistoryEventType.INCIDENT,
+                    element_id=incident.element_id,
+                    data={"message": incident.message},
                 )
         elif self.run.terminated_by is not None:
             # Camunda 7's history calls this INTERNALLY_TERMINATED, apart from COMPLETED.
             changes.update(state=InstanceState.TERMINATED.value, ended_at=now, incident=None)
             self.record(
-                "instance_terminated",
+                HistoryEventType.INSTANCE_TERMINATED,
                 element_id=self.run.terminated_by,
                 data={"reason": "terminate end event"},
             )
         elif self.run.is_completed:
             changes.update(state=InstanceState.COMPLETED.value, ended_at=now, incident=None)
-            self.record("instance_completed")
+            self.record(HistoryEventType.INSTANCE_COMPLETED)
         else:
             changes.update(state=InstanceState.RUNNING.value, incident=None)
         self._write_history()
@@ -431,7 +436,7 @@ def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: 
     for external in uow.external_tasks.delete_for_instance(instance_id):
         uow.history.add(
             instance_id=instance_id,
-            type="external_task_cancelled",
+            type=HistoryEventType.EXTERNAL_TASK_CANCELLED,
             at=now,
             element_id=external.element_id,
             user=None,
@@ -441,7 +446,7 @@ def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: 
         terminate(ctx, uow, child.id, reason="its caller was terminated")
     uow.history.add(
         instance_id=instance_id,
-        type="instance_terminated",
+        type=HistoryEventType.INSTANCE_TERMINATED,
         at=now,
         element_id=None,
         user=None,

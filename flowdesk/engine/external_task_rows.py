@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
+from flowdesk._records import HistoryEventType
 from flowdesk.engine import external_work
 from flowdesk.engine.context import EngineContext
 from flowdesk.engine.workflow import WorkflowRun
@@ -43,7 +44,7 @@ class ExternalTaskRows:
 
         def record(
             self,
-            type_: str,
+            type_: HistoryEventType,
             *,
             element_id: str | None = None,
             user: str | None = None,
@@ -61,7 +62,7 @@ class ExternalTaskRows:
             if wanted.pop(row.task_ref, None) is None:
                 self.uow.external_tasks.delete(row.id)
                 self.record(
-                    "external_task_cancelled",
+                    HistoryEventType.EXTERNAL_TASK_CANCELLED,
                     element_id=row.element_id,
                     data={"task_id": row.id, "topic": row.topic},
                 )
@@ -97,7 +98,7 @@ class ExternalTaskRows:
                 )
             )
             self.record(
-                "external_task_created",
+                HistoryEventType.EXTERNAL_TASK_CREATED,
                 element_id=request.element_id,
                 data={"task_id": task_id, "topic": request.topic},
             )

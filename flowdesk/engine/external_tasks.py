@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from flowdesk._records import ExternalTask, FetchTopic, LockedExternalTask
+from flowdesk._records import ExternalTask, FetchTopic, HistoryEventType, LockedExternalTask
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.errors import (
     ExternalTaskLockExpired,
@@ -141,7 +141,7 @@ class ExternalTaskService:
         execution = Execution.open(self._ctx, uow, row.instance_id)
         uow.external_tasks.delete(row.id)
         execution.record(
-            "external_task_completed",
+            HistoryEventType.EXTERNAL_TASK_COMPLETED,
             element_id=row.element_id,
             data={"task_id": row.id, "worker_id": worker_id, "topic": row.topic},
         )
@@ -174,7 +174,7 @@ class ExternalTaskService:
         uow.external_tasks.update(row.id, **changes)
         uow.history.add(
             instance_id=row.instance_id,
-            type="external_task_failed",
+            type=HistoryEventType.EXTERNAL_TASK_FAILED,
             at=now,
             element_id=row.element_id,
             user=None,
@@ -203,7 +203,7 @@ class ExternalTaskService:
         execution = Execution.open(self._ctx, uow, row.instance_id)
         uow.external_tasks.delete(row.id)
         execution.record(
-            "external_task_bpmn_error",
+            HistoryEventType.EXTERNAL_TASK_BPMN_ERROR,
             element_id=row.element_id,
             data={
                 "task_id": row.id,
@@ -244,7 +244,7 @@ class ExternalTaskService:
         updated = uow.external_tasks.update(row.id, retries=retries)
         uow.history.add(
             instance_id=row.instance_id,
-            type="external_task_retries_set",
+            type=HistoryEventType.EXTERNAL_TASK_RETRIES_SET,
             at=self._ctx.now(),
             element_id=row.element_id,
             user=None,

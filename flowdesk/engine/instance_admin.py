@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flowdesk._records import ProcessInstance
+from flowdesk._records import HistoryEventType, ProcessInstance
 from flowdesk.engine.execution import EngineContext, Execution, terminate
 from flowdesk.engine.repository import PROCESS
 from flowdesk.engine.runtime import instance_record
@@ -58,7 +58,7 @@ def set_variables(
     if row.state != InstanceState.RUNNING.value:
         raise InstanceStateError(instance_id, row.state, "only a running instance takes variables")
     execution = Execution.open(ctx, uow, instance_id)
-    execution.record("variables_set", user=user, data={"names": sorted(variables)})
+    execution.record(HistoryEventType.VARIABLES_SET, user=user, data={"names": sorted(variables)})
     execution.run.set_variables(variables)
     return instance_record(execution.save())
 

@@ -33,12 +33,11 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Protocol
 
-from flowdesk._records import Job
+from flowdesk._records import HistoryEventType, Job
 from flowdesk.engine import job_retries, start_timers, timers
 from flowdesk.engine.execution import EngineContext, Execution
-from flowdesk.engine.wait_rows import TASK_TIMEOUT
 from flowdesk.errors import ConcurrencyConflict, FlowdeskError, NotFound
-from flowdesk.store import JobRow, JobState, TaskState, UnitOfWork
+from flowdesk.store import JobRow, JobState, JobType, TaskState, UnitOfWork
 
 # How long a worker may take over a job before another may take it over. A job that runs
 # longer may run twice at once; only one of the two commits (the instance row's lock version).
@@ -50,8 +49,6 @@ LEASE = timedelta(minutes=5)
 # (`maxJobsPerAcquisition`), but into a queue for a pool of threads; a flowdesk worker runs its
 # jobs one after the other.
 ACQUIRE_AT_ONCE = 10
-TIMER = "timer"
-ASYNC = "async"
 _log = logging.getLogger("flowdesk.jobs")
 
 
@@ -167,16 +164,16 @@ class JobService:
         if job.instance_id is None:
             return self._start_instance(uow, job)
         execution = Execution.open(self._ctx, uow, job.instance_id)
-        if job.type == ASYNC:
+        if job.type == JobType.ASYNC:
             return self._continue(uow, job, execution)
-        if job.type == TASK_TIMEOUT:
+        if job.type == JobType.TASK_TIMEOUT:
             return self._task_timeout(uow, job, execution)
         if not execution.run.fire_due_timer(job.task_ref, job.due_at):
             self._correct(uow, job, execution)
             return False
         _check(execution)
         execution.record(
-            "timer_fired",
+            HistoryEventType.TIMER_FIRED,
             element_id=job.element_id,
             data={"job_id": job.id, "due_at": _timer_due(job)},
         )
@@ -211,7 +208,7 @@ class JobService:
             return False
         _check(execution)
         execution.record(
-            "task_timeout",
+            HistoryEventType.TASK_TIMEOUT,
             element_id=job.element_id,
             data={"job_id": job.id, "task_id": row.id, "listener": listener_id},
         )
@@ -242,7 +239,7 @@ class JobService:
                 self._ctx, uow, definition, {}, business_key=None, user=None
             )
         execution.record(
-            "timer_fired",
+            HistoryEventType.TIMER_FIRED,
             element_id=job.element_id,
             data={"job_id": job.id, "due_at": job.due_at.isoformat()},
         )
@@ -287,7 +284,7 @@ class JobService:
             if job.instance_id is not None:
                 uow.history.add(
                     instance_id=job.instance_id,
-                    type="job_failed",
+                    type=HistoryEventType.JOB_FAILED,
                     at=now,
                     element_id=job.element_id,
                     user=None,

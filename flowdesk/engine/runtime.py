@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from flowdesk._records import ProcessInstance, Wait
+from flowdesk._records import HistoryEventType, ProcessInstance, Wait
 from flowdesk.engine import correlation, start_events, timers, variable_types
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
@@ -121,7 +121,7 @@ class RuntimeService:
             raise InstanceStateError(
                 instance_id, execution.row.state, "only an instance in incident can be retried"
             )
-        execution.record("incident_retried", user=user)
+        execution.record(HistoryEventType.INCIDENT_RETRIED, user=user)
         execution.run.retry()
         return instance_record(execution.save())
 

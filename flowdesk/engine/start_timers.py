@@ -22,7 +22,7 @@ from lxml import etree
 
 from flowdesk.engine import expressions, sandbox, timers
 from flowdesk.errors import BpmnValidationError, ExpressionError, Problem
-from flowdesk.store import DefinitionRow, JobRow, JobState, UnitOfWork
+from flowdesk.store import DefinitionRow, JobRow, JobState, JobType, UnitOfWork
 
 # As for every timer job (execution.DEFAULT_JOB_RETRIES, which this module cannot import).
 JOB_RETRIES = 3
@@ -89,7 +89,7 @@ def schedule(
                 definition_id=definition.id,
                 element_id=start.element_id,
                 task_ref=start.element_id,
-                type="timer",
+                type=JobType.TIMER,
                 due_at=due,
                 state=JobState.WAITING.value,
                 attempts=0,

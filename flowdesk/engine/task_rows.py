@@ -11,7 +11,7 @@ import jinja2
 import jinja2.sandbox
 
 from flowdesk import handlers
-from flowdesk._records import Task
+from flowdesk._records import HistoryEventType, Task
 from flowdesk.engine import forms, listeners, resource_assignments, sandbox, timers
 from flowdesk.engine.context import EngineContext
 from flowdesk.engine.workflow import WorkflowRun
@@ -46,7 +46,7 @@ class UserTaskRows:
 
         def record(
             self,
-            type_: str,
+            type_: HistoryEventType,
             *,
             element_id: str | None = None,
             user: str | None = None,
@@ -74,7 +74,7 @@ class UserTaskRows:
                 break
             self.uow.tasks.add(row)
             self.record(
-                "task_created",
+                HistoryEventType.TASK_CREATED,
                 element_id=row.element_id,
                 data={"task_id": row.id, "assignee": row.assignee},
             )
@@ -90,7 +90,11 @@ class UserTaskRows:
                         self.run.incident = Incident(element_id, ref, str(err))
                         break
                     self.uow.tasks.close(ref, state=TaskState.CANCELLED.value, at=self.ctx.now())
-                    self.record("task_cancelled", element_id=element_id, data={"task_id": ref})
+                    self.record(
+                        HistoryEventType.TASK_CANCELLED,
+                        element_id=element_id,
+                        data={"task_id": ref},
+                    )
         return created
 
     def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | Literal["diverted"] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from flowdesk._records import Task
+from flowdesk._records import HistoryEventType, Task
 from flowdesk.engine import forms, listeners
 from flowdesk.engine.execution import EXCLUDED_USERS, EngineContext, Execution, task_record
 from flowdesk.engine.state_filters import state_filter
@@ -84,7 +84,7 @@ class TaskService:
             return task_record(now_row, _variables(uow, now_row.instance_id))
         uow.history.add(
             instance_id=row.instance_id,
-            type="task_claimed",
+            type=HistoryEventType.TASK_CLAIMED,
             at=self._ctx.now(),
             element_id=row.element_id,
             user=user,
@@ -112,7 +112,7 @@ class TaskService:
         released = uow.tasks.update(task_id, assignee=None, claimed_at=None)
         uow.history.add(
             instance_id=row.instance_id,
-            type="task_unclaimed",
+            type=HistoryEventType.TASK_UNCLAIMED,
             at=self._ctx.now(),
             element_id=row.element_id,
             user=user,
@@ -222,7 +222,7 @@ class TaskService:
         uow.history.add_many(
             {
                 "instance_id": row.instance_id,
-                "type": "task_reassigned",
+                "type": HistoryEventType.TASK_REASSIGNED,
                 "at": at,
                 "element_id": row.element_id,
                 "user": user,

@@ -11,10 +11,17 @@ from flowdesk.engine import job_retries, timers
 from flowdesk.engine.context import EngineContext
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident
-from flowdesk.store import DefinitionRow, InstanceRow, JobRow, JobState, SubscriptionRow, UnitOfWork
+from flowdesk.store import (
+    DefinitionRow,
+    InstanceRow,
+    JobRow,
+    JobState,
+    JobType,
+    SubscriptionRow,
+    UnitOfWork,
+)
 
 # The job type of a user task's timeout listener (`camunda:taskListener event="timeout"`).
-TASK_TIMEOUT = "task_timeout"
 
 
 class WaitRows:
@@ -50,15 +57,15 @@ class WaitRows:
         for wait in self.run.waits():
             if wait.kind == "timer" and wait.due_at is not None:
                 cycle = self.run.retry_cycle(wait.task_ref)
-                wanted["timer", wait.task_ref, None] = _JobSpec(
+                wanted[JobType.TIMER, wait.task_ref, None] = _JobSpec(
                     wait.element_id, wait.due_at, cycle, {"name": wait.name}
                 )
         for ref, element_id, listener_id, due in self.run.task_timeouts():
-            wanted[TASK_TIMEOUT, ref, listener_id] = _JobSpec(
+            wanted[JobType.TASK_TIMEOUT, ref, listener_id] = _JobSpec(
                 element_id, due, None, {"listener": listener_id}
             )
         for hold in self.run.async_holds():
-            wanted["async", hold.task_ref, hold.hold_id] = _JobSpec(
+            wanted[JobType.ASYNC, hold.task_ref, hold.hold_id] = _JobSpec(
                 hold.element_id, now, hold.retry_cycle, {"hold": hold.hold_id}
             )
         failed: list[JobRow] = []
@@ -66,7 +73,9 @@ class WaitRows:
             spec = wanted.get(key)
             if spec is None:
                 self.uow.jobs.delete(job.id)
-            elif job.type in ("timer", TASK_TIMEOUT) and _timer_due(job) != spec.due_at:
+            elif (
+                job.type in (JobType.TIMER, JobType.TASK_TIMEOUT) and _timer_due(job) != spec.due_at
+            ):
                 self.uow.jobs.update(job.id, **spec.fresh(due_at=spec.due_at))
             elif job.state == JobState.FAILED.value and self.run.retried:
                 self.uow.jobs.update(job.id, **spec.fresh(due_at=now))

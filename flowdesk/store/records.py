@@ -30,6 +30,12 @@ class JobState(enum.StrEnum):
     FAILED = "failed"
 
 
+class JobType(enum.StrEnum):
+    TIMER = "timer"  # a timer event of an instance, or a timer start event
+    ASYNC = "async"  # an asynchronous continuation
+    TASK_TIMEOUT = "task_timeout"  # a timeout task listener's timer
+
+
 class SubscriptionKind(enum.StrEnum):
     MESSAGE = "message"
     SIGNAL = "signal"
@@ -120,7 +126,7 @@ class JobRow:
     instance_id: str | None  # None: a timer start event of `definition_id`
     element_id: str
     task_ref: str  # the engine's own id for the waiting task; opaque to the store
-    type: str  # "timer" and, from later issues, "async"
+    type: str  # a `JobType` value
     due_at: datetime
     state: str
     attempts: int

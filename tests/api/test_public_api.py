@@ -32,6 +32,7 @@ EXPECTED = [
     "HandlerError",
     "HandlerRegistry",
     "HistoryEvent",
+    "HistoryEventType",
     "IgnoredExtensionWarning",
     "InputLimits",
     "InstanceStateError",
