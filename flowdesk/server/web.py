@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -48,6 +49,8 @@ from flowdesk.server.auth import Authenticator, Identity, run_as
 PREFIX = "/app"
 SESSION_COOKIE = "flowdesk_session"
 SESSION_HOURS = 8
+# The diagram's zoom levels (percent of the Modeler's size, or the page's width).
+ZOOMS = ("50", "75", "100", "fit")
 # Lists show the newest this many; the page says when there are more.
 LIST_LIMIT = 200
 _log = logging.getLogger("flowdesk.server.web")
@@ -328,16 +331,18 @@ def create_web_app(
              "states": ["all", "running", "incident", "completed", "terminated"]},
         )  # fmt: skip
 
-    def instance_page(
-        request: Request, identity: Identity, form: Mapping[str, list[str]]
-    ) -> _Page:
+    def instance_page(request: Request, identity: Identity, form: Mapping[str, list[str]]) -> _Page:
         instance_id = request.path_params["instance_id"]
         instance = engine.instance(instance_id, user=identity.user)
         history = engine.history(instance_id, user=identity.user)
         documents = engine.documents(instance_id, user=identity.user)
-        diagram, diagram_problem = None, None
+        diagram, diagram_problem, width = None, None, "100%"
+        zoom = request.query_params.get("zoom", "100")
+        zoom = zoom if zoom in ZOOMS else "100"
         try:
-            diagram = Markup(engine.diagram(instance_id))  # flowdesk's own SVG, names escaped
+            svg = engine.diagram(instance_id)
+            diagram = Markup(svg)  # flowdesk's own SVG: names escaped, no script or link
+            width = _zoomed_width(svg, zoom)
         except flowdesk.DiagramError as err:
             diagram_problem = err.reason
         jobs = engine.jobs(instance_id=instance_id)
@@ -350,6 +355,9 @@ def create_web_app(
                 "documents": documents,
                 "diagram": diagram,
                 "diagram_problem": diagram_problem,
+                "diagram_width": width,
+                "zoom": zoom,
+                "zooms": ZOOMS,
                 "tasks": engine.tasks(instance_id=instance_id),
                 "waits": engine.waits(instance_id),
                 "jobs": jobs,
@@ -408,6 +416,17 @@ def create_web_app(
         ],
         exception_handlers={HTTPException: not_found},
     )
+
+
+def _zoomed_width(svg: str, zoom: str) -> str:
+    """The CSS width of the diagram at `zoom`: a share of the width the SVG declares (the
+    Modeler's pixels), or the page's width for "fit"."""
+    if zoom == "fit":
+        return "100%"
+    found = re.search(r'<svg\b[^>]*?\swidth="([0-9.]+)', svg)
+    if found is None:
+        return "100%"
+    return f"{float(found.group(1)) * int(zoom) / 100:.0f}px"
 
 
 def _status(err: flowdesk.FlowdeskError) -> int:
