@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 import flowdesk
@@ -142,6 +142,7 @@ def create_app(
         for op in OPERATIONS
     ]
     routes.append(Mount("/app", app=create_web_app(engine, authenticator, secret=session_secret)))
+    routes.append(Route("/", lambda request: RedirectResponse("/app/"), methods=["GET"]))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500

@@ -26,7 +26,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -78,6 +78,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["when"] = _when
     env.filters["shown"] = _shown_value
+    env.filters["duration"] = _duration
     env.globals["prefix"] = PREFIX
     return env
 
@@ -87,6 +88,20 @@ def _when(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(span: timedelta | None) -> str:
+    """A duration as people read it: days, hours and minutes (seconds when under a minute)."""
+    if span is None:
+        return ""
+    seconds = int(span.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min"]
+    return " ".join(p for p in parts if p and not (p == "0 min" and (days or hours)))
 
 
 def _shown_value(value: Any) -> str:
@@ -319,6 +334,21 @@ def create_web_app(
         ]
         return _Page("processes.html", {"rows": rows, "decisions": decisions})
 
+    def report(request: Request, identity: Identity, form: Mapping[str, list[str]]) -> _Page:
+        key = request.path_params["key"]
+        found = engine.report(key)
+        longest = max((step.median for step in found.steps), default=None)
+        bars = [
+            {
+                "step": step,
+                "share": 100 * step.median / longest if longest else 0,
+                "bottleneck": found.bottleneck is not None
+                and step.element_id == found.bottleneck.element_id,
+            }
+            for step in found.steps
+        ]
+        return _Page("report.html", {"report": found, "bars": bars})
+
     def instances(request: Request, identity: Identity, form: Mapping[str, list[str]]) -> _Page:
         key = request.query_params.get("key") or None
         state = request.query_params.get("state") or "all"
@@ -398,6 +428,7 @@ def create_web_app(
         Route("/tasks/{task_id}/unclaim", page(unclaim, post=True), methods=["POST"]),
         Route("/tasks/{task_id}/complete", page(complete, post=True), methods=["POST"]),
         Route("/processes", page(processes), methods=["GET"]),
+        Route("/processes/{key}/report", page(report), methods=["GET"]),
         Route("/instances", page(instances), methods=["GET"]),
         Route("/instances/{instance_id}", page(instance_page), methods=["GET"]),
         Route("/instances/{instance_id}/retry", page(retry, post=True), methods=["POST"]),

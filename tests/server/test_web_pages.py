@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -369,3 +370,51 @@ def test_an_unknown_task_or_page_is_a_404_page_not_a_trace(site: Site) -> None:
     assert _texts(page, "//h1") == ["Not found"]
     status, page = site.get("/app/nowhere")
     assert status == 404
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_the_report_page_charts_the_time_per_task_and_names_the_bottleneck(
+    db_url: str, users: UserStore
+) -> None:
+    clock = _Clock()
+    with flowdesk.Engine(db_url, groups=request_groups(users.groups_of), clock=clock) as engine:
+        engine.deploy(DATA / "web_order.bpmn")
+        for enter_hours, approve_days in ((2, 1), (4, 3)):
+            instance = engine.start("web_order", {"order_no": "W"})
+            (enter,) = engine.tasks(instance_id=instance.id)
+            clock.now += timedelta(hours=enter_hours)
+            engine.complete(enter.id, {"customer": "Acme", "quantity": 1}, user="alice")
+            (approve,) = engine.tasks(instance_id=instance.id)
+            clock.now += timedelta(days=approve_days)
+            engine.complete(approve.id, {}, user="bob")
+        engine.start("web_order", {"order_no": "W"})  # still running
+        site = Site(engine, users)
+        try:
+            site.login("bob")
+            _, page = site.get("/app/processes")
+            (link,) = page.xpath("//tr[@data-key='web_order']//a[text()='Report']/@href")
+            _, page = site.get(str(link))
+        finally:
+            site.close()
+    counts = {str(n.get("data-count")): n.text_content() for n in page.xpath("//dd[@data-count]")}
+    assert counts == {"started": "3", "completed": "2", "running": "1", "terminated": "0",
+                      "incidents": "0"}  # fmt: skip
+    rows = {
+        str(row.get("data-element-id")): [" ".join(c.text_content().split()) for c in row[:4]]
+        for row in page.xpath("//table[@id='steps']//tr[@data-element-id]")
+    }
+    assert rows == {
+        # p90 interpolates between the two (statistics.quantiles, inclusive): 2 h + 0.9 * 2 h
+        "Enter": ["Enter order 录入订单", "2", "3 h", "3 h 48 min"],
+        "Approve": ["Approve order 审批订单 (bottleneck)", "2", "2 d", "2 d 19 h 12 min"],
+    }
+    widths = page.xpath("//table[@id='steps']//div[@class='bar']/@style")
+    assert widths == ["width: 6.2%", "width: 100.0%"]  # 3 h of 2 days, and the longest
+    assert page.xpath("//tr[@class='bottleneck']/@data-element-id") == ["Approve"]
