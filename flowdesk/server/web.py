@@ -307,7 +307,9 @@ def create_web_app(
         except flowdesk.FormValidationError as err:
             values = _task_values(task, identity, entered=entered, errors=err.errors)
             return _Page("task.html", values, status=422)
-        except (flowdesk.NotAuthorized, flowdesk.TaskStateError) as err:
+        except flowdesk.FlowdeskError as err:  # not allowed, completed meanwhile, too large...
+            # The page again, with what was typed, and the engine's reason above the form.
+            task = engine.task(task.id)
             values = _task_values(task, identity, entered=entered, problem=str(err))
             return _Page("task.html", values, status=_status(err))
         return _Page(redirect=f"{PREFIX}/tasks", flash=f"Completed “{task.name}”.")

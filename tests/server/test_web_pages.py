@@ -418,3 +418,20 @@ def test_the_report_page_charts_the_time_per_task_and_names_the_bottleneck(
     widths = page.xpath("//table[@id='steps']//div[@class='bar']/@style")
     assert widths == ["width: 6.2%", "width: 100.0%"]  # 3 h of 2 days, and the longest
     assert page.xpath("//tr[@class='bottleneck']/@data-element-id") == ["Approve"]
+
+
+def test_completing_a_task_someone_completed_meanwhile_says_so(
+    site: Site, engine: flowdesk.Engine
+) -> None:
+    instance = engine.start("web_order", {"order_no": "W-9"})
+    (enter,) = engine.tasks(instance_id=instance.id)
+    site.login("alice")
+    _, page = site.get(f"/app/tasks/{enter.id}")  # the form is open in her browser
+    engine.complete(enter.id, {"customer": "Acme", "quantity": 2}, user="dave")
+    status, page = site.post(
+        f"/app/tasks/{enter.id}/complete", {"customer": "Other", "quantity": "3"}
+    )
+    assert status == 409
+    assert "it is completed" in " ".join(_texts(page, "//*[@id='problem']"))
+    assert _texts(page, "//*[@id='task-state']") == ["completed"]
+    assert engine.instance(instance.id).variables["customer"] == "Acme"
