@@ -151,3 +151,32 @@ def test_an_instance_page_shows_its_diagram_with_the_waiting_task_marked(
     )
     sync_api.expect(page.locator("#waiting")).to_contain_text("Approve order 审批订单")
     sync_api.expect(page.locator("tr[data-variable='customer'] td").nth(1)).to_have_text("Acme")
+
+
+def test_an_incident_is_retried_with_the_button_on_its_instance_page(
+    live_server: LiveServer, page: Any
+) -> None:
+    with flowdesk.Engine(live_server.db_url) as engine:
+        with pytest.warns(flowdesk.MissingCalledProcessWarning):  # web_slots comes later
+            engine.deploy(DATA / "web_booking.bpmn")
+        instance = engine.start("web_booking")
+        assert instance.state == "incident"
+
+    log_in(page, live_server, "carol", f"/instances/{instance.id}")
+    book = page.locator("#diagram svg g[data-element-id='Book']")
+    assert book.get_attribute("data-state") == "incident"
+    sync_api.expect(page.locator("#diagram svg g[data-badge-for='Book']")).to_have_text("1")
+    sync_api.expect(page.locator("#incident-message")).to_contain_text("web_slots")
+
+    with flowdesk.Engine(live_server.db_url) as engine:
+        engine.deploy(DATA / "web_slots.bpmn")  # what the call was missing
+    page.click("#retry")
+    sync_api.expect(page.locator("p.flash")).to_have_text("The failed step ran again.")
+    sync_api.expect(page.locator("#instance-state")).to_have_text("running")
+    assert page.locator("#incident").count() == 0
+    confirm = page.locator("#diagram svg g[data-element-id='Confirm']")
+    assert confirm.get_attribute("data-state") == "waiting"
+    assert book.get_attribute("data-state") == "completed"
+    with flowdesk.Engine(live_server.db_url) as engine:
+        events = [e for e in engine.history(instance.id) if e.type == "incident_retried"]
+        assert [e.user for e in events] == ["carol"]
