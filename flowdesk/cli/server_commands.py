@@ -50,6 +50,13 @@ _users_option = click.option(
     default="info",
     show_default=True,
 )
+@click.option(
+    "--session-secret",
+    envvar="FLOWDESK_SESSION_SECRET",
+    metavar="TEXT",
+    help="Signs the web pages' login cookie (env FLOWDESK_SESSION_SECRET); without it a "
+    "random one per start, so logins end when the server stops.",
+)
 @click.pass_obj
 def serve(
     settings: Settings,
@@ -59,11 +66,13 @@ def serve(
     users_file: str,
     jobs: bool,
     log_level: str,
+    session_secret: str | None,
 ) -> None:
-    """Serve Camunda 7's REST API (/engine-rest) on the database.
+    """Serve Camunda 7's REST API (/engine-rest) and the web tasklist and cockpit (/app).
 
-    Callers log in with HTTP Basic as a user of the users file (`flowdesk users add`); the
-    OpenAPI document is at /engine-rest/openapi.json. Stops on Ctrl-C or SIGTERM.
+    Callers log in with HTTP Basic as a user of the users file (`flowdesk users add`), and
+    people with the same user and password on the login page of /app; the OpenAPI document
+    is at /engine-rest/openapi.json. Stops on Ctrl-C or SIGTERM.
     """
     try:
         import uvicorn
@@ -85,7 +94,7 @@ def serve(
             err=True,
         )
     engine = flowdesk.Engine(db or settings.db, groups=request_groups(users.groups_of))
-    app = create_app(engine, BasicAuthenticator(users))
+    app = create_app(engine, BasicAuthenticator(users), session_secret=session_secret)
     stop = threading.Event()
     worker = None
     if jobs:

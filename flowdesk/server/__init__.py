@@ -3,7 +3,9 @@
 `create_app(engine, authenticator)` gives an ASGI application (Starlette) that any ASGI
 server runs; `flowdesk serve` runs it with uvicorn. Callers authenticate with HTTP Basic
 against a `UserStore` (`BasicAuthenticator`), or through the embedding application's own
-`Authenticator`. See docs/rest-api.md.
+`Authenticator`. See docs/rest-api.md. The same application serves the web tasklist and
+cockpit under `/app` (`flowdesk.server.web`, docs/web.md); people log in there with the same
+users and authenticator.
 
 Needs the `server` extra: `pip install 'flowdesk[server]'`.
 """

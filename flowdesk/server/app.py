@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 
 import flowdesk
 from flowdesk.server import history_routes, repository_routes, runtime_routes, task_routes
@@ -28,6 +28,7 @@ from flowdesk.server.auth import Authenticator, run_as
 from flowdesk.server.openapi import document
 from flowdesk.server.operations import Call, Operation, Reply, checked_text
 from flowdesk.server.rest_errors import RestError, from_flowdesk
+from flowdesk.server.web import create_web_app
 
 BASE = "/engine-rest"
 _log = logging.getLogger("flowdesk.server")
@@ -119,8 +120,12 @@ async def _read_form(request: Request, call: Call) -> None:
     await form.close()
 
 
-def create_app(engine: flowdesk.Engine, authenticator: Authenticator) -> Starlette:
-    """The REST API on `engine`, its callers identified by `authenticator`.
+def create_app(
+    engine: flowdesk.Engine, authenticator: Authenticator, *, session_secret: str | None = None
+) -> Starlette:
+    """The REST API on `engine`, its callers identified by `authenticator`, and the web pages
+    at `/app` (see docs/web.md; `session_secret` signs their session cookie, None: a random
+    secret per application).
 
     Build the engine with `groups=flowdesk.server.request_groups(...)` so that candidate
     groups and four-eyes rules see the groups the authenticator gave the caller. The
@@ -131,11 +136,13 @@ def create_app(engine: flowdesk.Engine, authenticator: Authenticator) -> Starlet
     async def openapi(request: Request) -> Response:
         return JSONResponse(spec)
 
-    routes = [Route(f"{BASE}/openapi.json", openapi, methods=["GET"])]
+    routes: list[BaseRoute] = [Route(f"{BASE}/openapi.json", openapi, methods=["GET"])]
     routes += [
         Route(BASE + op.path, _endpoint(engine, authenticator, op), methods=[op.method])
         for op in OPERATIONS
     ]
+    routes.append(Mount("/app", app=create_web_app(engine, authenticator, secret=session_secret)))
+    routes.append(Route("/", lambda request: RedirectResponse("/app/"), methods=["GET"]))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
