@@ -98,7 +98,16 @@ def serve(
         )
         worker.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+        # A stop waits this long for the requests in flight, then cancels the rest: waiting
+        # fetchAndLock requests (long polls, up to 30 minutes) end without an answer, as
+        # Camunda rejects them at shutdown, and their workers ask again.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level.lower(),
+            timeout_graceful_shutdown=5,
+        )
     finally:
         stop.set()
         if worker is not None:

@@ -294,16 +294,23 @@ async def fetch_and_lock(call: Call) -> Any:
     if found or not timeout:
         return found
     deadline = time.monotonic() + timeout / 1000
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return []
-        await asyncio.sleep(min(POLL_INTERVAL, left))
-        if call.disconnected is not None and await call.disconnected():
-            return []  # nobody is waiting for the answer: lock nothing for them
-        found = await run_in_threadpool(fetch_as_caller)
-        if found:
-            return found
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return []
+            await asyncio.sleep(min(POLL_INTERVAL, left))
+            if call.disconnected is not None and await call.disconnected():
+                return []  # nobody is waiting for the answer: lock nothing for them
+            found = await run_in_threadpool(fetch_as_caller)
+            if found:
+                return found
+    except asyncio.CancelledError:
+        # The server is stopping (`flowdesk serve` cancels what is still running after its
+        # grace period): Camunda's answer to a request still waiting at shutdown.
+        raise RestError(
+            500, "RestException", "Request rejected due to shutdown of application server."
+        ) from None
 
 
 # -- what a worker reports ------------------------------------------------------------------------

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from camunda.external_task.external_task import ExternalTask, TaskResult
 from camunda.external_task.external_task_worker import ExternalTaskWorker
-from rest_server import DATA, LiveServer, password
+from rest_server import DATA, LiveServer, password, start_server, stop_server
 
 TOPIC = "rest-invoicing"
 
@@ -188,7 +189,10 @@ def test_a_camunda_worker_fails_with_retries_until_the_task_has_an_incident(
         "count": 1
     }
     incidents = wes.get(f"{url}/incident", params={"processInstanceId": instance}).json()
-    assert [i["incidentMessage"] for i in incidents] == ["ledger unreachable"]
+    assert [
+        (i["incidentType"], i["configuration"], i["activityId"], i["incidentMessage"])
+        for i in incidents
+    ] == [("failedExternalTask", task["id"], "Issue_invoice", "ledger unreachable")]
 
     # Setting retries resolves the incident; the worker then completes the task.
     assert (
@@ -404,3 +408,27 @@ def test_external_task_routes_need_a_login(live_server: LiveServer, user: str | 
         timeout=10,
     )
     assert response.status_code == 401
+
+
+def test_a_waiting_fetch_is_rejected_as_camunda_rejects_it_when_the_server_stops(
+    db_url: str, tmp_path: Path
+) -> None:
+    process, server = start_server(db_url, tmp_path)
+    answers: list[requests.Response] = []
+    try:
+        waiting = threading.Thread(
+            target=lambda: answers.append(
+                _fetch(server.session("wes"), server.url, "poller", timeout=600_000)
+            )
+        )
+        waiting.start()
+        time.sleep(1.0)
+    finally:
+        began = time.monotonic()
+        stop_server(process)
+    waiting.join(timeout=30)
+    assert time.monotonic() - began < 12.0  # not the ten minutes the request asked to wait
+    (answer,) = answers
+    assert answer.status_code == 500
+    assert answer.json()["message"] == "Request rejected due to shutdown of application server."
+    assert "Traceback" not in server.log.read_text(errors="replace")
