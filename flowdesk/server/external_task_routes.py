@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +30,8 @@ from flowdesk.server.operations import BOOLEAN, INTEGER, STRING, Call, Operation
 from flowdesk.server.rest_errors import RestError
 
 T = TypeVar("T")
+
+_INT, _LONG = 2**31 - 1, 2**63 - 1  # Java's int and long
 
 # Camunda's `FetchAndLockHandlerImpl.MAX_REQUEST_TIMEOUT`: a longer wait is refused with 400.
 MAX_ASYNC_RESPONSE_TIMEOUT = 1_800_000
@@ -113,16 +115,19 @@ def locked_task_dto(task: flowdesk.LockedExternalTask, *, properties: bool) -> d
 # -- reading a request ----------------------------------------------------------------------------
 
 
-def _whole(value: Any, name: str, *, default: int | None = None, minimum: int = 0) -> int:
-    """A whole number from a JSON body (Camunda's `int`/`long` fields; absent: `default`)."""
+def _whole(
+    value: Any, name: str, *, default: int | None = None, minimum: int = 0, maximum: int = _LONG
+) -> int:
+    """A whole number from a JSON body (Camunda's `int` and `long` fields: `maximum` is
+    their Java range, as Jackson refuses a larger number); absent, `default`."""
     if value is None and default is not None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise RestError.invalid(f"{name} must be a whole number")
     if value < minimum:
         raise RestError.invalid(f"{name} must be at least {minimum}")
-    if value > 2**63 - 1:
-        raise RestError.invalid(f"{name} is beyond a Java long")
+    if value > maximum:
+        raise RestError.invalid(f"{name} must be at most {maximum}")
     return value
 
 
@@ -155,11 +160,15 @@ def _worker(body: dict[str, Any]) -> str:
 
 
 def _millis(value: Any, name: str, *, minimum: int) -> timedelta:
+    """A duration in milliseconds whose end, from now, is a date flowdesk can store (before
+    the year 10000; Java's dates go further, so Camunda takes longer ones)."""
     millis = _whole(value, name, minimum=minimum)
     try:
-        return timedelta(milliseconds=millis)
+        duration = timedelta(milliseconds=millis)
+        datetime.now(UTC) + duration + timedelta(days=1)  # a day's margin for the engine clock
     except OverflowError:
-        raise RestError.invalid(f"{name} is too long") from None
+        raise RestError.invalid(f"{name} ends beyond the year 9999") from None
+    return duration
 
 
 def _on_task(ident: str, action: Callable[[], T]) -> T:
@@ -259,7 +268,7 @@ async def fetch_and_lock(call: Call) -> Any:
     an empty fetch waits for tasks until the timeout passes (long polling)."""
     body = call.json_object()
     worker = _worker(body)
-    max_tasks = _whole(body.get("maxTasks"), "maxTasks", default=0)
+    max_tasks = _whole(body.get("maxTasks"), "maxTasks", default=0, maximum=_INT)
     use_priority = _yes(body.get("usePriority"), "usePriority")
     timeout = body.get("asyncResponseTimeout")
     if timeout is not None:
@@ -339,7 +348,7 @@ def handle_failure(call: Call) -> Any:
     message = checked_text(body.get("errorMessage"), "errorMessage")
     details = checked_text(body.get("errorDetails"), "errorDetails")
     # Camunda's DTO has `int retries` and `long retryTimeout`: absent, they are 0.
-    retries = _whole(body.get("retries"), "retries", default=0)
+    retries = _whole(body.get("retries"), "retries", default=0, maximum=_INT)
     retry_timeout = _millis(body.get("retryTimeout", 0), "retryTimeout", minimum=0)
     _on_task(
         ident,
@@ -388,7 +397,7 @@ def set_retries(call: Call) -> Any:
     retries = call.json_object().get("retries")
     if retries is None:
         raise RestError.invalid("The number of retries cannot be null.")
-    retries = _whole(retries, "retries")
+    retries = _whole(retries, "retries", maximum=_INT)
     _on_task(ident, lambda: call.engine.set_external_task_retries(ident, retries))
     return None
 

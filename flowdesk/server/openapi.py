@@ -342,7 +342,7 @@ SCHEMAS: dict[str, Any] = {
     "FetchExternalTasks": _obj(
         {
             "workerId": _s("string", nullable=False, minLength=1),
-            "maxTasks": _s("integer", format="int32", minimum=0),
+            "maxTasks": _s("integer", format="int32", minimum=0, maximum=2**31 - 1),
             "usePriority": _BOOL,
             "asyncResponseTimeout": _s("integer", format="int64", minimum=0, maximum=1_800_000),
             "includeExtensionProperties": _BOOL,
@@ -394,7 +394,7 @@ SCHEMAS: dict[str, Any] = {
             "workerId": _s("string", nullable=False, minLength=1),
             "errorMessage": _TEXT,
             "errorDetails": _TEXT,
-            "retries": _s("integer", format="int32", minimum=0),
+            "retries": _s("integer", format="int32", minimum=0, maximum=2**31 - 1),
             "retryTimeout": _s("integer", format="int64", minimum=0),
         },
         ["workerId"],

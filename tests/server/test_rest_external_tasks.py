@@ -432,3 +432,42 @@ def test_a_waiting_fetch_is_rejected_as_camunda_rejects_it_when_the_server_stops
     assert answer.status_code == 500
     assert answer.json()["message"] == "Request rejected due to shutdown of application server."
     assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def test_requests_flowdesk_cannot_honour_are_refused_and_change_nothing(
+    live_server: LiveServer,
+) -> None:
+    _deploy(live_server)
+    _start(live_server, "INV-10", case="refused")
+    url, wes = live_server.url, live_server.session("wes")
+    topic = {"topicName": TOPIC, "lockDuration": 60_000}
+    for body in (
+        {"workerId": "w", "maxTasks": 1, "topics": [{**topic, "lockDuration": 10**15}]},
+        {"workerId": "w", "maxTasks": 1, "topics": [{**topic, "lockDuration": 0}]},
+        {"workerId": "w", "maxTasks": 2**31, "topics": [topic]},
+        {"workerId": "w", "maxTasks": 1, "topics": [{**topic, "tenantIdIn": ["t1"]}]},
+        {"workerId": "w", "maxTasks": 1, "topics": [topic, topic]},
+        {"workerId": "w", "maxTasks": 1, "topics": [topic], "sorting": [
+            {"sortBy": "createTime", "sortOrder": "desc"}
+        ]},
+        {"maxTasks": 1, "topics": [topic]},
+    ):  # fmt: skip
+        refused = wes.post(f"{url}/external-task/fetchAndLock", json=body)
+        assert refused.status_code == 400, (body, refused.text)
+        assert refused.json()["type"] == "InvalidRequestException"
+    assert wes.get(f"{url}/external-task/count", params={"locked": "true"}).json() == {"count": 0}
+
+    (task,) = _fetch(wes, url, "w").json()
+    ident = task["id"]
+    for action, body in (
+        ("failure", {"workerId": "w", "retries": 2**31, "errorMessage": "x"}),
+        ("failure", {"workerId": "w", "retries": 1, "retryTimeout": -1}),
+        ("failure", {"workerId": "w", "retries": 1, "variables": {"a": {"value": 1}}}),
+        ("bpmnError", {"workerId": "w"}),
+        ("extendLock", {"workerId": "w", "newDuration": 0}),
+    ):
+        refused = wes.post(f"{url}/external-task/{ident}/{action}", json=body)
+        assert refused.status_code == 400, (action, body, refused.text)
+    assert wes.put(f"{url}/external-task/{ident}/retries", json={"retries": -1}).status_code == 400
+    kept = wes.get(f"{url}/external-task/{ident}").json()
+    assert (kept["workerId"], kept["retries"], kept["errorMessage"]) == ("w", None, None)
