@@ -339,6 +339,7 @@ SCHEMAS: dict[str, Any] = {
         ["id"],
     ),
     "LockedExternalTaskList": _list("LockedExternalTask"),
+    "TopicNames": {"type": "array", "items": {"type": "string"}},
     "FetchExternalTasks": _obj(
         {
             "workerId": _s("string", nullable=False, minLength=1),

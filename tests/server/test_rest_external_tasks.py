@@ -346,6 +346,19 @@ def test_the_query_and_count_filter_as_camundas(live_server: LiveServer) -> None
     assert count(processInstanceIdIn=f"{first},{second}") == 2
     assert count(activityIdIn="Issue_invoice,Other") == 3
     assert count(suspended="true") == 0
+
+    def topics(**params: Any) -> list[str]:
+        got = wes.get(f"{url}/external-task/topic-names", params=params)
+        assert got.status_code == 200, got.text
+        names: list[str] = got.json()
+        return names
+
+    assert topics() == [TOPIC]
+    assert topics(withLockedTasks="true") == [TOPIC]
+    assert topics(withLockedTasks="true", withUnlockedTasks="true") == []
+    wes.post(f"{url}/external-task/{locked['id']}/unlock")
+    assert topics(withLockedTasks="true") == []
+    assert count(locked="true") == 0
     body = wes.post(f"{url}/external-task/count", json={"externalTaskIdIn": [locked["id"]]})
     assert body.json() == {"count": 1}
     listed = wes.get(f"{url}/external-task", params={"maxResults": 2})
