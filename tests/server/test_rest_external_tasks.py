@@ -484,3 +484,26 @@ def test_requests_flowdesk_cannot_honour_are_refused_and_change_nothing(
     assert wes.put(f"{url}/external-task/{ident}/retries", json={"retries": -1}).status_code == 400
     kept = wes.get(f"{url}/external-task/{ident}").json()
     assert (kept["workerId"], kept["retries"], kept["errorMessage"]) == ("w", None, None)
+
+
+def test_a_fetch_whose_client_went_away_stops_waiting_and_locks_nothing(
+    live_server: LiveServer,
+) -> None:
+    _deploy(live_server)
+    url, wes = live_server.url, live_server.session("wes")
+    with pytest.raises(requests.Timeout):  # the client gives up after a second and hangs up
+        wes.post(
+            f"{url}/external-task/fetchAndLock",
+            json={
+                "workerId": "gone",
+                "maxTasks": 1,
+                "asyncResponseTimeout": 20_000,
+                "topics": [{"topicName": TOPIC, "lockDuration": 60_000}],
+            },
+            timeout=1.0,
+        )
+    time.sleep(0.5)
+    instance = _start(live_server, "INV-11", case="unclaimed")
+    time.sleep(1.5)  # three polls' time: a fetch still waiting would have locked the task
+    (task,) = wes.get(f"{url}/external-task", params={"processInstanceId": instance}).json()
+    assert task["workerId"] is None and task["lockExpirationTime"] is None
