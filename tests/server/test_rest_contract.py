@@ -21,7 +21,12 @@ def _deploy_and_start(server: LiveServer) -> None:
     session = server.session("alice")
     files = [
         ("upload", (name, (DATA / name).read_bytes()))
-        for name in ("rest_order.bpmn", "rest_events.bpmn", "rest_discount.dmn")
+        for name in (
+            "rest_order.bpmn",
+            "rest_events.bpmn",
+            "rest_discount.dmn",
+            "rest_invoice.bpmn",
+        )
     ]
     assert session.post(f"{server.url}/deployment/create", files=files).status_code == 200
     started = session.post(
@@ -29,6 +34,12 @@ def _deploy_and_start(server: LiveServer) -> None:
         json={"businessKey": "ORD-1", "variables": {"customer": {"value": "ACME"}}},
     )
     assert started.status_code == 200
+    # An external task, so that the external-task lists answer with one.
+    invoice = session.post(
+        f"{server.url}/process-definition/key/rest_invoice/start",
+        json={"variables": {"quantity": {"value": 2}, "unit_price": {"value": 5}}},
+    )
+    assert invoice.status_code == 200
 
 
 def test_the_served_openapi_document_validates_and_lists_every_route(
