@@ -1,10 +1,13 @@
 """External tasks over the REST API, against a live `flowdesk serve`: a worker of
 `camunda-external-task-client-python3` (Camunda's Python worker from PyPI, written by others)
 completes, fails and throws BPMN errors on the invoice model's topic; plain HTTP checks the
-lock rules, the errors Camunda's REST API gives, the query and long polling."""
+lock rules, the errors Camunda's REST API gives, the query and long polling. Its async worker
+long-polls and completes tasks started while it waits."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from camunda.external_task.async_external_task_worker import AsyncExternalTaskWorker
 from camunda.external_task.external_task import ExternalTask, TaskResult
 from camunda.external_task.external_task_worker import ExternalTaskWorker
 from rest_server import DATA, LiveServer, password, start_server, stop_server
@@ -507,3 +511,56 @@ def test_a_fetch_whose_client_went_away_stops_waiting_and_locks_nothing(
     time.sleep(1.5)  # three polls' time: a fetch still waiting would have locked the task
     (task,) = wes.get(f"{url}/external-task", params={"processInstanceId": instance}).json()
     assert task["workerId"] is None and task["lockExpirationTime"] is None
+
+
+def test_the_async_camunda_worker_long_polls_and_completes_tasks_started_while_it_waits(
+    live_server: LiveServer,
+) -> None:
+    _deploy(live_server)
+    worker = AsyncExternalTaskWorker(
+        worker_id="async-invoicer",
+        base_url=live_server.url,
+        config={
+            "auth_basic": {"username": "wes", "password": password("wes")},
+            "maxTasks": 2,
+            "lockDuration": 10_000,
+            "asyncResponseTimeout": 5_000,
+            "sleepSeconds": 0,
+        },
+    )
+
+    async def issue(task: ExternalTask) -> TaskResult:
+        total = task.get_variable("invoice_total")
+        return task.complete({"invoice_number": f"A-{total}", "paper_copies": 0})
+
+    async def run() -> list[str]:
+        subscription = asyncio.create_task(worker.subscribe({TOPIC: issue}))
+        await asyncio.sleep(1.0)  # the worker's fetch is waiting now
+        started = [
+            await asyncio.to_thread(_start, live_server, f"INV-A{n}", case="async")
+            for n in range(3)
+        ]
+        deadline = time.monotonic() + 20
+        waiting: list[str] = []
+        while time.monotonic() < deadline:
+            waiting = [
+                key
+                for instance in started
+                for key in await asyncio.to_thread(_open_tasks, live_server, instance)
+            ]
+            if waiting == ["Post_invoice"] * 3:
+                break
+            await asyncio.sleep(0.2)
+        subscription.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await subscription
+        return waiting
+
+    assert asyncio.run(run()) == ["Post_invoice"] * 3
+    numbers = {
+        _variables(live_server, instance["id"])["invoice_number"]["value"]
+        for instance in live_server.session("alice")
+        .get(f"{live_server.url}/process-instance", params={"processDefinitionKey": "rest_invoice"})
+        .json()
+    }
+    assert numbers == {"A-120"}
