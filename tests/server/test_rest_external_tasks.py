@@ -320,7 +320,12 @@ def test_the_query_and_count_filter_as_camundas(live_server: LiveServer) -> None
     second = _start(live_server, "INV-7", case="b")
     _start(live_server, "INV-8", case="c")
     url, wes = live_server.url, live_server.session("wes")
-    (locked,) = _fetch(wes, url, "counter", processVariables={"case": "a"}).json()
+    # A topic's definition filters take the REST API's definition ids.
+    assert _fetch(wes, url, "probe", processDefinitionId="rest_invoice:2").json() == []
+    assert _fetch(wes, url, "probe", processDefinitionIdIn=["rest_invoice", "x:1"]).json() == []
+    (locked,) = _fetch(
+        wes, url, "counter", processVariables={"case": "a"}, processDefinitionId="rest_invoice:1"
+    ).json()
     assert locked["processInstanceId"] == first
     (failing,) = _fetch(wes, url, "counter", businessKey="INV-7").json()
     assert failing["processInstanceId"] == second
