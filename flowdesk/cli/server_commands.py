@@ -99,8 +99,8 @@ def serve(
         worker.start()
     try:
         # A stop waits this long for the requests in flight, then cancels the rest: waiting
-        # fetchAndLock requests (long polls, up to 30 minutes) end without an answer, as
-        # Camunda rejects them at shutdown, and their workers ask again.
+        # fetchAndLock requests (long polls, up to 30 minutes) are answered with Camunda's
+        # shutdown rejection instead of holding the stop up, and their workers ask again.
         uvicorn.run(
             app,
             host=host,
