@@ -107,7 +107,16 @@ def serve(
         )
         worker.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+        # A stop waits this long for the requests in flight, then cancels the rest: waiting
+        # fetchAndLock requests (long polls, up to 30 minutes) are answered with Camunda's
+        # shutdown rejection instead of holding the stop up, and their workers ask again.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level.lower(),
+            timeout_graceful_shutdown=5,
+        )
     finally:
         stop.set()
         if worker is not None:

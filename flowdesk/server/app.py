@@ -9,6 +9,7 @@ its traceback and answered with a 500 that holds no trace.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from importlib import metadata
@@ -23,7 +24,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 import flowdesk
-from flowdesk.server import history_routes, repository_routes, runtime_routes, task_routes
+from flowdesk.server import (
+    external_task_routes,
+    history_routes,
+    repository_routes,
+    runtime_routes,
+    task_routes,
+)
 from flowdesk.server.auth import Authenticator, run_as
 from flowdesk.server.openapi import document
 from flowdesk.server.operations import Call, Operation, Reply, checked_text
@@ -33,14 +40,13 @@ from flowdesk.server.web import create_web_app
 BASE = "/engine-rest"
 _log = logging.getLogger("flowdesk.server")
 
-# Every operation the server has. External tasks (`/external-task/fetchAndLock`, complete,
-# failure, bpmnError, extendLock, unlock) join this list as `external_task_routes.OPERATIONS`
-# once the library has them.
+# Every operation the server has.
 OPERATIONS: list[Operation] = [
     *repository_routes.OPERATIONS,
     *runtime_routes.OPERATIONS,
     *task_routes.OPERATIONS,
     *history_routes.OPERATIONS,
+    *external_task_routes.OPERATIONS,
 ]
 
 
@@ -66,12 +72,16 @@ def _endpoint(engine: flowdesk.Engine, authenticator: Authenticator, op: Operati
                 path=path,
                 query=request.query_params,
                 base=str(request.base_url).rstrip("/") + BASE,
+                disconnected=request.is_disconnected,
             )
             if op.body == "multipart":
                 await _read_form(request, call)
             elif op.body is not None:
                 call.body = await _read_json(request)
-            result = await run_in_threadpool(run_as, identity, lambda: op.handler(call))
+            if inspect.iscoroutinefunction(op.handler):  # it waits on the loop (long polling)
+                result = await op.handler(call)
+            else:
+                result = await run_in_threadpool(run_as, identity, lambda: op.handler(call))
         except RestError as err:
             return _error(err)
         except flowdesk.FlowdeskError as err:

@@ -99,6 +99,30 @@ _DEPLOYMENT_PROPERTIES: dict[str, Any] = {
     "links": {"type": "array", "items": _ref("Link")},
 }
 _DEFINITION_MAP = _s("object", additionalProperties=_ref("ProcessDefinition"))
+_EXTERNAL_TASK: dict[str, Any] = {
+    name: _TEXT
+    for name in [
+        "activityId",
+        "activityInstanceId",
+        "errorMessage",
+        "executionId",
+        "id",
+        "processDefinitionId",
+        "processDefinitionKey",
+        "processDefinitionVersionTag",
+        "processInstanceId",
+        "workerId",
+        "topicName",
+        "tenantId",
+        "businessKey",
+    ]
+} | {
+    "lockExpirationTime": _DATE,
+    "createTime": _DATE,
+    "retries": _s("integer", format="int32"),
+    "suspended": _BOOL,
+    "priority": _INT,
+}
 
 
 def _fields(names: str, *, dates: str = "", ints: str = "", bools: str = "") -> dict[str, Any]:
@@ -301,6 +325,115 @@ SCHEMAS: dict[str, Any] = {
             "taskDefinitionKey finished unfinished",
             bools="finished unfinished",
         )
+    ),
+    # External tasks (external_task_routes.py), with the names of Camunda's DTOs.
+    "ExternalTask": _obj(_EXTERNAL_TASK, ["id"]),
+    "ExternalTaskList": _list("ExternalTask"),
+    "LockedExternalTask": _obj(
+        {
+            **_EXTERNAL_TASK,
+            "errorDetails": _TEXT,
+            "variables": _ref("VariableMap"),
+            "extensionProperties": _s("object", additionalProperties={"type": "string"}),
+        },
+        ["id"],
+    ),
+    "LockedExternalTaskList": _list("LockedExternalTask"),
+    "TopicNames": {"type": "array", "items": {"type": "string"}},
+    "FetchExternalTasks": _obj(
+        {
+            "workerId": _s("string", nullable=False, minLength=1),
+            "maxTasks": _s("integer", format="int32", minimum=0, maximum=2**31 - 1),
+            "usePriority": _BOOL,
+            "asyncResponseTimeout": _s("integer", format="int64", minimum=0, maximum=1_800_000),
+            "includeExtensionProperties": _BOOL,
+            "sorting": _s(
+                "array",
+                items=_obj(
+                    {
+                        "sortBy": _s("string", nullable=False, enum=["createTime"]),
+                        "sortOrder": _s("string", nullable=False, enum=["asc"]),
+                    }
+                ),
+            ),
+            "topics": _s("array", items=_ref("FetchExternalTaskTopic")),
+        },
+        ["workerId"],
+    ),
+    "FetchExternalTaskTopic": _obj(
+        {
+            "topicName": _s("string", nullable=False, minLength=1),
+            "lockDuration": _s("integer", nullable=False, format="int64", minimum=1),
+            "variables": _s("array", items={"type": "string"}),
+            "localVariables": _BOOL,
+            "businessKey": _TEXT,
+            "processDefinitionId": _TEXT,
+            "processDefinitionIdIn": _s("array", items={"type": "string"}),
+            "processDefinitionKey": _TEXT,
+            "processDefinitionKeyIn": _s("array", items={"type": "string"}),
+            "processVariables": _s(
+                "object",
+                additionalProperties={
+                    "oneOf": [{"type": t} for t in ("string", "number", "boolean")]
+                },
+            ),
+            "deserializeValues": _BOOL,
+            "includeExtensionProperties": _BOOL,
+        },
+        ["topicName", "lockDuration"],
+    ),
+    "CompleteExternalTask": _obj(
+        {
+            "workerId": _s("string", nullable=False, minLength=1),
+            "variables": _ref("VariableMap"),
+            "localVariables": _ref("VariableMap"),
+        },
+        ["workerId"],
+    ),
+    "ExternalTaskFailure": _obj(
+        {
+            "workerId": _s("string", nullable=False, minLength=1),
+            "errorMessage": _TEXT,
+            "errorDetails": _TEXT,
+            "retries": _s("integer", format="int32", minimum=0, maximum=2**31 - 1),
+            "retryTimeout": _s("integer", format="int64", minimum=0),
+        },
+        ["workerId"],
+    ),
+    "ExternalTaskBpmnError": _obj(
+        {
+            "workerId": _s("string", nullable=False, minLength=1),
+            "errorCode": _s("string", nullable=False, minLength=1),
+            "errorMessage": _TEXT,
+            "variables": _ref("VariableMap"),
+        },
+        ["workerId", "errorCode"],
+    ),
+    "ExtendLockOnExternalTask": _obj(
+        {
+            "workerId": _s("string", nullable=False, minLength=1),
+            "newDuration": _s("integer", nullable=False, format="int64", minimum=1),
+        },
+        ["workerId", "newDuration"],
+    ),
+    "ExternalTaskQuery": _obj(
+        _fields(
+            "externalTaskId topicName workerId locked notLocked withRetriesLeft "
+            "noRetriesLeft activityId processInstanceId processDefinitionId "
+            "processDefinitionKey lockExpirationBefore lockExpirationAfter "
+            "priorityHigherThanOrEquals priorityLowerThanOrEquals active suspended",
+            ints="priorityHigherThanOrEquals priorityLowerThanOrEquals",
+            bools="locked notLocked withRetriesLeft noRetriesLeft active suspended",
+        )
+        | {
+            name: _s("array", items={"type": "string"})
+            for name in (
+                "externalTaskIdIn",
+                "activityIdIn",
+                "processInstanceIdIn",
+                "processDefinitionKeyIn",
+            )
+        }
     ),
 }
 

@@ -2,12 +2,14 @@
 what the OpenAPI document says about it) and the `Call` its handler receives.
 
 Handlers are plain functions run in a worker thread (the Engine's calls block on the
-database); they return a JSON value (200), `Reply` for another status, or None (204).
+database), or `async` functions run on the event loop for those that wait (long polling),
+which run their Engine calls in a worker thread themselves. They return a JSON value (200),
+`Reply` for another status, or None (204).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,8 @@ class Call:
     form: dict[str, str] = field(default_factory=dict)
     files: list[tuple[str, bytes]] = field(default_factory=list)
     base: str = "/engine-rest"
+    # Whether the client has gone away (for a handler that waits: long polling).
+    disconnected: Callable[[], Awaitable[bool]] | None = None
 
     @property
     def user(self) -> str:

@@ -202,6 +202,16 @@ def _incidents(call: Call) -> list[dict[str, Any]]:
         failed = next((j for j in jobs if j.state == "failed"), None)
         raised = [e for e in call.engine.history(instance.id) if e.type == "incident"]
         incident = dtos.incident(instance, failed, raised[-1] if raised else None)
+        if failed is None:  # an external task out of retries: Camunda's failedExternalTask
+            for task in call.engine.external_tasks(
+                instance_id=instance.id, with_retries_left=False
+            ):
+                incident |= {
+                    "incidentType": "failedExternalTask",
+                    "activityId": task.element_id,
+                    "failedActivityId": task.element_id,
+                    "configuration": task.id,
+                }
         if kind is None or incident["incidentType"] == kind:
             shown.append(incident)
     return shown

@@ -4,6 +4,7 @@ response outside the documented schemas and statuses; and the error shapes are C
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,12 @@ def _deploy_and_start(server: LiveServer) -> None:
     session = server.session("alice")
     files = [
         ("upload", (name, (DATA / name).read_bytes()))
-        for name in ("rest_order.bpmn", "rest_events.bpmn", "rest_discount.dmn")
+        for name in (
+            "rest_order.bpmn",
+            "rest_events.bpmn",
+            "rest_discount.dmn",
+            "rest_invoice.bpmn",
+        )
     ]
     assert session.post(f"{server.url}/deployment/create", files=files).status_code == 200
     started = session.post(
@@ -28,6 +34,12 @@ def _deploy_and_start(server: LiveServer) -> None:
         json={"businessKey": "ORD-1", "variables": {"customer": {"value": "ACME"}}},
     )
     assert started.status_code == 200
+    # An external task, so that the external-task lists answer with one.
+    invoice = session.post(
+        f"{server.url}/process-definition/key/rest_invoice/start",
+        json={"variables": {"quantity": {"value": 2}, "unit_price": {"value": 5}}},
+    )
+    assert invoice.status_code == 200
 
 
 def test_the_served_openapi_document_validates_and_lists_every_route(
@@ -55,7 +67,14 @@ def test_schemathesis_finds_no_server_error_nor_schema_violation(
         "--phases", "examples,coverage,fuzzing", "--max-examples", "5", "--seed", "1505",
         "--workers", "1", "--request-timeout", "30", "--report-dir", str(tmp_path),
     ]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    # The hooks keep generated long polls short (see schemathesis_hooks.py).
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("schemathesis_hooks.py")),
+    }
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env
+    )
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
 
 
