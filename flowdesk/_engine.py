@@ -64,6 +64,9 @@ DEFAULT_URL = "sqlite:///flowdesk.db"
 # reaches the caller: each lost round means another caller's step committed, so this many
 # rounds lost in a row takes that many concurrent writers of one instance.
 _CONFLICT_ATTEMPTS = 5
+# Camunda 7 keeps retries, counts and priorities in Java ints; so do flowdesk's INTEGER columns
+# (PostgreSQL's int4), and a larger number would fail in the database instead of here.
+_MAX_INT = 2**31 - 1
 _log = logging.getLogger("flowdesk.engine")
 Groups = Mapping[str, Collection[str]] | Callable[[str], Collection[str]]
 T = TypeVar("T")
@@ -576,7 +579,16 @@ class Engine:
 
         Returns:
             How many jobs ran to completion; failed runs are retried later (see docs/jobs.md).
+
+        Raises:
+            InvalidArgument: `limit` is negative or above 2**31 - 1, or `lease` is not
+                positive or ends after the year 9999.
         """
+        _check_count("limit", limit)
+        if lease is not None:
+            if lease <= timedelta(0):
+                raise InvalidArgument("lease must be positive")
+            self._check_ends("lease", lease)
         with timers.using_clock(self._clock), _limits.using(self.script_limits):
             return self._jobs.run_due_jobs(self._job_unit_of_work, limit=limit, lease=lease)
 
@@ -619,13 +631,13 @@ class Engine:
             The locked tasks.
 
         Raises:
-            InvalidArgument: `worker_id` is empty, `max_tasks` is negative, a topic has no
-                positive lock duration, or a topic is named twice.
+            InvalidArgument: `worker_id` is empty, `max_tasks` is negative or above 2**31 - 1,
+                a topic has no positive lock duration (or one ending after the year 9999), or
+                a topic is named twice.
         """
         if not worker_id:
             raise InvalidArgument("worker_id must not be empty")
-        if max_tasks < 0:
-            raise InvalidArgument(f"max_tasks must not be negative, not {max_tasks}")
+        _check_count("max_tasks", max_tasks)
         resolved: list[FetchTopic] = []
         for topic in topics:
             if isinstance(topic, str):
@@ -639,6 +651,9 @@ class Engine:
                 raise InvalidArgument(
                     f"the lock duration of topic {topic.topic_name!r} must be positive"
                 )
+            self._check_ends(
+                f"the lock duration of topic {topic.topic_name!r}", topic.lock_duration
+            )
             if any(known.topic_name == topic.topic_name for known in resolved):
                 raise InvalidArgument(f"topic {topic.topic_name!r} is named twice")
             self._check_filter(topic.process_variables)
@@ -712,12 +727,13 @@ class Engine:
         Raises:
             NotFound: No external task has this id.
             ExternalTaskWorkerMismatch: The task is not locked by `worker_id`.
-            InvalidArgument: `retries` or `retry_timeout` is negative.
+            InvalidArgument: `retries` or `retry_timeout` is negative, `retries` is above
+                2**31 - 1, or `retry_timeout` ends after the year 9999.
         """
-        if retries < 0:
-            raise InvalidArgument(f"retries must not be negative, not {retries}")
+        _check_count("retries", retries)
         if retry_timeout < timedelta(0):
             raise InvalidArgument("retry_timeout must not be negative")
+        self._check_ends("retry_timeout", retry_timeout)
 
         def act(uow: UnitOfWork) -> ExternalTask:
             self._external.handle_failure(
@@ -785,10 +801,11 @@ class Engine:
             NotFound: No external task has this id.
             ExternalTaskWorkerMismatch: The task is not locked, or by another worker.
             ExternalTaskLockExpired: The lock already ran out.
-            InvalidArgument: `new_duration` is not positive.
+            InvalidArgument: `new_duration` is not positive or ends after the year 9999.
         """
         if new_duration <= timedelta(0):
             raise InvalidArgument("new_duration must be positive")
+        self._check_ends("new_duration", new_duration)
         return self._call(
             lambda uow: self._external.extend_lock(uow, task_id, worker_id, new_duration)
         )
@@ -807,10 +824,9 @@ class Engine:
 
         Raises:
             NotFound: No external task has this id.
-            InvalidArgument: `retries` is negative.
+            InvalidArgument: `retries` is negative or above 2**31 - 1 (Camunda's int).
         """
-        if retries < 0:
-            raise InvalidArgument(f"retries must not be negative, not {retries}")
+        _check_count("retries", retries)
         return self._call(lambda uow: self._external.set_retries(uow, task_id, retries))
 
     def external_tasks(
@@ -999,6 +1015,13 @@ class Engine:
         """The current time on the engine's clock (aware, UTC): what timers and jobs go by."""
         return self._clock().astimezone(UTC)
 
+    def _check_ends(self, what: str, duration: timedelta) -> None:
+        """Refuse a duration that ends after the last date a datetime holds (year 9999)."""
+        try:
+            self.now() + duration
+        except OverflowError:
+            raise InvalidArgument(f"{what} ends after the year 9999") from None
+
     @property
     def sqlite_synchronous(self) -> str | None:
         """The `PRAGMA synchronous` in effect on this engine's SQLite file connections, read
@@ -1111,3 +1134,9 @@ def _groups_of(groups: Groups | None) -> Callable[[str], Collection[str]]:
         return groups
     mapping = dict(groups)
     return lambda user: tuple(mapping.get(user, ()))
+
+
+def _check_count(what: str, value: int) -> None:
+    """Refuse a count (retries, tasks) below 0 or above what the database keeps (`_MAX_INT`)."""
+    if not 0 <= value <= _MAX_INT:
+        raise InvalidArgument(f"{what} must be from 0 to {_MAX_INT}, not {value}")

@@ -18,6 +18,8 @@ from flowdesk.store import models
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
+# PostgreSQL's SQLSTATE for a number its column type cannot hold (int4 beyond 2**31 - 1).
+_NUMERIC_VALUE_OUT_OF_RANGE = "22003"
 # Ids per `IN (...)` list: far below SQLite's limit of 32,766 bound parameters per statement.
 _IN_BATCH = 1000
 
@@ -27,7 +29,8 @@ def raise_as_flowdesk_error(err: SQLAlchemyError) -> NoReturn:
 
     A ValueError or TypeError raised while SQLAlchemy converted a Python value for the database
     (a naive datetime, a variable that is not JSON) is the caller's mistake, not a database
-    failure: it is raised as it was. Everything else becomes `StoreError`, with the SQLAlchemy
+    failure: it is raised as it was; so is a number out of the column's range, as
+    `InvalidArgument`. Everything else becomes `StoreError`, with the SQLAlchemy
     error on `__cause__`. The message names the error class and the database's first line,
     never the SQL parameters, which may hold process variables.
     """
@@ -36,6 +39,9 @@ def raise_as_flowdesk_error(err: SQLAlchemyError) -> NoReturn:
         raise orig from None
     detail = str(orig if orig is not None else err.args[0] if err.args else "").strip()
     first_line = detail.splitlines()[0] if detail else "no detail"
+    if getattr(orig, "sqlstate", None) == _NUMERIC_VALUE_OUT_OF_RANGE:
+        # PostgreSQL refused a number the caller gave (SQLite's driver: see `_store_errors`).
+        raise errors.InvalidArgument(f"a number is out of the database's range: {first_line}")
     raise errors.StoreError(f"database error ({type(err).__name__}): {first_line}") from err
 
 
@@ -48,6 +54,12 @@ def _store_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
             return method(*args, **kwargs)
         except SQLAlchemyError as err:
             raise_as_flowdesk_error(err)
+        except OverflowError as err:
+            # sqlite3 refuses an integer beyond 64 bits while binding it, before SQLAlchemy
+            # sees a database error; PostgreSQL's refusal arrives as 22003 (see above).
+            raise errors.InvalidArgument(
+                f"a number is out of the database's range: {err}"
+            ) from None
 
     return wrapper
 
