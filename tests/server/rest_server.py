@@ -18,6 +18,8 @@ from flowdesk.server import UserStore
 
 ROOT = Path(__file__).parents[2]
 DATA = Path(__file__).parent / "data"
+# The example process whose external task the workers of the tests serve.
+INVOICE = ROOT / "examples" / "invoice.bpmn"
 # Who may log in, with their groups. Passwords are per user, so a wrong one is testable.
 USERS = {
     "alice": ("sales",),

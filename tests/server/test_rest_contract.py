@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from openapi_spec_validator import validate
-from rest_server import DATA, LiveServer, password
+from rest_server import DATA, INVOICE, LiveServer, password
 
 from flowdesk.server import OPERATIONS
 
@@ -20,12 +20,12 @@ from flowdesk.server import OPERATIONS
 def _deploy_and_start(server: LiveServer) -> None:
     session = server.session("alice")
     files = [
-        ("upload", (name, (DATA / name).read_bytes()))
-        for name in (
-            "rest_order.bpmn",
-            "rest_events.bpmn",
-            "rest_discount.dmn",
-            "rest_invoice.bpmn",
+        ("upload", (path.name, path.read_bytes()))
+        for path in (
+            DATA / "rest_order.bpmn",
+            DATA / "rest_events.bpmn",
+            DATA / "rest_discount.dmn",
+            INVOICE,
         )
     ]
     assert session.post(f"{server.url}/deployment/create", files=files).status_code == 200
@@ -36,7 +36,7 @@ def _deploy_and_start(server: LiveServer) -> None:
     assert started.status_code == 200
     # An external task, so that the external-task lists answer with one.
     invoice = session.post(
-        f"{server.url}/process-definition/key/rest_invoice/start",
+        f"{server.url}/process-definition/key/invoice/start",
         json={"variables": {"quantity": {"value": 2}, "unit_price": {"value": 5}}},
     )
     assert invoice.status_code == 200

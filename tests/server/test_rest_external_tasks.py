@@ -1,8 +1,9 @@
 """External tasks over the REST API, against a live `flowdesk serve`: a worker of
 `camunda-external-task-client-python3` (Camunda's Python worker from PyPI, written by others)
-completes, fails and throws BPMN errors on the invoice model's topic; plain HTTP checks the
-lock rules, the errors Camunda's REST API gives, the query and long polling. Its async worker
-long-polls and completes tasks started while it waits."""
+completes, fails and throws BPMN errors on the topic of the example invoice process
+(examples/invoice.bpmn); plain HTTP checks the lock rules, the errors Camunda's REST API
+gives, the query and long polling. Its async worker long-polls and completes tasks started
+while it waits."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ import requests
 from camunda.external_task.async_external_task_worker import AsyncExternalTaskWorker
 from camunda.external_task.external_task import ExternalTask, TaskResult
 from camunda.external_task.external_task_worker import ExternalTaskWorker
-from rest_server import DATA, LiveServer, password, start_server, stop_server
+from rest_server import INVOICE, LiveServer, password, start_server, stop_server
 
-TOPIC = "rest-invoicing"
+TOPIC = "invoicing"
 
 
 def _deploy(server: LiveServer) -> None:
-    files = [("upload", ("rest_invoice.bpmn", (DATA / "rest_invoice.bpmn").read_bytes()))]
+    files = [("upload", ("invoice.bpmn", INVOICE.read_bytes()))]
     response = server.session("alice").post(f"{server.url}/deployment/create", files=files)
     assert response.status_code == 200, response.text
 
@@ -36,7 +37,7 @@ def _start(server: LiveServer, business_key: str, **variables: Any) -> str:
         **{name: {"value": value} for name, value in variables.items()},
     }
     response = server.session("alice").post(
-        f"{server.url}/process-definition/key/rest_invoice/start",
+        f"{server.url}/process-definition/key/invoice/start",
         json={"businessKey": business_key, "variables": typed},
     )
     assert response.status_code == 200, response.text
@@ -253,7 +254,7 @@ def test_only_the_worker_holding_the_lock_may_report_and_errors_are_camundas(
     (locked,) = _fetch(wes, url, "first").json()
     ident = locked["id"]
     assert locked["workerId"] == "first" and locked["processInstanceId"] == instance
-    assert locked["processDefinitionId"] == "rest_invoice:1"
+    assert locked["processDefinitionId"] == "invoice:1"
     assert locked["variables"]["invoice_total"] == {
         "type": "Integer",
         "value": 120,
@@ -321,10 +322,10 @@ def test_the_query_and_count_filter_as_camundas(live_server: LiveServer) -> None
     _start(live_server, "INV-8", case="c")
     url, wes = live_server.url, live_server.session("wes")
     # A topic's definition filters take the REST API's definition ids.
-    assert _fetch(wes, url, "probe", processDefinitionId="rest_invoice:2").json() == []
-    assert _fetch(wes, url, "probe", processDefinitionIdIn=["rest_invoice", "x:1"]).json() == []
+    assert _fetch(wes, url, "probe", processDefinitionId="invoice:2").json() == []
+    assert _fetch(wes, url, "probe", processDefinitionIdIn=["invoice", "x:1"]).json() == []
     (locked,) = _fetch(
-        wes, url, "counter", processVariables={"case": "a"}, processDefinitionId="rest_invoice:1"
+        wes, url, "counter", processVariables={"case": "a"}, processDefinitionId="invoice:1"
     ).json()
     assert locked["processInstanceId"] == first
     (failing,) = _fetch(wes, url, "counter", businessKey="INV-7").json()
@@ -344,9 +345,9 @@ def test_the_query_and_count_filter_as_camundas(live_server: LiveServer) -> None
         return number
 
     assert count() == 3
-    assert count(topicName=TOPIC, processDefinitionKey="rest_invoice") == 3
-    assert count(processDefinitionId="rest_invoice:1") == 3
-    assert count(processDefinitionId="rest_invoice:2") == 0
+    assert count(topicName=TOPIC, processDefinitionKey="invoice") == 3
+    assert count(processDefinitionId="invoice:1") == 3
+    assert count(processDefinitionId="invoice:2") == 0
     assert count(locked="true") == 1
     assert count(notLocked="true") == 2
     assert count(workerId="counter") == 2  # a failed task keeps its worker
@@ -566,7 +567,7 @@ def test_the_async_camunda_worker_long_polls_and_completes_tasks_started_while_i
     numbers = {
         _variables(live_server, instance["id"])["invoice_number"]["value"]
         for instance in live_server.session("alice")
-        .get(f"{live_server.url}/process-instance", params={"processDefinitionKey": "rest_invoice"})
+        .get(f"{live_server.url}/process-instance", params={"processDefinitionKey": "invoice"})
         .json()
     }
     assert numbers == {"A-120"}
