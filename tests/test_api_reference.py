@@ -93,7 +93,7 @@ def inventory(built_docs: Path) -> dict[str, set[str]]:
 
 
 def test_docs_build__passes_with_warnings_as_errors(built_docs: Path) -> None:
-    for page in ("index", "reference/index", "reference/flowdesk", "reference/cli"):
+    for page in ("index", "architecture", "reference/index", "reference/flowdesk", "reference/cli"):
         assert (built_docs / f"{page}.html").is_file(), page
 
 
