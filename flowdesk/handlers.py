@@ -131,7 +131,7 @@ class ServiceCall:
     properties: Mapping[str, str] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     documents: list[DocumentDraft] = field(default_factory=list)
-    # The element's `camunda:field` values, expressions evaluated for this call.
+    #: The element's `camunda:field` values, expressions evaluated for this call.
     fields: Mapping[str, Any] = field(default_factory=dict)
 
     def attach(self, name: str, content: str, media_type: str = "text/markdown") -> None:
@@ -269,7 +269,9 @@ class ListenerCall:
     Attributes:
         event: `start`, `end` or `take` for execution listeners; `create`, `assignment`,
             `complete`, `delete`, `update` or `timeout` for task listeners.
-        instance_id, process_key, business_key: The running instance.
+        instance_id: The running instance's id.
+        process_key: Its process key (the BPMN process id).
+        business_key: Its business key, if it has one.
         element_id: The element the listener sits on: an activity, event or gateway, the
             process (its key), or for `take` the sequence flow.
         implementation: The listener's class or delegate expression text from the model.

@@ -8,13 +8,14 @@ docs/reference/index.md says: `flowdesk.__all__`; the `__all__` of `flowdesk.ser
 `flowdesk.diagrams`; every name without a leading underscore that `flowdesk.worker`,
 `flowdesk.external_worker`, `flowdesk.handlers`, `flowdesk.authorization`,
 `flowdesk.processes` and each module of `flowdesk.processes` define (their loggers aside);
-the public methods and properties of every public class; and every command and option of the
-`flowdesk` command line.
+the public methods, properties and dataclass fields of every public class; and every command
+and option of the `flowdesk` command line.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import importlib.util
 import inspect
@@ -103,7 +104,7 @@ def test_reference__lists_every_public_name(inventory: dict[str, set[str]]) -> N
     assert not missing, f"public names missing from docs/reference/: {missing}"
 
 
-def test_reference__lists_every_public_method_and_property(
+def test_reference__lists_every_public_method_property_and_field(
     inventory: dict[str, set[str]],
 ) -> None:
     documented = python_names(inventory)
@@ -115,7 +116,7 @@ def test_reference__lists_every_public_method_and_property(
         for member in public_members(obj):
             if f"{owner}.{member}" not in documented:
                 missing.append(f"{owner}.{member}")
-    assert not missing, f"public methods and properties missing from the reference: {missing}"
+    assert not missing, f"methods, properties and fields missing from the reference: {missing}"
 
 
 def test_reference__lists_every_command_line_option(inventory: dict[str, set[str]]) -> None:
@@ -170,10 +171,13 @@ def defined_names(module: ModuleType) -> list[str]:
 
 
 def public_members(cls: type) -> list[str]:
-    """The methods and properties a class defines itself, without a leading underscore."""
-    members = []
+    """The methods, properties and dataclass fields a class defines itself (inherited ones are
+    documented on the base class), without a leading underscore."""
+    own = vars(cls).get("__annotations__", {})
+    fields = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ()
+    members = [f.name for f in fields if f.name in own and not f.name.startswith("_")]
     for name, value in vars(cls).items():
-        if name.startswith("_"):
+        if name.startswith("_") or name in members:
             continue
         if isinstance(value, staticmethod | classmethod | property) or inspect.isfunction(value):
             members.append(name)
