@@ -131,7 +131,7 @@ class ServiceCall:
     properties: Mapping[str, str] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     documents: list[DocumentDraft] = field(default_factory=list)
-    #: The element's `camunda:field` values, expressions evaluated for this call.
+    # The element's `camunda:field` values, expressions evaluated for this call.
     fields: Mapping[str, Any] = field(default_factory=dict)
 
     def attach(self, name: str, content: str, media_type: str = "text/markdown") -> None:
