@@ -39,6 +39,10 @@ myst_heading_anchors = 4
 # Docstrings write `name` for code, as Markdown does; show it as code, not as a title.
 default_role = "code"
 
+# Print text as written: smart quotes would turn the CLI's `--var` into an en dash and its
+# JSON examples' "text" into curly quotes.
+smartquotes = False
+
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
