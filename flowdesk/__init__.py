@@ -1,6 +1,8 @@
 """flowdesk: run Camunda Modeler BPMN 2.0 processes in Python, persisted in SQLite or PostgreSQL.
 
-Everything an application needs is importable from here; see `API.md` in the docs.
+Everything an application needs is importable from here: the names of `__all__`, which the
+API reference documents (docs/reference/, built from these docstrings) and
+`tests/test_api_reference.py` keeps complete. docs/index.md is the guide.
 """
 
 from __future__ import annotations

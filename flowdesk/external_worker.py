@@ -39,8 +39,9 @@ from flowdesk.handlers import ServiceCall, ServiceHandler
 
 logger = logging.getLogger("flowdesk.external_worker")
 
-# Camunda's external task clients give a failing task this many retries in all by default.
 DEFAULT_RETRIES = 3
+"""How many runs an `ExternalTaskWorker` gives a task in all before its failure becomes an
+incident: the default of Camunda's external task clients."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

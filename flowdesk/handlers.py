@@ -35,6 +35,8 @@ from flowdesk._records import FormField, Task
 from flowdesk.authorization import ReadAuthorizer
 
 ENTRY_POINT_GROUP = "flowdesk.handlers"
+"""The entry-point group whose functions `HandlerRegistry.load_entry_points` calls with the
+registry."""
 
 
 class UserTaskHandler:
@@ -141,6 +143,7 @@ class ServiceCall:
 
 
 ServiceHandler = Callable[[ServiceCall], Mapping[str, Any] | None]
+"""A service handler: takes the `ServiceCall`, returns the variables to set (or None)."""
 
 
 class ListenerTask:
@@ -184,17 +187,21 @@ class ListenerTask:
         self.assignee = None if user in (None, "") else str(user)
 
     def add_candidate_group(self, group: str) -> None:
+        """Offer the task to `group` too."""
         if group not in self.candidate_groups:
             self.candidate_groups = (*self.candidate_groups, group)
 
     def add_candidate_user(self, user: str) -> None:
+        """Offer the task to `user` too."""
         if user not in self.candidate_users:
             self.candidate_users = (*self.candidate_users, user)
 
     def delete_candidate_group(self, group: str) -> None:
+        """No longer offer the task to `group`."""
         self.candidate_groups = tuple(g for g in self.candidate_groups if g != group)
 
     def delete_candidate_user(self, user: str) -> None:
+        """No longer offer the task to `user`."""
         self.candidate_users = tuple(u for u in self.candidate_users if u != user)
 
     def get_variable(self, name: str, default: Any = None) -> Any:
@@ -262,7 +269,9 @@ class ListenerCall:
     Attributes:
         event: `start`, `end` or `take` for execution listeners; `create`, `assignment`,
             `complete`, `delete`, `update` or `timeout` for task listeners.
-        instance_id, process_key, business_key: The running instance.
+        instance_id: The running instance's id.
+        process_key: Its process key (the BPMN process id).
+        business_key: Its business key, if it has one.
         element_id: The element the listener sits on: an activity, event or gateway, the
             process (its key), or for `take` the sequence flow.
         implementation: The listener's class or delegate expression text from the model.
@@ -365,8 +374,9 @@ class ListenerCall:
         return self.process_key
 
 
-# Returns variables to set (like a service handler), or None.
 ListenerHandler = Callable[[ListenerCall], Mapping[str, Any] | None]
+"""A listener handler: takes the `ListenerCall`, returns the variables to set (like a service
+handler), or None."""
 
 
 @dataclass(frozen=True, slots=True)

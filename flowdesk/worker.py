@@ -26,7 +26,11 @@ from flowdesk._engine import Engine
 from flowdesk.errors import FlowdeskError
 
 DEFAULT_INTERVAL = 5.0
+"""Seconds `run_worker` waits after a pass that did not fill its batch (`flowdesk worker
+--interval`)."""
+
 DEFAULT_BATCH = 100
+"""At most this many jobs in one pass of `run_worker`."""
 
 logger = logging.getLogger("flowdesk.worker")
 

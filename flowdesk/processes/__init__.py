@@ -27,6 +27,7 @@ PROCESS_MODULES = (
     customers,
     complaint_handling,
 )
+"""The modules whose `register` `register` calls, after the shared `documents` service."""
 
 
 def register(registry: HandlerRegistry) -> None:

@@ -34,6 +34,7 @@ HANDLING_DEADLINE_WORKING_DAYS = 5
 number): quality handles a complaint within this many working days of its recording."""
 
 SERVICE_DEADLINE = "complaintHandlingDeadline"
+"""The service name `handling_deadline` is registered under."""
 
 
 def start(

@@ -23,6 +23,7 @@ import flowdesk
 from flowdesk.handlers import HandlerRegistry, ServiceCall
 
 KEY = "consulting_engagement"
+"""The process key (the BPMN process id)."""
 
 PROPOSAL_MESSAGE = "consulting_proposal"
 """The message a new project proposal throws; it starts the follow-up engagement."""

@@ -53,10 +53,14 @@ from flowdesk.processes import calendar
 from flowdesk.processes.roles import ROLES
 
 KEY = "customer_archive_access"
+"""The key of the archive access process (the BPMN process id)."""
 
 GRANT_SERVICE = "customersGrantArchiveAccess"
+"""The service name `grant_archive_access` is registered under."""
 
 CONTACT_PROPERTY = "customerContact"
+"""The extension property that marks a user task as a contact with the customer; its value is
+the channel (one of `CHANNELS`). `contact_history` lists the completed ones."""
 
 CHANNELS = ("visit", "call", "meeting", "email", "portal", "survey", "letter", "fax")
 """The values `customerContact` takes, and the channels `log_contact` records."""

@@ -24,6 +24,7 @@ from flowdesk.handlers import HandlerRegistry, ServiceCall
 from flowdesk.processes.calendar import add_working_days
 
 KEY = "demand_confirmation"
+"""The process key (the BPMN process id)."""
 
 CHANNELS = ("interview", "survey", "complaint_feedback")
 """Collection channels (访谈/问卷/投诉反馈), in the order their instances are created."""
@@ -32,7 +33,10 @@ CATEGORIES = ("functional", "performance", "interface", "usability", "other")
 """Requirement categories (功能/性能/接口/界面/其他) the organising step classifies into."""
 
 REMINDER_WORKING_DAYS = 5
+"""Working days after the confirmation request when the customer is reminded."""
+
 ESCALATION_WORKING_DAYS = 10
+"""Working days after the confirmation request when the account owner gets a follow-up task."""
 
 _CHANNEL_FIELDS = {
     "interview": "collect_by_interview",

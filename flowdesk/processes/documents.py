@@ -23,6 +23,7 @@ from flowdesk.errors import HandlerError
 from flowdesk.handlers import HandlerRegistry, ServiceCall
 
 SERVICE_NAME = "renderDocument"
+"""The service name `render_document` is registered under (`${renderDocument}`)."""
 
 _MEDIA_TYPES = {".md.j2": "text/markdown", ".html.j2": "text/html"}
 

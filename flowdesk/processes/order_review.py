@@ -52,12 +52,25 @@ MESSAGE_COMPLAINT_RECEIVED = "complaint_received"
 *complaint handling* (`flowdesk.processes.complaint_handling`)."""
 
 SERVICE_OPEN_REVIEW = "orderReviewOpenReview"
+"""The service name `open_review` is registered under."""
+
 SERVICE_SUMMARISE = "orderReviewSummarise"
+"""The service name `summarise_opinions` is registered under."""
+
 SERVICE_RECORD_CHANGE = "orderReviewRecordChange"
+"""The service name `record_change` is registered under."""
+
 SERVICE_RECORD_TRIAL_FAILURE = "orderReviewRecordTrialFailure"
+"""The service name `record_trial_failure` is registered under."""
+
 SERVICE_WATCH_DELIVERY_DATE = "orderReviewWatchDeliveryDate"
+"""The service name `watch_delivery_date` is registered under."""
+
 SERVICE_ALERT_LATE_DELIVERY = "orderReviewAlertLateDelivery"
+"""The service name `alert_late_delivery` is registered under."""
+
 SERVICE_BOOK_PAYMENT = "orderReviewBookPayment"
+"""The service name `book_payment` is registered under."""
 
 
 def start(

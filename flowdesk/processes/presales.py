@@ -26,6 +26,7 @@ from flowdesk.handlers import HandlerRegistry, ServiceCall
 from flowdesk.processes import calendar, customers
 
 KEY = "presales"
+"""The process key (the BPMN process id)."""
 
 FILING_REMINDER_WORKING_DAYS = 3
 """Company setting: working days after first contact when the account owner is reminded to

@@ -51,7 +51,9 @@ class Authenticator(Protocol):
     block (a database or directory lookup).
     """
 
-    def authenticate(self, connection: HTTPConnection) -> Identity | None: ...
+    def authenticate(self, connection: HTTPConnection) -> Identity | None:
+        """The caller's identity, or None when the request carries no or wrong credentials."""
+        ...
 
 
 # The identity of the request being served, for the Engine's `groups` function.
@@ -202,6 +204,9 @@ class BasicAuthenticator:
         self._lock = threading.Lock()
 
     def authenticate(self, connection: HTTPConnection) -> Identity | None:
+        """The user whose name and password the `Authorization: Basic` header holds and the
+        `UserStore` verifies, with their groups; None without that header or when they do not
+        verify."""
         header = connection.headers.get("authorization", "")
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic" or not encoded:
