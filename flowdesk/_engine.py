@@ -64,7 +64,7 @@ DEFAULT_URL = "sqlite:///flowdesk.db"
 # reaches the caller: each lost round means another caller's step committed, so this many
 # rounds lost in a row takes that many concurrent writers of one instance.
 _CONFLICT_ATTEMPTS = 5
-# Camunda 7 keeps retries, counts and priorities in Java ints; so do flowdesk's INTEGER columns
+# Camunda 7 keeps retries and counts in Java ints; so do flowdesk's INTEGER columns
 # (PostgreSQL's int4), and a larger number would fail in the database instead of here.
 _MAX_INT = 2**31 - 1
 _log = logging.getLogger("flowdesk.engine")
