@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,12 @@ def new_engine(db_url: str, clock: Clock) -> Iterator[Callable[[], flowdesk.Engi
 def engine(new_engine: Callable[[], flowdesk.Engine]) -> flowdesk.Engine:
     """An engine on a fresh database with every shipped process's handlers and the staff."""
     return new_engine()
+
+
+def do(engine: flowdesk.Engine, instance_id: str, element_id: str, user: str, data: Any) -> None:
+    """Claim and complete, as `user`, the open task `element_id` of the instance; the instance
+    must not be in an incident afterwards."""
+    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
+    engine.claim(task.id, user=user)
+    engine.complete(task.id, data, user=user)
+    assert engine.instance(instance_id).state != "incident", engine.instance(instance_id).incident

@@ -7,7 +7,6 @@ demand management. sam (sales) owns the customer, quinn (quality) handles compla
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 import flowdesk
 from flowdesk.processes import complaint_handling, order_review
 
-BPMN = Path(__file__).parents[2] / "bpmn"
+from .conftest import BPMN, do
 
 
 @pytest.fixture
@@ -29,13 +28,6 @@ def deployed(engine: flowdesk.Engine) -> flowdesk.Engine:
     ):
         engine.deploy(BPMN / name)
     return engine
-
-
-def do(engine: flowdesk.Engine, instance_id: str, element_id: str, user: str, data: Any) -> None:
-    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
-    engine.claim(task.id, user=user)
-    engine.complete(task.id, data, user=user)
-    assert engine.instance(instance_id).state != "incident", engine.instance(instance_id).incident
 
 
 def open_tasks(engine: flowdesk.Engine, instance_id: str) -> set[str]:

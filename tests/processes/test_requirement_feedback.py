@@ -3,7 +3,6 @@ bpmn/requirement_feedback.bpmn, through the public API."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 import flowdesk
 from flowdesk.processes import order_review, requirement_feedback
 
-BPMN = Path(__file__).parents[2] / "bpmn"
+from .conftest import BPMN, do
 
 
 @pytest.fixture
@@ -19,13 +18,6 @@ def deployed(engine: flowdesk.Engine) -> flowdesk.Engine:
     for name in ("order_routing.dmn", "order_review.bpmn", "requirement_feedback.bpmn"):
         engine.deploy(BPMN / name)
     return engine
-
-
-def do(engine: flowdesk.Engine, instance_id: str, element_id: str, user: str, data: Any) -> None:
-    (task,) = [t for t in engine.tasks(instance_id=instance_id) if t.element_id == element_id]
-    engine.claim(task.id, user=user)
-    engine.complete(task.id, data, user=user)
-    assert engine.instance(instance_id).state != "incident", engine.instance(instance_id).incident
 
 
 def feedback_and_evaluate(engine: flowdesk.Engine, instance_id: str) -> None:
