@@ -151,7 +151,7 @@ class Engine:
             self._store = Store(self.url, sqlite_synchronous=sqlite_synchronous)
         except ValueError as err:  # an unsupported URL scheme or driver, or durability level
             raise StoreError(str(err)) from err
-        self._ctx = EngineContext(self._store, self.handlers, self._clock, _groups_of(groups))
+        self._ctx = EngineContext(self._store, self.handlers, _groups_of(groups))
         self._repository = RepositoryService(
             self.handlers, max_file_bytes=self.input_limits.max_file_bytes
         )

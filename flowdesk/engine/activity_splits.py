@@ -31,11 +31,11 @@ from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.util.task import TaskState
 
 from flowdesk.engine import validation
+from flowdesk.engine.bpmn_namespaces import BPMN
 
 FLOWDESK_NS = "https://flowdesk.dev/schema/implicit"
 TAG = f"{{{FLOWDESK_NS}}}activitySplit"
 
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 _CONTAINERS = frozenset({"process", "subProcess", "transaction"})
 # Gateways choose their flows themselves; an end event or a link throw has none to choose.
 _NOT_SPLIT = frozenset(
@@ -126,7 +126,7 @@ def with_activity_splits(root: Any) -> Any:
         if node.get("default"):
             split.set("default", node.attrib.pop("default"))
         etree.SubElement(
-            container, f"{_BPMN}sequenceFlow", id=leaving_id, sourceRef=node_id, targetRef=split_id
+            container, f"{BPMN}sequenceFlow", id=leaving_id, sourceRef=node_id, targetRef=split_id
         )
         for flow in flows:
             flow.set("sourceRef", split_id)
@@ -135,13 +135,13 @@ def with_activity_splits(root: Any) -> Any:
 
 def _nodes_to_split(root: Any) -> list[tuple[Any, Any, list[Any]]]:
     found = []
-    for container in root.iter(*(f"{_BPMN}{name}" for name in _CONTAINERS)):
+    for container in root.iter(*(f"{BPMN}{name}" for name in _CONTAINERS)):
         flows_from: dict[str, list[Any]] = {}
-        for flow in container.iterchildren(f"{_BPMN}sequenceFlow"):
+        for flow in container.iterchildren(f"{BPMN}sequenceFlow"):
             flows_from.setdefault(flow.get("sourceRef"), []).append(flow)
         for node in container.iterchildren(etree.Element):
             name = etree.QName(node).localname
-            if not node.tag.startswith(_BPMN) or name in _NOT_SPLIT or not node.get("id"):
+            if not node.tag.startswith(BPMN) or name in _NOT_SPLIT or not node.get("id"):
                 continue
             flows = flows_from.get(node.get("id"), [])
             if len(flows) > 1 or any(_is_conditional(flow) for flow in flows):
@@ -150,4 +150,4 @@ def _nodes_to_split(root: Any) -> list[tuple[Any, Any, list[Any]]]:
 
 
 def _is_conditional(flow: Any) -> bool:
-    return flow.find(f"{_BPMN}conditionExpression") is not None
+    return flow.find(f"{BPMN}conditionExpression") is not None

@@ -17,12 +17,14 @@ GroupsOf = Callable[[str], Collection[str]]
 
 @dataclass
 class EngineContext:
-    """What every service shares: the store, the handlers, the clock, groups, and the caches of
-    parsed specs and of deserialized workflows."""
+    """What every service shares: the store, the handlers, groups, and the caches of parsed
+    specs and of deserialized workflows.
+
+    The clock is not here: the facade installs it for each call (`timers.using_clock`), and
+    `now()` reads it from there, as SpiffWorkflow's timers do."""
 
     store: Store
     registry: handlers.HandlerRegistry
-    clock: timers.Clock
     groups_of: GroupsOf
     specs: SpecCache = field(default_factory=SpecCache)
     workflows: WorkflowCache = field(default_factory=WorkflowCache)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from flowdesk._records import HistoryEventType
-from flowdesk.engine import calls, job_retries, listeners, start_events, variable_types
+from flowdesk.engine import calls, listeners, start_events, variable_types
 from flowdesk.engine.context import EngineContext as EngineContext
 from flowdesk.engine.external_task_rows import ExternalTaskRows
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
@@ -36,8 +36,6 @@ from flowdesk.store import (
     UnitOfWork,
     UserTaskRow,
 )
-
-DEFAULT_JOB_RETRIES = job_retries.DEFAULT.retries
 
 
 class Execution(UserTaskRows, WaitRows, ExternalTaskRows):

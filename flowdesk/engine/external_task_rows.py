@@ -18,6 +18,7 @@ from lxml import etree
 
 from flowdesk._records import HistoryEventType
 from flowdesk.engine import external_work
+from flowdesk.engine.bpmn_namespaces import BPMN_NS, CAMUNDA_NS
 from flowdesk.engine.context import EngineContext
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident
@@ -128,13 +129,9 @@ def process_task_priority(xml: str, element_id: str) -> str | None:
     """
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     root = etree.fromstring(xml.encode("utf-8"), parser)
-    for element in root.iter(f"{{{_BPMN}}}*"):
+    for element in root.iter(f"{{{BPMN_NS}}}*"):
         if element.get("id") != element_id:
             continue
-        for ancestor in element.iterancestors(f"{{{_BPMN}}}process"):
-            return ancestor.get(f"{{{_CAMUNDA}}}taskPriority")
+        for ancestor in element.iterancestors(f"{{{BPMN_NS}}}process"):
+            return ancestor.get(f"{{{CAMUNDA_NS}}}taskPriority")
     return None
-
-
-_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-_CAMUNDA = "http://camunda.org/schema/1.0/bpmn"

@@ -27,6 +27,7 @@ from typing import Any
 from lxml import etree
 
 from flowdesk.engine import sandbox
+from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA
 from flowdesk.engine.dmn import evaluation, feel, functions
 from flowdesk.errors import ExpressionError, ScriptLimitError
 
@@ -36,8 +37,6 @@ LANGUAGE = "feel"
 MARK = "@feel"
 """Start of a text `mark_feel_texts` rewrote; `@feel` begins no Python or JUEL text."""
 
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-_CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 _RESULT = "result="
 
 
@@ -81,23 +80,21 @@ def mark_feel_texts(root: etree._Element) -> etree._Element:
     Returns:
         `root` itself when it holds no FEEL, else a changed copy.
     """
-    scripts = [
-        task for task in root.iter(f"{_BPMN}scriptTask") if is_feel(task.get("scriptFormat"))
-    ]
+    scripts = [task for task in root.iter(f"{BPMN}scriptTask") if is_feel(task.get("scriptFormat"))]
     conditions = [
         element
-        for element in root.iter(f"{_BPMN}conditionExpression")
+        for element in root.iter(f"{BPMN}conditionExpression")
         if is_feel(element.get("language"))
     ]
     if not scripts and not conditions:
         return root
     root = copy.deepcopy(root)
-    for task in root.iter(f"{_BPMN}scriptTask"):
-        script = task.find(f"{_BPMN}script")
+    for task in root.iter(f"{BPMN}scriptTask"):
+        script = task.find(f"{BPMN}script")
         if is_feel(task.get("scriptFormat")) and script is not None:
-            result = (task.get(f"{_CAMUNDA}resultVariable") or "").strip()
+            result = (task.get(f"{CAMUNDA}resultVariable") or "").strip()
             script.text = f"{MARK} {_RESULT}{result}\n{script.text or ''}"
-    for element in root.iter(f"{_BPMN}conditionExpression"):
+    for element in root.iter(f"{BPMN}conditionExpression"):
         if is_feel(element.get("language")):
             element.text = f"{MARK} condition\n{element.text or ''}"
     return root

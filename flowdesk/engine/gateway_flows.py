@@ -21,7 +21,8 @@ from typing import Any
 
 from lxml import etree
 
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+from flowdesk.engine.bpmn_namespaces import BPMN
+
 _ALWAYS = "${true}"
 
 
@@ -38,18 +39,16 @@ def with_true_conditions(root: Any) -> Any:
         return root
     root = copy.deepcopy(root)
     for flow in _unconditional_flows(root):
-        condition = etree.SubElement(flow, f"{_BPMN}conditionExpression")
+        condition = etree.SubElement(flow, f"{BPMN}conditionExpression")
         condition.text = _ALWAYS
     return root
 
 
 def _unconditional_flows(root: Any) -> list[Any]:
     found: list[Any] = []
-    for container in root.iter(f"{_BPMN}process", f"{_BPMN}subProcess", f"{_BPMN}transaction"):
-        flows = list(container.iterchildren(f"{_BPMN}sequenceFlow"))
-        for gateway in container.iterchildren(
-            f"{_BPMN}exclusiveGateway", f"{_BPMN}inclusiveGateway"
-        ):
+    for container in root.iter(f"{BPMN}process", f"{BPMN}subProcess", f"{BPMN}transaction"):
+        flows = list(container.iterchildren(f"{BPMN}sequenceFlow"))
+        for gateway in container.iterchildren(f"{BPMN}exclusiveGateway", f"{BPMN}inclusiveGateway"):
             outgoing = [f for f in flows if f.get("sourceRef") == gateway.get("id")]
             if len(outgoing) < 2:
                 continue  # Spiff takes a gateway's only flow whatever its condition
@@ -57,7 +56,7 @@ def _unconditional_flows(root: Any) -> list[Any]:
             bare = [
                 f
                 for f in outgoing
-                if f.get("id") != default and f.find(f"{_BPMN}conditionExpression") is None
+                if f.get("id") != default and f.find(f"{BPMN}conditionExpression") is None
             ]
             exclusive = etree.QName(gateway).localname == "exclusiveGateway"
             if exclusive and (default or len(bare) != 1):

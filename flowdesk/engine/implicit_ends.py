@@ -29,8 +29,8 @@ from typing import Any
 from lxml import etree
 
 from flowdesk.engine import validation
+from flowdesk.engine.bpmn_namespaces import BPMN
 
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 # Containers whose flow nodes run on sequence flows; an ad-hoc sub-process's contents do not.
 _CONTAINERS = frozenset({"process", "subProcess", "transaction"})
 # The flow nodes a token can leave. End events end anyway; exclusive, event-based and
@@ -59,9 +59,9 @@ def with_implicit_ends(root: Any) -> Any:
         node_id = node.get("id")
         end_id = validation.unused_id(f"{node_id}{SUFFIX}", taken)
         flow_id = validation.unused_id(f"{node_id}__to_implicit_end", taken)
-        etree.SubElement(container, f"{_BPMN}endEvent", id=end_id)
+        etree.SubElement(container, f"{BPMN}endEvent", id=end_id)
         etree.SubElement(
-            container, f"{_BPMN}sequenceFlow", id=flow_id, sourceRef=node_id, targetRef=end_id
+            container, f"{BPMN}sequenceFlow", id=flow_id, sourceRef=node_id, targetRef=end_id
         )
     return root
 
@@ -79,11 +79,11 @@ def hide_implicit_ends(spec: Any) -> None:
 
 def _path_ends(root: Any) -> list[tuple[Any, Any]]:
     found = []
-    for container in root.iter(*(f"{_BPMN}{name}" for name in _CONTAINERS)):
-        leaving = {flow.get("sourceRef") for flow in container.iterchildren(f"{_BPMN}sequenceFlow")}
+    for container in root.iter(*(f"{BPMN}{name}" for name in _CONTAINERS)):
+        leaving = {flow.get("sourceRef") for flow in container.iterchildren(f"{BPMN}sequenceFlow")}
         for node in container.iterchildren(etree.Element):
             if (
-                node.tag.startswith(_BPMN)
+                node.tag.startswith(BPMN)
                 and etree.QName(node).localname in _ENDS_PATHS
                 and node.get("id")
                 and node.get("id") not in leaving
@@ -99,5 +99,5 @@ def _off_the_flow(node: Any) -> bool:
         return True
     return (
         etree.QName(node).localname == "boundaryEvent"
-        and node.find(f"{_BPMN}compensateEventDefinition") is not None
+        and node.find(f"{BPMN}compensateEventDefinition") is not None
     )

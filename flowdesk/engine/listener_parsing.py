@@ -32,11 +32,10 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from flowdesk.engine import timers
+from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA_NS
 from flowdesk.errors import ExpressionError
 
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 _C = "{" + CAMUNDA_NS + "}"
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 # A cycle's text is checked at deploy by computing its schedule from some time.
 _ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -126,7 +125,7 @@ def _flows_leaving(parent: Any, node_id: str) -> list[Any]:
         cached = _FLOW_INDEXES.get(id(parent))
         if cached is None or cached[0] is not parent or cached[1] is not last:
             index: dict[str, list[Any]] = {}
-            for flow in parent.iterchildren(f"{_BPMN}sequenceFlow"):
+            for flow in parent.iterchildren(f"{BPMN}sequenceFlow"):
                 index.setdefault(flow.get("sourceRef") or "", []).append(flow)
             cached = _FLOW_INDEXES[id(parent)] = (parent, last, index)
             while len(_FLOW_INDEXES) > _FLOW_INDEXES_KEPT:

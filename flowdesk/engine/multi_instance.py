@@ -38,6 +38,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from flowdesk.engine import script_languages
+from flowdesk.engine.bpmn_namespaces import BPMN_NS
 from flowdesk.errors import ExpressionError
 
 LOOP_COUNTER = "loopCounter"
@@ -59,7 +60,6 @@ _WRITES = "flowdesk_mi_writes"
 _SPIFF_KEYS = frozenset({"data_objects"})
 
 _CAMUNDA = "{" + CAMUNDA_MODEL_NS + "}"
-_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
 # -- what tasks see ---------------------------------------------------------------------------
@@ -449,7 +449,7 @@ def with_camunda_loops(classes: Mapping[str, tuple[type, type]]) -> dict[str, tu
 
 def _bpmn_child(node: Any, local_name: str) -> Any:
     for child in node:
-        if isinstance(child.tag, str) and child.tag == f"{{{_BPMN_NS}}}{local_name}":
+        if isinstance(child.tag, str) and child.tag == f"{{{BPMN_NS}}}{local_name}":
             return child
     return None
 

@@ -76,6 +76,7 @@ from flowdesk.engine import (
     timers,
     triggers,
 )
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.compensation import (
     CompensationProcessParser,
     configure_throw,
@@ -616,13 +617,13 @@ def _with_links_as_flows(root: Any, filename: str | None) -> Any:
     """
     throws = [
         event
-        for event in root.iter(f"{_BPMN}intermediateThrowEvent")
+        for event in root.iter(f"{BPMN}intermediateThrowEvent")
         if _child(event, "linkEventDefinition") is not None
     ]
     if not throws:
         return root
     root = copy.deepcopy(root)
-    for throw in root.iter(f"{_BPMN}intermediateThrowEvent"):
+    for throw in root.iter(f"{BPMN}intermediateThrowEvent"):
         link = _child(throw, "linkEventDefinition")
         if link is None:
             continue
@@ -630,7 +631,7 @@ def _with_links_as_flows(root: Any, filename: str | None) -> Any:
         name = link.get("name") or throw.get("name")
         targets = [
             catch
-            for catch in container.iterchildren(f"{_BPMN}intermediateCatchEvent")
+            for catch in container.iterchildren(f"{BPMN}intermediateCatchEvent")
             if (found := _child(catch, "linkEventDefinition")) is not None
             and (found.get("name") or catch.get("name")) == name
         ]
@@ -643,12 +644,12 @@ def _with_links_as_flows(root: Any, filename: str | None) -> Any:
                 file_name=filename,
             )
         flow_id = f"{throw.get('id')}__link"
-        flow = etree.SubElement(container, f"{_BPMN}sequenceFlow")
+        flow = etree.SubElement(container, f"{BPMN}sequenceFlow")
         flow.set("id", flow_id)
         flow.set("sourceRef", throw.get("id"))
         flow.set("targetRef", targets[0].get("id"))
-        etree.SubElement(throw, f"{_BPMN}outgoing").text = flow_id
-        etree.SubElement(targets[0], f"{_BPMN}incoming").text = flow_id
+        etree.SubElement(throw, f"{BPMN}outgoing").text = flow_id
+        etree.SubElement(targets[0], f"{BPMN}incoming").text = flow_id
     return root
 
 
@@ -659,24 +660,21 @@ def _without_data_stores(root: Any) -> Any:
     SpiffWorkflow 3.2 instead rejects a `dataStore` that has no Python implementation
     registered under its name, and any data association to a reference of one.
     """
-    references = {r.get("id") for r in root.iter(f"{_BPMN}dataStoreReference")}
-    stores = list(root.iter(f"{_BPMN}dataStore"))
+    references = {r.get("id") for r in root.iter(f"{BPMN}dataStoreReference")}
+    stores = list(root.iter(f"{BPMN}dataStore"))
     if not stores and not references:
         return root
     root = copy.deepcopy(root)
-    doomed = list(root.iter(f"{_BPMN}dataStore"))
+    doomed = list(root.iter(f"{BPMN}dataStore"))
     for tag in ("dataInputAssociation", "dataOutputAssociation"):
-        for association in root.iter(f"{_BPMN}{tag}"):
+        for association in root.iter(f"{BPMN}{tag}"):
             ends = {
                 (end.text or "").strip()
                 for end in association
-                if end.tag in (f"{_BPMN}sourceRef", f"{_BPMN}targetRef")
+                if end.tag in (f"{BPMN}sourceRef", f"{BPMN}targetRef")
             }
             if ends & references:
                 doomed.append(association)
     for element in doomed:
         element.getparent().remove(element)
     return root
-
-
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"

@@ -46,6 +46,7 @@ from flowdesk.engine import (
     triggers,
     validation,
 )
+from flowdesk.engine.bpmn_namespaces import BPMN_NS
 from flowdesk.engine.dmn.task import pinned_refs
 from flowdesk.engine.parser import FlowdeskParser
 from flowdesk.engine.scripting import implementation_of
@@ -321,12 +322,9 @@ def _subscribe_start_messages(
         )
 
 
-_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-
-
 def _message_start_events(tree: Any, process_id: str) -> list[tuple[str, str]]:
     """(message name, start event id) of a process's top-level message start events."""
-    ns = {"bpmn": _BPMN_NS}
+    ns = {"bpmn": BPMN_NS}
     root = tree.getroot()
     names = {m.get("id"): m.get("name") or m.get("id") for m in root.findall("bpmn:message", ns)}
     result = []
@@ -406,7 +404,7 @@ def _unresolved_calls(uow: UnitOfWork, resources: list[_Resource]) -> list[Probl
         executable = validation.process_ids(resource.tree)
         process_of = {
             element.get("id"): process.get("id")
-            for process in resource.tree.getroot().iterchildren(f"{{{_BPMN_NS}}}process")
+            for process in resource.tree.getroot().iterchildren(f"{{{BPMN_NS}}}process")
             for element in process.iter()
         }
         for called, element_id, line in validation.called_elements(resource.tree):

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+from flowdesk.engine.bpmn_namespaces import BPMN_NS
+
 USER_PREFIX = "user("
 GROUP_PREFIX = "group("
 

@@ -26,6 +26,7 @@ import copy
 from typing import Any
 
 from flowdesk.engine import feel_scripts, javascript, sandbox
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.errors import ExpressionError
 
 JAVASCRIPT = "javascript"
@@ -187,19 +188,17 @@ def with_marked_javascript(root: Any) -> Any:
     """
     targets = [
         element
-        for element in root.iter(f"{_BPMN}script", f"{_BPMN}conditionExpression")
+        for element in root.iter(f"{BPMN}script", f"{BPMN}conditionExpression")
         if _is_javascript_text(element)
     ]
     if not targets:
         return root
     root = copy.deepcopy(root)
-    for element in root.iter(f"{_BPMN}script", f"{_BPMN}conditionExpression"):
+    for element in root.iter(f"{BPMN}script", f"{BPMN}conditionExpression"):
         if _is_javascript_text(element):
             element.text = javascript.mark(element.text or "")
     return root
 
-
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 
 _CONDITION_MARK = "/*flowdesk:juel-condition*/"
 
@@ -224,8 +223,8 @@ def with_marked_juel_conditions(root: Any) -> Any:
 
 
 def _conditions(root: Any) -> Any:
-    yield from root.iter(f"{_BPMN}conditionExpression")
-    yield from root.iter(f"{_BPMN}condition")
+    yield from root.iter(f"{BPMN}conditionExpression")
+    yield from root.iter(f"{BPMN}condition")
 
 
 def unmarked_condition(text: str) -> str:
@@ -301,23 +300,23 @@ def _is_juel_condition(element: Any) -> bool:
     language = (element.get("language") or "").strip().lower()
     return (
         owner is not None
-        and owner.tag in (f"{_BPMN}sequenceFlow", f"{_BPMN}conditionalEventDefinition")
+        and owner.tag in (f"{BPMN}sequenceFlow", f"{BPMN}conditionalEventDefinition")
         and language in ("", JUEL)
         and is_juel_text(element.text or "")
     )
 
 
 def _is_javascript_text(element: Any) -> bool:
-    if element.tag == f"{_BPMN}script":
+    if element.tag == f"{BPMN}script":
         owner = element.getparent()
         return (
             owner is not None
-            and owner.tag == f"{_BPMN}scriptTask"
+            and owner.tag == f"{BPMN}scriptTask"
             and javascript.is_javascript(owner.get("scriptFormat"))
         )
     owner = element.getparent()
     return (
         owner is not None
-        and owner.tag == f"{_BPMN}sequenceFlow"
+        and owner.tag == f"{BPMN}sequenceFlow"
         and javascript.is_javascript(element.get("language"))
     )

@@ -31,9 +31,9 @@ from typing import Any
 from lxml import etree
 
 from flowdesk.engine import validation
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.errors import Problem
 
-_B = "{" + validation.BPMN_NS + "}"
 _SCOPES = frozenset({"subProcess", "transaction"})
 # `adHocSubProcess` is checked itself, but not what is inside it (see the module).
 _FLOW_NODES = validation.EXECUTABLE_FLOW_NODES
@@ -59,7 +59,7 @@ def uncovered(
         One problem per element left out; an empty list when the specs hold the whole model.
     """
     process = next(
-        (p for p in tree.getroot().iterchildren(f"{_B}process") if p.get("id") == process_id),
+        (p for p in tree.getroot().iterchildren(f"{BPMN}process") if p.get("id") == process_id),
         None,
     )
     if process is None:
@@ -114,9 +114,9 @@ def _reachable(process: etree._Element) -> tuple[list[etree._Element], list[etre
     flows_from: dict[tuple[int, str], list[etree._Element]] = {}
     attached: dict[str, list[etree._Element]] = {}
     for container in [process, *(e for e in process.iter() if _name(e) in _SCOPES)]:
-        for flow in container.iterchildren(f"{_B}sequenceFlow"):
+        for flow in container.iterchildren(f"{BPMN}sequenceFlow"):
             flows_from.setdefault((id(container), flow.get("sourceRef") or ""), []).append(flow)
-        for event in container.iterchildren(f"{_B}boundaryEvent"):
+        for event in container.iterchildren(f"{BPMN}boundaryEvent"):
             attached.setdefault(event.get("attachedToRef") or "", []).append(event)
     by_id = {e.get("id"): e for e in process.iter() if _name(e) in _FLOW_NODES and e.get("id")}
     while pending:
@@ -140,7 +140,8 @@ def _entries(container: etree._Element) -> Iterable[etree._Element]:
         name = _name(child)
         event_subprocess = name == "subProcess" and child.get("triggeredByEvent") == "true"
         link = (
-            name == "intermediateCatchEvent" and child.find(f"{_B}linkEventDefinition") is not None
+            name == "intermediateCatchEvent"
+            and child.find(f"{BPMN}linkEventDefinition") is not None
         )
         if name == "startEvent" or event_subprocess or link:
             yield child
@@ -149,7 +150,7 @@ def _entries(container: etree._Element) -> Iterable[etree._Element]:
 def _compensation(node: etree._Element) -> bool:
     """A compensation handler or compensation boundary event: reached by compensation only."""
     return node.get("isForCompensation") == "true" or (
-        node.find(f"{_B}compensateEventDefinition") is not None and _name(node) == "boundaryEvent"
+        node.find(f"{BPMN}compensateEventDefinition") is not None and _name(node) == "boundaryEvent"
     )
 
 
@@ -173,7 +174,7 @@ def _reached(sources: list[Any]) -> set[str]:
 
 def _name(element: etree._Element) -> str | None:
     tag = element.tag
-    return tag[len(_B) :] if isinstance(tag, str) and tag.startswith(_B) else None
+    return tag[len(BPMN) :] if isinstance(tag, str) and tag.startswith(BPMN) else None
 
 
 def _kind(node: etree._Element) -> str:

@@ -20,14 +20,11 @@ from typing import Any
 
 from lxml import etree
 
-from flowdesk.engine import expressions, sandbox, timers
+from flowdesk.engine import expressions, job_retries, sandbox, timers
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.errors import BpmnValidationError, ExpressionError, Problem
 from flowdesk.store import DefinitionRow, JobRow, JobState, JobType, UnitOfWork
 
-# As for every timer job (execution.DEFAULT_JOB_RETRIES, which this module cannot import).
-JOB_RETRIES = 3
-
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 _TIMER_TAGS = ("timeDate", "timeDuration", "timeCycle")
 
 
@@ -93,7 +90,7 @@ def schedule(
                 due_at=due,
                 state=JobState.WAITING.value,
                 attempts=0,
-                retries_left=JOB_RETRIES,
+                retries_left=job_retries.DEFAULT.retries,
                 created_at=now,
                 payload=payload,
             )
@@ -129,11 +126,11 @@ def timer_start_events(tree: Any, process_id: str) -> list[TimerStart]:
     found = []
     # Processes are children of the definitions: walking the whole tree for each process
     # made a deployment with many processes quadratic in its size.
-    for process in tree.getroot().iterchildren(f"{_BPMN}process"):
+    for process in tree.getroot().iterchildren(f"{BPMN}process"):
         if process.get("id") != process_id:
             continue
-        for start in process.findall(f"{_BPMN}startEvent"):
-            for definition in start.findall(f"{_BPMN}timerEventDefinition"):
+        for start in process.findall(f"{BPMN}startEvent"):
+            for definition in start.findall(f"{BPMN}timerEventDefinition"):
                 for child in definition:
                     if not isinstance(child.tag, str):
                         continue

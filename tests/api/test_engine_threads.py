@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import flowdesk
-from flowdesk.engine import timers
 from flowdesk.engine.execution import EngineContext
 from flowdesk.engine.repository import PROCESS
 from flowdesk.engine.runtime import RuntimeService
@@ -164,7 +163,7 @@ def test_running_instances_leaves_the_cached_specs_unchanged(db_url: str, tmp_pa
         deploy(setup, tmp_path)
     store = Store(db_url)
     try:
-        context = EngineContext(store, HandlerRegistry(), timers.system_clock, lambda user: ())
+        context = EngineContext(store, HandlerRegistry(), lambda user: ())
         runtime, tasks = RuntimeService(context), TaskService(context)
         with store.unit_of_work(readonly=True) as uow:
             definition = uow.definitions.latest(PROCESS, "shared")

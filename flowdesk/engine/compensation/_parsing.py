@@ -10,6 +10,7 @@ from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 
+from flowdesk.engine.bpmn_namespaces import BPMN_NS
 from flowdesk.engine.compensation._running import (
     CancelEndEvent,
     CompensationEndEvent,
@@ -21,8 +22,7 @@ from flowdesk.engine.compensation._running import (
     _mix,
 )
 
-_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-_BPMN = "{" + _BPMN_NS + "}"
+_BPMN = "{" + BPMN_NS + "}"
 
 # Activities: the elements a compensation throw can find in its scope.
 _SUB_PROCESSES = frozenset({"subProcess", "transaction"})

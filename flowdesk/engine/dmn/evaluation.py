@@ -23,8 +23,6 @@ from flowdesk.errors import DecisionError, ExpressionError
 
 ResultKind = Literal["single", "list", "aggregate", "literal"]
 
-_LIST_POLICIES = frozenset({"COLLECT", "RULE ORDER", "OUTPUT ORDER"})
-
 
 @dataclass(frozen=True, slots=True)
 class DecisionResult:

@@ -23,15 +23,13 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 
+from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA
 from flowdesk.engine.dmn import evaluation
 from flowdesk.engine.dmn.registry import DecisionModel, DecisionRegistry
 from flowdesk.errors import DecisionError
 
 MAPPINGS = frozenset({"resultList", "singleResult", "singleEntry", "collectEntries"})
 BINDINGS = frozenset({"latest", "deployment", "version"})
-
-_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-_CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 
 
 class FlowdeskBusinessRuleTask(BpmnSpecMixin):  # type: ignore[misc]  # Spiff is untyped
@@ -176,7 +174,7 @@ class BusinessRuleTaskParser(CamundaTaskParser):  # type: ignore[misc]  # Spiff 
 def pinned_refs(tree: etree._ElementTree) -> list[tuple[str, int]]:
     """`(decisionRef, decisionRefVersion)` of each business rule task bound to one version."""
     pinned = []
-    for task in tree.getroot().iter(_BPMN + "businessRuleTask"):
+    for task in tree.getroot().iter(BPMN + "businessRuleTask"):
         binding = (_attribute(task, "decisionRefBinding") or "").strip()
         version = (_attribute(task, "decisionRefVersion") or "").strip()
         ref = (_attribute(task, "decisionRef") or "").strip()
@@ -187,5 +185,5 @@ def pinned_refs(tree: etree._ElementTree) -> list[tuple[str, int]]:
 
 def _attribute(node: Any, name: str) -> str | None:
     # Activiti attributes were renamed to camunda: when the file was read (validation.parse_xml).
-    value = node.get(_CAMUNDA + name)
+    value = node.get(CAMUNDA + name)
     return None if value is None else str(value)

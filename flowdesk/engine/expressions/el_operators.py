@@ -274,10 +274,6 @@ def juel_neg(a: Any) -> Any:
 # --- relational and equality (1.8) ---------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-
-
 def _compare(a: Any, b: Any) -> int:
     """JUEL's BooleanOperations.compare for two non-null operands: -1, 0 or 1."""
     if isinstance(a, Decimal) or isinstance(b, Decimal):

@@ -38,19 +38,10 @@ from flowdesk.engine.validation.dmn_checks import HIT_POLICIES, validate_dmn
 from flowdesk.engine.validation.elements import EXECUTABLE_FLOW_NODES
 from flowdesk.engine.validation.generated_ids import unused_id
 from flowdesk.engine.validation.timer_checks import TimerKind, timer_kind
-from flowdesk.engine.validation.xml_reading import (
-    ACTIVITI_NS,
-    BPMN_NS,
-    CAMUNDA_NS,
-    DMN_NAMESPACES,
-    kind_of,
-    parse_xml,
-)
+from flowdesk.engine.validation.xml_reading import ACTIVITI_NS, DMN_NAMESPACES, kind_of, parse_xml
 
 __all__ = [
     "ACTIVITI_NS",
-    "BPMN_NS",
-    "CAMUNDA_NS",
     "DMN_NAMESPACES",
     "EXECUTABLE_FLOW_NODES",
     "HIT_POLICIES",

@@ -8,7 +8,7 @@ from lxml import etree
 
 from flowdesk.engine.validation.declarations import process_ids
 from flowdesk.engine.validation.elements import _bpmn_name
-from flowdesk.engine.validation.xml_reading import _B, _line
+from flowdesk.engine.validation.xml_reading import _line
 from flowdesk.errors import Problem
 
 
@@ -28,7 +28,6 @@ class _BpmnCheckBase:
         self.known_decision_ids = set(known_decision_ids)
         self.processes = process_ids(tree)
         self.problems: list[Problem] = []
-        self.flow_ids = {f.get("id") for f in self.root.iter(f"{_B}sequenceFlow")}
         self.all_ids = {e.get("id") for e in self.root.iter(etree.Element)}
         self.root_elements: dict[str, set[str]] = {}
         for element in self.root.iterchildren():

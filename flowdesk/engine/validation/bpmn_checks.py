@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.camunda_checks import _CamundaChecks
 from flowdesk.engine.validation.camunda_refusals import _CamundaRefusals
 from flowdesk.engine.validation.elements import (
@@ -22,7 +23,7 @@ from flowdesk.engine.validation.root_element_checks import _RootElementChecks
 from flowdesk.engine.validation.service_task_checks import _ServiceTaskChecks
 from flowdesk.engine.validation.structure_checks import _StructureChecks
 from flowdesk.engine.validation.timer_checks import _TimerChecks
-from flowdesk.engine.validation.xml_reading import _B, kind_of
+from flowdesk.engine.validation.xml_reading import kind_of
 from flowdesk.errors import Problem
 
 
@@ -69,7 +70,7 @@ class _BpmnCheck(
     def run(self) -> list[Problem]:
         self.problems.extend(_duplicate_ids(self.root, self.file))
         self.check_root_elements()
-        for process in self.root.iterchildren(f"{_B}process"):
+        for process in self.root.iterchildren(f"{BPMN}process"):
             executable = _is_executable(process)
             containers = [c for c in process.iter() if _bpmn_name(c) in _CONTAINERS]
             for container in containers:
@@ -88,7 +89,7 @@ class _BpmnCheck(
                 self.check_service_tasks(process)
                 self.check_camunda_refusals(process)
         self.check_link_names(
-            [p for p in self.root.iterchildren(f"{_B}process") if _is_executable(p)]
+            [p for p in self.root.iterchildren(f"{BPMN}process") if _is_executable(p)]
         )
         self.check_diagram()
         return self.problems

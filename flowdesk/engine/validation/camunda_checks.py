@@ -28,6 +28,7 @@ import re
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import (
     EXECUTABLE_FLOW_NODES,
@@ -36,7 +37,7 @@ from flowdesk.engine.validation.elements import (
     _is_executable,
     _owner_id,
 )
-from flowdesk.engine.validation.xml_reading import _B, _line
+from flowdesk.engine.validation.xml_reading import _line
 from flowdesk.errors import Problem
 
 # Elements whose `camunda:type`, `class`, `expression`, ... make them service-task-like.
@@ -185,7 +186,7 @@ def ignored_settings(tree: etree._ElementTree, file: str) -> list[Problem]:
     """The Camunda settings of a BPMN file's executable processes that flowdesk accepts but
     does not carry out, each with what flowdesk does instead (deploy warns about each)."""
     found: list[Problem] = []
-    for process in tree.getroot().iterchildren(f"{_B}process"):
+    for process in tree.getroot().iterchildren(f"{BPMN}process"):
         if not _is_executable(process):
             continue
         for element in process.iter(etree.Element):

@@ -17,9 +17,9 @@ from functools import cached_property
 from lxml import etree
 
 from flowdesk.engine import expressions, resource_assignments
+from flowdesk.engine.bpmn_namespaces import BPMN, BPMN_NS, CAMUNDA_NS
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _camunda, _owner_id
-from flowdesk.engine.validation.xml_reading import _B, BPMN_NS, CAMUNDA_NS
 from flowdesk.errors import ExpressionError
 
 _C = "{" + CAMUNDA_NS + "}"
@@ -89,7 +89,7 @@ class _CamundaRefusals(_BpmnCheckBase):
 
     def _check_assignments(self, task: etree._Element) -> None:
         task_id = task.get("id")
-        performers = task.findall(f"{_B}humanPerformer")
+        performers = task.findall(f"{BPMN}humanPerformer")
         if len(performers) > 1:
             self.add(
                 task,
@@ -160,7 +160,7 @@ class _CamundaRefusals(_BpmnCheckBase):
 
     def _check_end_event(self, event: etree._Element) -> None:
         event_id = event.get("id")
-        error = event.find(f"{_B}errorEventDefinition")
+        error = event.find(f"{BPMN}errorEventDefinition")
         if error is not None:
             reference = error.get("errorRef")
             if not reference:
@@ -181,7 +181,7 @@ class _CamundaRefusals(_BpmnCheckBase):
                         "errorCode; Camunda 7 refuses it ('errorCode' is mandatory on errors "
                         "referenced by throwing error event definitions)",
                     )
-        cancel = event.find(f"{_B}cancelEventDefinition")
+        cancel = event.find(f"{BPMN}cancelEventDefinition")
         parent = event.getparent()
         if cancel is not None and (parent is None or _bpmn_name(parent) != "transaction"):
             self.add(
@@ -192,14 +192,14 @@ class _CamundaRefusals(_BpmnCheckBase):
                 "subprocess)",
             )
         self._check_end_escalation(event)
-        message = event.find(f"{_B}messageEventDefinition")
+        message = event.find(f"{BPMN}messageEventDefinition")
         if message is not None:
             self._check_message_throw_type(message, event_id)
 
     def _check_end_escalation(self, event: etree._Element) -> None:
         # findEscalationForEscalationEventDefinition, parseEndEvents: an escalation end event
         # needs an escalation with a code (event_checks does the intermediate throw events).
-        definition = event.find(f"{_B}escalationEventDefinition")
+        definition = event.find(f"{BPMN}escalationEventDefinition")
         if definition is None:
             return
         event_id = event.get("id")
@@ -250,7 +250,7 @@ class _CamundaRefusals(_BpmnCheckBase):
                 "attach it to an activity",
             )
             return
-        escalation = event.find(f"{_B}escalationEventDefinition")
+        escalation = event.find(f"{BPMN}escalationEventDefinition")
         if escalation is None:
             return
         host = self._node(attached_to)
@@ -270,7 +270,7 @@ class _CamundaRefusals(_BpmnCheckBase):
         catchers: dict[tuple[str, str], list[tuple[etree._Element, str | None]]],
     ) -> None:
         self._check_message_start_name(event)
-        escalation = event.find(f"{_B}escalationEventDefinition")
+        escalation = event.find(f"{BPMN}escalationEventDefinition")
         sub_process = event.getparent()
         if (
             escalation is None
@@ -284,7 +284,7 @@ class _CamundaRefusals(_BpmnCheckBase):
 
     def _check_message_start_name(self, event: etree._Element) -> None:
         # ensureNoExpressionInMessageStartEvent: a start event's message name is fixed.
-        definition = event.find(f"{_B}messageEventDefinition")
+        definition = event.find(f"{BPMN}messageEventDefinition")
         reference = None if definition is None else definition.get("messageRef")
         message = self._declared("message", reference) if reference else None
         name = None if message is None else message.get("name")
@@ -341,7 +341,7 @@ class _CamundaRefusals(_BpmnCheckBase):
 
     def _check_call_mappings(self, call: etree._Element) -> None:
         call_id = call.get("id")
-        extensions = call.find(f"{_B}extensionElements")
+        extensions = call.find(f"{BPMN}extensionElements")
         if extensions is None:
             return
         for mapping in extensions:
@@ -377,7 +377,7 @@ class _CamundaRefusals(_BpmnCheckBase):
 
     def _check_flow(self, flow: etree._Element) -> None:
         flow_id = flow.get("id")
-        condition = flow.find(f"{_B}conditionExpression")
+        condition = flow.find(f"{BPMN}conditionExpression")
         if condition is not None and not _is_formal_expression(condition):
             self.add(
                 condition,
@@ -424,7 +424,7 @@ class _CamundaRefusals(_BpmnCheckBase):
     # -- input/output mappings (checkActivityInputOutputSupported, ensureNoIoMappingDefined)
 
     def _check_input_output(self, element: etree._Element, name: str) -> None:
-        extensions = element.find(f"{_B}extensionElements")
+        extensions = element.find(f"{BPMN}extensionElements")
         io = None if extensions is None else extensions.find(f"{_C}inputOutput")
         if io is None:
             return
@@ -442,7 +442,7 @@ class _CamundaRefusals(_BpmnCheckBase):
         elif io.find(f"{_C}outputParameter") is not None:
             if name == "endEvent":
                 reason = "camunda:outputParameter is not allowed on an end event"
-            elif element.find(f"{_B}multiInstanceLoopCharacteristics") is not None:
+            elif element.find(f"{BPMN}multiInstanceLoopCharacteristics") is not None:
                 reason = "camunda:outputParameter is not allowed on a multi-instance activity"
         if reason is not None:
             self.add(element, element_id, f"{element_id!r}: {reason}; Camunda 7 refuses it")
@@ -459,7 +459,7 @@ class _CamundaRefusals(_BpmnCheckBase):
         """
         executable = {
             e
-            for e in self.root.iterchildren(f"{_B}process")
+            for e in self.root.iterchildren(f"{BPMN}process")
             if (e.get("isExecutable") or "").strip().lower() != "false"
         }
         if not executable:
@@ -468,7 +468,7 @@ class _CamundaRefusals(_BpmnCheckBase):
         drawn: set[str | None] = set()
         for process in executable:
             drawn.update(e.get("id") for e in process.iter(etree.Element) if e.get("id"))
-        for participant in self.root.iter(f"{_B}participant"):
+        for participant in self.root.iter(f"{BPMN}participant"):
             if any(p.get("id") == participant.get("processRef") for p in executable):
                 drawn.add(participant.get("id"))
         for plane in self.root.iter(f"{_DI}BPMNPlane"):
@@ -541,7 +541,7 @@ class _CamundaRefusals(_BpmnCheckBase):
     # -- lookups
 
     def _declared(self, kind: str, element_id: str) -> etree._Element | None:
-        for element in self.root.iterchildren(f"{_B}{kind}"):
+        for element in self.root.iterchildren(f"{BPMN}{kind}"):
             if element.get("id") == element_id:
                 return element
         return None
@@ -559,7 +559,7 @@ class _CamundaRefusals(_BpmnCheckBase):
     def _incoming(self) -> dict[str, list[str]]:
         """Each node's sequence flow sources by target id."""
         incoming: dict[str, list[str]] = defaultdict(list)
-        for flow in self.root.iter(f"{_B}sequenceFlow"):
+        for flow in self.root.iter(f"{BPMN}sequenceFlow"):
             incoming[flow.get("targetRef") or ""].append(flow.get("sourceRef") or "")
         return incoming
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.elements import _camunda, _is_executable, _is_expression
-from flowdesk.engine.validation.xml_reading import _B, DMN_NAMESPACES, _line
+from flowdesk.engine.validation.xml_reading import DMN_NAMESPACES, _line
 
 
 def process_ids(tree: etree._ElementTree) -> dict[str, bool]:
@@ -20,7 +21,7 @@ def process_ids(tree: etree._ElementTree) -> dict[str, bool]:
     """
     return {
         process.get("id", ""): _is_executable(process)
-        for process in tree.getroot().iterchildren(f"{_B}process")
+        for process in tree.getroot().iterchildren(f"{BPMN}process")
         if process.get("id")
     }
 
@@ -53,7 +54,7 @@ def called_elements(tree: etree._ElementTree) -> list[tuple[str, str | None, int
         instance runs.
     """
     found = []
-    for activity in tree.getroot().iter(f"{_B}callActivity"):
+    for activity in tree.getroot().iter(f"{BPMN}callActivity"):
         called = (activity.get("calledElement") or "").strip()
         if called and not _is_expression(called):
             found.append((called, activity.get("id"), _line(activity)))
@@ -71,7 +72,7 @@ def decision_refs(tree: etree._ElementTree) -> list[tuple[str, str | None, int |
         (`${...}`) and tasks without a decisionRef are left out.
     """
     found = []
-    for task in tree.getroot().iter(f"{_B}businessRuleTask"):
+    for task in tree.getroot().iter(f"{BPMN}businessRuleTask"):
         ref = (_camunda(task, "decisionRef") or "").strip()
         if ref and not _is_expression(ref):
             found.append((ref, task.get("id"), _line(task)))

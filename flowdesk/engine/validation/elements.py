@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from flowdesk.engine.validation.xml_reading import _B, _OMG_SPEC, CAMUNDA_NS, _line
+from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA_NS
+from flowdesk.engine.validation.xml_reading import _OMG_SPEC, _line
 from flowdesk.errors import Problem
 
 _CONTAINERS = frozenset({"process", "subProcess", "transaction", "adHocSubProcess"})
@@ -86,8 +87,8 @@ def _by_line(problems: list[Problem]) -> list[Problem]:
 
 def _bpmn_name(element: etree._Element) -> str | None:
     tag = element.tag
-    if isinstance(tag, str) and tag.startswith(_B):
-        return tag[len(_B) :]
+    if isinstance(tag, str) and tag.startswith(BPMN):
+        return tag[len(BPMN) :]
     return None
 
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _CONTAINERS, _bpmn_name, _camunda
-from flowdesk.engine.validation.xml_reading import _B
 
 # Event definitions an embedded (not event) sub-process's start event may not have, with
 # Camunda 7's reason.
@@ -72,15 +72,15 @@ class _EventChecks(_BpmnCheckBase):
     def check_events(self, process: etree._Element) -> None:
         """The event checks of one executable process (see the module docstring)."""
         self._check_process_starts(process)
-        for container in process.iter(*(f"{_B}{name}" for name in _CONTAINERS)):
+        for container in process.iter(*(f"{BPMN}{name}" for name in _CONTAINERS)):
             # Camunda 7 does not parse ad-hoc sub-processes ("Ignoring unsupported activity").
             if container is not process and _bpmn_name(container) != "adHocSubProcess":
                 self._check_scope_starts(container)
         self._check_subscriptions(process)
-        for event in process.iter(f"{_B}intermediateThrowEvent"):
+        for event in process.iter(f"{BPMN}intermediateThrowEvent"):
             self._check_escalation_throw(event)
         self._check_cancel_boundaries(process)
-        for gateway in process.iter(f"{_B}eventBasedGateway"):
+        for gateway in process.iter(f"{BPMN}eventBasedGateway"):
             self._check_event_based_gateway(gateway)
 
     def check_link_names(self, processes: list[etree._Element]) -> None:
@@ -92,7 +92,7 @@ class _EventChecks(_BpmnCheckBase):
         """
         first: dict[str, etree._Element] = {}
         for process in processes:
-            for event in process.iter(f"{_B}intermediateCatchEvent"):
+            for event in process.iter(f"{BPMN}intermediateCatchEvent"):
                 link = _definition(event, "linkEventDefinition")
                 if link is None or any(
                     _definition(event, kind) is not None for kind in _READ_BEFORE_LINK
@@ -114,7 +114,7 @@ class _EventChecks(_BpmnCheckBase):
         # BpmnParse.selectInitial: one none or timer start event (the process's initial one).
         exclusive = [
             start
-            for start in process.iterchildren(f"{_B}startEvent")
+            for start in process.iterchildren(f"{BPMN}startEvent")
             if _definition(start, "timerEventDefinition") is not None
             or all(_definition(start, kind) is None for kind in _TYPED_PROCESS_STARTS)
         ]
@@ -130,7 +130,7 @@ class _EventChecks(_BpmnCheckBase):
             )
 
     def _check_scope_starts(self, container: etree._Element) -> None:
-        starts = list(container.iterchildren(f"{_B}startEvent"))
+        starts = list(container.iterchildren(f"{BPMN}startEvent"))
         if container.get("triggeredByEvent") == "true":
             for start in starts:
                 self._check_event_sub_process_start(container, start)
@@ -182,7 +182,7 @@ class _EventChecks(_BpmnCheckBase):
             if kind == "conditionalEventDefinition":
                 if not is_start:
                     continue
-                condition = definition.find(f"{_B}condition")
+                condition = definition.find(f"{BPMN}condition")
                 name = (condition.text or "").strip() if condition is not None else ""
                 label = "conditional"
             else:
@@ -227,7 +227,7 @@ class _EventChecks(_BpmnCheckBase):
         wanted = (ref or "").strip().rpartition(":")[2]
         if not wanted:
             return None
-        for element in self.root.iterchildren(f"{_B}{kind}"):
+        for element in self.root.iterchildren(f"{BPMN}{kind}"):
             if element.get("id") == wanted:
                 return element
         return None
@@ -258,7 +258,7 @@ class _EventChecks(_BpmnCheckBase):
 
     def _check_cancel_boundaries(self, process: etree._Element) -> None:
         by_host: dict[str, list[etree._Element]] = {}
-        for boundary in process.iter(f"{_B}boundaryEvent"):
+        for boundary in process.iter(f"{BPMN}boundaryEvent"):
             if _definition(boundary, "cancelEventDefinition") is not None:
                 by_host.setdefault(boundary.get("attachedToRef") or "", []).append(boundary)
         for host, boundaries in by_host.items():
@@ -286,7 +286,7 @@ class _EventChecks(_BpmnCheckBase):
         if container is None:
             return
         siblings = {child.get("id"): child for child in container.iterchildren()}
-        for flow in container.iterchildren(f"{_B}sequenceFlow"):
+        for flow in container.iterchildren(f"{BPMN}sequenceFlow"):
             if flow.get("sourceRef") != gateway_id:
                 continue
             target = siblings.get(flow.get("targetRef"))
@@ -354,7 +354,7 @@ def _event_scope(event: etree._Element) -> tuple[str, bool]:
         outer = parent.getparent()
         return (outer.get("id") or "" if outer is not None else ""), False
     if parent is not None:
-        for flow in parent.iterchildren(f"{_B}sequenceFlow"):
+        for flow in parent.iterchildren(f"{BPMN}sequenceFlow"):
             if flow.get("targetRef") != event.get("id"):
                 continue
             source = next(
@@ -366,7 +366,7 @@ def _event_scope(event: etree._Element) -> tuple[str, bool]:
 
 
 def _definition(event: etree._Element, kind: str) -> etree._Element | None:
-    return event.find(f"{_B}{kind}")
+    return event.find(f"{BPMN}{kind}")
 
 
 def _interrupting(start: etree._Element) -> bool:

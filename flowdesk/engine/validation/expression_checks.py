@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA_NS
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _camunda, _is_expression, _owner_id
-from flowdesk.engine.validation.xml_reading import _B, CAMUNDA_NS
 from flowdesk.errors import ExpressionError, Problem
 
 # camunda:* attributes that hold a value which may contain `${...}`.
@@ -160,7 +160,7 @@ class _ExpressionChecks(_BpmnCheckBase):
         """
         from flowdesk.engine import script_languages
 
-        for task in process.iter(f"{_B}scriptTask"):
+        for task in process.iter(f"{BPMN}scriptTask"):
             task_id = task.get("id")
             script_format = (task.get("scriptFormat") or "").strip()
             language = script_languages.language_of(script_format)
@@ -181,12 +181,12 @@ class _ExpressionChecks(_BpmnCheckBase):
                     "external script, which flowdesk cannot load; write the script in the model",
                 )
             elif language == script_languages.JAVASCRIPT:
-                script = task.find(f"{_B}script")
+                script = task.find(f"{BPMN}script")
                 self.check_javascript(
                     script if script is not None else task, task_id, f"script task {task_id!r}"
                 )
             elif language == script_languages.FEEL:
-                script = task.find(f"{_B}script")
+                script = task.find(f"{BPMN}script")
                 self.check_feel(
                     script if script is not None else task,
                     task_id,
@@ -202,7 +202,7 @@ class _ExpressionChecks(_BpmnCheckBase):
         """A python script must pass the sandbox's compiler; a juel one is one EL expression."""
         from flowdesk.engine import sandbox
 
-        script = next(task.iter(f"{_B}script"), None)
+        script = next(task.iter(f"{BPMN}script"), None)
         if script is None or not (script.text or "").strip():
             return  # Spiff's parser reports a script task without a script
         text = script.text or ""

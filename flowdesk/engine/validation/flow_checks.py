@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _CONTAINERS, _bpmn_name, _camunda
 from flowdesk.engine.validation.generated_ids import GENERATED_ID_MARK
-from flowdesk.engine.validation.xml_reading import _B
 
 
 class _FlowChecks(_BpmnCheckBase):
@@ -30,22 +30,22 @@ class _FlowChecks(_BpmnCheckBase):
 
     def check_flows_as_camunda(self, process: etree._Element) -> None:
         """The flow and association checks of one executable process."""
-        for container in process.iter(*(f"{_B}{name}" for name in _CONTAINERS)):
-            flows = list(container.iterchildren(f"{_B}sequenceFlow"))
+        for container in process.iter(*(f"{BPMN}{name}" for name in _CONTAINERS)):
+            flows = list(container.iterchildren(f"{BPMN}sequenceFlow"))
             for node in container.iterchildren():
                 outgoing = [f for f in flows if f.get("sourceRef") == node.get("id")]
                 if _bpmn_name(node) == "exclusiveGateway":
                     self._check_exclusive_gateway(node, outgoing)
                 if _camunda(node, "asyncAfter") == "true":
                     self._check_async_after_flows(node, outgoing)
-            for association in container.iterchildren(f"{_B}association"):
+            for association in container.iterchildren(f"{BPMN}association"):
                 self._check_association(association)
 
     def _check_exclusive_gateway(
         self, gateway: etree._Element, outgoing: list[etree._Element]
     ) -> None:
         gateway_id = gateway.get("id")
-        conditional = [f for f in outgoing if f.find(f"{_B}conditionExpression") is not None]
+        conditional = [f for f in outgoing if f.find(f"{BPMN}conditionExpression") is not None]
         if len(outgoing) == 1 and conditional:
             flow_id = outgoing[0].get("id")
             self.add(

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.elements import _FLOW_NODES, _bpmn_name
-from flowdesk.engine.validation.xml_reading import _B
 
 # Attribute (in a namespace of flowdesk's own) set on each element that got a generated id.
 GENERATED_ID_MARK = "{urn:flowdesk:generated}id"
@@ -33,7 +33,7 @@ def with_generated_ids(root: etree._Element) -> None:
     """
     missing = [
         element
-        for process in root.iterchildren(f"{_B}process")
+        for process in root.iterchildren(f"{BPMN}process")
         for element in process.iter(etree.Element)
         if not element.get("id")
         and (_bpmn_name(element) == "sequenceFlow" or _bpmn_name(element) in _FLOW_NODES)

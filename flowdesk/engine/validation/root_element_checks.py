@@ -14,8 +14,8 @@ docs/camunda-refusals.md lists each with flowdesk's answer.
 
 from __future__ import annotations
 
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
-from flowdesk.engine.validation.xml_reading import _B
 
 
 class _RootElementChecks(_BpmnCheckBase):
@@ -23,7 +23,7 @@ class _RootElementChecks(_BpmnCheckBase):
 
     def check_root_elements(self) -> None:
         """Imports, signals, errors and escalations of the file."""
-        for element in self.root.iterchildren(f"{_B}import"):
+        for element in self.root.iterchildren(f"{BPMN}import"):
             kind = element.get("importType")
             self.add(
                 element,
@@ -33,7 +33,7 @@ class _RootElementChecks(_BpmnCheckBase):
                 "does not read imports either: put what the model needs in this file",
             )
         names: dict[str, str] = {}
-        for signal in self.root.iterchildren(f"{_B}signal"):
+        for signal in self.root.iterchildren(f"{BPMN}signal"):
             signal_id, name = signal.get("id"), signal.get("name")
             if name is not None and name in names:
                 self.add(
@@ -63,7 +63,7 @@ class _RootElementChecks(_BpmnCheckBase):
             ("error", "'id' is mandatory on error definition"),
             ("escalation", "escalation must have an id"),
         ):
-            for element in self.root.iterchildren(f"{_B}{kind}"):
+            for element in self.root.iterchildren(f"{BPMN}{kind}"):
                 if element.get("id") is None:
                     self.add(
                         element,

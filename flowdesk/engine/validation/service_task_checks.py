@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA_NS
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _camunda
-from flowdesk.engine.validation.xml_reading import _B, CAMUNDA_NS
 
 # Attributes that make an element service-task-like (BpmnParse.isServiceTaskLike).
 _IMPLEMENTATION_ATTRIBUTES = ("class", "expression", "delegateExpression", "type")
@@ -43,7 +43,7 @@ class _ServiceTaskChecks(_BpmnCheckBase):
             if name == "serviceTask" or (name == "sendTask" and _is_service_task_like(element)):
                 self._check_service_task_like(element, element, name)
             elif name == "intermediateThrowEvent":
-                definition = element.find(f"{_B}messageEventDefinition")
+                definition = element.find(f"{BPMN}messageEventDefinition")
                 if (
                     definition is not None
                     and _only_message_definition(element)
@@ -117,7 +117,7 @@ def _is_service_task_like(element: etree._Element) -> bool:
 
 
 def _has_connector(element: etree._Element) -> bool:
-    extensions = element.find(f"{_B}extensionElements")
+    extensions = element.find(f"{BPMN}extensionElements")
     return extensions is not None and extensions.find(f"{{{CAMUNDA_NS}}}connector") is not None
 
 
@@ -125,6 +125,6 @@ def _only_message_definition(event: etree._Element) -> bool:
     """Camunda 7 reads a throw event's signal, compensation or link definition before its
     message definition, which is then ignored."""
     return all(
-        event.find(f"{_B}{kind}") is None
+        event.find(f"{BPMN}{kind}") is None
         for kind in ("signalEventDefinition", "compensateEventDefinition", "linkEventDefinition")
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import (
     _FLOW_NODES,
@@ -13,7 +14,6 @@ from flowdesk.engine.validation.elements import (
     _is_expression,
     _owner_id,
 )
-from flowdesk.engine.validation.xml_reading import _B
 
 # Event definition -> (reference attribute, root element it names).
 _EVENT_REFS = {
@@ -37,7 +37,7 @@ class _StructureChecks(_BpmnCheckBase):
             if _bpmn_name(child) in _FLOW_NODES
         }
         sources = set()
-        for flow in container.iterchildren(f"{_B}sequenceFlow"):
+        for flow in container.iterchildren(f"{BPMN}sequenceFlow"):
             flow_id = flow.get("id")
             sources.add(flow.get("sourceRef"))
             for attribute, verb in (("sourceRef", "starts at"), ("targetRef", "targets")):
@@ -94,7 +94,7 @@ class _StructureChecks(_BpmnCheckBase):
         """Executable processes and embedded sub-processes have a start event of their own."""
         for container in containers:
             name = _bpmn_name(container)
-            if name == "adHocSubProcess" or container.find(f"{_B}startEvent") is not None:
+            if name == "adHocSubProcess" or container.find(f"{BPMN}startEvent") is not None:
                 continue
             container_id = container.get("id")
             if name == "process":
@@ -124,7 +124,7 @@ class _StructureChecks(_BpmnCheckBase):
             self.add(container, container_id, message)
 
     def check_call_activities(self, process: etree._Element) -> None:
-        for activity in process.iter(f"{_B}callActivity"):
+        for activity in process.iter(f"{BPMN}callActivity"):
             activity_id = activity.get("id")
             called = (activity.get("calledElement") or "").strip()
             if not called:
@@ -146,7 +146,7 @@ class _StructureChecks(_BpmnCheckBase):
             # called process when the call activity runs (deploy warns; see repository).
 
     def check_business_rule_tasks(self, process: etree._Element) -> None:
-        for task in process.iter(f"{_B}businessRuleTask"):
+        for task in process.iter(f"{BPMN}businessRuleTask"):
             ref = (_camunda(task, "decisionRef") or "").strip()
             if ref and not _is_expression(ref) and ref not in self.known_decision_ids:
                 task_id = task.get("id")

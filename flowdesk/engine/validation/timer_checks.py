@@ -9,9 +9,9 @@ from typing import Literal
 from lxml import etree
 
 from flowdesk.engine import timers
+from flowdesk.engine.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _is_expression, _owner_id
-from flowdesk.engine.validation.xml_reading import _B
 from flowdesk.errors import ExpressionError
 
 TimerKind = Literal["expression", "date", "duration", "cycle", "cron"]
@@ -66,7 +66,7 @@ class _TimerChecks(_BpmnCheckBase):
     def check_timers(self, process: etree._Element) -> None:
         from flowdesk.engine import expressions
 
-        for definition in process.iter(f"{_B}timerEventDefinition"):
+        for definition in process.iter(f"{BPMN}timerEventDefinition"):
             owner_id = _owner_id(definition)
             specs = [c for c in definition.iterchildren() if _bpmn_name(c) in _TIMER_KINDS]
             if not specs:

@@ -6,15 +6,13 @@ from typing import Literal
 
 from lxml import etree
 
+from flowdesk.engine.bpmn_namespaces import BPMN_NS, CAMUNDA
 from flowdesk.engine.dmn.namespaces import DMN_NAMESPACES as DMN_NAMESPACES
 from flowdesk.errors import BpmnValidationError, Problem
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 # Camunda 7 still reads its extension attributes in the namespace it inherited from Activiti.
 ACTIVITI_NS = "http://activiti.org/bpmn"
 
-_B = "{" + BPMN_NS + "}"
 # BPMN, BPMN DI, DD and DMN namespaces all live under this path.
 _OMG_SPEC = "omg.org/spec/"
 
@@ -61,7 +59,7 @@ def parse_xml(source: bytes, file: str) -> etree._ElementTree:
 
 def _read_activiti_as_camunda(root: etree._Element) -> None:
     """Camunda 7 reads the Activiti namespace of older models as its own; so does flowdesk."""
-    activiti, camunda = f"{{{ACTIVITI_NS}}}", f"{{{CAMUNDA_NS}}}"
+    activiti, camunda = f"{{{ACTIVITI_NS}}}", CAMUNDA
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
