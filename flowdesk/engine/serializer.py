@@ -5,7 +5,13 @@ each workflow's JSON. flowdesk stores the BPMN once per deployed version and cac
 spec, so an instance's state keeps only the spec's name: smaller rows, faster loads, and one
 source of truth for the model.
 
-Process variables live in the tasks' `data` as the caller gave them (see `variable_types`).
+Process variables live in the workflow's `data` and in the tasks' `data` as the caller gave
+them (see `variable_types`). Spiff stores each task's data as its changes against its parent's;
+a task without a parent (the root of the tree, which pruning moves up to the oldest live task)
+would hold a full copy of every variable, beside the workflow's own. flowdesk stores that
+root's data as its changes against the workflow's data instead (`"base": "workflow"` in its
+delta), so a large variable is in the state once, not twice.
+
 SpiffWorkflow's JSON gives non-JSON values a `typename` key ({"typename": "datetime", ...}) and
 reads every dict with such a key back as that type. A variable's own dict may hold a key named
 `typename` too; unescaped it would come back as a datetime, or break every later load of the
@@ -28,11 +34,16 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.deep_merge import DeepMerge
 
 from flowdesk.engine.task_search import FlowdeskWorkflow
 
 # Bump when the shape of the stored JSON changes; the store keeps it beside each state.
-SERIALIZER_VERSION = "flowdesk-1"
+# flowdesk-2: the root task's data is stored against the workflow's (flowdesk-1 states load too).
+SERIALIZER_VERSION = "flowdesk-2"
+# The delta key that says a root task's changes are against the workflow's data.
+_BASE = "base"
+_WORKFLOW_BASE = "workflow"
 
 
 class _InstanceOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # Spiff is untyped
@@ -55,9 +66,13 @@ class _InstanceOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # Sp
         dct.pop("spec", None)
         dct.pop("subprocess_specs", None)
         workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
+        # Before the tasks: the root task's data is stored against it.
+        data = self.registry.restore(dct.pop("data", {}))
+        workflow.data = data
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
+        workflow.data = data
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
@@ -74,19 +89,15 @@ class _TaskConverter(TaskConverter):  # type: ignore[misc]  # Spiff is untyped
     def to_dict(self, task: Any) -> dict[str, Any]:
         parent_id = task._parent
         parent = task.workflow.tasks.get(parent_id) if parent_id is not None else None
-        if parent is None:
+        if parent is None and task.workflow is task.workflow.top_workflow:
+            data, delta = {}, _changes(task.workflow.data, task.data)
+            delta[_BASE] = _WORKFLOW_BASE
+        elif parent is None:
             data, delta = task.data, {}
         else:
             before, after = parent.data, task.data
             data = {}
-            delta = {
-                "updates": {
-                    key: value
-                    for key, value in after.items()
-                    if key not in before or value != before[key]
-                },
-                "deletions": [key for key in before if key not in after],
-            }
+            delta = _changes(before, after)
         internal = task.internal_data
         dct = {
             "id": str(task.id),
@@ -102,9 +113,34 @@ class _TaskConverter(TaskConverter):  # type: ignore[misc]  # Spiff is untyped
         }
         if VERIFY:
             expected = super().to_dict(task)
+            if delta.get(_BASE) == _WORKFLOW_BASE:
+                expected["data"], expected["delta"] = data, delta
             if dct != expected:
                 mismatches.append(f"task {task.id}: {dct} != Spiff's {expected}")
         return dct
+
+    def from_dict(self, dct: dict[str, Any], workflow: Any) -> Any:
+        delta = dct.get("delta")
+        if not delta or delta.get(_BASE) != _WORKFLOW_BASE:
+            return super().from_dict(dct, workflow)
+        task = super().from_dict({**dct, "delta": {}, "data": {}}, workflow)
+        # As Spiff restores a child's data from its parent's (see TaskConverter.from_dict).
+        data = DeepMerge.merge({}, workflow.data)
+        data.update(self.registry.restore(delta.get("updates", {})))
+        for key in delta.get("deletions", []):
+            data.pop(key, None)
+        task.data = data
+        return task
+
+
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """Spiff's task delta: the keys `after` adds or changes, and those it deletes."""
+    return {
+        "updates": {
+            key: value for key, value in after.items() if key not in before or value != before[key]
+        },
+        "deletions": [key for key in before if key not in after],
+    }
 
 
 VERIFY = False

@@ -66,9 +66,9 @@ from flowdesk.engine.spiff_tasks import (
     describe,
     evaluate_parameters,
     fingerprint,
-    fingerprint_value,
     taken_elements,
     task_extensions,
+    unchanged,
 )
 from flowdesk.engine.task_search import FlowdeskWorkflow
 from flowdesk.engine.workflow_records import CallRequest as CallRequest
@@ -740,10 +740,10 @@ class WorkflowRun:
             changed = {
                 k: v
                 for k, v in task.data.items()
-                if k not in local and fingerprint_value(v) != before.get(k)
+                if k not in local and not unchanged(v, before.get(k))
             }
         else:
-            changed = {k: v for k, v in task.data.items() if fingerprint_value(v) != before.get(k)}
+            changed = {k: v for k, v in task.data.items() if not unchanged(v, before.get(k))}
         for key in before:
             if key not in task.data and key not in local | instance_locals and key in scope:
                 del scope[key]
