@@ -53,7 +53,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from flowdesk.engine import spiff_internals
 from flowdesk.engine.specs import CALL_ABANDONED, CALL_REQUESTED, CALL_STATE, FlowdeskCallActivity
-from flowdesk.engine.spiff_internals import child_ids, parent_id
+from flowdesk.engine.spiff_internals import child_ids, parent_id, state_of
 
 TaskCallback = Callable[[Any], None]
 
@@ -127,15 +127,13 @@ def _prune_tree(workflow: Any) -> set[UUID]:
     # Insertion order puts a parent before its children, so a run of spliceable tasks is
     # spliced top-down, each child reattached to the nearest ancestor that stays.
     for task in list(tasks.values()):
-        if (
-            task.id in protected
-            or task.state != TaskState.COMPLETED
-            or len(child_ids(task)) != 1
-            or parent_id(task) not in tasks
-        ):
+        if task.id in protected or state_of(task) != TaskState.COMPLETED:
             continue
-        parent = tasks[parent_id(task)]
-        child = tasks[child_ids(task)[0]]
+        children = child_ids(task)
+        parent = tasks.get(parent_id(task)) if len(children) == 1 else None
+        if parent is None:
+            continue
+        child = tasks[children[0]]
         spiff_internals.set_parent_id(child, parent.id)
         siblings = child_ids(parent)
         siblings[siblings.index(task.id)] = child.id
@@ -149,13 +147,13 @@ def _anchors(by_id: Mapping[UUID | None, Any]) -> tuple[list[Any], set[UUID]]:
     joining = {
         task.task_spec
         for task in by_id.values()
-        if task.state & _JOINING and isinstance(task.task_spec, _COUNTING_JOINS)
+        if state_of(task) & _JOINING and isinstance(task.task_spec, _COUNTING_JOINS)
     }
     anchors: list[Any] = []
     protected: set[UUID] = set()
     for task in by_id.values():
         spec = task.task_spec
-        state = task.state
+        state = state_of(task)
         parent = by_id.get(parent_id(task))
         if parent is not None and isinstance(parent.task_spec, EventSplit):
             # A boundary-event (start-event) join tells the activity from its events by the
@@ -183,7 +181,7 @@ def _anchors(by_id: Mapping[UUID | None, Any]) -> tuple[list[Any], set[UUID]]:
 
 
 def _finished_join(task: Any) -> bool:
-    return task.state == TaskState.COMPLETED and isinstance(task.task_spec, UnstructuredJoin)
+    return state_of(task) == TaskState.COMPLETED and isinstance(task.task_spec, UnstructuredJoin)
 
 
 def _ancestor(task: Any, spec_name: str, by_id: Mapping[UUID | None, Any]) -> Any:
@@ -196,7 +194,7 @@ def _ancestor(task: Any, spec_name: str, by_id: Mapping[UUID | None, Any]) -> An
 def _abandoned_call(task: Any) -> bool:
     """A cancelled call activity whose called instance has not been terminated yet."""
     return (
-        task.state == TaskState.CANCELLED
+        state_of(task) == TaskState.CANCELLED
         and isinstance(task.task_spec, FlowdeskCallActivity)
         and task.internal_data.get(CALL_STATE) not in (None, CALL_REQUESTED, CALL_ABANDONED)
     )
@@ -228,4 +226,4 @@ def _owner_runs(top: Any, task_id: UUID) -> bool:
         return False
     if not isinstance(task.task_spec, SubWorkflowTask):
         return True
-    return not task.state & (TaskState.COMPLETED | TaskState.CANCELLED)
+    return not state_of(task) & (TaskState.COMPLETED | TaskState.CANCELLED)

@@ -94,7 +94,7 @@ class _TaskConverter(TaskConverter):  # type: ignore[misc]  # Spiff is untyped
             "parent": str(parent_id) if parent is not None else None,
             "children": [str(child) for child in spiff_internals.child_ids(task)],
             "last_state_change": task.last_state_change,
-            "state": task.state,
+            "state": spiff_internals.state_of(task),
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
             "internal_data": self.registry.convert(internal) if internal else {},

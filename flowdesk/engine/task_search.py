@@ -32,7 +32,7 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine.spiff_internals import child_ids
+from flowdesk.engine.spiff_internals import child_ids, state_of
 
 # Beyond this depth the search lets Spiff answer (its iterator stops at 1000).
 _DEEP = 900
@@ -84,7 +84,7 @@ def find_tasks(
     stack = [(workflow.task_tree, 0)]
     while stack:
         task, depth = stack.pop()
-        task_state = task.state
+        task_state = state_of(task)
         children = child_ids(task)
         sub = subprocesses.get(task.id) if subprocesses else None
         if (children and task_state >= min_state) or sub is not None:

@@ -109,6 +109,16 @@ def test_child_ids_are_the_ids_that_task_children_resolves(review: Any) -> None:
         assert spiff_internals.child_ids(task) is ids  # the tree's own list, not a copy
 
 
+def test_state_of_is_the_state_the_public_property_gives(review: Any) -> None:
+    states = {spiff_internals.state_of(t) for t in review.tasks.values()}
+    assert {TaskState.COMPLETED, TaskState.READY, TaskState.FUTURE} <= states
+    for task in review.tasks.values():
+        assert spiff_internals.state_of(task) == task.state
+    task = ready(review, "Task_legal")
+    task.state = TaskState.STARTED  # through the public setter: the same attribute
+    assert spiff_internals.state_of(task) == TaskState.STARTED
+
+
 def test_parent_id_is_the_id_that_task_parent_resolves(review: Any) -> None:
     for task in review.tasks.values():
         parent = task.parent
