@@ -157,7 +157,7 @@ def update(task: Any) -> None:
 
     Predicts a predicted task's path, then asks `_update_hook` whether the task may run and
     readies it if so. This is what Spiff does for every child of a completed task
-    (`_on_complete`, specs/base.py:357-360) and for every timer on `refresh_timers`
+    (`_on_complete`, specs/base.py:366-368) and for every timer on `refresh_timers`
     (bpmn/workflow.py:181-186); flowdesk does the same for the tasks it adds (see `add_child`),
     for a due timer's job, a fired trigger and a delivered event, and to wake a compensation
     throw.
