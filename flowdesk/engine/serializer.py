@@ -29,7 +29,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.task import Task
 
-from flowdesk.engine import spiff_internals
+from flowdesk.engine.spiff_internals import child_ids, parent_id, state_of
 from flowdesk.engine.task_search import FlowdeskWorkflow
 
 # Bump when the shape of the stored JSON changes; the store keeps it beside each state.
@@ -73,8 +73,8 @@ class _TaskConverter(TaskConverter):  # type: ignore[misc]  # Spiff is untyped
     """
 
     def to_dict(self, task: Any) -> dict[str, Any]:
-        parent_id = spiff_internals.parent_id(task)
-        parent = task.workflow.tasks.get(parent_id) if parent_id is not None else None
+        parent_ref = parent_id(task)
+        parent = task.workflow.tasks.get(parent_ref) if parent_ref is not None else None
         if parent is None:
             data, delta = task.data, {}
         else:
@@ -91,10 +91,10 @@ class _TaskConverter(TaskConverter):  # type: ignore[misc]  # Spiff is untyped
         internal = task.internal_data
         dct = {
             "id": str(task.id),
-            "parent": str(parent_id) if parent is not None else None,
-            "children": [str(child) for child in spiff_internals.child_ids(task)],
+            "parent": str(parent_ref) if parent is not None else None,
+            "children": [str(child) for child in child_ids(task)],
             "last_state_change": task.last_state_change,
-            "state": spiff_internals.state_of(task),
+            "state": state_of(task),
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
             "internal_data": self.registry.convert(internal) if internal else {},
