@@ -512,9 +512,10 @@ def test_a_stored_state_keeps_the_tree_spiffs_loader_rebuilds(review: Any) -> No
 # -- overrides of Spiff's methods ------------------------------------------------------------------
 
 
-def test_flowdesk_overrides_only_methods_spiff_defines_and_calls() -> None:
+def test_flowdesk_overrides_only_underscore_methods_a_spiff_base_defines() -> None:
     """A flowdesk spec or parser overriding a Spiff method whose name begins with an underscore
-    (a hook such as `_run_hook`) only works while Spiff still has, and calls, that method."""
+    (a hook such as `_run_hook`) only works while a Spiff base class still has it; that Spiff
+    calls it, the behaviour tests of each construct show."""
     import importlib
     import pkgutil
 
