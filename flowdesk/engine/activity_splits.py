@@ -30,7 +30,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import validation
+from flowdesk.engine import spiff_internals, validation
 from flowdesk.engine.bpmn_namespaces import BPMN
 
 FLOWDESK_NS = "https://flowdesk.dev/schema/implicit"
@@ -65,7 +65,7 @@ class ActivitySplit(MultiChoice, BpmnTaskSpec):  # type: ignore[misc]  # Spiff i
             spec = my_task.workflow.spec.get_task_spec_from_name(output)
             if output == self.default_output:
                 defaults.append(spec)
-            elif condition is None or condition._matches(my_task):
+            elif condition is None or spiff_internals.condition_matches(condition, my_task):
                 matches.append(spec)
         return matches, defaults
 
@@ -78,9 +78,9 @@ class ActivitySplit(MultiChoice, BpmnTaskSpec):  # type: ignore[misc]  # Spiff i
                 "its outgoing conditional flows is true",
                 task=my_task,
             )
-        my_task._sync_children(matches or defaults, TaskState.FUTURE)
+        spiff_internals.sync_children(my_task, matches or defaults, TaskState.FUTURE)
         for child in my_task.children:
-            child.task_spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
+            spiff_internals.predict(child, TaskState.FUTURE | TaskState.PREDICTED_MASK)
         return True
 
 

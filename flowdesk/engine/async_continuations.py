@@ -36,6 +36,7 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
+from flowdesk.engine import spiff_internals
 from flowdesk.engine.multi_instance import MultiInstanceActivity
 
 # The internal-data key of a task held (or released) by an async continuation.
@@ -88,7 +89,7 @@ def must_hold(task: Any) -> bool:
 
 def hold(task: Any) -> None:
     """Leave the task STARTED until its job releases it (see `must_hold`)."""
-    task._set_state(TaskState.STARTED)
+    spiff_internals.set_state(task, TaskState.STARTED)
 
 
 def hold_user_tasks(workflow: Any) -> None:
@@ -113,7 +114,7 @@ def release(task: Any) -> bool:
     if task.state != TaskState.STARTED or mark is None or mark["released"]:
         return False
     mark["released"] = True
-    task._set_state(TaskState.READY)
+    spiff_internals.set_state(task, TaskState.READY)
     return True
 
 

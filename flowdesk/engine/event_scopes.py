@@ -47,7 +47,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from flowdesk.engine import compensation, script_languages
+from flowdesk.engine import compensation, script_languages, spiff_internals
 from flowdesk.engine.specs import EventSubprocess
 
 # Internal-data keys: an event sub-process that has interrupted its scope; the last value of
@@ -177,7 +177,7 @@ def _around(catcher: Any, activity: Any, event: Any) -> bool:
 def _deliver(tasks: list[Any], event: Any) -> None:
     for task in tasks:
         task.task_spec.catch(task, event)
-        task.task_spec._update(task)
+        spiff_internals.update(task)
 
 
 def _owner(scope: Any) -> Any:
@@ -299,7 +299,7 @@ def _refresh_conditions(wf: Any, variables: Mapping[str, Any]) -> bool:
             and _holds(environment, definition.expression, variables)
         ):
             # Not `_update`: it would first copy the parent's stale data over the task's.
-            task._ready()
+            spiff_internals.make_ready(task)
             changed = True
     return changed
 
@@ -341,12 +341,12 @@ def _trigger(scope: Any, spec_name: str, variables: Mapping[str, Any] | None = N
     task's data, against which a conditional start event could not evaluate.
     """
     spec = scope.spec.task_specs[spec_name]  # connected to the start and end by `wire`
-    child = scope.task_tree._add_child(spec, TaskState.FUTURE)
+    child = spiff_internals.add_child(scope.task_tree, spec, TaskState.FUTURE)
     child.triggered = True
     if variables is not None:
         child.data.update(copy.deepcopy(dict(variables)))
-    spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
-    spec._update(child)
+    spiff_internals.predict(child, TaskState.FUTURE | TaskState.PREDICTED_MASK)
+    spiff_internals.update(child)
     return child
 
 

@@ -34,7 +34,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
 from flowdesk import handlers
-from flowdesk.engine import sandbox, timers
+from flowdesk.engine import sandbox, spiff_internals, timers
 from flowdesk.engine.specs import END_PATH, end_path
 from flowdesk.errors import BpmnError, HandlerError
 
@@ -95,7 +95,7 @@ def divert(task: Any, error: BpmnError, *, completed: bool) -> None:
     caught = task.workflow.script_engine.throw_bpmn_error(task, error)
     task.internal_data.pop(END_PATH, None)
     if not completed:
-        task._set_state(TaskState.STARTED)
+        spiff_internals.set_state(task, TaskState.STARTED)
         if not caught:
             task.complete()
             end_path(task)

@@ -37,7 +37,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import script_languages
+from flowdesk.engine import script_languages, spiff_internals
 from flowdesk.engine.bpmn_namespaces import BPMN_NS
 from flowdesk.errors import ExpressionError
 
@@ -216,7 +216,7 @@ class MultiInstanceActivity(MultiInstanceTask, BpmnSpecMixin):  # type: ignore[m
             return
         state["pending"].append(str(child.id))
         if body.state == TaskState.STARTED:
-            body._set_state(TaskState.READY)
+            spiff_internals.set_state(body, TaskState.READY)
 
     def _on_cancel(self, my_task: Any) -> None:
         super()._on_cancel(my_task)
@@ -254,7 +254,7 @@ class MultiInstanceActivity(MultiInstanceTask, BpmnSpecMixin):  # type: ignore[m
 
     def _start_instance(self, my_task: Any, state: dict[str, Any], index: int) -> None:
         spec = my_task.workflow.spec.task_specs[self.task_spec]
-        child = my_task._add_child(spec, TaskState.WAITING)
+        child = spiff_internals.add_child(my_task, spec, TaskState.WAITING)
         child.triggered = True
         locals_: dict[str, Any] = {LOOP_COUNTER: index}
         if self.element_variable:
@@ -262,14 +262,14 @@ class MultiInstanceActivity(MultiInstanceTask, BpmnSpecMixin):  # type: ignore[m
             locals_[self.element_variable] = copy.deepcopy(items[index]) if items else None
         child.internal_data[_LOCALS] = locals_
         child.internal_data[_WRITES] = {}
-        child.internal_data["key_or_index"] = index  # Spiff's task_info reads it
+        spiff_internals.set_instance_key(child, index)  # Spiff's task_info reads it
         state["next"] = index + 1
         # Spiff copies the body's data into the new instance (and a sub-process copies it on
         # into its start event); the copy must carry the instance's own locals.
         body_data = my_task.data
         my_task.data = {**body_data, **local_variables(child)}
         try:
-            spec._update(child)
+            spiff_internals.update(child)
         finally:
             my_task.data = body_data
 
@@ -307,7 +307,7 @@ class MultiInstanceActivity(MultiInstanceTask, BpmnSpecMixin):  # type: ignore[m
 
     def _finish(self, my_task: Any, state: dict[str, Any]) -> None:
         state["finished"] = True
-        for child in list(self._instances(my_task)):
+        for child in list(spiff_internals.multi_instance_children(my_task)):
             if not child.has_state(TaskState.FINISHED_MASK):
                 child.cancel()
             child.internal_data.pop(_WRITES, None)
@@ -316,7 +316,10 @@ class MultiInstanceActivity(MultiInstanceTask, BpmnSpecMixin):  # type: ignore[m
             my_task.data[self.output_collection] = copy.deepcopy(state["results"])
 
     def _running(self, my_task: Any) -> bool:
-        return any(not c.has_state(TaskState.FINISHED_MASK) for c in self._instances(my_task))
+        return any(
+            not c.has_state(TaskState.FINISHED_MASK)
+            for c in spiff_internals.multi_instance_children(my_task)
+        )
 
     # -- expressions -----------------------------------------------------------------------------
 
@@ -428,7 +431,7 @@ class CamundaLoopParser:
             output_element=output_element,
             description="Multi-instance activity",
         )
-        self._copy_task_attrs(original, loop)  # type: ignore[attr-defined]
+        spiff_internals.copy_task_attrs(self, original, loop)
         # Connected here rather than when the first instance starts (as Spiff does), so an
         # instance that completes after the engine restarted still reaches its body.
         original.completed_event.connect(self.task.merge_child)

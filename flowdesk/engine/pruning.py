@@ -51,7 +51,9 @@ from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
+from flowdesk.engine import spiff_internals
 from flowdesk.engine.specs import CALL_ABANDONED, CALL_REQUESTED, CALL_STATE, FlowdeskCallActivity
+from flowdesk.engine.spiff_internals import child_ids, parent_id, state_of
 
 TaskCallback = Callable[[Any], None]
 
@@ -78,7 +80,7 @@ def do_engine_steps(
     services, gateways) that runs many rounds in one call stays as small as one that waits for
     a person each round.
     """
-    while workflow._do_engine_steps(will_complete_task, did_complete_task):
+    while spiff_internals.run_engine_steps(workflow, will_complete_task, did_complete_task):
         prune(workflow)
     workflow.refresh_timers()
     prune(workflow)
@@ -100,7 +102,8 @@ def prune(workflow: Any) -> None:
 
 def _prune_tree(workflow: Any) -> set[UUID]:
     """Prune one workflow's own tree; returns the ids of the tasks removed."""
-    tasks: dict[UUID, Any] = workflow.tasks
+    # Keyed by id; `UUID | None` so that a root's parent id (None) may be looked up.
+    tasks: dict[UUID | None, Any] = workflow.tasks
     root = workflow.task_tree
     anchors, protected = _anchors(tasks)
     protected.add(root.id)
@@ -110,52 +113,53 @@ def _prune_tree(workflow: Any) -> set[UUID]:
         current = anchor
         while current is not None and current.id not in needed:
             needed.add(current.id)
-            current = tasks.get(current._parent)
+            current = tasks.get(parent_id(current))
 
-    removed = {task_id for task_id in tasks if task_id not in needed}
+    removed: set[UUID] = {task.id for task in tasks.values() if task.id not in needed}
     for task_id in removed:
         del tasks[task_id]
     if removed:
         for task in tasks.values():
-            if any(child not in needed for child in task._children):
-                task._children = [child for child in task._children if child in needed]
+            children = child_ids(task)
+            if any(child not in needed for child in children):
+                spiff_internals.set_child_ids(task, [c for c in children if c in needed])
 
     # Insertion order puts a parent before its children, so a run of spliceable tasks is
     # spliced top-down, each child reattached to the nearest ancestor that stays.
     for task in list(tasks.values()):
-        if (
-            task.id in protected
-            or task._state != TaskState.COMPLETED
-            or len(task._children) != 1
-            or task._parent not in tasks
-        ):
+        if task.id in protected or state_of(task) != TaskState.COMPLETED:
             continue
-        parent = tasks[task._parent]
-        child = tasks[task._children[0]]
-        child._parent = parent.id
-        parent._children[parent._children.index(task.id)] = child.id
+        children = child_ids(task)
+        parent = tasks.get(parent_id(task)) if len(children) == 1 else None
+        if parent is None:
+            continue
+        child = tasks[children[0]]
+        spiff_internals.set_parent_id(child, parent.id)
+        siblings = child_ids(parent)
+        siblings[siblings.index(task.id)] = child.id
         del tasks[task.id]
         removed.add(task.id)
     return removed
 
 
-def _anchors(by_id: Mapping[UUID, Any]) -> tuple[list[Any], set[UUID]]:
+def _anchors(by_id: Mapping[UUID | None, Any]) -> tuple[list[Any], set[UUID]]:
     """The tasks to keep with their paths, and the ids of tasks that must not be spliced out."""
     joining = {
         task.task_spec
         for task in by_id.values()
-        if task._state & _JOINING and isinstance(task.task_spec, _COUNTING_JOINS)
+        if state_of(task) & _JOINING and isinstance(task.task_spec, _COUNTING_JOINS)
     }
     anchors: list[Any] = []
     protected: set[UUID] = set()
     for task in by_id.values():
         spec = task.task_spec
-        parent = by_id.get(task._parent)
+        state = state_of(task)
+        parent = by_id.get(parent_id(task))
         if parent is not None and isinstance(parent.task_spec, EventSplit):
             # A boundary-event (start-event) join tells the activity from its events by the
             # specs of the split's children: a child spliced in from below would confuse it.
             protected.add(task.id)
-        if task._state & _LIVE:
+        if state & _LIVE:
             anchors.append(task)
             if parent is not None and (isinstance(spec, Join) or not _finished_join(parent)):
                 protected.add(parent.id)
@@ -167,7 +171,7 @@ def _anchors(by_id: Mapping[UUID, Any]) -> tuple[list[Any], set[UUID]]:
             if body is not None:
                 pending = set(body.get("pending", ()))
                 anchors.extend(c for c in task.children if c is not None and str(c.id) in pending)
-        elif task._state == TaskState.CANCELLED and spec in joining:
+        elif state == TaskState.CANCELLED and spec in joining:
             anchors.append(task)
             if parent is not None:
                 protected.add(parent.id)
@@ -177,20 +181,20 @@ def _anchors(by_id: Mapping[UUID, Any]) -> tuple[list[Any], set[UUID]]:
 
 
 def _finished_join(task: Any) -> bool:
-    return task._state == TaskState.COMPLETED and isinstance(task.task_spec, UnstructuredJoin)
+    return state_of(task) == TaskState.COMPLETED and isinstance(task.task_spec, UnstructuredJoin)
 
 
-def _ancestor(task: Any, spec_name: str, by_id: Mapping[UUID, Any]) -> Any:
-    current = by_id.get(task._parent)
+def _ancestor(task: Any, spec_name: str, by_id: Mapping[UUID | None, Any]) -> Any:
+    current = by_id.get(parent_id(task))
     while current is not None and current.task_spec.name != spec_name:
-        current = by_id.get(current._parent)
+        current = by_id.get(parent_id(current))
     return current
 
 
 def _abandoned_call(task: Any) -> bool:
     """A cancelled call activity whose called instance has not been terminated yet."""
     return (
-        task._state == TaskState.CANCELLED
+        state_of(task) == TaskState.CANCELLED
         and isinstance(task.task_spec, FlowdeskCallActivity)
         and task.internal_data.get(CALL_STATE) not in (None, CALL_REQUESTED, CALL_ABANDONED)
     )
@@ -222,4 +226,4 @@ def _owner_runs(top: Any, task_id: UUID) -> bool:
         return False
     if not isinstance(task.task_spec, SubWorkflowTask):
         return True
-    return not task._state & (TaskState.COMPLETED | TaskState.CANCELLED)
+    return not state_of(task) & (TaskState.COMPLETED | TaskState.CANCELLED)

@@ -36,6 +36,7 @@ from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 
+from flowdesk.engine.spiff_internals import child_ids, parent_id, state_of
 from flowdesk.engine.task_search import FlowdeskWorkflow
 
 # Bump when the shape of the stored JSON changes; the store keeps it beside each state.
@@ -87,8 +88,8 @@ class _TaskConverter(TaskConverter):  # type: ignore[misc]  # Spiff is untyped
     """
 
     def to_dict(self, task: Any) -> dict[str, Any]:
-        parent_id = task._parent
-        parent = task.workflow.tasks.get(parent_id) if parent_id is not None else None
+        parent_ref = parent_id(task)
+        parent = task.workflow.tasks.get(parent_ref) if parent_ref is not None else None
         if parent is None and task.workflow is task.workflow.top_workflow:
             data, delta = {}, _changes(task.workflow.data, task.data)
             delta[_BASE] = _WORKFLOW_BASE
@@ -101,10 +102,10 @@ class _TaskConverter(TaskConverter):  # type: ignore[misc]  # Spiff is untyped
         internal = task.internal_data
         dct = {
             "id": str(task.id),
-            "parent": str(parent_id) if parent is not None else None,
-            "children": [str(child) for child in task._children],
+            "parent": str(parent_ref) if parent is not None else None,
+            "children": [str(child) for child in child_ids(task)],
             "last_state_change": task.last_state_change,
-            "state": task._state,
+            "state": state_of(task),
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
             "internal_data": self.registry.convert(internal) if internal else {},

@@ -30,6 +30,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from flowdesk.engine import spiff_internals
 from flowdesk.errors import StartEventError
 
 StartKind = Literal["none", "timer", "message", "signal", "conditional", "other"]
@@ -51,7 +52,7 @@ class ProcessStartCondition(ConditionalEventDefinition):  # type: ignore[misc]  
     """
 
     def has_fired(self, my_task: Any) -> bool:
-        return bool(my_task._get_internal_data("event_fired", False))
+        return spiff_internals.event_fired(my_task)
 
 
 def is_process_start(node: Any) -> bool:

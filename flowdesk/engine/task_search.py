@@ -32,6 +32,8 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from flowdesk.engine.spiff_internals import child_ids, state_of
+
 # Beyond this depth the search lets Spiff answer (its iterator stops at 1000).
 _DEEP = 900
 
@@ -82,17 +84,19 @@ def find_tasks(
     stack = [(workflow.task_tree, 0)]
     while stack:
         task, depth = stack.pop()
+        task_state = state_of(task)
+        children = child_ids(task)
         sub = subprocesses.get(task.id) if subprocesses else None
-        if (task._children and task._state >= min_state) or sub is not None:
+        if (children and task_state >= min_state) or sub is not None:
             if depth >= _DEEP:
                 return None
             tasks = task.workflow.tasks
             below = depth + 1
-            stack.extend((tasks.get(child), below) for child in reversed(task._children))
-            if sub is not None and not (task._state >= TaskState.FINISHED_MASK and only_finished):
+            stack.extend((tasks.get(child), below) for child in reversed(children))
+            if sub is not None and not (task_state >= TaskState.FINISHED_MASK and only_finished):
                 stack.append((sub.task_tree, below))
         if (
-            task._state & state
+            task_state & state
             and (manual is None or task.task_spec.manual == manual)
             and (spec_name is None or task.task_spec.name == spec_name)
             and (spec_class is None or isinstance(task.task_spec, spec_class))

@@ -35,7 +35,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (
 from SpiffWorkflow.bpmn.util import PendingBpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import timers
+from flowdesk.engine import spiff_internals, timers
 
 
 class _CamundaTimer:
@@ -84,10 +84,10 @@ class _CamundaTimer:
 
     def has_fired(self, my_task: Any) -> bool:
         if self._starts_instance(my_task):
-            my_task._set_internal_data(event_fired=True)
+            spiff_internals.mark_event_fired(my_task)
             return True
         gateway = _behind_gateway(my_task)
-        if not gateway and my_task._get_internal_data("event_fired", False):
+        if not gateway and spiff_internals.event_fired(my_task):
             return True
         due = self.due(my_task)
         if due is None or not due < timers.now():  # strictly after, as SpiffWorkflow does
@@ -95,7 +95,7 @@ class _CamundaTimer:
         if gateway:
             # The timers behind a gateway share its task: the earliest one alone fires.
             return self._is_earliest(my_task, due)
-        my_task._set_internal_data(event_fired=True)
+        spiff_internals.mark_event_fired(my_task)
         return True
 
     def details(self, my_task: Any) -> Any:
@@ -126,7 +126,8 @@ class _CamundaTimer:
 
     def _key(self, my_task: Any) -> str:
         # Behind a gateway every timer is kept in the gateway's task: one slot each.
-        return f"event_value:{self.element_id}" if _behind_gateway(my_task) else "event_value"
+        value = spiff_internals.EVENT_VALUE
+        return f"{value}:{self.element_id}" if _behind_gateway(my_task) else value
 
     def _starts_instance(self, my_task: Any) -> bool:
         if not self.starts_process:
@@ -203,7 +204,7 @@ class CycleTimer(_CycleValue, _CamundaTimer, CycleTimerEventDefinition):  # type
         if self._starts_instance(my_task):
             return super().has_fired(my_task)
         # Only `cycle_complete` moves a repeating cycle on; the flag would end it.
-        return bool(my_task._get_internal_data("event_fired", False))
+        return spiff_internals.event_fired(my_task)
 
     def cycle_complete(self, my_task: Any) -> bool:
         """Whether the cycle is due now; if so, its next time is kept."""
@@ -226,13 +227,13 @@ class CycleTimer(_CycleValue, _CamundaTimer, CycleTimerEventDefinition):  # type
         # behind the activity cancels that task once the activity ends, dropping every path
         # still running (a BPMN non-interrupting path outlives its activity). A twin of the
         # boundary event under the same split, fired and completed, carries the path instead.
-        twin = my_task.parent._add_child(my_task.task_spec, TaskState.FUTURE)
+        twin = spiff_internals.add_child(my_task.parent, my_task.task_spec, TaskState.FUTURE)
         twin.triggered = True  # never pruned when the split's children are synced
-        twin.internal_data["event_fired"] = True
+        spiff_internals.mark_event_fired(twin)
         for output in my_task.task_spec.outputs:
-            child = twin._add_child(output, TaskState.FUTURE)
-            child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
-        twin.task_spec._update(twin)
+            child = spiff_internals.add_child(twin, output, TaskState.FUTURE)
+            spiff_internals.predict(child, TaskState.NOT_FINISHED_MASK)
+        spiff_internals.update(twin)
 
 
 class OnceCycleTimer(_CycleValue, _CamundaTimer, TimerEventDefinition):  # type: ignore[misc]

@@ -3,8 +3,9 @@
 SpiffWorkflow 3.2 reads the wall clock itself (`datetime.now(timezone.utc)` in
 `bpmn/specs/event_definitions/timer.py`) and has no hook for another clock. flowdesk swaps that
 module's `datetime` name for a subclass whose `now()` reads a context variable, which each
-engine call sets to its own clock. A context variable (rather than a process-wide setting) lets
-two engines with different clocks, or two threads, run side by side.
+engine call sets to its own clock (the swap is `spiff_internals.install_timer_clock`). A context
+variable (rather than a process-wide setting) lets two engines with different clocks, or two
+threads, run side by side.
 
 Camunda writes timer texts as ISO 8601 literals (`PT1H`, `2026-01-01T10:00:00Z`, `R3/PT10M`),
 Quartz cron expressions (`0 0/5 * * * ?`) or `${expr}`; SpiffWorkflow evaluates every timer text
@@ -25,13 +26,13 @@ import contextlib
 import contextvars
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypedDict
 
 import croniter as _croniter  # type: ignore[import-untyped]  # ships no type information
-from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from flowdesk.engine import expressions
+from flowdesk.engine import expressions, spiff_internals
 
 Clock = Callable[[], datetime]
 
@@ -46,18 +47,12 @@ _current_clock: contextvars.ContextVar[Clock] = contextvars.ContextVar(
 )
 
 
-class _ClockedDatetime(datetime):
-    """`datetime` whose `now()` is the flowdesk clock of the running call."""
-
-    @classmethod
-    def now(cls, tz: tzinfo | None = None) -> Any:
-        value = _current_clock.get()()
-        if value.tzinfo is None:
-            raise ValueError("the flowdesk clock must return timezone-aware datetimes")
-        return value.astimezone(tz) if tz is not None else value.replace(tzinfo=None)
+def _running_call_clock() -> datetime:
+    return _current_clock.get()()
 
 
-_spiff_timer.datetime = _ClockedDatetime  # the hook the module docstring explains
+# The hook the module docstring explains; installed once, when this module is first imported.
+spiff_internals.install_timer_clock(_running_call_clock)
 
 
 def now() -> datetime:
@@ -157,10 +152,10 @@ def after_duration(start: datetime, duration: str) -> datetime:
         ValueError: The text is not an ISO 8601 duration.
     """
     try:
-        parsed = _spiff_timer.TimerEventDefinition.parse_iso_duration(duration.strip())
+        parsed = TimerEventDefinition.parse_iso_duration(duration.strip())
     except Exception as err:  # Spiff 3.2 raises a bare Exception("Invalid duration")
         raise ValueError(f"{duration!r} is not an ISO 8601 duration") from err
-    delta = _spiff_timer.TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    delta = TimerEventDefinition.get_timedelta_from_start(parsed, start)
     return start + delta  # type: ignore[no-any-return]
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions.base import EventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from flowdesk.engine import spiff_internals
+
 # The `kind` of a trigger in `waits.Wait` and `flowdesk.WaitState`.
 KIND = "trigger"
 
@@ -40,7 +42,7 @@ def receive_task_parser(base: type) -> type:
             )
             if has_message:
                 return super().create_task()
-            return self._create_task(TriggerDefinition(self.bpmn_id))
+            return spiff_internals.create_event_task(self, TriggerDefinition(self.bpmn_id))
 
     return ReceiveTaskParser
 
@@ -57,5 +59,5 @@ def waiting_tasks(workflow: Any, element_id: str) -> list[Any]:
 
 def fire(task: Any) -> None:
     """End the task's wait: it becomes READY, and the engine's next steps run it."""
-    task._set_internal_data(event_fired=True)
-    task.task_spec._update(task)
+    spiff_internals.mark_event_fired(task)
+    spiff_internals.update(task)

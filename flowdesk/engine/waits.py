@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBased
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import event_scopes, timers, triggers
+from flowdesk.engine import event_scopes, spiff_internals, timers, triggers
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ def drop_spent_gateway_events(workflow: Any) -> None:
     serializer, and nothing reads them once the gateway has run.
     """
     for task in workflow.get_tasks(state=TaskState.FINISHED_MASK, spec_class=EventBasedGateway):
-        task.internal_data.pop("seen_events", None)
+        spiff_internals.forget_seen_events(task)
 
 
 def _event_kind(definition: Any) -> str | None:

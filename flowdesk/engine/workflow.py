@@ -44,6 +44,7 @@ from flowdesk.engine import (
     multi_instance,
     pruning,
     sandbox,
+    spiff_internals,
     timers,
     triggers,
     workflow_cache,
@@ -181,7 +182,7 @@ class WorkflowRun:
             elif task.state == TaskState.WAITING:
                 # Its event (message, signal, condition) is not waited for: Camunda 7 runs
                 # through an initial start event whatever it catches.
-                task._ready()
+                spiff_internals.make_ready(task)
 
     def _start_event_tasks(self) -> list[Any]:
         """Run Spiff's own first tasks until the start events wait or are ready; those tasks."""
@@ -222,7 +223,7 @@ class WorkflowRun:
         def act() -> None:
             nonlocal fired
             with timers.using_clock(lambda: at):
-                task.task_spec._update(task)
+                spiff_internals.update(task)
                 # A repeating cycle stays WAITING; it keeps its next time in the task's data.
                 fired = task.state != TaskState.WAITING or task.internal_data != before
                 if fired:

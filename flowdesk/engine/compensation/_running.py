@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import (
 )
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
+from flowdesk.engine import spiff_internals
 from flowdesk.engine.specs import EventSubprocess
 
 # Internal-data keys: a scope's records (its root task), the completion counter (the top
@@ -128,7 +129,7 @@ class _CompensationThrow:
             my_task.internal_data[_QUEUE] = _take_records(my_task, self.activity_ref)
         if _drive(my_task):
             return True
-        my_task._set_state(TaskState.WAITING)
+        spiff_internals.set_state(my_task, TaskState.WAITING)
         return False
 
 
@@ -165,12 +166,12 @@ class CompensationScope(SubWorkflowTask):  # type: ignore[misc]  # Spiff is unty
             return False
         top = my_task.workflow.top_workflow
         if _QUEUE not in my_task.internal_data:
-            my_task._inherit_data()
+            spiff_internals.inherit_data(my_task)
             sub = top.create_subprocess(my_task, self.spec)
             # Spiff readies a new workflow's Start (its root) and predicts the flow after it;
             # none of that may run here, only the handlers.
-            sub.task_tree._drop_children(force=True)
-            sub.task_tree._set_state(TaskState.COMPLETED)
+            spiff_internals.drop_children(sub.task_tree, force=True)
+            spiff_internals.set_state(sub.task_tree, TaskState.COMPLETED)
             inner = sorted(my_task.internal_data.pop(_INNER, []), key=_newest_first)
             event_subprocess = my_task.internal_data.pop(_ESP, None)
             if event_subprocess is None:
@@ -184,7 +185,7 @@ class CompensationScope(SubWorkflowTask):  # type: ignore[misc]  # Spiff is unty
                 my_task.internal_data[_QUEUE] = [[start, str(my_task.id)]]
         if _drive(my_task):
             return True
-        my_task._set_state(TaskState.WAITING)
+        spiff_internals.set_state(my_task, TaskState.WAITING)
         return False
 
     def _run_hook(self, my_task: Any) -> bool:
@@ -239,7 +240,7 @@ def _drive(thrower: Any) -> bool:
 
 def _spawn(record: dict[str, Any], scope: Any, thrower: Any) -> str:
     spec = scope.spec.task_specs[record.get("handler") or record["scope"]]
-    handler = scope.task_tree._add_child(spec, TaskState.FUTURE)
+    handler = spiff_internals.add_child(scope.task_tree, spec, TaskState.FUTURE)
     handler.triggered = True  # not one of the root's predicted children: Spiff keeps it
     handler.internal_data[_THROWER] = str(thrower.id)
     if "inner" in record:
@@ -247,7 +248,7 @@ def _spawn(record: dict[str, Any], scope: Any, thrower: Any) -> str:
     if record.get("event_subprocess"):
         handler.internal_data[_ESP] = record["event_subprocess"]
         handler.internal_data[_SNAPSHOT] = record.get("snapshot", {})
-    spec._update(handler)
+    spiff_internals.update(handler)
     return str(handler.id)
 
 
@@ -276,7 +277,7 @@ def thrown_inside(task: Any, owner: Any) -> bool:
 def _wake_thrower(my_task: Any) -> None:
     thrower = _find_task(my_task.workflow.top_workflow, my_task.internal_data.get(_THROWER))
     if thrower is not None and thrower.state == TaskState.WAITING:
-        thrower.task_spec._update(thrower)
+        spiff_internals.update(thrower)
 
 
 def _scopes(workflow: Any) -> Iterator[Any]:
@@ -356,7 +357,7 @@ def resume(workflow: Any) -> bool:
         for task in list(scope.tasks.values()):
             if task.state == TaskState.WAITING and task.internal_data.get(_QUEUE):
                 before = len(task.internal_data[_QUEUE])
-                task.task_spec._update(task)
+                spiff_internals.update(task)
                 started = started or len(task.internal_data.get(_QUEUE, [])) < before
     return started
 
