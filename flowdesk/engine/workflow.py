@@ -319,7 +319,7 @@ class WorkflowRun:
     def retry(self) -> None:
         """Run the failed task again, then carry on."""
         self.incident = None
-        self.retried = True  # failed jobs get their retries back (Execution._sync_jobs)
+        self.retried = True  # failed jobs get their retries back (WaitRows.sync_jobs)
 
         def act() -> None:
             for task in self._wf.get_tasks(state=TaskState.COMPLETED):
