@@ -36,6 +36,7 @@ from typing import Protocol
 from flowdesk._records import HistoryEventType, Job
 from flowdesk.engine import job_retries, saving, start_timers, timers
 from flowdesk.engine.execution import EngineContext, Execution
+from flowdesk.engine.waits import WaitKind
 from flowdesk.errors import ConcurrencyConflict, FlowdeskError, NotFound
 from flowdesk.store import JobRow, JobState, JobType, TaskState, UnitOfWork
 
@@ -218,7 +219,11 @@ class JobService:
     def _correct(self, uow: UnitOfWork, job: JobRow, execution: Execution) -> None:
         """A job whose timer did not fire: it went (its task moved on) or its time changed."""
         wait = next(
-            (w for w in execution.run.waits() if w.kind == "timer" and w.task_ref == job.task_ref),
+            (
+                w
+                for w in execution.run.waits()
+                if w.kind == WaitKind.TIMER and w.task_ref == job.task_ref
+            ),
             None,
         )
         if wait is None or wait.due_at is None:

@@ -11,6 +11,7 @@ from flowdesk.engine import correlation, saving, start_events, timers, variable_
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
 from flowdesk.engine.state_filters import state_filter
+from flowdesk.engine.waits import WaitKind
 from flowdesk.errors import InstanceStateError, NotFound
 from flowdesk.store import InstanceRow, InstanceState, UnitOfWork
 
@@ -149,8 +150,8 @@ class RuntimeService:
             Wait(
                 instance_id=instance_id,
                 element_id=wait.element_id,
-                kind=wait.kind,
-                name=wait.name if wait.kind in ("message", "signal") else None,
+                kind=wait.kind.value,
+                name=wait.name if wait.kind in (WaitKind.MESSAGE, WaitKind.SIGNAL) else None,
                 due_at=wait.due_at,
             )
             for wait in execution.run.waits()

@@ -17,9 +17,6 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions.base import EventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-# The `kind` of a trigger in `waits.Wait` and `flowdesk.WaitState`.
-KIND = "trigger"
-
 
 class TriggerDefinition(EventDefinition):  # type: ignore[misc]  # Spiff is untyped
     """What a receive task without a message waits for: an explicit trigger of its element."""

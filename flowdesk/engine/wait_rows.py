@@ -9,6 +9,7 @@ from typing import Any
 
 from flowdesk.engine import job_retries, timers
 from flowdesk.engine.context import EngineContext
+from flowdesk.engine.waits import WaitKind
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident
 from flowdesk.store import (
@@ -68,7 +69,7 @@ class WaitRows:
         }
         wanted: dict[tuple[str, str, str | None], _JobSpec] = {}
         for wait in self._run.waits():
-            if wait.kind == "timer" and wait.due_at is not None:
+            if wait.kind == WaitKind.TIMER and wait.due_at is not None:
                 cycle = self._run.retry_cycle(wait.task_ref)
                 wanted[JobType.TIMER, wait.task_ref, None] = _JobSpec(
                     wait.element_id, wait.due_at, cycle, {"name": wait.name}
@@ -106,6 +107,7 @@ class WaitRows:
         if not self._ctx.specs.waits(self._uow, self._definition).subscriptions:
             return  # nothing in this version waits for one, so the instance has none
         wanted: dict[tuple[str, str, str, str | None], int] = {}
+        key: tuple[str, str, str, str | None]  # (kind, name, element id, task ref)
         for wait in self._run.subscriptions():
             key = (wait.kind, wait.name, wait.element_id, wait.task_ref)
             wanted[key] = wanted.get(key, 0) + 1

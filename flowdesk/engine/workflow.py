@@ -75,6 +75,7 @@ from flowdesk.engine.workflow_records import CallRequest as CallRequest
 from flowdesk.engine.workflow_records import CompletedActivity, Incident, OpenUserTask, StepLog
 from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
 from flowdesk.errors import BpmnError, CorrelationError
+from flowdesk.store import SubscriptionKind
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
@@ -256,7 +257,11 @@ class WorkflowRun:
                 event sub-process, two sub-process instances, ...). Camunda 7 correlates a
                 message to exactly one execution; Spiff would hand it to each.
         """
-        waiting = [s for s in self.subscriptions() if s.kind == "message" and s.name == name]
+        waiting = [
+            s
+            for s in self.subscriptions()
+            if s.kind == SubscriptionKind.MESSAGE and s.name == name
+        ]
         if not waiting:
             return False
         if len(waiting) > 1:
@@ -273,7 +278,9 @@ class WorkflowRun:
 
     def deliver_signal(self, name: str, variables: Mapping[str, Any]) -> bool:
         """Hand a signal to every catch event waiting for it; False if none waits."""
-        if not any(s.kind == "signal" and s.name == name for s in self.subscriptions()):
+        if not any(
+            s.kind == SubscriptionKind.SIGNAL and s.name == name for s in self.subscriptions()
+        ):
             return False
         event = BpmnEvent(SignalDefinition(name), payload=copy.deepcopy(dict(variables)))
         self._guarded(lambda: self._catch(event))
