@@ -5,7 +5,7 @@ there, so the call that reached it returns at once and a worker runs the rest. f
 the same. A task that is to wait for such a job is *held*: `WorkflowRun` sets it STARTED
 (SpiffWorkflow runs only READY tasks and leaves STARTED ones alone, as it does for a call
 activity waiting for its instance) and marks it in its internal data; the instance is saved,
-and `Execution._sync_jobs` keeps one job of type "async" per held task. The job releases the
+and `WaitRows.sync_jobs` keeps one job of type "async" per held task. The job releases the
 task (READY again) and runs the instance on.
 
 - asyncBefore holds the activity itself, before its input mappings or anything of it runs.

@@ -10,6 +10,11 @@ are delivered like `correlate` with the thrower's business key: an instance with
 key waiting for the message first, else the one instance waiting for it with any business key,
 else a process that starts with it (its new instance gets the thrower's business key); when
 nothing receives it, it is only recorded. Everything happens in the caller's unit of work.
+
+Every function here that moves instances is a generator of `execution.SaveSteps`: it yields
+each instance it delivered to or started, for `saving.run` to save before it goes on, so the
+instances one call reaches are saved without recursion (see `saving`). `THROWN` is how an
+`Execution` hands over what it threw without importing this module.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flowdesk._records import HistoryEventType
-from flowdesk.engine.execution import EngineContext, Execution
+from flowdesk.engine.execution import EngineContext, Execution, SaveSteps
 from flowdesk.engine.repository import PROCESS
 from flowdesk.engine.variable_types import decode
 from flowdesk.engine.waits import signal_start_events
@@ -40,8 +45,10 @@ def correlate(
     business_key: str | None,
     correlation_keys: Mapping[str, Any] | None,
     variables: Mapping[str, Any],
-) -> InstanceRow:
+) -> SaveSteps[InstanceRow]:
     """Deliver a message to the one instance waiting for it, or start the one process with it.
+
+    Returns the row of the instance that received it, as saved.
 
     Raises:
         CorrelationError: Several instances wait for it, or none does and no latest process
@@ -54,8 +61,8 @@ def correlate(
             f"{len(waiting)} instances wait for it (give a business key or correlation keys)",
         )
     if waiting:
-        return _deliver(ctx, uow, waiting[0], message_name, variables)
-    row = _start_with_message(ctx, uow, message_name, business_key, variables)
+        return (yield _deliver(ctx, uow, waiting[0], message_name, variables))
+    row = yield from _start_with_message(ctx, uow, message_name, business_key, variables)
     if row is None:
         raise CorrelationError(
             message_name, "no instance waits for it and no deployed process starts with it"
@@ -70,7 +77,7 @@ def deliver_thrown_message(
     variables: Mapping[str, Any],
     *,
     sender: InstanceRow,
-) -> str | None:
+) -> SaveSteps[str | None]:
     """Deliver a message an instance threw; returns the receiving instance's id, if any.
 
     Raises:
@@ -90,8 +97,9 @@ def deliver_thrown_message(
                 "(give the receiver the thrower's business key)",
             )
         if waiting:
-            return _deliver(ctx, uow, waiting[0], message_name, variables).id
-        row = _start_with_message(ctx, uow, message_name, sender.business_key, variables)
+            received = yield _deliver(ctx, uow, waiting[0], message_name, variables)
+            return received.id
+        row = yield from _start_with_message(ctx, uow, message_name, sender.business_key, variables)
         return row.id if row is not None else None
 
 
@@ -102,7 +110,7 @@ def broadcast(
     variables: Mapping[str, Any],
     *,
     sender: InstanceRow | None = None,
-) -> int:
+) -> SaveSteps[int]:
     """Send a signal to every waiting instance and start every process that starts with it.
 
     The sender itself caught the signal already, inside its own workflow. Returns how many
@@ -123,7 +131,7 @@ def broadcast(
             execution = Execution.open(ctx, uow, instance_id)
             if execution.run.deliver_signal(signal_name, variables):
                 execution.record(HistoryEventType.SIGNAL_RECEIVED, data={"signal": signal_name})
-                execution.save()
+                yield execution
                 reached += 1
         for definition in uow.definitions.list(kind=PROCESS, latest_only=True):
             if not signal_start_events(ctx.specs.bundle(uow, definition), signal_name):
@@ -133,7 +141,7 @@ def broadcast(
             )
             execution.run.deliver_signal(signal_name, variables)
             execution.record(HistoryEventType.SIGNAL_RECEIVED, data={"signal": signal_name})
-            execution.save()
+            yield execution
             reached += 1
         return reached
 
@@ -159,14 +167,15 @@ def _deliver(
     instance_id: str,
     message_name: str,
     variables: Mapping[str, Any],
-) -> InstanceRow:
+) -> Execution:
+    """The waiting instance, with the message delivered: the caller yields it to be saved."""
     execution = Execution.open(ctx, uow, instance_id)
     if not execution.run.deliver_message(message_name, variables):
         # Its subscription said it waits; the state loaded a moment later says it no longer
         # does: another caller moved it on in between. Running the call again re-reads both.
         raise ConcurrencyConflict(instance_id)
     execution.record(HistoryEventType.MESSAGE_CORRELATED, data={"message": message_name})
-    return execution.save()
+    return execution
 
 
 def _start_with_message(
@@ -175,7 +184,7 @@ def _start_with_message(
     message_name: str,
     business_key: str | None,
     variables: Mapping[str, Any],
-) -> InstanceRow | None:
+) -> SaveSteps[InstanceRow | None]:
     starts = uow.subscriptions.list(
         kind=SubscriptionKind.MESSAGE.value, name=message_name, start_events_only=True
     )
@@ -191,7 +200,36 @@ def _start_with_message(
     if not execution.run.deliver_message(message_name, variables):
         raise CorrelationError(message_name, f"a new {definition.key} instance did not catch it")
     execution.record(HistoryEventType.MESSAGE_CORRELATED, data={"message": message_name})
-    return execution.save()
+    return (yield execution)
+
+
+class _Thrown:
+    """`execution.ThrownDelivery`: messages and signals a saved instance threw."""
+
+    def message(
+        self,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        message_name: str,
+        variables: Mapping[str, Any],
+        *,
+        sender: InstanceRow,
+    ) -> SaveSteps[str | None]:
+        return deliver_thrown_message(ctx, uow, message_name, variables, sender=sender)
+
+    def signal(
+        self,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        signal_name: str,
+        variables: Mapping[str, Any],
+        *,
+        sender: InstanceRow,
+    ) -> SaveSteps[int]:
+        return broadcast(ctx, uow, signal_name, variables, sender=sender)
+
+
+THROWN = _Thrown()
 
 
 def _matches(row: InstanceRow, keys: Mapping[str, Any]) -> bool:

@@ -6,27 +6,34 @@ that disappeared are cancelled, every waiting timer has a job row and every wait
 signal a subscription, the history gets what happened, and the instance row is written with an
 optimistic-lock check. Handlers that complete tasks at once (simulations, consoles) run here
 too, so a single call settles the instance at its next real wait.
+
+An `Execution` holds its rows' parts, each built with what it reads and writes:
+`UserTaskRows` (task_rows), `WaitRows` (wait_rows: jobs and subscriptions), `ExternalTaskRows`
+(external_task_rows) and the `HistoryRecorder` they record into. Other instances its save
+touches (called instances, callers, receivers of what it threw) are not saved from here: the
+save yields them to `saving.run`, which saves them in turn, and thrown messages and signals go
+to a `ThrownDelivery` (`correlation.THROWN`), so this module imports neither.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Generator, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from flowdesk._records import HistoryEventType
-from flowdesk.engine import calls, listeners, start_events, variable_types
+from flowdesk.engine import calls, start_events, variable_types
 from flowdesk.engine.context import EngineContext as EngineContext
 from flowdesk.engine.external_task_rows import ExternalTaskRows
+from flowdesk.engine.history_recorder import HistoryRecorder, jsonable
 from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
 from flowdesk.engine.task_rows import EXCLUDED_USERS as EXCLUDED_USERS
-from flowdesk.engine.task_rows import UserTaskRows, listener_task
+from flowdesk.engine.task_rows import UserTaskRows, reserved_names
 from flowdesk.engine.task_rows import task_record as task_record
 from flowdesk.engine.wait_rows import WaitRows
 from flowdesk.engine.workflow import WorkflowRun
-from flowdesk.engine.workflow_records import Incident
+from flowdesk.engine.workflow_records import CallRequest, Incident
 from flowdesk.errors import ExpressionError, InstanceStateError, NotFound
 from flowdesk.store import (
     DefinitionRow,
@@ -37,9 +44,18 @@ from flowdesk.store import (
     UserTaskRow,
 )
 
+_T = TypeVar("_T")
 
-class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
-    """A loaded instance; call `save()` once the action is done."""
+
+class Execution:
+    """A loaded instance; save it with `saving.save` once the action is done.
+
+    Its rows are kept by three parts: `user_tasks` (`task_rows.UserTaskRows`), `waits`
+    (`wait_rows.WaitRows`: jobs and subscriptions) and `external_tasks`
+    (`external_task_rows.ExternalTaskRows`); `history` holds the history events recorded and
+    not yet written. `save_steps` runs the save and yields, rather than saves, every other
+    instance the save touches (see `saving`).
+    """
 
     def __init__(
         self,
@@ -57,9 +73,13 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
         self.definition = definition
         self.run = run
         self._is_new = is_new
-        self._completed_refs: set[str] = set()
-        # History waits here and goes in one INSERT per save (see `_write_history`).
-        self._history: list[dict[str, Any]] = []
+        # History waits here and goes in one INSERT per save (see `HistoryRecorder.write`).
+        self.history = HistoryRecorder(ctx, uow, row.id)
+        self.user_tasks = UserTaskRows(ctx, uow, row, run, self.history)
+        self.waits = WaitRows(ctx, uow, row, definition, run, is_new=is_new)
+        self.external_tasks = ExternalTaskRows(
+            ctx, uow, row, definition, run, self.history, is_new=is_new
+        )
         # The caller's execution when this instance was started by a call activity in the same
         # unit of work; what its called instances reported meanwhile, in order: the call
         # activity task, the variables its `camunda:out` mappings give, and the error or
@@ -114,7 +134,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
         started: dict[str, Any] = {"business_key": business_key}
         if parent:
             started["called_by"] = parent[0].row.id
-        execution.record(HistoryEventType.INSTANCE_STARTED, user=user, data=started)
+        execution.history.record(HistoryEventType.INSTANCE_STARTED, user=user, data=started)
         run.start(caught=caught, begin_at=begin_at)
         return execution
 
@@ -141,90 +161,59 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
         user: str | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> None:
-        self._history.append(
-            {
-                "instance_id": self.row.id,
-                "type": type_,
-                "at": self.ctx.now(),
-                "element_id": element_id,
-                "user": user,
-                "data": dict(data or {}),
-            }
-        )
-
-    def _write_history(self) -> None:
-        """Insert the events recorded so far, in their order.
-
-        Called before the instance row is written and again at the end of `save`: whatever the
-        save makes other instances write about this one (a caller terminating it) comes after
-        what this one recorded before, as if each event had been inserted at once.
-        """
-        if self._history:
-            self.uow.history.add_many(self._history)
-            self._history = []
+        """Record a history event of this instance; it is written when the instance is saved."""
+        self.history.record(type_, element_id=element_id, user=user, data=data)
 
     def complete_task(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> bool:
-        """Mark the row completed and run the workflow on; `data` must already be valid.
-
-        The task's `complete` listeners run first; one that fails raises `HandlerError`, and
-        the caller's transaction is rolled back (Camunda's way to refuse a completion). One
-        that throws a BPMN error does not complete the task: the error is thrown from it, and
-        this returns False (the task is cancelled if something catches the error).
-        """
+        """Complete a user task as `user` (see `UserTaskRows.complete`); False if a complete
+        listener threw a BPMN error instead."""
         self.acting_user = user
-        if self.run.awaits_user(task.id):
-            data = dict(data)
-            try:
-                self.run.fire_task_listeners(
-                    task.element_id,
-                    task.id,
-                    "complete",
-                    listener_task(task),
-                    user=user,
-                    overlay=data,
-                    may_throw=True,
-                )
-            except listeners.ListenerBpmnError as thrown:
-                self.run.divert_user_task(task.id, thrown.error)
-                return False
-        now = self.ctx.now()
-        self.uow.tasks.close(task.id, state=TaskState.COMPLETED.value, at=now, by=user)
-        self._completed_refs.add(task.id)
-        self.record(
-            HistoryEventType.TASK_COMPLETED,
-            element_id=task.element_id,
-            user=user,
-            data={"task_id": task.id, "variables": _jsonable(data)},
-        )
-        self.run.complete_user_task(task.id, data)
-        return True
+        return self.user_tasks.complete(task, data, user)
 
-    def save(self) -> InstanceRow:
-        """Write back tasks, jobs, subscriptions, history and the instance row."""
+    def save_steps(self, deliver: ThrownDelivery) -> SaveSteps[InstanceRow]:
+        """Write back tasks, jobs, subscriptions, history and the instance row.
+
+        A generator, run by `saving.run`: it yields each other instance that must be saved
+        before this save goes on (an instance a call activity started, a caller a called
+        instance reports to, a receiver of a thrown message or signal) and gets its saved row
+        back. `deliver` takes the messages and signals this instance threw (`correlation`).
+        Returns the saved instance row.
+        """
         if not self._is_new and self.ctx.store.dialect != "sqlite":
             # SQLite: the unit of work began with the write lock (`BEGIN IMMEDIATE`) and holds
             # it to the end, so nobody saved the row since it was read in it; the lock-version
             # check of the final UPDATE (`_save_row`) stays.
             self._take_row()
+        run = self.run
         while True:
             self._record_completed_activities()
-            created = self._sync_tasks()
-            if not (self._auto_complete(created) or self._start_calls() or self._finish_calls()):
+            created = self.user_tasks.sync()
+            if self.user_tasks.auto_complete(created):
+                self.acting_user = None  # completed by a handler, not by the caller's user
+                continue
+            if run.incident is None:
+                requests = run.call_requests()
+                if requests and (yield from self._start_calls(requests)):
+                    continue
+            if not self._finish_calls():
                 break
         self._record_completed_activities()
         self._end_abandoned_calls()
-        self._sync_jobs()
-        self._sync_external_tasks()
-        self._sync_subscriptions()
-        thrown = self.run.thrown_events()
+        self.waits.sync_jobs()
+        self.external_tasks.sync()
+        self.waits.sync_subscriptions()
+        thrown = run.thrown_events()
         row = self._save_row()
         if row.parent_instance_id:
             raised = [(kind, name, data) for kind, name, data in thrown if kind in _RAISED]
             if row.state in _ENDED or raised:
-                self._report_to_caller(row, raised)
-        self._deliver_thrown(thrown)
+                caller = self._report_to_caller(row, raised)
+                if caller is not None:  # the caller is not saving right now: save it here
+                    yield caller
+        if thrown:
+            yield from self._deliver_thrown(thrown, deliver)
         self._write_documents()
-        self._write_history()
+        self.history.write()
         self._keep_workflow(row)
         return row
 
@@ -248,7 +237,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
                 content=draft.content,
                 created_at=self.ctx.now(),
             )
-            self.record(
+            self.history.record(
                 HistoryEventType.DOCUMENT_CREATED,
                 element_id=element_id,
                 data={"name": draft.name, "media_type": draft.media_type},
@@ -267,25 +256,25 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
             self.row.id, expected_lock_version=self.row.lock_version
         )
 
-    def _deliver_thrown(self, thrown: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def _deliver_thrown(
+        self, thrown: list[tuple[str, str, dict[str, Any]]], deliver: ThrownDelivery
+    ) -> SaveSteps[None]:
         """Messages and signals the instance threw go to other instances, once it is saved."""
-        from flowdesk.engine import correlation  # correlation drives Executions in turn
-
         for kind, name, payload in thrown:
             data: dict[str, Any] = {"name": name}
             if kind == "message":
-                data["variables"] = _jsonable(payload)
-                data["delivered_to"] = correlation.deliver_thrown_message(
+                data["variables"] = jsonable(payload)
+                data["delivered_to"] = yield from deliver.message(
                     self.ctx, self.uow, name, payload, sender=self.row
                 )
             elif kind == "signal":
-                data["variables"] = _jsonable(payload)
-                data["reached"] = correlation.broadcast(
+                data["variables"] = jsonable(payload)
+                data["reached"] = yield from deliver.signal(
                     self.ctx, self.uow, name, payload, sender=self.row
                 )
             else:  # an error or escalation nothing caught: its path ended there
-                data.update(_jsonable(payload))
-            self.record(HistoryEventType(f"{kind}_thrown"), data=data)
+                data.update(jsonable(payload))
+            self.history.record(HistoryEventType(f"{kind}_thrown"), data=data)
 
     def _record_completed_activities(self) -> None:
         """History in the order the workflow ran them; a gateway also records where it went."""
@@ -297,21 +286,20 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
                 data["next"] = list(activity.next_elements)
             if activity.decision is not None:
                 data["decision"], variable, value = activity.decision
-                data["result"] = {variable: _jsonable(value)}
-            self.record(
+                data["result"] = {variable: jsonable(value)}
+            self.history.record(
                 HistoryEventType.ACTIVITY_COMPLETED, element_id=activity.element_id, data=data
             )
         self.run.log.completed.clear()
 
     # -- call activities -------------------------------------------------------------------------
 
-    def _start_calls(self) -> bool:
-        """Start the instance of each call activity that asks for one; True if any started."""
-        if self.run.incident is not None:
-            return False
+    def _start_calls(self, requests: list[CallRequest]) -> SaveSteps[bool]:
+        """Start the instance of each call activity that asks for one, saving each before the
+        next starts; True if any started."""
         started = False
-        for request in self.run.call_requests():
-            context = {**self._reserved_names(), **request.variables}
+        for request in requests:
+            context = {**reserved_names(self.row), **request.variables}
             try:
                 definition = calls.called_definition(self.uow, self.definition, request, context)
                 variables = calls.in_variables(request, context)
@@ -329,12 +317,12 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
                 parent=(self, request.task_ref),
             )
             self.run.mark_call_started(request.task_ref, child.row.id)
-            self.record(
+            self.history.record(
                 HistoryEventType.CALL_STARTED,
                 element_id=request.element_id,
                 data={"instance_id": child.row.id, "key": definition.key},
             )
-            child.save()
+            yield child
             started = True
         return started
 
@@ -349,7 +337,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
                 finished = self.run.throw_from_call(task_ref, *raised, variables) or finished
         return finished
 
-    def _report_to_caller(self, row: InstanceRow, raised: list[_Raised]) -> None:
+    def _report_to_caller(self, row: InstanceRow, raised: list[_Raised]) -> Execution | None:
         """Hand the errors and escalations an instance did not catch, then its end, to its caller.
 
         As in Camunda, a BPMN error or escalation a called instance does not catch reaches the
@@ -357,7 +345,8 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
         passes, caught or not. An error boundary, or an interrupting escalation boundary,
         cancels the call, which terminates the called instance; a non-interrupting one leaves
         it running. An instance that ended completes its call activity, unless that was
-        cancelled meanwhile.
+        cancelled meanwhile. Returns the caller when it is not saving now (the called instance
+        was not started in this call): the caller must then be saved next.
         """
         assert row.parent_instance_id is not None and row.parent_task_ref is not None
         caller = self.parent or Execution.open(self.ctx, self.uow, row.parent_instance_id)
@@ -367,16 +356,11 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
             caller._ended_calls.append((row.parent_task_ref, variables, each))
         if row.state in _ENDED:
             caller._ended_calls.append((row.parent_task_ref, variables, None))
-        if self.parent is None:  # the caller is not saving right now: save it here
-            caller.save()
+        return caller if self.parent is None else None
 
     def _end_abandoned_calls(self) -> None:
         for instance_id in self.run.abandoned_calls():
             terminate(self.ctx, self.uow, instance_id, reason="its call activity was cancelled")
-
-    def _reserved_names(self) -> dict[str, Any]:
-        # JUEL's execution.processBusinessKey / processInstanceId translate to these names.
-        return {"business_key": self.row.business_key, "instance_id": self.row.id}
 
     # -- the instance row -----------------------------------------------------------------------
 
@@ -391,7 +375,7 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
         if incident is not None:
             changes.update(state=InstanceState.INCIDENT.value, incident=incident.message)
             if self.row.state != InstanceState.INCIDENT.value or self._is_new:
-                self.record(
+                self.history.record(
                     HistoryEventType.INCIDENT,
                     element_id=incident.element_id,
                     data={"message": incident.message},
@@ -399,33 +383,109 @@ class Execution(UserTaskRows, WaitRows, ExternalTaskRows):
         elif self.run.terminated_by is not None:
             # Camunda 7's history calls this INTERNALLY_TERMINATED, apart from COMPLETED.
             changes.update(state=InstanceState.TERMINATED.value, ended_at=now, incident=None)
-            self.record(
+            self.history.record(
                 HistoryEventType.INSTANCE_TERMINATED,
                 element_id=self.run.terminated_by,
                 data={"reason": "terminate end event"},
             )
         elif self.run.is_completed:
             changes.update(state=InstanceState.COMPLETED.value, ended_at=now, incident=None)
-            self.record(HistoryEventType.INSTANCE_COMPLETED)
+            self.history.record(HistoryEventType.INSTANCE_COMPLETED)
         else:
             changes.update(state=InstanceState.RUNNING.value, incident=None)
-        self._write_history()
+        # What this instance recorded goes before whatever its save makes other instances
+        # write about it (a caller terminating it), as if each event had been inserted at once.
+        self.history.write()
         return self.uow.instances.update(
             self.row.id, expected_lock_version=self.row.lock_version, **changes
         )
+
+
+# A save as `saving.run` drives it: it yields each other instance to save now, gets that
+# instance's saved row back, and returns what it produced (its own row, for a save).
+SaveSteps = Generator[Execution, InstanceRow, _T]
+
+
+class ThrownDelivery(Protocol):
+    """Where the messages and signals a saved instance threw go (`correlation.THROWN`).
+
+    Both run as part of the thrower's save: they yield each instance they deliver to, or
+    start, for `saving.run` to save.
+    """
+
+    def message(
+        self,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        message_name: str,
+        variables: Mapping[str, Any],
+        *,
+        sender: InstanceRow,
+    ) -> SaveSteps[str | None]:
+        """Deliver a thrown message; returns the id of the instance that received it, if any."""
+        ...
+
+    def signal(
+        self,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        signal_name: str,
+        variables: Mapping[str, Any],
+        *,
+        sender: InstanceRow,
+    ) -> SaveSteps[int]:
+        """Broadcast a thrown signal; returns how many other instances it reached."""
+        ...
 
 
 def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: str) -> None:
     """End an instance where it stands, and every instance it called that still runs.
 
     Its open tasks are cancelled and its timers, subscriptions and external tasks removed; the
-    workflow state
-    is kept as it was, for inspection.
+    workflow state is kept as it was, for inspection. Called instances end first, depth-first,
+    each before its caller; an explicit stack walks the calls, as a chain of call activities
+    may be deeper than Python's recursion limit.
     """
-    row = uow.instances.get(instance_id)
-    if row.state in _ENDED:
-        return
-    now = ctx.now()
+    # (instance id, reason, lock version read, when, the instances it called not yet ended)
+    stack: list[tuple[str, str, int, datetime, Iterator[InstanceRow]]] = []
+    pending: tuple[str, str] | None = (instance_id, reason)
+    while True:
+        if pending is not None:
+            ending, why = pending
+            pending = None
+            row = uow.instances.get(ending)
+            if row.state not in _ENDED:
+                now = ctx.now()
+                _drop_waits(uow, ending, now)
+                called = iter(uow.instances.list(parent_instance_id=ending))
+                stack.append((ending, why, row.lock_version, now, called))
+        if not stack:
+            return
+        ending, why, lock_version, now, called = stack[-1]
+        child = next(called, None)
+        if child is not None:
+            pending = (child.id, "its caller was terminated")
+            continue
+        stack.pop()
+        uow.history.add(
+            instance_id=ending,
+            type=HistoryEventType.INSTANCE_TERMINATED,
+            at=now,
+            element_id=None,
+            user=None,
+            data={"reason": why},
+        )
+        uow.instances.update(
+            ending,
+            expected_lock_version=lock_version,
+            state=InstanceState.TERMINATED.value,
+            ended_at=now,
+        )
+
+
+def _drop_waits(uow: UnitOfWork, instance_id: str, now: datetime) -> None:
+    """Cancel the open tasks of an instance being terminated; remove its jobs, subscriptions
+    and external tasks."""
     for task_id in uow.tasks.open_element_ids(instance_id):
         uow.tasks.close(task_id, state=TaskState.CANCELLED.value, at=now)
     for job in uow.jobs.list(instance_id=instance_id):
@@ -440,22 +500,6 @@ def terminate(ctx: EngineContext, uow: UnitOfWork, instance_id: str, *, reason: 
             user=None,
             data={"task_id": external.id, "topic": external.topic},
         )
-    for child in uow.instances.list(parent_instance_id=instance_id):
-        terminate(ctx, uow, child.id, reason="its caller was terminated")
-    uow.history.add(
-        instance_id=instance_id,
-        type=HistoryEventType.INSTANCE_TERMINATED,
-        at=now,
-        element_id=None,
-        user=None,
-        data={"reason": reason},
-    )
-    uow.instances.update(
-        instance_id,
-        expected_lock_version=row.lock_version,
-        state=InstanceState.TERMINATED.value,
-        ended_at=now,
-    )
 
 
 _ENDED = frozenset({InstanceState.COMPLETED.value, InstanceState.TERMINATED.value})
@@ -471,20 +515,3 @@ def _script_engine(ctx: EngineContext, row: InstanceRow) -> FlowdeskScriptEngine
     return FlowdeskScriptEngine(
         ctx.registry, CallScope(row.id, row.process_key, row.business_key, definition_id)
     )
-
-
-def _jsonable(value: Any) -> Any:
-    """Variables as the store keeps them: JSON types, dates as ISO text."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):  # JSON has no NaN: as text
-        return repr(value)
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return repr(value)

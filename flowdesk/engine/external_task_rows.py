@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -20,6 +18,7 @@ from flowdesk._records import HistoryEventType
 from flowdesk.engine import external_work
 from flowdesk.engine.bpmn_namespaces import BPMN_NS, CAMUNDA_NS
 from flowdesk.engine.context import EngineContext
+from flowdesk.engine.history_recorder import HistoryRecorder
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident
 from flowdesk.errors import ExpressionError
@@ -31,45 +30,54 @@ RETRIES_ON_RETRY = 1
 
 
 class ExternalTaskRows:
-    """The part of `Execution` that keeps external-task rows in step with the workflow."""
+    """The part of an `Execution` that keeps external-task rows in step with the workflow.
 
-    # Set by `Execution.__init__`.
-    ctx: EngineContext
-    uow: UnitOfWork
-    row: InstanceRow
-    definition: DefinitionRow
-    run: WorkflowRun
-    _is_new: bool
+    `instance` is the instance row as loaded: only its id, process key and business key are
+    read, which an instance keeps for life; `is_new` says it was started in this call.
+    """
 
-    if TYPE_CHECKING:  # defined by `Execution`
+    __slots__ = ("_ctx", "_definition", "_history", "_instance", "_is_new", "_run", "_uow")
 
-        def record(
-            self,
-            type_: HistoryEventType,
-            *,
-            element_id: str | None = None,
-            user: str | None = None,
-            data: Mapping[str, Any] | None = None,
-        ) -> None: ...
+    def __init__(
+        self,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        instance: InstanceRow,
+        definition: DefinitionRow,
+        run: WorkflowRun,
+        history: HistoryRecorder,
+        *,
+        is_new: bool,
+    ) -> None:
+        self._ctx = ctx
+        self._uow = uow
+        self._instance = instance
+        self._definition = definition
+        self._run = run
+        self._history = history
+        self._is_new = is_new
 
-    def _sync_external_tasks(self) -> None:
-        if not self.ctx.specs.waits(self.uow, self.definition).external_tasks:
+    def sync(self) -> None:
+        """One row per activity that waits for an external worker (see the module docstring)."""
+        if not self._ctx.specs.waits(self._uow, self._definition).external_tasks:
             return  # nothing in this version is an external task
-        wanted = {request.task_ref: request for request in self.run.external_requests()}
-        existing = [] if self._is_new else self.uow.external_tasks.list(instance_id=self.row.id)
-        now = self.ctx.now()
+        wanted = {request.task_ref: request for request in self._run.external_requests()}
+        existing = (
+            [] if self._is_new else self._uow.external_tasks.list(instance_id=self._instance.id)
+        )
+        now = self._ctx.now()
         failed: list[ExternalTaskRow] = []
         for row in existing:
             if wanted.pop(row.task_ref, None) is None:
-                self.uow.external_tasks.delete(row.id)
-                self.record(
+                self._uow.external_tasks.delete(row.id)
+                self._history.record(
                     HistoryEventType.EXTERNAL_TASK_CANCELLED,
                     element_id=row.element_id,
                     data={"task_id": row.id, "topic": row.topic},
                 )
             elif row.retries is not None and row.retries <= 0:
-                if self.run.retried:
-                    self.uow.external_tasks.update(row.id, retries=RETRIES_ON_RETRY)
+                if self._run.retried:
+                    self._uow.external_tasks.update(row.id, retries=RETRIES_ON_RETRY)
                 else:
                     failed.append(row)
         for request in wanted.values():
@@ -79,17 +87,19 @@ class ExternalTaskRows:
                     priority = self._process_priority(request.element_id)
                 except ExpressionError as err:
                     # No row yet: `retry` evaluates it again once the cause is fixed.
-                    if self.run.incident is None:
-                        self.run.incident = Incident(request.element_id, request.task_ref, str(err))
+                    if self._run.incident is None:
+                        self._run.incident = Incident(
+                            request.element_id, request.task_ref, str(err)
+                        )
                     continue
             task_id = str(uuid.uuid4())
-            self.uow.external_tasks.add(
+            self._uow.external_tasks.add(
                 ExternalTaskRow(
                     id=task_id,
-                    instance_id=self.row.id,
-                    definition_id=self.definition.id,
-                    process_key=self.row.process_key,
-                    business_key=self.row.business_key,
+                    instance_id=self._instance.id,
+                    definition_id=self._definition.id,
+                    process_key=self._instance.process_key,
+                    business_key=self._instance.business_key,
                     element_id=request.element_id,
                     task_ref=request.task_ref,
                     topic=request.topic,
@@ -98,15 +108,15 @@ class ExternalTaskRows:
                     properties=dict(request.properties),
                 )
             )
-            self.record(
+            self._history.record(
                 HistoryEventType.EXTERNAL_TASK_CREATED,
                 element_id=request.element_id,
                 data={"task_id": task_id, "topic": request.topic},
             )
-        if failed and self.run.incident is None:
+        if failed and self._run.incident is None:
             row = failed[0]
             message = row.error_message or f"external task {row.id!r} has no retries left"
-            self.run.incident = Incident(row.element_id, row.task_ref, message)
+            self._run.incident = Incident(row.element_id, row.task_ref, message)
 
     def _process_priority(self, element_id: str) -> int:
         """The `camunda:taskPriority` of the process around the element, else 0.
@@ -114,10 +124,10 @@ class ExternalTaskRows:
         Raises:
             ExpressionError: The priority expression fails, or gives no integer.
         """
-        text = process_task_priority(self.definition.xml, element_id)
+        text = process_task_priority(self._definition.xml, element_id)
         if text is None:
             return external_work.DEFAULT_PRIORITY
-        return external_work.evaluate_priority(text, self.run.variables, element_id)
+        return external_work.evaluate_priority(text, self._run.variables, element_id)
 
 
 @functools.lru_cache(maxsize=256)

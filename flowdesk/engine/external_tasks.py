@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from flowdesk._records import ExternalTask, FetchTopic, HistoryEventType, LockedExternalTask
+from flowdesk.engine import saving
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.errors import (
     ExternalTaskLockExpired,
@@ -147,7 +148,7 @@ class ExternalTaskService:
         )
         if not execution.run.complete_external(row.task_ref, variables, local_variables):
             raise _no_longer_waits(execution, row)
-        execution.save()
+        saving.save(execution)
         return row.instance_id
 
     def handle_failure(
@@ -216,7 +217,7 @@ class ExternalTaskService:
             row.task_ref, error_code, error_message, copy.deepcopy(dict(variables))
         ):
             raise _no_longer_waits(execution, row)
-        execution.save()
+        saving.save(execution)
         return row.instance_id
 
     def extend_lock(
@@ -274,9 +275,9 @@ class ExternalTaskService:
 
     def _settle_incident(self, uow: UnitOfWork, instance_id: str) -> None:
         """Save the instance as it stands: its external tasks' retries put it into incident
-        or take it out (`ExternalTaskRows._sync_external_tasks`)."""
+        or take it out (`ExternalTaskRows.sync`)."""
         execution = Execution.open(self._ctx, uow, instance_id)
-        execution.save()
+        saving.save(execution)
 
     def _record(self, uow: UnitOfWork, row: ExternalTaskRow) -> ExternalTask:
         fields = _fields(row)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowdesk._records import HistoryEventType, ProcessInstance
+from flowdesk.engine import saving
 from flowdesk.engine.execution import EngineContext, Execution, terminate
 from flowdesk.engine.repository import PROCESS
 from flowdesk.engine.runtime import instance_record
@@ -60,7 +61,7 @@ def set_variables(
     execution = Execution.open(ctx, uow, instance_id)
     execution.record(HistoryEventType.VARIABLES_SET, user=user, data={"names": sorted(variables)})
     execution.run.set_variables(variables)
-    return instance_record(execution.save())
+    return instance_record(saving.save(execution))
 
 
 def definition_xml(uow: UnitOfWork, key: str, version: int | None) -> str:

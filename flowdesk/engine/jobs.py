@@ -34,8 +34,9 @@ from datetime import timedelta
 from typing import Protocol
 
 from flowdesk._records import HistoryEventType, Job
-from flowdesk.engine import job_retries, start_timers, timers
+from flowdesk.engine import job_retries, saving, start_timers, timers
 from flowdesk.engine.execution import EngineContext, Execution
+from flowdesk.engine.waits import WaitKind
 from flowdesk.errors import ConcurrencyConflict, FlowdeskError, NotFound
 from flowdesk.store import JobRow, JobState, JobType, TaskState, UnitOfWork
 
@@ -203,7 +204,7 @@ class JobService:
         if row is None or row.state != TaskState.OPEN.value:
             uow.jobs.delete(job.id)
             return False
-        if not execution.fire_task_timeout(row, listener_id):
+        if not execution.user_tasks.fire_task_timeout(row, listener_id):
             uow.jobs.delete(job.id)  # already ran, or the task went meanwhile
             return False
         _check(execution)
@@ -218,7 +219,11 @@ class JobService:
     def _correct(self, uow: UnitOfWork, job: JobRow, execution: Execution) -> None:
         """A job whose timer did not fire: it went (its task moved on) or its time changed."""
         wait = next(
-            (w for w in execution.run.waits() if w.kind == "timer" and w.task_ref == job.task_ref),
+            (
+                w
+                for w in execution.run.waits()
+                if w.kind == WaitKind.TIMER and w.task_ref == job.task_ref
+            ),
             None,
         )
         if wait is None or wait.due_at is None:
@@ -243,7 +248,7 @@ class JobService:
             element_id=job.element_id,
             data={"job_id": job.id, "due_at": job.due_at.isoformat()},
         )
-        execution.save()
+        saving.save(execution)
         upcoming = start_timers.reschedule(uow, job, self._ctx.now())
         _log.info(
             "fired timer start event %s of %s v%d (due %s): started instance %s; next %s",
@@ -309,10 +314,11 @@ class JobService:
             self._incident(transaction, job.instance_id)
 
     def _incident(self, transaction: Transaction, instance_id: str) -> None:
-        """Save the instance as it stands: its failed job puts it into incident (`_sync_jobs`)."""
+        """Save the instance as it stands: its failed job puts it into incident
+        (`WaitRows.sync_jobs`)."""
         try:
             with transaction() as uow:
-                Execution.open(self._ctx, uow, instance_id).save()
+                saving.save(Execution.open(self._ctx, uow, instance_id))
         except FlowdeskError:
             # The job stays failed either way; the instance follows on its next save.
             _log.exception("instance %s could not be put into incident", instance_id)
@@ -328,11 +334,11 @@ def _check(execution: Execution) -> None:
 def _save(uow: UnitOfWork, execution: Execution) -> None:
     """Save the instance, unless saving raised an incident (a call or task that failed)."""
     before = execution.run.incident
-    execution.save()
+    saving.save(execution)
     incident = execution.run.incident
     if incident is None or incident is before:
         return
-    # `_sync_jobs` puts an instance with another failed job back into incident: not ours.
+    # `WaitRows.sync_jobs` puts an instance with another failed job back into incident: not ours.
     failed = uow.jobs.list(instance_id=execution.row.id, state=JobState.FAILED.value)
     if not any(job.task_ref == incident.task_ref for job in failed):
         raise JobFailed(incident.message, incident.element_id)

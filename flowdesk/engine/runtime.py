@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowdesk._records import HistoryEventType, ProcessInstance, Wait
-from flowdesk.engine import correlation, start_events, timers, variable_types
+from flowdesk.engine import correlation, saving, start_events, timers, variable_types
 from flowdesk.engine.execution import EngineContext, Execution
 from flowdesk.engine.repository import PROCESS
 from flowdesk.engine.state_filters import state_filter
+from flowdesk.engine.waits import WaitKind
 from flowdesk.errors import InstanceStateError, NotFound
 from flowdesk.store import InstanceRow, InstanceState, UnitOfWork
 
@@ -69,7 +70,7 @@ class RuntimeService:
                 user=user,
                 begin_at=initial.element_id if initial.kind not in ("none", "timer") else None,
             )
-        return instance_record(execution.save())
+        return instance_record(saving.save(execution))
 
     def correlate(
         self,
@@ -80,18 +81,20 @@ class RuntimeService:
         correlation_keys: Mapping[str, Any] | None,
         variables: Mapping[str, Any],
     ) -> ProcessInstance:
-        row = correlation.correlate(
-            self._ctx,
-            uow,
-            message_name,
-            business_key=business_key,
-            correlation_keys=correlation_keys,
-            variables=variables,
+        row = saving.run(
+            correlation.correlate(
+                self._ctx,
+                uow,
+                message_name,
+                business_key=business_key,
+                correlation_keys=correlation_keys,
+                variables=variables,
+            )
         )
         return instance_record(row)
 
     def signal(self, uow: UnitOfWork, signal_name: str, variables: Mapping[str, Any]) -> int:
-        return correlation.broadcast(self._ctx, uow, signal_name, variables)
+        return saving.run(correlation.broadcast(self._ctx, uow, signal_name, variables))
 
     def instance(self, uow: UnitOfWork, instance_id: str) -> ProcessInstance:
         return instance_record(uow.instances.summary(instance_id))
@@ -123,7 +126,7 @@ class RuntimeService:
             )
         execution.record(HistoryEventType.INCIDENT_RETRIED, user=user)
         execution.run.retry()
-        return instance_record(execution.save())
+        return instance_record(saving.save(execution))
 
     def trigger(
         self, uow: UnitOfWork, instance_id: str, element_id: str, variables: Mapping[str, Any]
@@ -136,7 +139,7 @@ class RuntimeService:
             raise InstanceStateError(
                 instance_id, state, f"no receive task {element_id!r} waits for a trigger"
             )
-        return instance_record(execution.save())
+        return instance_record(saving.save(execution))
 
     def waits(self, uow: UnitOfWork, instance_id: str) -> list[Wait]:
         row = uow.instances.get(instance_id)
@@ -147,8 +150,8 @@ class RuntimeService:
             Wait(
                 instance_id=instance_id,
                 element_id=wait.element_id,
-                kind=wait.kind,
-                name=wait.name if wait.kind in ("message", "signal") else None,
+                kind=wait.kind.value,
+                name=wait.name if wait.kind in (WaitKind.MESSAGE, WaitKind.SIGNAL) else None,
                 due_at=wait.due_at,
             )
             for wait in execution.run.waits()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import jinja2
 import jinja2.sandbox
@@ -14,6 +14,7 @@ from flowdesk import handlers
 from flowdesk._records import HistoryEventType, Task
 from flowdesk.engine import forms, listeners, resource_assignments, sandbox, timers
 from flowdesk.engine.context import EngineContext
+from flowdesk.engine.history_recorder import HistoryRecorder, jsonable
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident, OpenUserTask
 from flowdesk.errors import ExpressionError, FormValidationError, HandlerError
@@ -29,68 +30,102 @@ DIVERTED: Literal["diverted"] = "diverted"
 
 
 class UserTaskRows:
-    """The part of `Execution` that keeps the user-task rows in step with the workflow.
+    """The part of an `Execution` that keeps the user-task rows in step with the workflow.
 
     A user task that appeared gets a row, one that disappeared has its row cancelled, and a
-    task whose handler completes it at once (`auto_complete`) is completed here.
+    task whose handler completes it at once (`auto_complete`) is completed here. `instance`
+    is the instance row as loaded: only its id, process key and business key are read, which
+    an instance keeps for life.
     """
 
-    # Set by `Execution.__init__`.
-    ctx: EngineContext
-    uow: UnitOfWork
-    row: InstanceRow
-    run: WorkflowRun
-    _completed_refs: set[str]
+    __slots__ = ("_completed_refs", "_ctx", "_history", "_instance", "_run", "_uow")
 
-    if TYPE_CHECKING:  # defined by `Execution`
+    def __init__(
+        self,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        instance: InstanceRow,
+        run: WorkflowRun,
+        history: HistoryRecorder,
+    ) -> None:
+        self._ctx = ctx
+        self._uow = uow
+        self._instance = instance
+        self._run = run
+        self._history = history
+        # Tasks completed in this call: their rows are closed, the workflow may not know yet.
+        self._completed_refs: set[str] = set()
 
-        def record(
-            self,
-            type_: HistoryEventType,
-            *,
-            element_id: str | None = None,
-            user: str | None = None,
-            data: Mapping[str, Any] | None = None,
-        ) -> None: ...
+    def complete(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> bool:
+        """Close the row as completed and run the workflow on; `data` must already be valid.
 
-        def complete_task(
-            self, task: UserTaskRow, data: Mapping[str, Any], user: str | None
-        ) -> bool: ...
+        The task's `complete` listeners run first; one that fails raises `HandlerError`, and
+        the caller's transaction is rolled back (Camunda's way to refuse a completion). One
+        that throws a BPMN error does not complete the task: the error is thrown from it, and
+        this returns False (the task is cancelled if something catches the error).
+        """
+        run = self._run
+        if run.awaits_user(task.id):
+            data = dict(data)
+            try:
+                run.fire_task_listeners(
+                    task.element_id,
+                    task.id,
+                    "complete",
+                    listener_task(task),
+                    user=user,
+                    overlay=data,
+                    may_throw=True,
+                )
+            except listeners.ListenerBpmnError as thrown:
+                run.divert_user_task(task.id, thrown.error)
+                return False
+        now = self._ctx.now()
+        self._uow.tasks.close(task.id, state=TaskState.COMPLETED.value, at=now, by=user)
+        self._completed_refs.add(task.id)
+        self._history.record(
+            HistoryEventType.TASK_COMPLETED,
+            element_id=task.element_id,
+            user=user,
+            data={"task_id": task.id, "variables": jsonable(data)},
+        )
+        run.complete_user_task(task.id, data)
+        return True
 
-        def _reserved_names(self) -> dict[str, Any]: ...
-
-    def _sync_tasks(self) -> list[UserTaskRow]:
-        open_rows = self.uow.tasks.open_element_ids(self.row.id)  # task id -> element id
+    def sync(self) -> list[UserTaskRow]:
+        """Give each new user task its row and cancel the rows of tasks that went; returns
+        the rows created."""
+        open_rows = self._uow.tasks.open_element_ids(self._instance.id)  # task id -> element id
         known = open_rows.keys() | self._completed_refs
         live_refs, new = (
-            self.run.open_user_tasks(known) if self.run.incident is None else (set(), [])
+            self._run.open_user_tasks(known) if self._run.incident is None else (set(), [])
         )
         created: list[UserTaskRow] = []
         for task in new:
             row = self._new_task_row(task)
             if row == DIVERTED:  # a task listener's BPMN error moved the instance on
-                return created + self._sync_tasks()
+                return created + self.sync()
             if row is None:
                 break
-            self.uow.tasks.add(row)
-            self.record(
+            self._uow.tasks.add(row)
+            self._history.record(
                 HistoryEventType.TASK_CREATED,
                 element_id=row.element_id,
                 data={"task_id": row.id, "assignee": row.assignee},
             )
             created.append(row)
-        if self.run.incident is None:
+        if self._run.incident is None:
             for ref, element_id in open_rows.items():
                 if ref not in live_refs:
                     try:
-                        view = listener_task(self.uow.tasks.get(ref))
-                        self.run.fire_task_listeners(element_id, ref, "delete", view)
-                        self.run.end_cancelled_user_task(element_id, ref)
+                        view = listener_task(self._uow.tasks.get(ref))
+                        self._run.fire_task_listeners(element_id, ref, "delete", view)
+                        self._run.end_cancelled_user_task(element_id, ref)
                     except HandlerError as err:  # the row stays open: a retry deletes it
-                        self.run.incident = Incident(element_id, ref, str(err))
+                        self._run.incident = Incident(element_id, ref, str(err))
                         break
-                    self.uow.tasks.close(ref, state=TaskState.CANCELLED.value, at=self.ctx.now())
-                    self.record(
+                    self._uow.tasks.close(ref, state=TaskState.CANCELLED.value, at=self._ctx.now())
+                    self._history.record(
                         HistoryEventType.TASK_CANCELLED,
                         element_id=element_id,
                         data={"task_id": ref},
@@ -101,8 +136,8 @@ class UserTaskRows:
         """The row of a new user task; None on an incident, `DIVERTED` when a create or
         assignment listener threw a BPMN error (the task is then left to its catcher)."""
         camunda = task.extensions.get("camunda", {})
-        context = {**self._reserved_names(), **task.variables}
-        beans = self.ctx.registry.beans  # `${userService.findEditor()}` as an assignee
+        context = {**reserved_names(self._instance), **task.variables}
+        beans = self._ctx.registry.beans  # `${userService.findEditor()}` as an assignee
         try:
             name = (
                 _text(_evaluate(task.name, context, beans)) or task.element_id
@@ -115,19 +150,19 @@ class UserTaskRows:
             users = _candidates(
                 [*owners.get("users", ()), camunda.get("candidateUsers")], context, beans
             )
-            due = _due(_evaluate(camunda.get("dueDate"), context, beans), self.ctx.now())
+            due = _due(_evaluate(camunda.get("dueDate"), context, beans), self._ctx.now())
             priority = int(_evaluate(camunda.get("priority"), context, beans) or 50)
             properties = dict(task.extensions.get("properties", {}))
             if EXCLUDED_USERS in properties:  # kept evaluated: who requested is fixed by now
                 excluded = _names(_evaluate(properties[EXCLUDED_USERS], context, beans))
                 properties[EXCLUDED_USERS] = ",".join(excluded)
         except (ExpressionError, ValueError, TypeError) as err:
-            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
+            self._run.incident = Incident(task.element_id, task.task_ref, str(err))
             return None
-        now = self.ctx.now()
+        now = self._ctx.now()
         row = UserTaskRow(
             id=task.task_ref,
-            instance_id=self.row.id,
+            instance_id=self._instance.id,
             element_id=task.element_id,
             name=name,
             state=TaskState.OPEN.value,
@@ -145,11 +180,11 @@ class UserTaskRows:
             priority=priority,
             created_at=now,
             properties=properties,
-            process_key=self.row.process_key,
-            business_key=self.row.business_key,
+            process_key=self._instance.process_key,
+            business_key=self._instance.business_key,
         )
         handler = self._handler(row)
-        changes = handler.on_create(task_record(row, self.run.variables))
+        changes = handler.on_create(task_record(row, self._run.variables))
         if changes:
             allowed = {"assignee", "due", "priority", "candidate_groups", "candidate_users"}
             unknown = set(changes) - allowed
@@ -165,21 +200,21 @@ class UserTaskRows:
         # Camunda: the create listeners, then assignment if the task has an assignee by then.
         view = listener_task(row)
         try:
-            self.run.fire_task_listeners(row.element_id, row.id, "create", view, may_throw=True)
+            self._run.fire_task_listeners(row.element_id, row.id, "create", view, may_throw=True)
             if view.assignee is not None:
-                self.run.fire_task_listeners(
+                self._run.fire_task_listeners(
                     row.element_id, row.id, "assignment", view, may_throw=True
                 )
         except HandlerError as err:
-            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
+            self._run.incident = Incident(task.element_id, task.task_ref, str(err))
             return None
         except listeners.ListenerBpmnError as thrown:
-            self.run.divert_user_task(row.id, thrown.error)
+            self._run.divert_user_task(row.id, thrown.error)
             return DIVERTED
         try:
-            self.run.schedule_task_timeouts(row.id, context, now)
+            self._run.schedule_task_timeouts(row.id, context, now)
         except (ExpressionError, ValueError, TypeError) as err:
-            self.run.incident = Incident(task.element_id, task.task_ref, str(err))
+            self._run.incident = Incident(task.element_id, task.task_ref, str(err))
             return None
         return replace(
             row,
@@ -198,23 +233,25 @@ class UserTaskRows:
             HandlerError: The listener failed (the job is retried, then an incident).
         """
         view = listener_task(row)
-        if not self.run.fire_task_timeout(row.id, listener_id, view):
+        if not self._run.fire_task_timeout(row.id, listener_id, view):
             return False
-        apply_listener_changes(self.uow, row, view)
+        apply_listener_changes(self._uow, row, view)
         return True
 
     def _handler(self, row: UserTaskRow) -> handlers.UserTaskHandler:
-        return self.ctx.registry.user_task_handler(
-            process_key=self.row.process_key, element_id=row.element_id, form_key=row.form_key
+        return self._ctx.registry.user_task_handler(
+            process_key=self._instance.process_key, element_id=row.element_id, form_key=row.form_key
         )
 
-    def _auto_complete(self, created: list[UserTaskRow]) -> bool:
+    def auto_complete(self, created: list[UserTaskRow]) -> bool:
+        """Complete the new tasks whose handler gives their data at once (`auto_complete`);
+        True if any was completed (by nobody: no user acts)."""
         done = False
         for row in created:
-            if not self.run.awaits_user(row.id):
+            if not self._run.awaits_user(row.id):
                 continue  # an earlier completion ended it (a completion condition, say)
             handler = self._handler(row)
-            record = task_record(row, self.run.variables)
+            record = task_record(row, self._run.variables)
             data = handler.auto_complete(record)
             if data is None:
                 continue
@@ -222,10 +259,10 @@ class UserTaskRows:
             if errors:
                 raise FormValidationError(row.id, errors)
             handler.validate(record, converted)
-            if self.complete_task(row, converted, None):
+            if self.complete(row, converted, None):
                 handler.on_complete(record, converted, None)
             done = True
-            if self.run.incident is not None:
+            if self._run.incident is not None:
                 break
         return done
 
@@ -246,6 +283,12 @@ def apply_listener_changes(
         if value != getattr(row, key)
     }
     return uow.tasks.update(row.id, **changes) if changes else row
+
+
+def reserved_names(instance: InstanceRow) -> dict[str, Any]:
+    """The names expressions read for the instance itself: JUEL's
+    `execution.processBusinessKey` and `processInstanceId` translate to these."""
+    return {"business_key": instance.business_key, "instance_id": instance.id}
 
 
 def listener_task(row: UserTaskRow) -> handlers.ListenerTask:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from flowdesk._records import HistoryEventType, Task
-from flowdesk.engine import forms, listeners
+from flowdesk.engine import forms, listeners, saving
 from flowdesk.engine.execution import EXCLUDED_USERS, EngineContext, Execution, task_record
 from flowdesk.engine.state_filters import state_filter
 from flowdesk.engine.task_rows import apply_listener_changes, listener_task
@@ -141,7 +141,7 @@ class TaskService:
         for event in ("update", "assignment"):
             execution.run.fire_task_listeners(row.element_id, row.id, event, view, user=user)
         row = apply_listener_changes(uow, row, view)
-        execution.save()
+        saving.save(execution)
         return row
 
     def complete(
@@ -170,7 +170,7 @@ class TaskService:
             raise TaskStateError(task_id, "the workflow no longer waits for it") from None
         if completed:
             handler.on_complete(record, converted, user)
-        execution.save()
+        saving.save(execution)
         return row.instance_id
 
     def reassign(

@@ -19,9 +19,6 @@ from SpiffWorkflow.util.task import TaskState
 
 from flowdesk.engine import spiff_internals
 
-# The `kind` of a trigger in `waits.Wait` and `flowdesk.WaitState`.
-KIND = "trigger"
-
 
 class TriggerDefinition(EventDefinition):  # type: ignore[misc]  # Spiff is untyped
     """What a receive task without a message waits for: an explicit trigger of its element."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from flowdesk.engine import job_retries, timers
 from flowdesk.engine.context import EngineContext
+from flowdesk.engine.waits import WaitKind
 from flowdesk.engine.workflow import WorkflowRun
 from flowdesk.engine.workflow_records import Incident
 from flowdesk.store import (
@@ -21,21 +22,34 @@ from flowdesk.store import (
     UnitOfWork,
 )
 
-# The job type of a user task's timeout listener (`camunda:taskListener event="timeout"`).
-
 
 class WaitRows:
-    """The part of `Execution` that keeps job and subscription rows in step with the workflow."""
+    """The part of an `Execution` that keeps job and subscription rows in step with the workflow.
 
-    # Set by `Execution.__init__`.
-    ctx: EngineContext
-    uow: UnitOfWork
-    row: InstanceRow
-    definition: DefinitionRow
-    run: WorkflowRun
-    _is_new: bool
+    `instance` is the instance row as loaded: only its id and business key are read, which an
+    instance keeps for life; `is_new` says it was started in this call (it has no rows yet).
+    """
 
-    def _sync_jobs(self) -> None:
+    __slots__ = ("_ctx", "_definition", "_instance", "_is_new", "_run", "_uow")
+
+    def __init__(
+        self,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        instance: InstanceRow,
+        definition: DefinitionRow,
+        run: WorkflowRun,
+        *,
+        is_new: bool,
+    ) -> None:
+        self._ctx = ctx
+        self._uow = uow
+        self._instance = instance
+        self._definition = definition
+        self._run = run
+        self._is_new = is_new
+
+    def sync_jobs(self) -> None:
         """One job per waiting timer, per task held for an async continuation, and per
         timeout listener of an open user task.
 
@@ -43,10 +57,10 @@ class WaitRows:
         moved, with fresh retries. A job that failed for good (no retries left) keeps the
         instance in incident, whatever else moved, until `retry` gives it its retries back.
         """
-        if not self.ctx.specs.waits(self.uow, self.definition).jobs:
+        if not self._ctx.specs.waits(self._uow, self._definition).jobs:
             return  # nothing in this version makes a job, so the instance has none
-        now = self.ctx.now()
-        jobs = self.uow.jobs.list(instance_id=self.row.id)
+        now = self._ctx.now()
+        jobs = self._uow.jobs.list(instance_id=self._instance.id)
         # An async job is one hold of its task: a task may be held again after its job ran.
         # A task's timeout-listener job is one per listener, by its id.
         existing = {
@@ -54,17 +68,17 @@ class WaitRows:
             for job in jobs
         }
         wanted: dict[tuple[str, str, str | None], _JobSpec] = {}
-        for wait in self.run.waits():
-            if wait.kind == "timer" and wait.due_at is not None:
-                cycle = self.run.retry_cycle(wait.task_ref)
+        for wait in self._run.waits():
+            if wait.kind == WaitKind.TIMER and wait.due_at is not None:
+                cycle = self._run.retry_cycle(wait.task_ref)
                 wanted[JobType.TIMER, wait.task_ref, None] = _JobSpec(
                     wait.element_id, wait.due_at, cycle, {"name": wait.name}
                 )
-        for ref, element_id, listener_id, due in self.run.task_timeouts():
+        for ref, element_id, listener_id, due in self._run.task_timeouts():
             wanted[JobType.TASK_TIMEOUT, ref, listener_id] = _JobSpec(
                 element_id, due, None, {"listener": listener_id}
             )
-        for hold in self.run.async_holds():
+        for hold in self._run.async_holds():
             wanted[JobType.ASYNC, hold.task_ref, hold.hold_id] = _JobSpec(
                 hold.element_id, now, hold.retry_cycle, {"hold": hold.hold_id}
             )
@@ -72,57 +86,60 @@ class WaitRows:
         for key, job in existing.items():
             spec = wanted.get(key)
             if spec is None:
-                self.uow.jobs.delete(job.id)
+                self._uow.jobs.delete(job.id)
             elif (
                 job.type in (JobType.TIMER, JobType.TASK_TIMEOUT) and _timer_due(job) != spec.due_at
             ):
-                self.uow.jobs.update(job.id, **spec.fresh(due_at=spec.due_at))
-            elif job.state == JobState.FAILED.value and self.run.retried:
-                self.uow.jobs.update(job.id, **spec.fresh(due_at=now))
+                self._uow.jobs.update(job.id, **spec.fresh(due_at=spec.due_at))
+            elif job.state == JobState.FAILED.value and self._run.retried:
+                self._uow.jobs.update(job.id, **spec.fresh(due_at=now))
             elif job.state == JobState.FAILED.value:
                 failed.append(job)
         for key, spec in wanted.items():
             if key not in existing:
-                self.uow.jobs.add(spec.row(self.row.id, key[0], key[1], now))
-        if failed and self.run.incident is None:
+                self._uow.jobs.add(spec.row(self._instance.id, key[0], key[1], now))
+        if failed and self._run.incident is None:
             job = failed[0]
-            self.run.incident = Incident(job.element_id, job.task_ref, job.error or "job failed")
+            self._run.incident = Incident(job.element_id, job.task_ref, job.error or "job failed")
 
-    def _sync_subscriptions(self) -> None:
+    def sync_subscriptions(self) -> None:
         """One subscription per message or signal the instance waits for; unchanged ones stay."""
-        if not self.ctx.specs.waits(self.uow, self.definition).subscriptions:
+        if not self._ctx.specs.waits(self._uow, self._definition).subscriptions:
             return  # nothing in this version waits for one, so the instance has none
         wanted: dict[tuple[str, str, str, str | None], int] = {}
-        for wait in self.run.subscriptions():
+        key: tuple[str, str, str, str | None]  # (kind, name, element id, task ref)
+        for wait in self._run.subscriptions():
             key = (wait.kind, wait.name, wait.element_id, wait.task_ref)
             wanted[key] = wanted.get(key, 0) + 1
-        existing = [] if self._is_new else self.uow.subscriptions.list(instance_id=self.row.id)
+        existing = (
+            [] if self._is_new else self._uow.subscriptions.list(instance_id=self._instance.id)
+        )
         for row in existing:
             key = (row.kind, row.name, row.element_id, row.task_ref)
-            if wanted.get(key, 0) > 0 and row.business_key == self.row.business_key:
+            if wanted.get(key, 0) > 0 and row.business_key == self._instance.business_key:
                 wanted[key] -= 1
             else:
-                self.uow.subscriptions.delete(row.id)
+                self._uow.subscriptions.delete(row.id)
         for (kind, name, element_id, task_ref), count in wanted.items():
             for _ in range(count):
-                self.uow.subscriptions.add(
+                self._uow.subscriptions.add(
                     SubscriptionRow(
                         id=str(uuid.uuid4()),
-                        instance_id=self.row.id,
+                        instance_id=self._instance.id,
                         definition_id=None,
                         kind=kind,
                         name=name,
                         element_id=element_id,
                         task_ref=task_ref,
-                        business_key=self.row.business_key,
-                        created_at=self.ctx.now(),
+                        business_key=self._instance.business_key,
+                        created_at=self._ctx.now(),
                     )
                 )
 
 
 @dataclass(frozen=True, slots=True)
 class _JobSpec:
-    """The job a timer or a held task should have (see `Execution._sync_jobs`)."""
+    """The job a timer or a held task should have (see `WaitRows.sync_jobs`)."""
 
     element_id: str
     due_at: datetime

@@ -6,6 +6,7 @@ workflow and returned as plain data.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,16 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 
 from flowdesk.engine import event_scopes, spiff_internals, timers, triggers
+from flowdesk.store import SubscriptionKind
+
+
+class WaitKind(enum.StrEnum):
+    """What a `Wait` waits for; the values are the `kind` of `flowdesk.Wait`."""
+
+    TIMER = "timer"
+    MESSAGE = "message"
+    SIGNAL = "signal"
+    TRIGGER = "trigger"  # a receive task without a message (`triggers`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +39,7 @@ class Wait:
 
     task_ref: str
     element_id: str
-    kind: str
+    kind: WaitKind
     name: str
     due_at: datetime | None = None
 
@@ -37,7 +48,7 @@ class Wait:
 class Subscription:
     """A message or signal the instance waits for; `task_ref` None for an event sub-process."""
 
-    kind: str  # "message" | "signal"
+    kind: SubscriptionKind
     name: str
     element_id: str
     task_ref: str | None = None
@@ -59,13 +70,13 @@ def waits(wf: Any) -> list[Wait]:
             if isinstance(definition, TimerEventDefinition):
                 due = _timer_due(task, definition)
                 if due is not None and (timer is None or due < (timer.due_at or due)):
-                    timer = Wait(ref, element_id, "timer", definition.name, due)
+                    timer = Wait(ref, element_id, WaitKind.TIMER, definition.name, due)
             elif isinstance(definition, MessageEventDefinition):
-                found.append(Wait(ref, element_id, "message", definition.name))
+                found.append(Wait(ref, element_id, WaitKind.MESSAGE, definition.name))
             elif isinstance(definition, SignalEventDefinition):
-                found.append(Wait(ref, element_id, "signal", definition.name))
+                found.append(Wait(ref, element_id, WaitKind.SIGNAL, definition.name))
             elif isinstance(definition, triggers.TriggerDefinition):
-                found.append(Wait(ref, element_id, triggers.KIND, element_id))
+                found.append(Wait(ref, element_id, WaitKind.TRIGGER, element_id))
         if timer is not None:
             found.append(timer)
     return found
@@ -76,9 +87,9 @@ def subscriptions(wf: Any) -> list[Subscription]:
     if wf.is_completed():
         return []
     found = [
-        Subscription(w.kind, w.name, w.element_id, w.task_ref)
+        Subscription(_SUBSCRIBED[w.kind], w.name, w.element_id, w.task_ref)
         for w in waits(wf)
-        if w.kind in ("message", "signal")
+        if w.kind in _SUBSCRIBED
     ]
     # Event sub-processes of the process and of running sub-processes, unless an interrupting
     # one has taken their scope over.
@@ -111,11 +122,15 @@ def drop_spent_gateway_events(workflow: Any) -> None:
         spiff_internals.forget_seen_events(task)
 
 
-def _event_kind(definition: Any) -> str | None:
+# The waits that have a subscription row, and its kind.
+_SUBSCRIBED = {WaitKind.MESSAGE: SubscriptionKind.MESSAGE, WaitKind.SIGNAL: SubscriptionKind.SIGNAL}
+
+
+def _event_kind(definition: Any) -> SubscriptionKind | None:
     if isinstance(definition, MessageEventDefinition):
-        return "message"
+        return SubscriptionKind.MESSAGE
     if isinstance(definition, SignalEventDefinition):
-        return "signal"
+        return SubscriptionKind.SIGNAL
     return None
 
 

@@ -76,6 +76,7 @@ from flowdesk.engine.workflow_records import CallRequest as CallRequest
 from flowdesk.engine.workflow_records import CompletedActivity, Incident, OpenUserTask, StepLog
 from flowdesk.engine.workflow_records import SpecBundle as SpecBundle
 from flowdesk.errors import BpmnError, CorrelationError
+from flowdesk.store import SubscriptionKind
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
@@ -257,7 +258,11 @@ class WorkflowRun:
                 event sub-process, two sub-process instances, ...). Camunda 7 correlates a
                 message to exactly one execution; Spiff would hand it to each.
         """
-        waiting = [s for s in self.subscriptions() if s.kind == "message" and s.name == name]
+        waiting = [
+            s
+            for s in self.subscriptions()
+            if s.kind == SubscriptionKind.MESSAGE and s.name == name
+        ]
         if not waiting:
             return False
         if len(waiting) > 1:
@@ -274,7 +279,9 @@ class WorkflowRun:
 
     def deliver_signal(self, name: str, variables: Mapping[str, Any]) -> bool:
         """Hand a signal to every catch event waiting for it; False if none waits."""
-        if not any(s.kind == "signal" and s.name == name for s in self.subscriptions()):
+        if not any(
+            s.kind == SubscriptionKind.SIGNAL and s.name == name for s in self.subscriptions()
+        ):
             return False
         event = BpmnEvent(SignalDefinition(name), payload=copy.deepcopy(dict(variables)))
         self._guarded(lambda: self._catch(event))
@@ -320,7 +327,7 @@ class WorkflowRun:
     def retry(self) -> None:
         """Run the failed task again, then carry on."""
         self.incident = None
-        self.retried = True  # failed jobs get their retries back (Execution._sync_jobs)
+        self.retried = True  # failed jobs get their retries back (WaitRows.sync_jobs)
 
         def act() -> None:
             for task in self._wf.get_tasks(state=TaskState.COMPLETED):
