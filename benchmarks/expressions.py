@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import timeit
 
-from flowdesk.engine import sandbox
+from flowdesk.engine.languages import sandbox
 
 DATA = {
     "amount": 1500,

@@ -26,7 +26,7 @@ from flowdesk._records import (
     Wait,
 )
 from flowdesk.authorization import ReadAuthorizer, ReadRequest
-from flowdesk.engine.script_limits import ScriptLimits
+from flowdesk.engine.languages.limits import ScriptLimits
 from flowdesk.errors import (
     BpmnError,
     BpmnValidationError,

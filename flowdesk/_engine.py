@@ -36,18 +36,19 @@ from flowdesk._records import (
     Wait,
 )
 from flowdesk.authorization import ReadAuthorizer, ReadRequest, ReadResource
-from flowdesk.engine import instance_admin, timers
-from flowdesk.engine import script_limits as _limits
-from flowdesk.engine.diagram_view import DiagramView
-from flowdesk.engine.dmn.service import DecisionService
-from flowdesk.engine.execution import EngineContext
-from flowdesk.engine.external_tasks import ExternalTaskService
-from flowdesk.engine.history import HistoryService
-from flowdesk.engine.jobs import JobService
-from flowdesk.engine.repository import PROCESS, RepositoryService, definition_record
-from flowdesk.engine.runtime import RuntimeService, instance_record
-from flowdesk.engine.tasks import TaskService
-from flowdesk.engine.variable_types import accept
+from flowdesk.engine.deployment.repository import PROCESS, RepositoryService, definition_record
+from flowdesk.engine.instances.execution import EngineContext
+from flowdesk.engine.instances.variable_types import accept
+from flowdesk.engine.languages import limits as _limits
+from flowdesk.engine.languages import timer_texts as timers
+from flowdesk.engine.services import instance_admin
+from flowdesk.engine.services.decisions import DecisionService
+from flowdesk.engine.services.diagram_view import DiagramView
+from flowdesk.engine.services.external_tasks import ExternalTaskService
+from flowdesk.engine.services.history import HistoryService
+from flowdesk.engine.services.job_executor import JobService
+from flowdesk.engine.services.runtime import RuntimeService, instance_record
+from flowdesk.engine.services.tasks import TaskService
 from flowdesk.errors import (
     ConcurrencyConflict,
     InvalidArgument,

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from flowdesk.engine import serializer, task_search
+from flowdesk.engine.spiff import serializer, task_search
 from flowdesk.store import Store
 
 PG_ENV = "FLOWDESK_TEST_PG"
@@ -145,8 +145,8 @@ def _database_url(server: URL, database: str) -> str:
 @pytest.fixture(autouse=True)
 def spiff_shortcuts_match_spiff() -> Iterator[None]:
     """Every test checks flowdesk's task search and task serialization against SpiffWorkflow's
-    own: each answer that differed fails the test (see `flowdesk.engine.task_search` and
-    `flowdesk.engine.serializer`)."""
+    own: each answer that differed fails the test (see `flowdesk.engine.spiff.task_search` and
+    `flowdesk.engine.spiff.serializer`)."""
     for module in (task_search, serializer):
         module.VERIFY = True
         module.mismatches.clear()

@@ -67,8 +67,8 @@ MODULES_WITHOUT_ALL = (
 
 # Names of internal modules that the guides document (docs/limits.md).
 INTERNAL_BUT_DOCUMENTED = (
-    "flowdesk.engine.script_limits.using",
-    "flowdesk.engine.script_limits.current",
+    "flowdesk.engine.languages.limits.using",
+    "flowdesk.engine.languages.limits.current",
 )
 
 

@@ -106,7 +106,7 @@ class UnitOfWork:
         """Call `callback` once this unit of work has committed; never if it rolls back.
 
         For what must not outlive a failed transaction, such as keeping a workflow that this
-        unit of work saved for the next call (`flowdesk.engine.workflow_cache`).
+        unit of work saved for the next call (`flowdesk.engine.spiff.workflow_cache`).
         """
         self._after_commit.append(callback)
 

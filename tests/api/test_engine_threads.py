@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import flowdesk
-from flowdesk.engine.execution import EngineContext
-from flowdesk.engine.repository import PROCESS
-from flowdesk.engine.runtime import RuntimeService
-from flowdesk.engine.tasks import TaskService
+from flowdesk.engine.deployment.repository import PROCESS
+from flowdesk.engine.instances.execution import EngineContext
+from flowdesk.engine.services.runtime import RuntimeService
+from flowdesk.engine.services.tasks import TaskService
 from flowdesk.handlers import HandlerRegistry
 from flowdesk.store import Store
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import DATA
 
 import flowdesk
-from flowdesk.engine.jobs import ACQUIRE_AT_ONCE
+from flowdesk.engine.services.job_executor import ACQUIRE_AT_ONCE
 
 ORDERS = [f"A-{n}" for n in range(ACQUIRE_AT_ONCE + 2)]
 

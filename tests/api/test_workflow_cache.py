@@ -1,6 +1,6 @@
 """An Engine reuses the workflow its last call saved; every call still acts on the stored state.
 
-The cache (flowdesk.engine.workflow_cache) must never be visible: a step that another engine
+The cache (flowdesk.engine.spiff.workflow_cache) must never be visible: a step that another engine
 saved in between, a call that was rolled back, and values that JSON changes all give what
 loading the stored state gives.
 """
@@ -14,7 +14,7 @@ import pytest
 from conftest import DATA
 
 import flowdesk
-from flowdesk.engine.workflow_cache import WorkflowCache
+from flowdesk.engine.spiff.workflow_cache import WorkflowCache
 
 LOOP = "counting_loop"
 

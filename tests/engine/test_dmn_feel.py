@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from flowdesk.engine import sandbox, validation
+from flowdesk.engine import validation
 from flowdesk.engine.dmn import feel
+from flowdesk.engine.languages import sandbox
 
 
 def passes(test: str, value: Any, **variables: Any) -> bool:

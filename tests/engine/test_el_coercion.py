@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from flowdesk.engine.sandbox import evaluate
+from flowdesk.engine.languages.sandbox import evaluate
 from flowdesk.errors import ExpressionError
 
 

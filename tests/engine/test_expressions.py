@@ -11,8 +11,13 @@ from typing import Any
 
 import pytest
 
-from flowdesk.engine.expressions import called_functions, is_juel, translate, translate_value
-from flowdesk.engine.sandbox import evaluate, evaluate_value
+from flowdesk.engine.languages.expressions import (
+    called_functions,
+    is_juel,
+    translate,
+    translate_value,
+)
+from flowdesk.engine.languages.sandbox import evaluate, evaluate_value
 from flowdesk.errors import ExpressionError
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flowdesk._records import FormField
-from flowdesk.engine import forms
+from flowdesk.engine.instances import forms
 
 
 def test_validate__readonly_field_refuses_a_submitted_value() -> None:

@@ -1,4 +1,4 @@
-"""flowdesk.engine.javascript: Camunda's script bindings, values crossing as JSON, the limits."""
+"""flowdesk.engine.languages.javascript: Camunda's script bindings, values crossing as JSON, the limits."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from flowdesk.engine import javascript, script_languages, script_limits
-from flowdesk.engine.script_limits import ScriptLimits
+from flowdesk.engine.languages import javascript, limits
+from flowdesk.engine.languages.limits import ScriptLimits
+from flowdesk.engine.scripts import script_languages
 from flowdesk.errors import ExpressionError, ScriptLimitError
 
 
@@ -97,7 +98,7 @@ def test_check__parses_without_running_and_reports_the_line():
 def test_limits__the_time_limit_comes_from_the_script_limits_in_force():
     started = time.monotonic()
     with (
-        script_limits.using(ScriptLimits(cpu_seconds=0.1)),
+        limits.using(ScriptLimits(cpu_seconds=0.1)),
         pytest.raises(ScriptLimitError) as caught,
     ):
         javascript.run("for (;;) {}", {})

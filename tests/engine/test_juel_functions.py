@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flowdesk.engine import sandbox, timers
+from flowdesk.engine.languages import sandbox, timer_texts
 
 NOW = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
 def fixed_clock():
-    with timers.using_clock(lambda: NOW):
+    with timer_texts.using_clock(lambda: NOW):
         yield
 
 

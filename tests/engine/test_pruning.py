@@ -1,4 +1,4 @@
-"""Pruning finished work from the workflow between engine steps (flowdesk.engine.pruning).
+"""Pruning finished work from the workflow between engine steps (flowdesk.engine.spiff.pruning).
 
 These drive `WorkflowRun` directly, without a database, and look at the state it dumps: what
 the engine stores for an instance is all that pruning may leave behind.
@@ -15,10 +15,10 @@ import pytest
 from lxml import etree
 
 from flowdesk import handlers
-from flowdesk.engine import timers
-from flowdesk.engine.parser import FlowdeskParser
-from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
-from flowdesk.engine.workflow import SpecBundle, WorkflowRun
+from flowdesk.engine.deployment.parser import FlowdeskParser
+from flowdesk.engine.languages import timer_texts
+from flowdesk.engine.spiff.script_engine import CallScope, FlowdeskScriptEngine
+from flowdesk.engine.spiff.workflow import SpecBundle, WorkflowRun
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -111,7 +111,7 @@ TERMINATE_IN_A_LOOP = (
 
 @pytest.fixture(autouse=True)
 def clock() -> Iterator[None]:
-    with timers.using_clock(lambda: NOW):
+    with timer_texts.using_clock(lambda: NOW):
         yield
 
 
@@ -185,7 +185,7 @@ def test_prune__keeps_a_cancelled_call_activity_until_its_instance_is_ended() ->
     (wait,) = run.waits()
     assert wait.due_at == NOW + timedelta(hours=1)
 
-    with timers.using_clock(lambda: NOW + timedelta(hours=2)):
+    with timer_texts.using_clock(lambda: NOW + timedelta(hours=2)):
         assert run.fire_due_timer(wait.task_ref, wait.due_at)
     run = reload(run, spec)  # the engine saves before it ends the called instance
 

@@ -11,8 +11,8 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import sandbox
-from flowdesk.engine.sandbox import SandboxEnvironment, evaluate, evaluate_value
+from flowdesk.engine.languages import sandbox
+from flowdesk.engine.languages.sandbox import SandboxEnvironment, evaluate, evaluate_value
 from flowdesk.errors import BpmnError, ExpressionError
 
 
@@ -399,7 +399,7 @@ class _DelegateTask:
 
 
 def test_script_engine_evaluate__beans_execution_and_more_context_objects() -> None:
-    from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
+    from flowdesk.engine.spiff.script_engine import CallScope, FlowdeskScriptEngine
     from flowdesk.handlers import HandlerRegistry
 
     registry = HandlerRegistry()

@@ -2,7 +2,7 @@
 
 Python scripts and expressions (and JUEL and FEEL, which run as Python in the sandbox) tick a
 budget in every loop, function, lambda and comprehension, and single large allocations are
-refused before they run (see `flowdesk.engine.script_limits`).
+refused before they run (see `flowdesk.engine.languages.limits`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from flowdesk.engine import feel_scripts, sandbox, script_limits
-from flowdesk.engine.script_limits import ScriptLimits
+from flowdesk.engine.languages import limits, sandbox
+from flowdesk.engine.languages.limits import ScriptLimits
+from flowdesk.engine.scripts import feel_scripts
 from flowdesk.errors import ExpressionError, ScriptLimitError
 
 TIGHT = ScriptLimits(cpu_seconds=0.2, wall_seconds=1.0, memory_bytes=32 * 1024 * 1024)
@@ -23,7 +24,7 @@ WITHIN = TIGHT.wall_seconds + 2.0
 
 def run(script: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
     context = dict(data or {})
-    with script_limits.using(TIGHT):
+    with limits.using(TIGHT):
         sandbox.SandboxEnvironment().execute(script, context)
     return context
 
@@ -144,23 +145,23 @@ def test_the_script_cannot_catch_the_limit_as_an_exception() -> None:
 
 
 def test_expressions_stop_too() -> None:
-    with script_limits.using(TIGHT), pytest.raises(ScriptLimitError):
+    with limits.using(TIGHT), pytest.raises(ScriptLimitError):
         sandbox.evaluate("any(x < 0 for x in range(10**12))", {})
-    with script_limits.using(TIGHT), pytest.raises(ScriptLimitError):
+    with limits.using(TIGHT), pytest.raises(ScriptLimitError):
         sandbox.evaluate("len(items * 10**9) > 0", {"items": [1, 2, 3]})
     # JUEL has no loops and no repetition; its String.replace is size-checked like Python's.
-    with script_limits.using(TIGHT), pytest.raises(ScriptLimitError):
+    with limits.using(TIGHT), pytest.raises(ScriptLimitError):
         sandbox.evaluate('${s.replace("", t)}', {"s": "a" * 1000, "t": "y" * 100_000})
     assert sandbox.evaluate('${s.replace("b", "xy")}', {"s": "abc"}) == "axyc"
 
 
 def test_feel_ranges_and_powers_are_bounded() -> None:
-    with script_limits.using(TIGHT), pytest.raises(ScriptLimitError) as caught:
+    with limits.using(TIGHT), pytest.raises(ScriptLimitError) as caught:
         feel_scripts.evaluate("count(for i in 1..10000000000 return i)", {})
     assert caught.value.kind == "memory"
-    with script_limits.using(TIGHT), pytest.raises(ScriptLimitError):
+    with limits.using(TIGHT), pytest.raises(ScriptLimitError):
         feel_scripts.evaluate("count(for i in 1..100000, j in 1..100000 return i)", {})
-    with script_limits.using(TIGHT), pytest.raises(ExpressionError) as power:
+    with limits.using(TIGHT), pytest.raises(ExpressionError) as power:
         feel_scripts.evaluate("2 ** 100000000", {})
     assert "bits" in str(power.value)
     assert feel_scripts.evaluate("count(for i in 1..1000 return i) + 2 ** 10", {}) == 2024
@@ -175,7 +176,7 @@ def test_limits_must_be_positive_and_elapsed_at_least_cpu() -> None:
 
 def test_a_script_stopped_at_a_limit_leaves_the_variables_as_they_were() -> None:
     context: dict[str, Any] = {"kept": 1}
-    with script_limits.using(TIGHT), pytest.raises(ScriptLimitError):
+    with limits.using(TIGHT), pytest.raises(ScriptLimitError):
         sandbox.SandboxEnvironment().execute(
             "kept = 2\nhuge = []\nwhile True:\n    huge.append('y' * 1000)", context
         )

@@ -1,4 +1,4 @@
-"""The SpiffWorkflow boundary (`flowdesk.engine.spiff_internals`): what it assumes of
+"""The SpiffWorkflow boundary (`flowdesk.engine.spiff.internals`): what it assumes of
 SpiffWorkflow 3.2, pinned on real workflows, and that no other module of flowdesk reaches
 into SpiffWorkflow's private names.
 
@@ -28,12 +28,13 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from flowdesk import handlers
-from flowdesk.engine import spiff_internals, timers, triggers
-from flowdesk.engine.multi_instance import MultiInstanceActivity
-from flowdesk.engine.parser import FlowdeskParser
-from flowdesk.engine.scripting import CallScope, FlowdeskScriptEngine
-from flowdesk.engine.serializer import InstanceSerializer
-from flowdesk.engine.task_search import FlowdeskWorkflow
+from flowdesk.engine.deployment.parser import FlowdeskParser
+from flowdesk.engine.languages import timer_texts
+from flowdesk.engine.spiff import internals, triggers
+from flowdesk.engine.spiff.multi_instance import MultiInstanceActivity
+from flowdesk.engine.spiff.script_engine import CallScope, FlowdeskScriptEngine
+from flowdesk.engine.spiff.serializer import InstanceSerializer
+from flowdesk.engine.spiff.task_search import FlowdeskWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "api" / "data"
@@ -43,7 +44,7 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def clock() -> Iterator[None]:
-    with timers.using_clock(lambda: NOW):
+    with timer_texts.using_clock(lambda: NOW):
         yield
 
 
@@ -103,27 +104,27 @@ def review() -> Any:
 
 def test_child_ids_are_the_ids_that_task_children_resolves(review: Any) -> None:
     for task in review.tasks.values():
-        ids = spiff_internals.child_ids(task)
+        ids = internals.child_ids(task)
         assert isinstance(ids, list)
         assert [review.tasks[i] for i in ids] == task.children
-        assert spiff_internals.child_ids(task) is ids  # the tree's own list, not a copy
+        assert internals.child_ids(task) is ids  # the tree's own list, not a copy
 
 
 def test_state_of_is_the_state_the_public_property_gives(review: Any) -> None:
-    states = {spiff_internals.state_of(t) for t in review.tasks.values()}
+    states = {internals.state_of(t) for t in review.tasks.values()}
     assert {TaskState.COMPLETED, TaskState.READY, TaskState.FUTURE} <= states
     for task in review.tasks.values():
-        assert spiff_internals.state_of(task) == task.state
+        assert internals.state_of(task) == task.state
     task = ready(review, "Task_legal")
     task.state = TaskState.STARTED  # through the public setter: the same attribute
-    assert spiff_internals.state_of(task) == TaskState.STARTED
+    assert internals.state_of(task) == TaskState.STARTED
 
 
 def test_parent_id_is_the_id_that_task_parent_resolves(review: Any) -> None:
     for task in review.tasks.values():
         parent = task.parent
-        assert spiff_internals.parent_id(task) == (parent.id if parent is not None else None)
-    assert spiff_internals.parent_id(review.task_tree) is None
+        assert internals.parent_id(task) == (parent.id if parent is not None else None)
+    assert internals.parent_id(review.task_tree) is None
 
 
 def test_rewritten_links_are_the_tree_spiff_walks_serializes_and_loads(review: Any) -> None:
@@ -132,12 +133,12 @@ def test_rewritten_links_are_the_tree_spiff_walks_serializes_and_loads(review: A
     legal = ready(review, "Task_legal")
     fork = legal.parent
     above = fork.parent
-    assert spiff_internals.child_ids(above) == [fork.id]
+    assert internals.child_ids(above) == [fork.id]
 
     # Splice the fork out: its children hang from its parent.
     for child in fork.children:
-        spiff_internals.set_parent_id(child, above.id)
-    spiff_internals.set_child_ids(above, list(spiff_internals.child_ids(fork)))
+        internals.set_parent_id(child, above.id)
+    internals.set_child_ids(above, list(internals.child_ids(fork)))
     del review.tasks[fork.id]
 
     assert legal.parent is above
@@ -155,11 +156,11 @@ def test_set_state_moves_backwards_without_the_ready_hook(review: Any) -> None:
     task = ready(review, "Task_legal")
     fired: list[Any] = []
     task.task_spec.ready_event.connect(lambda workflow, t: fired.append(t))
-    spiff_internals.set_state(task, TaskState.STARTED)
+    internals.set_state(task, TaskState.STARTED)
     with pytest.raises(WorkflowException):
         task.state = TaskState.READY
     before = task.last_state_change
-    spiff_internals.set_state(task, TaskState.READY)
+    internals.set_state(task, TaskState.READY)
     assert task.state == TaskState.READY
     assert task.last_state_change >= before
     assert fired == []
@@ -169,29 +170,29 @@ def test_make_ready_runs_the_ready_hook_and_leaves_finished_tasks(review: Any) -
     task = ready(review, "Task_legal")
     fired: list[Any] = []
     task.task_spec.ready_event.connect(lambda workflow, t: fired.append(t))
-    spiff_internals.set_state(task, TaskState.WAITING)
-    spiff_internals.make_ready(task)
+    internals.set_state(task, TaskState.WAITING)
+    internals.make_ready(task)
     assert task.state == TaskState.READY
     assert fired == [task]
 
     start = next(t for t in review.tasks.values() if t.task_spec.bpmn_id == "Start")
     assert start.state == TaskState.COMPLETED
-    spiff_internals.make_ready(start)
+    internals.make_ready(start)
     assert start.state == TaskState.COMPLETED
 
 
 def test_add_child_joins_the_tree_in_the_given_state(review: Any) -> None:
     legal = ready(review, "Task_legal")
     (join,) = legal.children
-    child = spiff_internals.add_child(legal, join.task_spec, TaskState.FUTURE)
+    child = internals.add_child(legal, join.task_spec, TaskState.FUTURE)
     assert isinstance(child, Task)
     assert review.tasks[child.id] is child
     assert child.parent is legal
-    assert spiff_internals.child_ids(legal)[-1] == child.id
+    assert internals.child_ids(legal)[-1] == child.id
     assert child.state == TaskState.FUTURE
     assert child.thread_id == legal.thread_id
 
-    readied = spiff_internals.add_child(legal, join.task_spec, TaskState.READY)
+    readied = internals.add_child(legal, join.task_spec, TaskState.READY)
     assert readied.state == TaskState.READY
 
 
@@ -201,8 +202,8 @@ def test_update_inherits_the_parents_data_and_readies_the_task(review: Any) -> N
     sign = next(t for t in review.tasks.values() if t.task_spec.bpmn_id == "Task_sign")
     legal = ready(review, "Task_legal")
     legal.data["seen"] = "legal"
-    child = spiff_internals.add_child(legal, sign.task_spec, TaskState.FUTURE)
-    spiff_internals.update(child)
+    child = internals.add_child(legal, sign.task_spec, TaskState.FUTURE)
+    internals.update(child)
     assert child.state == TaskState.READY
     assert child.data["seen"] == "legal"
 
@@ -210,9 +211,9 @@ def test_update_inherits_the_parents_data_and_readies_the_task(review: Any) -> N
 def test_predict_adds_the_path_below_a_new_task(review: Any) -> None:
     sign = next(t for t in review.tasks.values() if t.task_spec.bpmn_id == "Task_sign")
     legal = ready(review, "Task_legal")
-    child = spiff_internals.add_child(legal, sign.task_spec, TaskState.FUTURE)
+    child = internals.add_child(legal, sign.task_spec, TaskState.FUTURE)
     assert child.children == []
-    spiff_internals.predict(child, TaskState.FUTURE | TaskState.PREDICTED_MASK)
+    internals.predict(child, TaskState.FUTURE | TaskState.PREDICTED_MASK)
     (end,) = child.children
     assert end.task_spec.bpmn_id == "End"
     assert end.state == TaskState.FUTURE  # below a definite task: definite
@@ -224,8 +225,8 @@ def test_sync_children_keeps_only_the_given_specs(review: Any) -> None:
     legal = ready(review, "Task_legal")
     (join,) = legal.children
     assert join.state != TaskState.COMPLETED
-    spiff_internals.set_state(join, TaskState.LIKELY)  # predicted: may be removed
-    spiff_internals.sync_children(legal, [end_spec], TaskState.FUTURE)
+    internals.set_state(join, TaskState.LIKELY)  # predicted: may be removed
+    internals.sync_children(legal, [end_spec], TaskState.FUTURE)
     assert [c.task_spec for c in legal.children] == [end_spec]
     assert legal.children[0].state == TaskState.FUTURE
     assert join.id not in review.tasks
@@ -235,8 +236,8 @@ def test_drop_children_with_force_removes_finished_ones_too(review: Any) -> None
     legal = ready(review, "Task_legal")
     (fork,) = [legal.parent]
     doomed = [t.id for t in fork.children]
-    spiff_internals.set_state(fork.children[0], TaskState.COMPLETED)
-    spiff_internals.drop_children(fork, force=True)
+    internals.set_state(fork.children[0], TaskState.COMPLETED)
+    internals.drop_children(fork, force=True)
     assert fork.children == []
     assert not any(i in review.tasks for i in doomed)
 
@@ -245,7 +246,7 @@ def test_inherit_data_merges_the_parents_data(review: Any) -> None:
     legal = ready(review, "Task_legal")
     legal.parent.data["from_parent"] = 1
     legal.data["own"] = 2
-    spiff_internals.inherit_data(legal)
+    internals.inherit_data(legal)
     assert legal.data["from_parent"] == 1
     assert legal.data["own"] == 2
 
@@ -260,27 +261,27 @@ def test_condition_matches_evaluates_a_flow_condition_with_the_task_data() -> No
     gateway = workflow.spec.task_specs["Gateway_more"]
     (again,) = [c for c, output in gateway.cond_task_specs if output == "Task_work"]
     work.data.update(round=1, n=2)
-    assert spiff_internals.condition_matches(again, work) is True
+    assert internals.condition_matches(again, work) is True
     work.data.update(round=2)
-    assert spiff_internals.condition_matches(again, work) is False
+    assert internals.condition_matches(again, work) is False
 
 
 def test_run_engine_steps_runs_the_ready_engine_tasks_once_per_pass() -> None:
     """One pass runs what was READY when it began; it says whether anything ran."""
     workflow = flowdesk_workflow(MODELS / "loop.bpmn", "loop", round=0, n=2)
     passes = 0
-    while spiff_internals.run_engine_steps(workflow):
+    while internals.run_engine_steps(workflow):
         passes += 1
     assert passes > 1  # Spiff's Start, the start event, ...: one pass each
     assert [t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY)] == ["Task_work"]
-    assert spiff_internals.run_engine_steps(workflow) is False  # a user task is manual
+    assert internals.run_engine_steps(workflow) is False  # a user task is manual
 
 
 def test_run_engine_steps_takes_the_completion_callbacks() -> None:
     workflow = flowdesk_workflow(MODELS / "loop.bpmn", "loop", round=0, n=2)
     before: list[str] = []
     after: list[str] = []
-    while spiff_internals.run_engine_steps(
+    while internals.run_engine_steps(
         workflow,
         lambda t: before.append(t.task_spec.name),
         lambda t: after.append(t.task_spec.name),
@@ -296,7 +297,7 @@ def test_multi_instance_children_are_the_instances_of_a_body() -> None:
     )
     workflow.do_engine_steps()
     (body,) = [t for t in workflow.tasks.values() if isinstance(t.task_spec, MultiInstanceActivity)]
-    instances = list(spiff_internals.multi_instance_children(body))
+    instances = list(internals.multi_instance_children(body))
     assert len(instances) == 2
     assert all(t.parent is body for t in instances)
     assert {t.task_spec.name for t in instances} == {body.task_spec.task_spec}
@@ -416,19 +417,19 @@ def test_spiff_marks_a_caught_event_fired_under_the_key_event_fired(tmp_path: Pa
     workflow.do_engine_steps()
     catch = waiting(workflow, "catch_go")
     definition = catch.task_spec.event_definition
-    assert spiff_internals.event_fired(catch) is definition.has_fired(catch) is False
+    assert internals.event_fired(catch) is definition.has_fired(catch) is False
     workflow.send_event(BpmnEvent(SignalEventDefinition("go"), {}))
-    assert spiff_internals.EVENT_FIRED in catch.internal_data
-    assert spiff_internals.event_fired(catch) is definition.has_fired(catch) is True
+    assert internals.EVENT_FIRED in catch.internal_data
+    assert internals.event_fired(catch) is definition.has_fired(catch) is True
 
 
 def test_an_event_marked_fired_is_taken_by_spiffs_next_update(tmp_path: Path) -> None:
     workflow = spiff_workflow(tmp_path, SIGNAL_CATCH, "p")
     workflow.do_engine_steps()
     catch = waiting(workflow, "catch_go")
-    spiff_internals.mark_event_fired(catch)
+    internals.mark_event_fired(catch)
     assert catch.task_spec.event_definition.has_fired(catch)
-    spiff_internals.update(catch)
+    internals.update(catch)
     assert catch.state == TaskState.READY
 
 
@@ -442,14 +443,14 @@ def test_spiffs_timers_keep_their_value_under_event_value_from_the_installed_clo
     workflow.send_event(BpmnEvent(SignalEventDefinition("go"), {}))
     workflow.do_engine_steps()
     timer = waiting(workflow, "timer")
-    assert timer.internal_data[spiff_internals.EVENT_VALUE] == (
+    assert timer.internal_data[internals.EVENT_VALUE] == (
         (NOW + timedelta(hours=1)).isoformat()
     )
     later = NOW + timedelta(hours=1, seconds=1)
-    with timers.using_clock(lambda: later):
+    with timer_texts.using_clock(lambda: later):
         workflow.refresh_timers()
     assert timer.state == TaskState.READY
-    assert spiff_internals.event_fired(timer)
+    assert internals.event_fired(timer)
 
 
 def test_the_timer_clock_is_installed_in_spiffs_timer_module() -> None:
@@ -462,7 +463,7 @@ def test_the_timer_clock_is_installed_in_spiffs_timer_module() -> None:
         datetime(2026, 1, 1, 10, tzinfo=UTC)
     )
     naive = datetime(2026, 1, 1)  # refused: the clock must be aware
-    with timers.using_clock(lambda: naive), pytest.raises(ValueError, match="timezone-aware"):
+    with timer_texts.using_clock(lambda: naive), pytest.raises(ValueError, match="timezone-aware"):
         patched.now(UTC)
 
 
@@ -472,9 +473,9 @@ def test_key_or_index_is_the_instance_spiffs_task_info_reports() -> None:
     )
     workflow.do_engine_steps()
     (body,) = [t for t in workflow.tasks.values() if isinstance(t.task_spec, MultiInstanceActivity)]
-    instances = list(spiff_internals.multi_instance_children(body))
+    instances = list(internals.multi_instance_children(body))
     assert [t.task_spec.task_info(t)["instance"] for t in instances] == [0, 1]
-    spiff_internals.set_instance_key(instances[1], 7)
+    internals.set_instance_key(instances[1], 7)
     assert instances[1].task_spec.task_info(instances[1])["instance"] == 7
 
 
@@ -488,7 +489,7 @@ def test_an_event_gateway_keeps_the_events_it_saw_under_seen_events(tmp_path: Pa
     assert workflow.completed
     seen = gateway.internal_data["seen_events"]
     assert [e.event_definition.name for e in seen] == ["go"]
-    spiff_internals.forget_seen_events(gateway)
+    internals.forget_seen_events(gateway)
     assert "seen_events" not in gateway.internal_data
 
 
@@ -686,7 +687,7 @@ def test_no_module_but_the_boundary_uses_a_spiffworkflow_private_name() -> None:
         for path in sorted((ROOT / "flowdesk").rglob("*.py"))
         if path != BOUNDARY and (uses := spiff_private_uses(path.read_text(encoding="utf-8")))
     }
-    assert found == {}, "use flowdesk.engine.spiff_internals (see docs/architecture.md)"
+    assert found == {}, "use flowdesk.engine.spiff.internals (see docs/architecture.md)"
 
 
 def test_the_guard_sees_the_boundarys_own_uses() -> None:

@@ -12,9 +12,9 @@ from SpiffWorkflow.bpmn.specs.defaults import UserTask
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.util.task import TaskState
 
-from flowdesk.engine import serializer, task_search
-from flowdesk.engine.serializer import InstanceSerializer
-from flowdesk.engine.task_search import FlowdeskWorkflow, find_tasks
+from flowdesk.engine.spiff import serializer, task_search
+from flowdesk.engine.spiff.serializer import InstanceSerializer
+from flowdesk.engine.spiff.task_search import FlowdeskWorkflow, find_tasks
 
 NS = (
     'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '

@@ -17,8 +17,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from flowdesk.engine import javascript, sandbox
 from flowdesk.engine.dmn import feel, functions, model, reader
+from flowdesk.engine.languages import javascript, sandbox
 from flowdesk.errors import DecisionError, ExpressionError
 
 ResultKind = Literal["single", "list", "aggregate", "literal"]

@@ -14,8 +14,8 @@ from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flowdesk.engine import script_limits
 from flowdesk.engine.dmn.functions import FeelError, is_number, type_name
+from flowdesk.engine.languages import limits
 
 Scope = Mapping[str, Any]
 Inner = Callable[[Scope], Any]
@@ -83,7 +83,7 @@ def number_range(low: Any, high: Any) -> list[int]:
         )
     step = 1 if high >= low else -1
     numbers = range(int(low), int(high) + step, step)
-    script_limits.check_allocation(len(numbers) * 8, "a FEEL range")  # `1..10000000000`
+    limits.check_allocation(len(numbers) * 8, "a FEEL range")  # `1..10000000000`
     return list(numbers)
 
 

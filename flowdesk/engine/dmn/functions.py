@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flowdesk.engine import script_limits
+from flowdesk.engine.languages import limits
 
 
 class FeelError(Exception):
@@ -219,7 +219,7 @@ def arithmetic(operator: str, left: Any, right: Any) -> Any:
         if operator == "-":
             return left - right
         if operator == "*":
-            script_limits.check_mul(left, right)
+            limits.check_mul(left, right)
             return left * right
         if operator == "/":
             if right == 0:
@@ -228,7 +228,7 @@ def arithmetic(operator: str, left: Any, right: Any) -> Any:
             return (
                 int(quotient) if isinstance(quotient, float) and quotient.is_integer() else quotient
             )
-        script_limits.check_pow(left, right)  # `10 ** 10 ** 10` would run for hours
+        limits.check_pow(left, right)  # `10 ** 10 ** 10` would run for hours
         return left**right
     if operator == "+" and isinstance(left, str) and isinstance(right, str):
         return left + right

@@ -14,8 +14,8 @@ from typing import Any, cast
 
 from lxml import etree
 
-from flowdesk.engine import expressions, javascript
 from flowdesk.engine.dmn import feel, model, namespaces
+from flowdesk.engine.languages import expressions, javascript
 from flowdesk.errors import ExpressionError, Problem
 
 _HIT_POLICIES = frozenset(
@@ -347,7 +347,7 @@ class _Reader:
         self, node: etree._Element, element_id: str | None, text: str, what: str
     ) -> model.Expression | None:
         # Camunda 7 runs any other language through its JSR-223 script engines; flowdesk runs
-        # JavaScript (QuickJS, see flowdesk.engine.javascript), parsed here so that a syntax
+        # JavaScript (QuickJS, see flowdesk.engine.languages.javascript), parsed here so that a syntax
         # error fails the deploy.
         try:
             javascript.check(text, element_id=element_id)

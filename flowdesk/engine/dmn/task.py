@@ -23,9 +23,9 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 
-from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA
 from flowdesk.engine.dmn import evaluation
 from flowdesk.engine.dmn.registry import DecisionModel, DecisionRegistry
+from flowdesk.engine.languages.bpmn_namespaces import BPMN, CAMUNDA
 from flowdesk.errors import DecisionError
 
 MAPPINGS = frozenset({"resultList", "singleResult", "singleEntry", "collectEntries"})

@@ -12,7 +12,7 @@ deploys it with a warning), `camunda:` attributes are also read in the old Activ
 (which Camunda 7 still accepts), and a `timeCycle` may be a Quartz cron expression. Processes
 marked `isExecutable="false"` are documentation; only their structure (ids and references) is
 checked. Script and condition texts are checked by translating them with
-`flowdesk.engine.expressions`, the same code that runs them.
+`flowdesk.engine.languages.expressions`, the same code that runs them.
 
 `xml_reading` parses a file safely and tells BPMN from DMN; `declarations` lists the processes
 and decisions a file defines and names. `bpmn_checks` runs the checks of a BPMN file, which

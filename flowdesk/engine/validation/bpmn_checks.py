@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from lxml import etree
 
-from flowdesk.engine.bpmn_namespaces import BPMN
+from flowdesk.engine.languages.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.camunda_checks import _CamundaChecks
 from flowdesk.engine.validation.camunda_refusals import _CamundaRefusals
 from flowdesk.engine.validation.elements import (

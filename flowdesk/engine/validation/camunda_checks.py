@@ -28,7 +28,7 @@ import re
 
 from lxml import etree
 
-from flowdesk.engine.bpmn_namespaces import BPMN
+from flowdesk.engine.languages.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import (
     EXECUTABLE_FLOW_NODES,

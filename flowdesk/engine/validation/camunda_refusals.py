@@ -16,8 +16,9 @@ from functools import cached_property
 
 from lxml import etree
 
-from flowdesk.engine import expressions, resource_assignments
-from flowdesk.engine.bpmn_namespaces import BPMN, BPMN_NS, CAMUNDA_NS
+from flowdesk.engine.languages import expressions
+from flowdesk.engine.languages.bpmn_namespaces import BPMN, BPMN_NS, CAMUNDA_NS
+from flowdesk.engine.validation import resource_assignments
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _camunda, _owner_id
 from flowdesk.errors import ExpressionError

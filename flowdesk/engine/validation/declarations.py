@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from flowdesk.engine.bpmn_namespaces import BPMN
+from flowdesk.engine.languages.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.elements import _camunda, _is_executable, _is_expression
 from flowdesk.engine.validation.xml_reading import DMN_NAMESPACES, _line
 

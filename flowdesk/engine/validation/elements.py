@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA_NS
+from flowdesk.engine.languages.bpmn_namespaces import BPMN, CAMUNDA_NS
 from flowdesk.engine.validation.xml_reading import _OMG_SPEC, _line
 from flowdesk.errors import Problem
 
@@ -103,7 +103,7 @@ def _is_executable(process: etree._Element) -> bool:
 
 def _is_expression(text: str) -> bool:
     """Whether the text holds JUEL (`${...}`, `#{...}`), so its value is known only at run time."""
-    from flowdesk.engine import expressions
+    from flowdesk.engine.languages import expressions
 
     return expressions.is_juel(text)
 

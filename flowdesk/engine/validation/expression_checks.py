@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA_NS
+from flowdesk.engine.languages.bpmn_namespaces import BPMN, CAMUNDA_NS
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _camunda, _is_expression, _owner_id
 from flowdesk.errors import ExpressionError, Problem
@@ -49,7 +49,7 @@ class _ExpressionChecks(_BpmnCheckBase):
 
         Its beans are not checked: they may be registered after the deploy.
         """
-        from flowdesk.engine import expressions
+        from flowdesk.engine.languages import expressions
 
         text = _camunda(element, "expression")
         if text is None or not _is_expression(text):
@@ -64,7 +64,8 @@ class _ExpressionChecks(_BpmnCheckBase):
         self.check_runnable(element, owner_id, what, text, value_context=False)
 
     def check_expression(self, element: etree._Element, name: str) -> None:
-        from flowdesk.engine import expressions, script_languages
+        from flowdesk.engine.languages import expressions
+        from flowdesk.engine.scripts import script_languages
 
         owner_id = _owner_id(element)
         text = (element.text or "").strip()
@@ -110,14 +111,14 @@ class _ExpressionChecks(_BpmnCheckBase):
         self, element: etree._Element, owner_id: str | None, what: str, text: str
     ) -> None:
         """A FEEL condition or script: translated with the FEEL code that runs it."""
-        from flowdesk.engine import feel_scripts
+        from flowdesk.engine.scripts import feel_scripts
 
         reason = feel_scripts.check(text) if text.strip() else "it is empty"
         if reason is not None:
             self.add(element, owner_id, f"{what} (FEEL): {reason}")
 
     def check_value(self, element: etree._Element, attribute: str) -> None:
-        from flowdesk.engine import expressions
+        from flowdesk.engine.languages import expressions
 
         value = _camunda(element, attribute)
         if value is None or not _is_expression(value):
@@ -145,7 +146,7 @@ class _ExpressionChecks(_BpmnCheckBase):
         value_context: bool,
     ) -> None:
         """What translates must also pass the sandbox's compiler and call existing functions."""
-        from flowdesk.engine import sandbox
+        from flowdesk.engine.languages import sandbox
 
         try:
             sandbox.check_expression(text, element_id=owner_id, value_context=value_context)
@@ -158,7 +159,7 @@ class _ExpressionChecks(_BpmnCheckBase):
         JavaScript is parsed here, so that a syntax error is refused at deploy, not met by an
         instance.
         """
-        from flowdesk.engine import script_languages
+        from flowdesk.engine.scripts import script_languages
 
         for task in process.iter(f"{BPMN}scriptTask"):
             task_id = task.get("id")
@@ -200,7 +201,7 @@ class _ExpressionChecks(_BpmnCheckBase):
 
     def check_script_body(self, task: etree._Element, script_format: str) -> None:
         """A python script must pass the sandbox's compiler; a juel one is one EL expression."""
-        from flowdesk.engine import sandbox
+        from flowdesk.engine.languages import sandbox
 
         script = next(task.iter(f"{BPMN}script"), None)
         if script is None or not (script.text or "").strip():
@@ -219,7 +220,7 @@ class _ExpressionChecks(_BpmnCheckBase):
     def check_parameter_script(self, script: etree._Element) -> None:
         """A parameter's script runs; a listener's is checked where it is parsed
         (`listener_parsing`), and a connector's is never read."""
-        from flowdesk.engine import script_languages
+        from flowdesk.engine.scripts import script_languages
 
         parameter = script.getparent()
         if parameter is None or etree.QName(parameter).localname not in (
@@ -264,7 +265,7 @@ class _ExpressionChecks(_BpmnCheckBase):
         self, element: etree._Element, text: str, owner_id: str | None, what: str
     ) -> None:
         """Parse `text`; a syntax error is reported at its own line of the file."""
-        from flowdesk.engine import javascript
+        from flowdesk.engine.languages import javascript
 
         try:
             javascript.check(text, element_id=owner_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from flowdesk.engine.bpmn_namespaces import BPMN
+from flowdesk.engine.languages.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.elements import _FLOW_NODES, _bpmn_name
 
 # Attribute (in a namespace of flowdesk's own) set on each element that got a generated id.

@@ -14,7 +14,7 @@ docs/camunda-refusals.md lists each with flowdesk's answer.
 
 from __future__ import annotations
 
-from flowdesk.engine.bpmn_namespaces import BPMN
+from flowdesk.engine.languages.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from flowdesk.engine.bpmn_namespaces import BPMN, CAMUNDA_NS
+from flowdesk.engine.languages.bpmn_namespaces import BPMN, CAMUNDA_NS
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _camunda
 

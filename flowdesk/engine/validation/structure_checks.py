@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from flowdesk.engine.bpmn_namespaces import BPMN
+from flowdesk.engine.languages.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import (
     _FLOW_NODES,

@@ -8,8 +8,8 @@ from typing import Literal
 
 from lxml import etree
 
-from flowdesk.engine import timers
-from flowdesk.engine.bpmn_namespaces import BPMN
+from flowdesk.engine.languages import timer_texts
+from flowdesk.engine.languages.bpmn_namespaces import BPMN
 from flowdesk.engine.validation.bpmn_check_base import _BpmnCheckBase
 from flowdesk.engine.validation.elements import _bpmn_name, _is_expression, _owner_id
 from flowdesk.errors import ExpressionError
@@ -64,7 +64,7 @@ class _TimerChecks(_BpmnCheckBase):
     """Timer definitions: a timeDate, timeDuration or timeCycle text that can run."""
 
     def check_timers(self, process: etree._Element) -> None:
-        from flowdesk.engine import expressions
+        from flowdesk.engine.languages import expressions
 
         for definition in process.iter(f"{BPMN}timerEventDefinition"):
             owner_id = _owner_id(definition)
@@ -77,7 +77,7 @@ class _TimerChecks(_BpmnCheckBase):
                 )
             for spec in specs:
                 name = etree.QName(spec).localname
-                text = timers.timer_literal(spec.text or "")
+                text = timer_texts.timer_literal(spec.text or "")
                 what = f"{name} of {owner_id!r}"
                 if not text:
                     self.add(spec, owner_id, f"{what} is empty; write {_TIMER_EXAMPLES[name]}")
@@ -153,10 +153,10 @@ _DAY_OF_MONTH, _DAY_OF_WEEK = 3, 5
 
 def _cron_problem(value: str) -> str | None:
     """Why flowdesk cannot run a Quartz cron text that `_is_cron` accepts, if it cannot."""
-    from flowdesk.engine import timers
+    from flowdesk.engine.languages import timer_texts
 
     try:
-        if timers.cron_next(value, timers.now()) is None:
+        if timer_texts.cron_next(value, timer_texts.now()) is None:
             return "it never matches a time after now"
     except ValueError as err:
         return str(err)

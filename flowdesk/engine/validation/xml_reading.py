@@ -6,8 +6,8 @@ from typing import Literal
 
 from lxml import etree
 
-from flowdesk.engine.bpmn_namespaces import BPMN_NS, CAMUNDA
 from flowdesk.engine.dmn.namespaces import DMN_NAMESPACES as DMN_NAMESPACES
+from flowdesk.engine.languages.bpmn_namespaces import BPMN_NS, CAMUNDA
 from flowdesk.errors import BpmnValidationError, Problem
 
 # Camunda 7 still reads its extension attributes in the namespace it inherited from Activiti.
