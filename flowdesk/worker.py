@@ -2,8 +2,8 @@
 
 Several workers, in as many processes or machines, may share one PostgreSQL database: each
 acquires its jobs with a lease and `SKIP LOCKED`, so no job runs twice, and the jobs of a
-worker that died are taken over when their lease runs out (see `flowdesk.engine.services.job_executor`). On
-SQLite run one worker.
+worker that died are taken over when their lease runs out (see
+`flowdesk.engine.services.job_executor`). On SQLite run one worker.
 
 `flowdesk worker` is this loop behind a command line; an application can run it in a thread of
 its own with a `threading.Event` to stop it. Stopping is graceful by construction: the event is

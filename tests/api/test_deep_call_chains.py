@@ -1,8 +1,8 @@
 """A call activity chain deeper than Python's recursion limit allows a recursive save.
 
 One call saves every instance it reaches (the instances call activities start, the callers of
-instances that end) in one unit of work; `flowdesk.engine.instances.saving` walks them with an explicit
-stack, so how deep the chain goes is up to the model, as in Camunda 7.
+instances that end) in one unit of work; `flowdesk.engine.instances.saving` walks them with an
+explicit stack, so how deep the chain goes is up to the model, as in Camunda 7.
 """
 
 from __future__ import annotations

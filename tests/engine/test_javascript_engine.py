@@ -1,4 +1,4 @@
-"""flowdesk.engine.languages.javascript: Camunda's script bindings, values crossing as JSON, the limits."""
+"""flowdesk.engine.languages.javascript: Camunda's script bindings, values as JSON, the limits."""
 
 from __future__ import annotations
 

@@ -347,8 +347,8 @@ class _Reader:
         self, node: etree._Element, element_id: str | None, text: str, what: str
     ) -> model.Expression | None:
         # Camunda 7 runs any other language through its JSR-223 script engines; flowdesk runs
-        # JavaScript (QuickJS, see flowdesk.engine.languages.javascript), parsed here so that a syntax
-        # error fails the deploy.
+        # JavaScript (QuickJS, see flowdesk.engine.languages.javascript), parsed here so that a
+        # syntax error fails the deploy.
         try:
             javascript.check(text, element_id=element_id)
         except javascript.ScriptSyntaxError as err:

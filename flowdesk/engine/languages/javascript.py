@@ -408,4 +408,6 @@ def _script_line(message: str, stack: str) -> int | None:
 
 # The runtime every context starts with: the `execution` object and the conversion of values
 # going out. It calls nothing on the host.
-_RUNTIME = (resources.files("flowdesk.engine.languages") / "javascript_runtime.js").read_text("utf-8")
+_RUNTIME = (resources.files("flowdesk.engine.languages") / "javascript_runtime.js").read_text(
+    "utf-8"
+)

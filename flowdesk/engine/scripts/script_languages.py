@@ -5,8 +5,8 @@ Camunda 7 names a script's language in `scriptFormat` (script tasks, `camunda:sc
 
 - `javascript` and the other names in `javascript.LANGUAGES`, in QuickJS, with Camunda's
   bindings (see `flowdesk.engine.languages.javascript`);
-- `python` (or no format): flowdesk's sandboxed Python (see `flowdesk.engine.languages.sandbox`), which
-  is not Camunda's Jython;
+- `python` (or no format): flowdesk's sandboxed Python (see
+  `flowdesk.engine.languages.sandbox`), which is not Camunda's Jython;
 - `juel`: one `${...}` expression;
 - `feel`: one FEEL expression, as Camunda 7's FEEL Scala script engine runs it (see
   `flowdesk.engine.scripts.feel_scripts`).
