@@ -35,7 +35,6 @@ from typing import Any
 
 import flowdesk
 from flowdesk._resources import shipped
-from flowdesk.cli import format_table
 from flowdesk.demo_director import DemoClock, Director
 from flowdesk.processes import (
     consulting_engagement,
@@ -44,6 +43,7 @@ from flowdesk.processes import (
     presales,
 )
 from flowdesk.processes.roles import STAFF
+from flowdesk.text_tables import format_table
 
 __all__ = ["DEMO_GROUPS", "DemoClock", "run_demo"]
 

@@ -19,7 +19,7 @@ def demo(settings: Settings) -> None:
     the documents rendered. The staff act by role through the public API; a simulated clock
     lets timers fire. Safe to run again on the same database.
     """
-    from flowdesk import demo as story  # imports flowdesk.cli, so not at the top
+    from flowdesk import demo as story  # loads the shipped processes: only for this command
     from flowdesk import processes
 
     clock = story.DemoClock(datetime.now(UTC))

@@ -11,7 +11,6 @@ import flowdesk
 from flowdesk.authorization import ReadRequest, ReadResource
 from flowdesk.cli.options import Settings, _command
 from flowdesk.cli.output import (
-    _cell,
     _compact_json,
     _count,
     _indent,
@@ -20,6 +19,7 @@ from flowdesk.cli.output import (
     format_table,
     to_jsonable,
 )
+from flowdesk.text_tables import format_cell
 
 AS_SYSTEM_HELP = (
     "Read as a trusted system call, not checked by the read policy (instead of --user)."
@@ -146,7 +146,7 @@ def report(settings: Settings, key: str, since: datetime | None, until: datetime
         return
     click.echo(f"Process analysis of {key}")
     if since or until:
-        click.echo(f"Instances started from {_cell(since)} until {_cell(until)}")
+        click.echo(f"Instances started from {format_cell(since)} until {format_cell(until)}")
     click.echo(
         f"\nInstances:   {found.started} started, {found.completed} completed, "
         f"{found.terminated} terminated, {found.running} running, "

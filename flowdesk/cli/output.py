@@ -6,36 +6,14 @@ import base64
 import dataclasses
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import click
 
 import flowdesk
-
-
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Left-aligned columns under a header line; None prints as '-', times as UTC.
-
-    Args:
-        headers: Column titles.
-        rows: One sequence of values per row, as long as `headers`.
-
-    Returns:
-        The table as text, without a trailing newline.
-    """
-    cells = [[_cell(value) for value in row] for row in rows]
-    widths = [len(header) for header in headers]
-    for row in cells:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
-
-    return "\n".join(
-        [line(headers), line(["-" * w for w in widths]), *(line(row) for row in cells)]
-    )
+from flowdesk.text_tables import format_table as format_table
 
 
 def to_jsonable(value: Any) -> Any:
@@ -150,18 +128,6 @@ def _candidates(task: flowdesk.Task) -> str:
     parts = [f"group {g}" for g in task.candidate_groups]
     parts += [f"user {u}" for u in task.candidate_users]
     return ", ".join(parts)
-
-
-def _cell(value: object) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, list | tuple):
-        return ", ".join(_cell(v) for v in value)
-    return str(value)
 
 
 def _count(items: Sequence[object] | int, noun: str) -> str:

@@ -11,7 +11,6 @@ from flowdesk.cli.history_commands import AS_SYSTEM_HELP, reading_user
 from flowdesk.cli.options import EXIT_ERROR, Settings, _command, _variable_options
 from flowdesk.cli.output import (
     _bk,
-    _cell,
     _indent,
     _jobs_table,
     _json_default,
@@ -21,6 +20,7 @@ from flowdesk.cli.output import (
     format_table,
 )
 from flowdesk.cli.parsing import parse_variables
+from flowdesk.text_tables import format_cell
 
 INSTANCE_STATES = ("running", "completed", "terminated", "incident")
 
@@ -249,7 +249,7 @@ def show(settings: Settings, instance_id: str, as_system: bool) -> None:
     if instance.incident:
         rows.append(("Incident", instance.incident))
     for label, value in rows:
-        click.echo(f"{label + ':':<14}{_cell(value)}")
+        click.echo(f"{label + ':':<14}{format_cell(value)}")
     click.echo("\nVariables:")
     if not instance.variables:
         click.echo("  (none)")
