@@ -21,7 +21,11 @@ state in `bpmn_check_base`; `camunda_checks` also lists the Camunda settings dep
 (`ignored_settings`). `root_element_checks`, `event_checks`, `flow_checks` and
 `service_task_checks` hold the refusals Camunda 7's `BpmnParse` makes that the others do not
 (docs/camunda-refusals.md lists them all). `dmn_checks` checks a DMN file; `elements` holds
-the helpers they share.
+the helpers they share. `resource_assignments` reads who may work on a user task, for these
+checks and for the parser.
+
+May import: `flowdesk.engine.scripts`, `dmn` and `languages` (to translate what it checks)
+and `flowdesk`'s errors. Never SpiffWorkflow, the store or a higher engine layer.
 """
 
 from __future__ import annotations
