@@ -34,4 +34,3 @@ def test_call_chain__deeper_than_the_recursion_limit_starts_and_ends_every_level
     assert engine.instances(key="chain", state="running") == []
     assert len(engine.instances(key="chain", state="completed")) == DEPTH + 1
     assert engine.instance(top.id).variables == {"depth": 0, "limit": DEPTH, "reached": DEPTH}
-

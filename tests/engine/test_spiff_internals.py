@@ -443,9 +443,7 @@ def test_spiffs_timers_keep_their_value_under_event_value_from_the_installed_clo
     workflow.send_event(BpmnEvent(SignalEventDefinition("go"), {}))
     workflow.do_engine_steps()
     timer = waiting(workflow, "timer")
-    assert timer.internal_data[internals.EVENT_VALUE] == (
-        (NOW + timedelta(hours=1)).isoformat()
-    )
+    assert timer.internal_data[internals.EVENT_VALUE] == ((NOW + timedelta(hours=1)).isoformat())
     later = NOW + timedelta(hours=1, seconds=1)
     with timer_texts.using_clock(lambda: later):
         workflow.refresh_timers()

@@ -3,9 +3,9 @@
 SpiffWorkflow 3.2 reads the wall clock itself (`datetime.now(timezone.utc)` in
 `bpmn/specs/event_definitions/timer.py`) and has no hook for another clock. flowdesk swaps that
 module's `datetime` name for a subclass whose `now()` reads a context variable, which each
-engine call sets to its own clock (the swap is `internals.install_timer_clock`). A context
-variable (rather than a process-wide setting) lets two engines with different clocks, or two
-threads, run side by side.
+engine call sets to its own clock (`flowdesk.engine.spiff.internals` makes the swap and gives
+it `call_clock`). A context variable (rather than a process-wide setting) lets two engines
+with different clocks, or two threads, run side by side.
 
 Camunda writes timer texts as ISO 8601 literals (`PT1H`, `2026-01-01T10:00:00Z`, `R3/PT10M`),
 Quartz cron expressions (`0 0/5 * * * ?`) or `${expr}`; SpiffWorkflow evaluates every timer text
@@ -33,7 +33,6 @@ import croniter as _croniter  # type: ignore[import-untyped]  # ships no type in
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from flowdesk.engine.languages import expressions
-from flowdesk.engine.spiff import internals
 
 Clock = Callable[[], datetime]
 
@@ -48,12 +47,10 @@ _current_clock: contextvars.ContextVar[Clock] = contextvars.ContextVar(
 )
 
 
-def _running_call_clock() -> datetime:
+def call_clock() -> datetime:
+    """What the clock of the running call says, as it says it (SpiffWorkflow's timers read it;
+    see the module docstring)."""
     return _current_clock.get()()
-
-
-# The hook the module docstring explains; installed once, when this module is first imported.
-internals.install_timer_clock(_running_call_clock)
 
 
 def now() -> datetime:

@@ -28,6 +28,8 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 
+from flowdesk.engine.languages import timer_texts
+
 TaskCallback = Callable[[Any], None]
 
 # -- the task tree (SpiffWorkflow/task.py) ---------------------------------------------------------
@@ -303,8 +305,14 @@ def install_timer_clock(now: Callable[[], datetime]) -> None:
     imports (timer.py:2), with no hook for another clock. This replaces that module's `datetime`
     name with a subclass whose `now()` calls `now` (which must return aware datetimes); every
     other use of `datetime` there (`fromisoformat`, `combine`, `isinstance`) behaves as before.
-    `timer_texts` installs it once, at import, with a reader of each engine call's clock.
+    This module installs it once, at import, with `timer_texts.call_clock`, the clock of each
+    engine call.
     """
     global _timer_now
     _timer_now = now
     _spiff_timer.datetime = _ClockedDatetime
+
+
+# Installed once, when the boundary is first imported: every module that runs a workflow
+# imports it, so Spiff's timers never read the wall clock.
+install_timer_clock(timer_texts.call_clock)

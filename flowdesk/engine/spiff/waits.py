@@ -21,7 +21,6 @@ from SpiffWorkflow.util.task import TaskState
 
 from flowdesk.engine.languages import timer_texts
 from flowdesk.engine.spiff import event_scopes, internals, triggers
-from flowdesk.store import SubscriptionKind
 
 
 class WaitKind(enum.StrEnum):
@@ -49,7 +48,7 @@ class Wait:
 class Subscription:
     """A message or signal the instance waits for; `task_ref` None for an event sub-process."""
 
-    kind: SubscriptionKind
+    kind: WaitKind  # MESSAGE or SIGNAL (the store's `SubscriptionKind` has the same values)
     name: str
     element_id: str
     task_ref: str | None = None
@@ -88,7 +87,7 @@ def subscriptions(wf: Any) -> list[Subscription]:
     if wf.is_completed():
         return []
     found = [
-        Subscription(_SUBSCRIBED[w.kind], w.name, w.element_id, w.task_ref)
+        Subscription(w.kind, w.name, w.element_id, w.task_ref)
         for w in waits(wf)
         if w.kind in _SUBSCRIBED
     ]
@@ -123,15 +122,15 @@ def drop_spent_gateway_events(workflow: Any) -> None:
         internals.forget_seen_events(task)
 
 
-# The waits that have a subscription row, and its kind.
-_SUBSCRIBED = {WaitKind.MESSAGE: SubscriptionKind.MESSAGE, WaitKind.SIGNAL: SubscriptionKind.SIGNAL}
+# The waits that have a subscription row.
+_SUBSCRIBED = frozenset({WaitKind.MESSAGE, WaitKind.SIGNAL})
 
 
-def _event_kind(definition: Any) -> SubscriptionKind | None:
+def _event_kind(definition: Any) -> WaitKind | None:
     if isinstance(definition, MessageEventDefinition):
-        return SubscriptionKind.MESSAGE
+        return WaitKind.MESSAGE
     if isinstance(definition, SignalEventDefinition):
-        return SubscriptionKind.SIGNAL
+        return WaitKind.SIGNAL
     return None
 
 

@@ -72,6 +72,7 @@ from flowdesk.engine.spiff.task_data import (
     unchanged,
 )
 from flowdesk.engine.spiff.task_search import FlowdeskWorkflow
+from flowdesk.engine.spiff.waits import WaitKind
 from flowdesk.engine.spiff.workflow_records import CallRequest as CallRequest
 from flowdesk.engine.spiff.workflow_records import (
     CompletedActivity,
@@ -81,7 +82,6 @@ from flowdesk.engine.spiff.workflow_records import (
 )
 from flowdesk.engine.spiff.workflow_records import SpecBundle as SpecBundle
 from flowdesk.errors import BpmnError, CorrelationError
-from flowdesk.store import SubscriptionKind
 
 _GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
@@ -263,11 +263,7 @@ class WorkflowRun:
                 event sub-process, two sub-process instances, ...). Camunda 7 correlates a
                 message to exactly one execution; Spiff would hand it to each.
         """
-        waiting = [
-            s
-            for s in self.subscriptions()
-            if s.kind == SubscriptionKind.MESSAGE and s.name == name
-        ]
+        waiting = [s for s in self.subscriptions() if s.kind == WaitKind.MESSAGE and s.name == name]
         if not waiting:
             return False
         if len(waiting) > 1:
@@ -284,9 +280,7 @@ class WorkflowRun:
 
     def deliver_signal(self, name: str, variables: Mapping[str, Any]) -> bool:
         """Hand a signal to every catch event waiting for it; False if none waits."""
-        if not any(
-            s.kind == SubscriptionKind.SIGNAL and s.name == name for s in self.subscriptions()
-        ):
+        if not any(s.kind == WaitKind.SIGNAL and s.name == name for s in self.subscriptions()):
             return False
         event = BpmnEvent(SignalDefinition(name), payload=copy.deepcopy(dict(variables)))
         self._guarded(lambda: self._catch(event))
