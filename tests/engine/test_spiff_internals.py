@@ -538,7 +538,7 @@ def test_flowdesk_overrides_only_underscore_methods_a_spiff_base_defines() -> No
 
 # -- the guard -------------------------------------------------------------------------------------
 
-BOUNDARY = ROOT / "flowdesk" / "engine" / "spiff_internals.py"
+BOUNDARY = ROOT / "flowdesk" / "engine" / "spiff" / "internals.py"
 
 
 def _spiff_private_names() -> frozenset[str]:
