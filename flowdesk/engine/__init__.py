@@ -10,7 +10,8 @@ Its subpackages, highest layer first; each may import the ones below it and none
 - `validation`: the deploy-time checks, on the XML.
 - `scripts`: which language runs a model's script; FEEL as a script language.
 - `dmn`: decision tables and literal expressions in FEEL.
-- `languages`: JUEL, sandboxed Python, JavaScript, timer texts, and their limits.
+- `languages`: JUEL, sandboxed Python, JavaScript, timer texts, their limits, and the BPMN
+  XML namespaces.
 
 Only `services`, `instances` and `deployment` use the store, through the names
 `flowdesk.store` exports; nothing here imports SQLAlchemy. SpiffWorkflow objects stay inside

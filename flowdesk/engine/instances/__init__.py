@@ -1,7 +1,9 @@
 """One process instance inside one unit of work, and the rows it keeps in step.
 
 `execution` loads an instance, runs its workflow and saves what that implies: the workflow
-document and the task, wait (`wait_rows`), external-task and history rows. `correlation`
+document, and through its parts the task (`task_rows`), wait (`wait_rows`), external-task
+(`external_task_rows`) and history (`history_recorder`) rows. `saving` saves it and every
+instance its save touches, with an explicit stack. `correlation`
 delivers messages and signals between instances, `calls` runs call activities,
 `variable_types` types the values a call passes, `forms` reads and checks Camunda forms, and
 `context` is what every service shares for the life of an `Engine`.
