@@ -13,7 +13,6 @@ from flowdesk.engine.validation.elements import (
     _CONTAINERS,
     _bpmn_name,
     _by_line,
-    _duplicate_ids,
     _is_executable,
 )
 from flowdesk.engine.validation.event_checks import _EventChecks
@@ -23,7 +22,7 @@ from flowdesk.engine.validation.root_element_checks import _RootElementChecks
 from flowdesk.engine.validation.service_task_checks import _ServiceTaskChecks
 from flowdesk.engine.validation.structure_checks import _StructureChecks
 from flowdesk.engine.validation.timer_checks import _TimerChecks
-from flowdesk.engine.validation.xml_reading import kind_of
+from flowdesk.engine.validation.xml_reading import _duplicate_ids, kind_of
 from flowdesk.errors import Problem
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from lxml import etree
 
 from flowdesk.engine.dmn import reader as dmn_reader
-from flowdesk.engine.validation.elements import _by_line, _duplicate_ids
-from flowdesk.engine.validation.xml_reading import _line, kind_of
+from flowdesk.engine.validation.elements import _by_line
+from flowdesk.engine.validation.xml_reading import _duplicate_ids, _line, kind_of
 from flowdesk.errors import Problem
 
 HIT_POLICIES = frozenset(

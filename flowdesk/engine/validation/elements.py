@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from lxml import etree
 
 from flowdesk.engine.languages.bpmn_namespaces import BPMN, CAMUNDA_NS
-from flowdesk.engine.validation.xml_reading import _OMG_SPEC, _line
 from flowdesk.errors import Problem
 
 _CONTAINERS = frozenset({"process", "subProcess", "transaction", "adHocSubProcess"})
@@ -52,33 +51,6 @@ EXECUTABLE_FLOW_NODES = _FLOW_NODES - {
     "choreographyTask",
     "subChoreography",
 }
-
-
-def _duplicate_ids(root: etree._Element, file: str) -> list[Problem]:
-    """Ids used twice by standard (OMG) elements, reported at each repeat.
-
-    Extension elements are left out: the id of a `camunda:formField` is a variable name, and
-    two user tasks asking for the same variable is normal.
-    """
-    first_line: dict[str, int | None] = {}
-    problems = []
-    for element in root.iter(etree.Element):
-        element_id = element.get("id")
-        if not element_id or _OMG_SPEC not in (etree.QName(element).namespace or ""):
-            continue
-        if element_id not in first_line:
-            first_line[element_id] = _line(element)
-            continue
-        problems.append(
-            Problem(
-                file,
-                _line(element),
-                element_id,
-                f"id {element_id!r} is used more than once (first on line "
-                f"{first_line[element_id]}); ids must be unique in a file",
-            )
-        )
-    return problems
 
 
 def _by_line(problems: list[Problem]) -> list[Problem]:

@@ -8,6 +8,7 @@ from lxml import etree
 
 from flowdesk.engine.dmn.namespaces import DMN_NAMESPACES as DMN_NAMESPACES
 from flowdesk.engine.languages.bpmn_namespaces import BPMN_NS, CAMUNDA
+from flowdesk.engine.validation.generated_ids import with_generated_ids
 from flowdesk.errors import BpmnValidationError, Problem
 
 # Camunda 7 still reads its extension attributes in the namespace it inherited from Activiti.
@@ -50,9 +51,6 @@ def parse_xml(source: bytes, file: str) -> etree._ElementTree:
         _read_activiti_as_camunda(root)
     if kind_of(tree) == "bpmn":
         _read_local_refs(root)
-        # Imported here: generated_ids reads the element kinds, whose module imports this one.
-        from flowdesk.engine.validation.generated_ids import with_generated_ids
-
         with_generated_ids(root)
     return tree
 
@@ -118,3 +116,30 @@ def _line(element: etree._Element) -> int | None:
     # lxml-stubs 0.5.1 declares `sourceline = ...`; lxml gives an int, or None for built trees.
     line = element.sourceline
     return line if isinstance(line, int) else None
+
+
+def _duplicate_ids(root: etree._Element, file: str) -> list[Problem]:
+    """Ids used twice by standard (OMG) elements, reported at each repeat.
+
+    Extension elements are left out: the id of a `camunda:formField` is a variable name, and
+    two user tasks asking for the same variable is normal.
+    """
+    first_line: dict[str, int | None] = {}
+    problems = []
+    for element in root.iter(etree.Element):
+        element_id = element.get("id")
+        if not element_id or _OMG_SPEC not in (etree.QName(element).namespace or ""):
+            continue
+        if element_id not in first_line:
+            first_line[element_id] = _line(element)
+            continue
+        problems.append(
+            Problem(
+                file,
+                _line(element),
+                element_id,
+                f"id {element_id!r} is used more than once (first on line "
+                f"{first_line[element_id]}); ids must be unique in a file",
+            )
+        )
+    return problems
