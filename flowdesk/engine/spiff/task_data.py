@@ -115,10 +115,14 @@ def unchanged(value: Any, before: str | None) -> bool:
     A task's fingerprints are stored while it waits (a call activity), so `before` may be a
     string's JSON text from a state saved before strings were marked.
     """
-    now = fingerprint_value(value)
-    if now == before:
-        return True
-    return type(value) is str and before is not None and before == json.dumps(value)
+    if type(value) is not str:
+        return before == fingerprint_value(value)
+    if before is None:
+        return False
+    if before.startswith(_STRING_MARK):
+        # Compared in place: no marked copy of a large text.
+        return len(before) == len(value) + 1 and before.endswith(value)
+    return before == json.dumps(value)  # stored before strings were marked
 
 
 _STRING_MARK = "\x00"
