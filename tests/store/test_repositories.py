@@ -524,6 +524,12 @@ def test_tasks_list__filters(store, task_board):
         assert ids(element_id="approve") == ["t-mixed"]
         assert ids(limit=2) == ["t-sales", "t-lead"]
         assert ids(candidate_group="nobody") == []
+        # A state that is no task state matches nothing, with or without other filters; the
+        # known states are written into the SQL, an unknown one never is.
+        for state in ("bogus", "open' OR '1'='1"):
+            assert ids(state=state) == []
+            assert ids(state=state, candidate_group="sales") == []
+        assert ids(state=TaskState.CANCELLED, limit=1) == []
 
 
 def test_tasks_update__changes_fields_and_rewrites_candidates(store, task_board):

@@ -34,10 +34,12 @@ from flowdesk.store.repositories.user_task_statements import (
     _INSERT_TASK,
     _LIST_TASKS,
     _OPEN_TASKS_OF,
+    _TASK_STATES,
     _USER,
     _candidate_task_ids,
     _candidates,
     _has_candidate,
+    _state_is,
     _task_from,
     _task_record,
 )
@@ -126,7 +128,6 @@ class UserTaskRepository(_Repository):
             offset: Skip this many first (with the order above, pages do not overlap).
         """
         plain = {
-            "state": state,
             "instance_id": instance_id,
             "assignee": assignee,
             "element_id": element_id,
@@ -140,14 +141,15 @@ class UserTaskRepository(_Repository):
             and candidate_user is None
             and limit is None
             and not offset
+            and (state is None or state in _TASK_STATES)
         ):
             # The common lists (an instance's open tasks, a user's): one statement per
             # combination of filters, built once and run on the driver.
-            rows = _plain_list(tuple(sorted(given))).rows(self._connection, given)
+            rows = _plain_list(tuple(sorted(given)), state).rows(self._connection, given)
             return self._with_candidates(rows)
         where: builtins.list[ColumnElement[bool]] = []
         if state is not None:
-            where.append(_TASKS.c.state == state)
+            where.append(_state_is(state))
         if instance_id is not None:
             where.append(_TASKS.c.instance_id == instance_id)
         if assignee is not None:
@@ -234,7 +236,7 @@ class UserTaskRepository(_Repository):
             update(models.UserTask)
             .where(
                 models.UserTask.id == id,
-                models.UserTask.state == records.TaskState.OPEN,
+                _state_is(records.TaskState.OPEN),
                 models.UserTask.assignee.is_(None),
             )
             .values(assignee=user, claimed_at=at),
@@ -308,7 +310,7 @@ class UserTaskRepository(_Repository):
                 update(models.UserTask)
                 .where(
                     models.UserTask.assignee == from_user,
-                    models.UserTask.state == records.TaskState.OPEN,
+                    _state_is(records.TaskState.OPEN),
                 )
                 .values(assignee=to_user)
                 .returning(models.UserTask.id),
@@ -322,7 +324,7 @@ class UserTaskRepository(_Repository):
                 .where(
                     models.TaskCandidate.kind == _USER,
                     models.TaskCandidate.value == from_user,
-                    models.UserTask.state == records.TaskState.OPEN,
+                    _state_is(records.TaskState.OPEN),
                 )
             )
         )
@@ -391,10 +393,10 @@ class UserTaskRepository(_Repository):
         return [_task_record(task, candidates[task["id"]]) for task in tasks]
 
 
-# `list` with equality filters only, by the names of the filters given: each built once.
-_PLAIN_LISTS: dict[tuple[str, ...], DriverStatement] = {}
+# `list` with equality filters only, by the names of the filters given and the state: each
+# built once.
+_PLAIN_LISTS: dict[tuple[tuple[str, ...], str | None], DriverStatement] = {}
 _PLAIN_COLUMNS = {
-    "state": _TASKS.c.state,
     "instance_id": _TASKS.c.instance_id,
     "assignee": _TASKS.c.assignee,
     "element_id": _TASKS.c.element_id,
@@ -403,11 +405,13 @@ _PLAIN_COLUMNS = {
 }
 
 
-def _plain_list(names: tuple[str, ...]) -> DriverStatement:
-    found = _PLAIN_LISTS.get(names)
+def _plain_list(names: tuple[str, ...], state: str | None) -> DriverStatement:
+    """The list of tasks by these filters (bound by name) and in this state (any: None)."""
+    found = _PLAIN_LISTS.get((names, state))
     if found is None:
-        stmt = _LIST_TASKS.where(
-            *(_PLAIN_COLUMNS[name] == bindparam(name) for name in names)
-        ).order_by(_TASKS.c.created_at, _TASKS.c.id)
-        found = _PLAIN_LISTS[names] = DriverStatement(stmt)
+        where = [_PLAIN_COLUMNS[name] == bindparam(name) for name in names]
+        if state is not None:
+            where.append(_state_is(state))
+        stmt = _LIST_TASKS.where(*where).order_by(_TASKS.c.created_at, _TASKS.c.id)
+        found = _PLAIN_LISTS[(names, state)] = DriverStatement(stmt)
     return found
