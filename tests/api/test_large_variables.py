@@ -1,10 +1,11 @@
-"""A large variable is stored once in an instance's workflow state, and states load either way.
+"""A large variable is stored once in an instance's row, and states of every earlier shape load.
 
 SpiffWorkflow stores each task's data as its changes against its parent's, but the root of the
 tree (pruning moves it up to the oldest live task) held a full copy of every variable beside
-the workflow's own data: a 1 MB variable made a 2 MB state, written at every step. The root's
-data is now stored against the workflow's data. States written before (the root's data in
-full) still load.
+the workflow's own data, and the variables column (for queries) held a third: a 1 MB variable
+made a 3 MB row, written at every step. The root's data is now stored against the workflow's
+data (serializer flowdesk-2), and a long text is not written into the state at all: loading
+takes it from the variables column (flowdesk-3). States written before still load.
 """
 
 from __future__ import annotations
@@ -25,32 +26,113 @@ BLOB = "x" * 200_000
 ROOM = 20_000
 
 
-def stored_state(db_url: str, instance_id: str) -> str:
-    """The instance's stored workflow state (no public API shows it)."""
+def stored_row(db_url: str, instance_id: str) -> tuple[str, Any]:
+    """The instance's stored workflow state and variables column (no public API shows them)."""
     store = Store(db_url)
     try:
         with store.unit_of_work(readonly=True) as uow:
-            state = uow.instances.get(instance_id).workflow_state
+            row = uow.instances.get(instance_id)
     finally:
         store.dispose()
-    assert state is not None
+    assert row.workflow_state is not None
+    return row.workflow_state, row.variables
+
+
+def stored_state(db_url: str, instance_id: str) -> str:
+    return stored_row(db_url, instance_id)[0]
+
+
+def write_state(db_url: str, instance_id: str, state: dict[str, Any], version: str) -> None:
+    """Replace the instance's stored workflow state, as a state of `version`."""
+    state["serializer_version"] = version
+    written = sqlalchemy.create_engine(db_url)
+    with written.begin() as connection:
+        connection.execute(
+            sqlalchemy.text(
+                "UPDATE instances SET workflow_state = :state, serializer_version = :version"
+                " WHERE id = :id"
+            ),
+            {"state": json.dumps(state), "version": version, "id": instance_id},
+        )
+    written.dispose()
+
+
+def as_flowdesk_2(state: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
+    """The state as serializer flowdesk-2 wrote it: long texts in the workflow's data too."""
+    data = state["data"]
+    for key, value in data.items():
+        if value == {"typename": "flowdesk_variable"}:
+            data[key] = variables[key]
     return state
 
 
-def test_a_large_variable_is_in_the_stored_state_once_at_every_step(
+def test_a_large_variable_is_in_the_stored_row_once_at_every_step(
     make_engine: Callable[..., flowdesk.Engine], db_url: str
 ) -> None:
     engine = make_engine()
     engine.deploy(DATA / "long_loop.bpmn")
     instance = engine.start("long_loop", variables={"round": 0, "rounds": 3, "blob": BLOB})
-    sizes = [len(stored_state(db_url, instance.id))]
+    rows = [stored_row(db_url, instance.id)]
     for r in range(1, 4):
         engine.complete(only_task(engine, instance.id).id, {"round": r})
-        sizes.append(len(stored_state(db_url, instance.id)))
+        rows.append(stored_row(db_url, instance.id))
 
-    assert all(len(BLOB) < size < len(BLOB) + ROOM for size in sizes[:-1]), sizes
+    for state, variables in rows[:-1]:
+        assert len(state) < ROOM  # the blob is in the variables column only
+        assert variables["blob"] == BLOB
+        assert len(json.dumps(variables)) < len(BLOB) + ROOM
     assert engine.instance(instance.id).state == "completed"
     assert engine.instance(instance.id).variables["blob"] == BLOB
+
+
+def test_a_long_text_a_step_changed_comes_back_after_a_restart(
+    make_engine: Callable[..., flowdesk.Engine],
+) -> None:
+    first = make_engine()
+    first.deploy(DATA / "long_loop.bpmn")
+    instance = first.start(
+        "long_loop", variables={"round": 0, "rounds": 3, "blob": BLOB, "kept": "k" * 5000}
+    )
+    first.complete(only_task(first, instance.id).id, {"round": 1, "blob": "y" * 300_000})
+    first.close()
+
+    # The next completion loads the workflow from its state and the variables column.
+    again = make_engine()
+    again.complete(only_task(again, instance.id).id, {"round": 2, "short": "s"})
+    assert again.instance(instance.id).variables == {
+        "round": 2,
+        "rounds": 3,
+        "blob": "y" * 300_000,
+        "kept": "k" * 5000,
+        "short": "s",
+    }
+    again.close()
+    last = make_engine()
+    last.complete(only_task(last, instance.id).id, {"round": 3, "blob": "z"})
+    finished = last.instance(instance.id)
+    assert finished.state == "completed"
+    assert finished.variables["blob"] == "z"
+    assert finished.variables["kept"] == "k" * 5000
+
+
+def test_a_state_with_long_texts_in_the_workflow_data_still_loads(
+    make_engine: Callable[..., flowdesk.Engine], db_url: str
+) -> None:
+    """The shape flowdesk wrote before (serializer flowdesk-2): long texts in the state too."""
+    engine = make_engine()
+    engine.deploy(DATA / "long_loop.bpmn")
+    instance = engine.start("long_loop", variables={"round": 0, "rounds": 2, "blob": BLOB})
+    engine.close()
+    state, variables = stored_row(db_url, instance.id)
+    write_state(db_url, instance.id, as_flowdesk_2(json.loads(state), variables), "flowdesk-2")
+
+    again = make_engine()
+    again.complete(only_task(again, instance.id).id, {"round": 1})
+    assert len(stored_state(db_url, instance.id)) < ROOM  # saved in the new shape
+    again.complete(only_task(again, instance.id).id, {"round": 2})
+    finished = again.instance(instance.id)
+    assert finished.state == "completed"
+    assert finished.variables == {"round": 2, "rounds": 2, "blob": BLOB}
 
 
 def test_variables_of_every_type_come_back_from_the_state_after_a_restart(
@@ -63,6 +145,8 @@ def test_variables_of_every_type_come_back_from_the_state_after_a_restart(
         "at": datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
         "bytes": b"\x00\x01",
         "nested": {"typename": "not a type", "items": [1, {"a": None}]},
+        "like_a_text_kept_apart": {"typename": "flowdesk_variable"},
+        "long_text": "t" * 2000,
         "listed": [1.5, "two", None, True],
     }
     first = make_engine()
@@ -84,19 +168,14 @@ def test_a_state_with_the_root_data_stored_in_full_still_loads(
     engine.deploy(DATA / "long_loop.bpmn")
     instance = engine.start("long_loop", variables={"round": 0, "rounds": 2, "blob": BLOB})
     engine.close()
-    state = json.loads(stored_state(db_url, instance.id))
+    stored, variables = stored_row(db_url, instance.id)
+    state = as_flowdesk_2(json.loads(stored), variables)
     root = state["tasks"][state["root"]]
     delta = root["delta"]
     assert delta.pop("base") == "workflow"
     full = {key: value for key, value in state["data"].items() if key not in delta["deletions"]}
     root["data"], root["delta"] = {**full, **delta["updates"]}, {}
-    written = sqlalchemy.create_engine(db_url)
-    with written.begin() as connection:
-        connection.execute(
-            sqlalchemy.text("UPDATE instances SET workflow_state = :state WHERE id = :id"),
-            {"state": json.dumps(state), "id": instance.id},
-        )
-    written.dispose()
+    write_state(db_url, instance.id, state, "flowdesk-1")
 
     again = make_engine()
     again.complete(only_task(again, instance.id).id, {"round": 1})

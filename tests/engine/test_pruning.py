@@ -16,6 +16,7 @@ from lxml import etree
 
 from flowdesk import handlers
 from flowdesk.engine.deployment.parser import FlowdeskParser
+from flowdesk.engine.instances.variable_types import encode
 from flowdesk.engine.languages import timer_texts
 from flowdesk.engine.spiff.script_engine import CallScope, FlowdeskScriptEngine
 from flowdesk.engine.spiff.workflow import SpecBundle, WorkflowRun
@@ -126,12 +127,14 @@ def engine() -> FlowdeskScriptEngine:
 
 
 def reload(run: WorkflowRun, spec: SpecBundle) -> WorkflowRun:
-    """The run as the next engine call sees it: dumped and loaded again."""
-    return WorkflowRun.load(run.dump(), spec, engine())
+    """The run as the next engine call sees it: dumped and loaded again, with its variables
+    as the variables column would hold them."""
+    variables = run.variables
+    return WorkflowRun.load(run.dump(variables), encode(variables), spec, engine())
 
 
 def stored_tasks(run: WorkflowRun) -> list[dict[str, Any]]:
-    state = json.loads(run.dump())
+    state = json.loads(run.dump(run.variables))
     tasks = list(state["tasks"].values())
     for sub in state["subprocesses"].values():
         tasks.extend(sub["tasks"].values())

@@ -146,7 +146,7 @@ def test_rewritten_links_are_the_tree_spiff_walks_serializes_and_loads(review: A
     walked = BpmnWorkflow.get_tasks(review, state=TaskState.READY)  # Spiff's own iterator
     assert {t.task_spec.bpmn_id for t in walked} == {"Task_legal", "Task_finance"}
     loaded = InstanceSerializer.load(
-        InstanceSerializer.dump(review), review.spec, review.subprocess_specs
+        InstanceSerializer.dump(review, {}), review.spec, review.subprocess_specs, {}
     )
     assert tree(loaded) == tree(review)
 
@@ -498,11 +498,11 @@ def test_a_stored_state_keeps_the_tree_spiffs_loader_rebuilds(review: Any) -> No
     """flowdesk writes each task's dict itself (`serializer`); Spiff's converter reads it back:
     parent and child ids, state and the data delta against the parent."""
     ready(review, "Task_legal").data["legal_ok"] = True
-    state = json.loads(InstanceSerializer.dump(review))
+    state = json.loads(InstanceSerializer.dump(review, {}))
     for task in state["tasks"].values():
         assert {"id", "parent", "children", "state", "data", "delta", "internal_data"} <= set(task)
     loaded = InstanceSerializer.load(
-        InstanceSerializer.dump(review), review.spec, review.subprocess_specs
+        InstanceSerializer.dump(review, {}), review.spec, review.subprocess_specs, {}
     )
     assert tree(loaded) == tree(review)
     assert [t.data for t in loaded.tasks.values()] == [t.data for t in review.tasks.values()]

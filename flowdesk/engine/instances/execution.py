@@ -151,7 +151,7 @@ class Execution:
             run = WorkflowRun.resume(kept, script_engine)
         else:
             bundle = ctx.specs.bundle(uow, definition)
-            run = WorkflowRun.load(row.workflow_state, bundle, script_engine)
+            run = WorkflowRun.load(row.workflow_state, row.variables, bundle, script_engine)
         return cls(ctx, uow, row, definition, run, is_new=False)
 
     def record(
@@ -367,9 +367,10 @@ class Execution:
 
     def _save_row(self) -> InstanceRow:
         now = self.ctx.now()
+        variables = self.run.variables
         changes: dict[str, Any] = {
-            "variables": variable_types.encode(self.run.variables),
-            "workflow_state": self.run.dump(),
+            "variables": variable_types.encode(variables),
+            "workflow_state": self.run.dump(variables),
             "serializer_version": self.run.serializer_version,
         }
         incident = self.run.incident

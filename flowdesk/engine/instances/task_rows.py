@@ -337,9 +337,14 @@ def task_record(row: UserTaskRow, variables: Mapping[str, Any]) -> Task:
 _JINJA = jinja2.sandbox.SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
 
 
+def is_template(documentation: str) -> bool:
+    """Whether rendering this documentation reads variables (plain text is shown as it is)."""
+    return "{{" in documentation or "{%" in documentation
+
+
 def render_documentation(text: str, variables: Mapping[str, Any]) -> str:
     """Task documentation is a Jinja2 template of the instance's variables (sandboxed)."""
-    if "{{" not in text and "{%" not in text:
+    if not is_template(text):
         return text
     try:
         return _JINJA.from_string(text).render(**variables)
@@ -352,7 +357,7 @@ def freeze_documentation(text: str, variables: Mapping[str, Any]) -> str:
     variable, `loopCounter`) are gone when the task is read. A failed rendering keeps the
     template, so reading shows the error; braces in the result are escaped for that reading.
     """
-    if "{{" not in text and "{%" not in text:
+    if not is_template(text):
         return text
     try:
         rendered = _JINJA.from_string(text).render(**variables)

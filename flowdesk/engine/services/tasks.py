@@ -13,7 +13,7 @@ from flowdesk.engine.instances.execution import (
     Execution,
     task_record,
 )
-from flowdesk.engine.instances.task_rows import apply_listener_changes, listener_task
+from flowdesk.engine.instances.task_rows import apply_listener_changes, is_template, listener_task
 from flowdesk.engine.instances.variable_types import decode
 from flowdesk.engine.services.state_filters import state_filter
 from flowdesk.engine.spiff import listeners
@@ -61,19 +61,22 @@ class TaskService:
             limit=limit,
             offset=offset,
         )
-        # One query for the page, and only the variables: an instance row also holds the
-        # serialized workflow, which a task list never needs.
-        variables = uow.instances.variables_of({row.instance_id for row in rows})
-        return [task_record(row, decode(variables[row.instance_id])) for row in rows]
+        # Variables only render documentation templates: one query for the instances of the
+        # page's templated tasks (none for plain text), and only the variables column, never
+        # the serialized workflow.
+        variables = uow.instances.variables_of(
+            {row.instance_id for row in rows if is_template(row.documentation)}
+        )
+        return [task_record(row, decode(variables.get(row.instance_id, {}))) for row in rows]
 
     def task(self, uow: UnitOfWork, task_id: str) -> Task:
         row = uow.tasks.get(task_id)
-        return task_record(row, _variables(uow, row.instance_id))
+        return task_record(row, _variables(uow, row))
 
     def claim(self, uow: UnitOfWork, task_id: str, *, user: str) -> Task:
         row = _open_task(uow, task_id)
         if row.assignee == user:
-            return task_record(row, _variables(uow, row.instance_id))
+            return task_record(row, _variables(uow, row))
         if row.assignee is not None:
             raise TaskStateError(task_id, f"it is held by {row.assignee!r}")
         if user in excluded_users(row):
@@ -87,7 +90,7 @@ class TaskService:
             now_row = _open_task(uow, task_id)
             if now_row.assignee != user:
                 raise TaskStateError(task_id, f"it is held by {now_row.assignee!r}")
-            return task_record(now_row, _variables(uow, now_row.instance_id))
+            return task_record(now_row, _variables(uow, now_row))
         uow.history.add(
             instance_id=row.instance_id,
             type=HistoryEventType.TASK_CLAIMED,
@@ -97,7 +100,7 @@ class TaskService:
             data={"task_id": task_id},
         )
         claimed = self._assignment_listeners(uow, claimed, user)
-        return task_record(claimed, _variables(uow, row.instance_id))
+        return task_record(claimed, _variables(uow, row))
 
     def unclaim(self, uow: UnitOfWork, task_id: str, *, user: str | None) -> Task:
         """Take the assignee off an open task (Camunda's `setAssignee(taskId, null)`).
@@ -108,7 +111,7 @@ class TaskService:
         """
         row = _open_task(uow, task_id, lock=True)
         if row.assignee is None:
-            return task_record(row, _variables(uow, row.instance_id))
+            return task_record(row, _variables(uow, row))
         if (
             user is not None
             and user != row.assignee
@@ -125,7 +128,7 @@ class TaskService:
             data={"task_id": task_id, "from": row.assignee},
         )
         released = self._assignment_listeners(uow, released, user)
-        return task_record(released, _variables(uow, row.instance_id))
+        return task_record(released, _variables(uow, row))
 
     def _assignment_listeners(
         self, uow: UnitOfWork, row: UserTaskRow, user: str | None
@@ -273,7 +276,10 @@ def _open_task(uow: UnitOfWork, task_id: str, *, lock: bool = False) -> UserTask
     return row
 
 
-def _variables(uow: UnitOfWork, instance_id: str) -> dict[str, Any]:
-    """An instance's variables as Python values, read from its row (never its workflow)."""
-    variables: dict[str, Any] = decode(uow.instances.summary(instance_id).variables)
+def _variables(uow: UnitOfWork, row: UserTaskRow) -> dict[str, Any]:
+    """The variables the task's record needs, as Python values: its instance's, read from
+    the instance's row (never its workflow), when its documentation is a template."""
+    if not is_template(row.documentation):
+        return {}
+    variables: dict[str, Any] = decode(uow.instances.summary(row.instance_id).variables)
     return variables

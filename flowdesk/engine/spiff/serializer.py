@@ -12,6 +12,13 @@ would hold a full copy of every variable, beside the workflow's own. flowdesk st
 root's data as its changes against the workflow's data instead (`"base": "workflow"` in its
 delta), so a large variable is in the state once, not twice.
 
+The instance's variables are also stored in their own column (`instances.variables`, for
+queries), written in the same `UPDATE` as the state. A long text variable is therefore not
+written into the state again: the workflow's data holds `{"typename": "flowdesk_variable"}` in
+its place, and loading takes the text from the column (`InstanceSerializer.load`'s
+`variables`). Only texts qualify: the column stores a text as it is, so the two are the same
+characters; other values are encoded differently in the column (see `variable_types`).
+
 SpiffWorkflow's JSON gives non-JSON values a `typename` key ({"typename": "datetime", ...}) and
 reads every dict with such a key back as that type. A variable's own dict may hold a key named
 `typename` too; unescaped it would come back as a datetime, or break every later load of the
@@ -25,6 +32,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -38,10 +46,20 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 
 from flowdesk.engine.spiff.internals import child_ids, parent_id, state_of
 from flowdesk.engine.spiff.task_search import FlowdeskWorkflow
+from flowdesk.errors import StoreError
 
 # Bump when the shape of the stored JSON changes; the store keeps it beside each state.
 # flowdesk-2: the root task's data is stored against the workflow's (flowdesk-1 states load too).
-SERIALIZER_VERSION = "flowdesk-2"
+# flowdesk-3: long texts of the workflow's data are read from the variables column.
+SERIALIZER_VERSION = "flowdesk-3"
+# A text of the workflow's data this long or longer is stored in the variables column only.
+# Shorter ones stay in the state: the saving would not pay for the marker and the lookup.
+SHARED_TEXT_MIN = 1024
+_SHARED = {"typename": "flowdesk_variable"}
+# The variables column of the save in progress (see `InstanceSerializer.dump`).
+_columns: ContextVar[Mapping[str, Any] | None] = ContextVar(
+    "flowdesk_variables_column", default=None
+)
 # The delta key that says a root task's changes are against the workflow's data.
 _BASE = "base"
 _WORKFLOW_BASE = "workflow"
@@ -55,6 +73,12 @@ class _InstanceOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]  # Sp
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         _escape_task_data(dct)
+        # After the escaping, which would wrap the marker as a variable's own dict.
+        columns = _columns.get() or {}
+        data = dct["data"]
+        for key, value in workflow.data.items():
+            if type(value) is str and len(value) >= SHARED_TEXT_MIN and columns.get(key) is value:
+                data[key] = dict(_SHARED)
         return dct
 
     def from_dict(
@@ -223,11 +247,32 @@ class InstanceSerializer:
     _serializer = _make_serializer()
 
     @classmethod
-    def dump(cls, workflow: Any) -> str:
-        return cls._serializer.serialize_json(workflow)  # type: ignore[no-any-return]
+    def dump(cls, workflow: Any, variables: Mapping[str, Any]) -> str:
+        """The workflow's state; `variables` is what the same save writes to the variables
+        column (a text found there, the same object, is not written again: see module)."""
+        token = _columns.set(variables)
+        try:
+            return cls._serializer.serialize_json(workflow)  # type: ignore[no-any-return]
+        finally:
+            _columns.reset(token)
 
     @classmethod
-    def load(cls, state: str, spec: Any, subprocess_specs: dict[str, Any]) -> Any:
+    def load(
+        cls, state: str, spec: Any, subprocess_specs: dict[str, Any], variables: Mapping[str, Any]
+    ) -> Any:
+        """The workflow of a state; `variables` is the variables column saved with it, as
+        stored (texts are stored as they are)."""
         dct = json.loads(state)
-        dct.pop(cls._serializer.VERSION_KEY, None)
+        version = dct.pop(cls._serializer.VERSION_KEY, None)
+        if version == SERIALIZER_VERSION:
+            data = dct.get("data", {})
+            for key in [key for key, value in data.items() if value == _SHARED]:
+                text = variables.get(key)
+                if not isinstance(text, str):
+                    # Both are written by one UPDATE: only an edit of the row by hand gets here.
+                    raise StoreError(
+                        f"the stored workflow state takes variable {key!r} from the variables "
+                        "column, which holds no text of that name"
+                    )
+                data[key] = text
         return cls._serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)

@@ -127,9 +127,17 @@ class WorkflowRun:
 
     @classmethod
     def load(
-        cls, state: str, bundle: SpecBundle, script_engine: FlowdeskScriptEngine
+        cls,
+        state: str,
+        stored_variables: Mapping[str, Any],
+        bundle: SpecBundle,
+        script_engine: FlowdeskScriptEngine,
     ) -> WorkflowRun:
-        workflow = InstanceSerializer.load(state, bundle.spec, bundle.subprocess_specs)
+        """The workflow of a stored state, with the variables column saved beside it (as
+        stored): the state takes its long texts from there (see `serializer`)."""
+        workflow = InstanceSerializer.load(
+            state, bundle.spec, bundle.subprocess_specs, stored_variables
+        )
         listeners.adopt(workflow)
         return cls(workflow, script_engine)
 
@@ -149,10 +157,14 @@ class WorkflowRun:
         """Whether the workflow, as it stands, equals what loading its dump would give."""
         return workflow_cache.round_trips(self._wf)
 
-    def dump(self) -> str:
-        """The workflow state as JSON, without its spec (the store keeps that per version)."""
+    def dump(self, variables: Mapping[str, Any]) -> str:
+        """The workflow state as JSON, without its spec (the store keeps that per version).
+
+        `variables` must be this run's `variables`, as the same save writes them to the
+        variables column: the state leaves out the long texts that the column holds.
+        """
         waiting.drop_spent_gateway_events(self._wf)
-        return InstanceSerializer.dump(self._wf)
+        return InstanceSerializer.dump(self._wf, variables)
 
     serializer_version = SERIALIZER_VERSION
 

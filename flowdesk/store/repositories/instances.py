@@ -208,6 +208,8 @@ class InstanceRepository(_Repository):
             if self.find(id) is None:
                 raise errors.NotFound("instance", id)
             raise errors.ConcurrencyConflict(id)
+        if "workflow_state" in changes:
+            saved = {**saved, "workflow_state": changes["workflow_state"]}
         row = self._written[id] = _instance_from(saved)
         return row
 
@@ -249,7 +251,11 @@ def _update_instance(fields: tuple[str, ...]) -> DriverStatement:
                 _INSTANCES.c.lock_version == bindparam("expected_lock_version"),
             )
             .values(values)
-            .returning(*_INSTANCES.c)
+            # A state just written is not read back: it is what the caller gave (and may be
+            # megabytes); `update` puts it in the row.
+            .returning(
+                *(c for c in _INSTANCES.c if c.key != "workflow_state" or c.key not in fields)
+            )
         )
         found = _INSTANCE_UPDATES[fields] = DriverStatement(stmt)
     return found
