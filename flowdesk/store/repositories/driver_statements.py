@@ -39,7 +39,7 @@ class _Compiled:
     defaults: dict[str, Any]  # literal values bound by the statement itself
     binders: dict[str, Callable[[Any], Any]]
     columns: tuple[str, ...]  # result columns, by key
-    readers: tuple[Callable[[Any], Any] | None, ...]
+    readers: tuple[tuple[str, Callable[[Any], Any]], ...]  # the columns that convert, by key
 
 
 class DriverStatement:
@@ -94,7 +94,10 @@ class DriverStatement:
             exported = getattr(self._statement, "exported_columns", None)
             for key, column in exported.items() if exported is not None else ():
                 columns.append(key)
-                readers.append(column.type.dialect_impl(dialect).result_processor(dialect, None))
+                impl = column.type.dialect_impl(dialect)
+                reader = impl.result_processor(dialect, None)
+                if reader is not None:
+                    readers.append((key, reader))
             positional = tuple(compiled.positiontup) if compiled.positiontup is not None else None
             defaults = {
                 name: bind.value
@@ -156,7 +159,10 @@ class DriverStatement:
 
     @staticmethod
     def _row(compiled: _Compiled, values: Sequence[Any]) -> Row:
-        return {
-            key: reader(value) if reader is not None else value
-            for key, reader, value in zip(compiled.columns, compiled.readers, values, strict=True)
-        }
+        row = dict(zip(compiled.columns, values, strict=True))
+        for key, reader in compiled.readers:
+            value = row[key]
+            # NULL reads as None through every column type of the store (`models`).
+            if value is not None:
+                row[key] = reader(value)
+        return row
