@@ -38,19 +38,21 @@ def evaluate_parameters(
     variables: Mapping[str, Any],
     *,
     task: Any = None,
-    execution: javascript.Execution | None = None,
     writes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The values of an element's `inputs` or `outputs` parameters.
 
-    With `task`, beans and `execution` resolve in JUEL. A JavaScript `camunda:script`
-    parameter's value is its result; what it sets through `execution.setVariable` is
-    collected in `writes` (Camunda evaluates parameters against the enclosing scope, so those
-    writes go there), and dropped when `writes` is None.
+    With `task`, beans and `execution` resolve in JUEL, and a JavaScript `camunda:script`
+    sees the task's `execution`. A script parameter's value is its result; what it sets
+    through `execution.setVariable` is collected in `writes` (Camunda evaluates parameters
+    against the enclosing scope, so those writes go there), and dropped when `writes` is None.
     """
+    parameters = (extensions or {}).get(kind)
+    if not parameters:
+        return {}  # most elements have none: no context to build, twice per task run
     beans, objects = _expression_context(task)
     result: dict[str, Any] = {}
-    for name, value in (extensions or {}).get(kind, []):
+    for name, value in parameters:
         context = {**variables, **result}
         if value is None:
             result[name] = None
@@ -71,6 +73,7 @@ def evaluate_parameters(
         elif "script" in value and script_languages.language_of(value.get("format")) == (
             script_languages.JAVASCRIPT
         ):
+            execution = script_languages.execution_of(task) if task is not None else None
             element_id = execution.activity_id if execution else None
             outcome = javascript.run(
                 value["script"], context, execution=execution, element_id=element_id

@@ -38,7 +38,6 @@ from SpiffWorkflow.util.task import TaskState
 from flowdesk import handlers
 from flowdesk.engine.languages import sandbox
 from flowdesk.engine.languages import timer_texts as timers
-from flowdesk.engine.scripts.script_languages import execution_of
 from flowdesk.engine.spiff import (
     async_continuations,
     event_scopes,
@@ -701,7 +700,6 @@ class WorkflowRun:
                 "inputs",
                 task.data,
                 task=task,
-                execution=execution_of(task),
                 writes=writes,
             )
         scope.update(copy.deepcopy(writes))
@@ -748,7 +746,6 @@ class WorkflowRun:
                 "outputs",
                 task.data,
                 task=task,
-                execution=execution_of(task),
                 writes=writes,
             )
         )
@@ -1007,7 +1004,6 @@ class WorkflowRun:
                 "inputs",
                 variables,
                 task=task,
-                execution=execution_of(task),
                 writes=writes,
             )
             self._wf.data.update(copy.deepcopy(writes))
