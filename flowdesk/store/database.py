@@ -370,18 +370,19 @@ def _sqlite_engine(url: URL, synchronous: SqliteSynchronous, *, readonly: bool =
             _begin_on_driver(driver, "BEGIN IMMEDIATE")
         elif connection.get_execution_options().get(_READONLY):
             # In memory, readers and writers share the one connection: switch it each time.
-            connection.exec_driver_sql("PRAGMA query_only=ON")
-            connection.exec_driver_sql("BEGIN DEFERRED")
+            _begin_on_driver(driver, "PRAGMA query_only=ON")
+            _begin_on_driver(driver, "BEGIN DEFERRED")
         else:
-            connection.exec_driver_sql("PRAGMA query_only=OFF")
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin_on_driver(driver, "PRAGMA query_only=OFF")
+            _begin_on_driver(driver, "BEGIN IMMEDIATE")
 
     return engine
 
 
 def _begin_on_driver(driver: Any, statement: str) -> None:
-    """Run BEGIN on the sqlite3 connection; its error (a lock held too long) is wrapped as
-    SQLAlchemy wraps a statement's, so the unit of work turns it into `StoreError`."""
+    """Run BEGIN (or a PRAGMA before it) on the sqlite3 connection; its error (a lock held
+    too long) is wrapped as SQLAlchemy wraps a statement's, so the unit of work turns it into
+    `StoreError`."""
     try:
         driver.execute(statement)
     except sqlite3.Error as err:
