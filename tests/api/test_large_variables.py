@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 import sqlalchemy
 from conftest import DATA, only_task
 
@@ -115,26 +116,6 @@ def test_a_long_text_a_step_changed_comes_back_after_a_restart(
     assert finished.variables["kept"] == "k" * 5000
 
 
-def test_a_state_with_long_texts_in_the_workflow_data_still_loads(
-    make_engine: Callable[..., flowdesk.Engine], db_url: str
-) -> None:
-    """The shape flowdesk wrote before (serializer flowdesk-2): long texts in the state too."""
-    engine = make_engine()
-    engine.deploy(DATA / "long_loop.bpmn")
-    instance = engine.start("long_loop", variables={"round": 0, "rounds": 2, "blob": BLOB})
-    engine.close()
-    state, variables = stored_row(db_url, instance.id)
-    write_state(db_url, instance.id, as_flowdesk_2(json.loads(state), variables), "flowdesk-2")
-
-    again = make_engine()
-    again.complete(only_task(again, instance.id).id, {"round": 1})
-    assert len(stored_state(db_url, instance.id)) < ROOM  # saved in the new shape
-    again.complete(only_task(again, instance.id).id, {"round": 2})
-    finished = again.instance(instance.id)
-    assert finished.state == "completed"
-    assert finished.variables == {"round": 2, "rounds": 2, "blob": BLOB}
-
-
 def test_variables_of_every_type_come_back_from_the_state_after_a_restart(
     make_engine: Callable[..., flowdesk.Engine],
 ) -> None:
@@ -160,25 +141,36 @@ def test_variables_of_every_type_come_back_from_the_state_after_a_restart(
     assert again.instance(instance.id).variables == {**variables, "round": 1}
 
 
-def test_a_state_with_the_root_data_stored_in_full_still_loads(
-    make_engine: Callable[..., flowdesk.Engine], db_url: str
-) -> None:
-    """The shape flowdesk wrote before (serializer flowdesk-1): the root task's data in full."""
-    engine = make_engine()
-    engine.deploy(DATA / "long_loop.bpmn")
-    instance = engine.start("long_loop", variables={"round": 0, "rounds": 2, "blob": BLOB})
-    engine.close()
-    stored, variables = stored_row(db_url, instance.id)
-    state = as_flowdesk_2(json.loads(stored), variables)
+def as_flowdesk_1(state: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
+    """The state as serializer flowdesk-1 wrote it: the root task's data in full, too."""
+    state = as_flowdesk_2(state, variables)
     root = state["tasks"][state["root"]]
     delta = root["delta"]
     assert delta.pop("base") == "workflow"
     full = {key: value for key, value in state["data"].items() if key not in delta["deletions"]}
     root["data"], root["delta"] = {**full, **delta["updates"]}, {}
-    write_state(db_url, instance.id, state, "flowdesk-1")
+    return state
+
+
+@pytest.mark.parametrize(
+    ("version", "reshape"), [("flowdesk-2", as_flowdesk_2), ("flowdesk-1", as_flowdesk_1)]
+)
+def test_a_state_an_earlier_serializer_wrote_still_loads(
+    make_engine: Callable[..., flowdesk.Engine],
+    db_url: str,
+    version: str,
+    reshape: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+) -> None:
+    engine = make_engine()
+    engine.deploy(DATA / "long_loop.bpmn")
+    instance = engine.start("long_loop", variables={"round": 0, "rounds": 2, "blob": BLOB})
+    engine.close()
+    state, variables = stored_row(db_url, instance.id)
+    write_state(db_url, instance.id, reshape(json.loads(state), variables), version)
 
     again = make_engine()
     again.complete(only_task(again, instance.id).id, {"round": 1})
+    assert len(stored_state(db_url, instance.id)) < ROOM  # saved in the new shape
     again.complete(only_task(again, instance.id).id, {"round": 2})
     finished = again.instance(instance.id)
     assert finished.state == "completed"
