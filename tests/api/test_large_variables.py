@@ -116,6 +116,31 @@ def test_a_long_text_a_step_changed_comes_back_after_a_restart(
     assert finished.variables["kept"] == "k" * 5000
 
 
+def test_a_state_whose_text_the_variables_column_lost_fails_with_store_error_and_keeps_the_row(
+    make_engine: Callable[..., flowdesk.Engine], db_url: str
+) -> None:
+    """Only an edit of the row by hand can part the two; the step then changes nothing."""
+    engine = make_engine()
+    engine.deploy(DATA / "long_loop.bpmn")
+    instance = engine.start("long_loop", variables={"round": 0, "rounds": 2, "blob": BLOB})
+    engine.close()
+    written = sqlalchemy.create_engine(db_url)
+    with written.begin() as connection:
+        connection.execute(
+            sqlalchemy.text("UPDATE instances SET variables = :v WHERE id = :id"),
+            {"v": json.dumps({"round": 0, "rounds": 2}), "id": instance.id},
+        )
+    written.dispose()
+    before = stored_row(db_url, instance.id)
+
+    again = make_engine()
+    task = only_task(again, instance.id)
+    with pytest.raises(flowdesk.StoreError, match="'blob'"):
+        again.complete(task.id, {"round": 1})
+    assert stored_row(db_url, instance.id) == before
+    assert only_task(again, instance.id).id == task.id
+
+
 def test_variables_of_every_type_come_back_from_the_state_after_a_restart(
     make_engine: Callable[..., flowdesk.Engine],
 ) -> None:
