@@ -188,6 +188,21 @@ def test_unit_of_work__readonly_rejects_writes(store):
         assert len(uow.definitions.list()) == 1
 
 
+def test_unit_of_work__readonly_in_memory_rolls_back_a_write_with_store_error():
+    store = Store("sqlite://")
+    try:
+        with pytest.raises(StoreError, match="read-only"), store.unit_of_work(readonly=True) as uow:
+            add_definition(uow)
+        with store.unit_of_work(readonly=True) as uow:
+            assert uow.definitions.list() == []
+        with store.unit_of_work() as uow:  # writers still write
+            add_definition(uow)
+        with store.unit_of_work(readonly=True) as uow:
+            assert len(uow.definitions.list()) == 1
+    finally:
+        store.dispose()
+
+
 def test_unit_of_work__readonly_reads_beside_a_writer(store, started_instance):
     with store.unit_of_work() as writer:
         writer.history.add(instance_id="i-1", type="uncommitted", at=T0)
