@@ -137,7 +137,9 @@ class UserTask(Base):
     # no index leads with `state`: with one, SQLite's planner (which has no statistics unless
     # someone runs ANALYZE) guesses that `state = 'open'` finds about ten rows and reads every
     # open task in the database. The unfiltered list of open tasks, oldest first, reads a
-    # partial index of the open ones only, in order, so a page of it stops early.
+    # partial index of the open ones only, in order, so a page of it stops early. Because
+    # of it, a bound `state = ?` makes SQLite prepare the statement again at every run: the
+    # statements write the state into their SQL (`user_task_statements._state_is`).
     __table_args__ = (
         Index(None, "instance_id", "state"),
         Index(None, "assignee", "state"),

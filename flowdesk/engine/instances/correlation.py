@@ -130,7 +130,9 @@ def broadcast(
         for instance_id in instance_ids:
             execution = Execution.open(ctx, uow, instance_id)
             if execution.run.deliver_signal(signal_name, variables):
-                execution.record(HistoryEventType.SIGNAL_RECEIVED, data={"signal": signal_name})
+                execution.history.record(
+                    HistoryEventType.SIGNAL_RECEIVED, data={"signal": signal_name}
+                )
                 yield execution
                 reached += 1
         for definition in uow.definitions.list(kind=PROCESS, latest_only=True):
@@ -140,7 +142,7 @@ def broadcast(
                 ctx, uow, definition, {}, business_key=None, user=None, caught=signal_name
             )
             execution.run.deliver_signal(signal_name, variables)
-            execution.record(HistoryEventType.SIGNAL_RECEIVED, data={"signal": signal_name})
+            execution.history.record(HistoryEventType.SIGNAL_RECEIVED, data={"signal": signal_name})
             yield execution
             reached += 1
         return reached
@@ -174,7 +176,7 @@ def _deliver(
         # Its subscription said it waits; the state loaded a moment later says it no longer
         # does: another caller moved it on in between. Running the call again re-reads both.
         raise ConcurrencyConflict(instance_id)
-    execution.record(HistoryEventType.MESSAGE_CORRELATED, data={"message": message_name})
+    execution.history.record(HistoryEventType.MESSAGE_CORRELATED, data={"message": message_name})
     return execution
 
 
@@ -199,7 +201,7 @@ def _start_with_message(
     )
     if not execution.run.deliver_message(message_name, variables):
         raise CorrelationError(message_name, f"a new {definition.key} instance did not catch it")
-    execution.record(HistoryEventType.MESSAGE_CORRELATED, data={"message": message_name})
+    execution.history.record(HistoryEventType.MESSAGE_CORRELATED, data={"message": message_name})
     return (yield execution)
 
 

@@ -154,17 +154,6 @@ class Execution:
             run = WorkflowRun.load(row.workflow_state, row.variables, bundle, script_engine)
         return cls(ctx, uow, row, definition, run, is_new=False)
 
-    def record(
-        self,
-        type_: HistoryEventType,
-        *,
-        element_id: str | None = None,
-        user: str | None = None,
-        data: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Record a history event of this instance; it is written when the instance is saved."""
-        self.history.record(type_, element_id=element_id, user=user, data=data)
-
     def complete_task(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> bool:
         """Complete a user task as `user` (see `UserTaskRows.complete`); False if a complete
         listener threw a BPMN error instead."""

@@ -141,7 +141,7 @@ class ExternalTaskService:
         row = self._held(uow, task_id, worker_id, "completed")
         execution = Execution.open(self._ctx, uow, row.instance_id)
         uow.external_tasks.delete(row.id)
-        execution.record(
+        execution.history.record(
             HistoryEventType.EXTERNAL_TASK_COMPLETED,
             element_id=row.element_id,
             data={"task_id": row.id, "worker_id": worker_id, "topic": row.topic},
@@ -203,7 +203,7 @@ class ExternalTaskService:
         row = self._held(uow, task_id, worker_id, "reported with a BPMN error")
         execution = Execution.open(self._ctx, uow, row.instance_id)
         uow.external_tasks.delete(row.id)
-        execution.record(
+        execution.history.record(
             HistoryEventType.EXTERNAL_TASK_BPMN_ERROR,
             element_id=row.element_id,
             data={

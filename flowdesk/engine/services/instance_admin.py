@@ -59,7 +59,9 @@ def set_variables(
     if row.state != InstanceState.RUNNING.value:
         raise InstanceStateError(instance_id, row.state, "only a running instance takes variables")
     execution = Execution.open(ctx, uow, instance_id)
-    execution.record(HistoryEventType.VARIABLES_SET, user=user, data={"names": sorted(variables)})
+    execution.history.record(
+        HistoryEventType.VARIABLES_SET, user=user, data={"names": sorted(variables)}
+    )
     execution.run.set_variables(variables)
     return instance_record(saving.save(execution))
 

@@ -176,7 +176,7 @@ class JobService:
             self._correct(uow, job, execution)
             return False
         _check(execution)
-        execution.record(
+        execution.history.record(
             HistoryEventType.TIMER_FIRED,
             element_id=job.element_id,
             data={"job_id": job.id, "due_at": _timer_due(job)},
@@ -211,7 +211,7 @@ class JobService:
             uow.jobs.delete(job.id)  # already ran, or the task went meanwhile
             return False
         _check(execution)
-        execution.record(
+        execution.history.record(
             HistoryEventType.TASK_TIMEOUT,
             element_id=job.element_id,
             data={"job_id": job.id, "task_id": row.id, "listener": listener_id},
@@ -246,7 +246,7 @@ class JobService:
             execution = Execution.start(
                 self._ctx, uow, definition, {}, business_key=None, user=None
             )
-        execution.record(
+        execution.history.record(
             HistoryEventType.TIMER_FIRED,
             element_id=job.element_id,
             data={"job_id": job.id, "due_at": job.due_at.isoformat()},

@@ -126,7 +126,7 @@ class RuntimeService:
             raise InstanceStateError(
                 instance_id, execution.row.state, "only an instance in incident can be retried"
             )
-        execution.record(HistoryEventType.INCIDENT_RETRIED, user=user)
+        execution.history.record(HistoryEventType.INCIDENT_RETRIED, user=user)
         execution.run.retry()
         return instance_record(saving.save(execution))
 
