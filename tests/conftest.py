@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+from flowdesk.engine.instances import task_rows
 from flowdesk.engine.spiff import serializer, task_search
 from flowdesk.store import Store
 
@@ -143,15 +144,17 @@ def _database_url(server: URL, database: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def spiff_shortcuts_match_spiff() -> Iterator[None]:
+def shortcuts_match_what_they_replace() -> Iterator[None]:
     """Every test checks flowdesk's task search and task serialization against SpiffWorkflow's
-    own: each answer that differed fails the test (see `flowdesk.engine.spiff.task_search` and
-    `flowdesk.engine.spiff.serializer`)."""
-    for module in (task_search, serializer):
+    own, and the open task rows the workflow's marks give against the store's: each answer
+    that differed fails the test (see `flowdesk.engine.spiff.task_search`,
+    `flowdesk.engine.spiff.serializer` and `flowdesk.engine.instances.task_rows`)."""
+    modules = (task_search, serializer, task_rows)
+    for module in modules:
         module.VERIFY = True
         module.mismatches.clear()
     yield
-    found = [*task_search.mismatches, *serializer.mismatches]
-    for module in (task_search, serializer):
+    found = [mismatch for module in modules for mismatch in module.mismatches]
+    for module in modules:
         module.mismatches.clear()
-    assert not found, f"differs from SpiffWorkflow: {found[:3]}"
+    assert not found, f"differs from what it replaces: {found[:3]}"

@@ -5,7 +5,8 @@ tree (pruning moves it up to the oldest live task) held a full copy of every var
 the workflow's own data, and the variables column (for queries) held a third: a 1 MB variable
 made a 3 MB row, written at every step. The root's data is now stored against the workflow's
 data (serializer flowdesk-2), and a long text is not written into the state at all: loading
-takes it from the variables column (flowdesk-3). States written before still load.
+takes it from the variables column (flowdesk-3). States written before still load (including
+flowdesk-3's, whose user tasks do not say which have a row: flowdesk-4).
 """
 
 from __future__ import annotations
@@ -58,8 +59,18 @@ def write_state(db_url: str, instance_id: str, state: dict[str, Any], version: s
     written.dispose()
 
 
+def as_flowdesk_3(state: dict[str, Any], _variables: dict[str, Any]) -> dict[str, Any]:
+    """The state as serializer flowdesk-3 wrote it: no mark on the user tasks that have a row
+    (the store's rows are read at the next step instead)."""
+    for workflow in (state, *state["subprocesses"].values()):
+        for task in workflow["tasks"].values():
+            task["internal_data"].pop("flowdesk_row", None)
+    return state
+
+
 def as_flowdesk_2(state: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
     """The state as serializer flowdesk-2 wrote it: long texts in the workflow's data too."""
+    state = as_flowdesk_3(state, variables)
     data = state["data"]
     for key, value in data.items():
         if value == {"typename": "flowdesk_variable"}:
@@ -114,6 +125,26 @@ def test_a_long_text_a_step_changed_comes_back_after_a_restart(
     assert finished.state == "completed"
     assert finished.variables["blob"] == "z"
     assert finished.variables["kept"] == "k" * 5000
+
+
+def test_a_flowdesk_3_state_with_two_open_tasks_keeps_the_other_tasks_row_at_the_next_step(
+    make_engine: Callable[..., flowdesk.Engine], db_url: str
+) -> None:
+    """flowdesk-3 states do not mark which user tasks have a row: the next step reads the
+    rows, so the task left open keeps its one row and the join still waits for it."""
+    engine = make_engine()
+    engine.deploy(DATA / "parallel_review.bpmn")
+    instance = engine.start("parallel_review")
+    engine.close()
+    state, variables = stored_row(db_url, instance.id)
+    write_state(db_url, instance.id, as_flowdesk_3(json.loads(state), variables), "flowdesk-3")
+
+    again = make_engine()
+    finance, legal = sorted(again.tasks(instance_id=instance.id), key=lambda t: t.element_id)
+    again.complete(legal.id, {"legal_ok": True})
+    assert [t.id for t in again.tasks(instance_id=instance.id)] == [finance.id]
+    again.complete(finance.id, {"finance_ok": True})
+    assert [t.element_id for t in again.tasks(instance_id=instance.id)] == ["Task_sign"]
 
 
 def test_a_state_whose_text_the_variables_column_lost_fails_with_store_error_and_keeps_the_row(
@@ -178,7 +209,8 @@ def as_flowdesk_1(state: dict[str, Any], variables: dict[str, Any]) -> dict[str,
 
 
 @pytest.mark.parametrize(
-    ("version", "reshape"), [("flowdesk-2", as_flowdesk_2), ("flowdesk-1", as_flowdesk_1)]
+    ("version", "reshape"),
+    [("flowdesk-3", as_flowdesk_3), ("flowdesk-2", as_flowdesk_2), ("flowdesk-1", as_flowdesk_1)],
 )
 def test_a_state_an_earlier_serializer_wrote_still_loads(
     make_engine: Callable[..., flowdesk.Engine],

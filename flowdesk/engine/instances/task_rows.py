@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import jinja2
@@ -28,6 +28,15 @@ from flowdesk.store import InstanceRow, TaskState, UnitOfWork, UserTaskRow
 EXCLUDED_USERS = "flowdesk.excludedUsers"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+VERIFY = False
+"""When true, the open rows the workflow's marks give are compared with the rows the store
+holds at each save, and differences recorded in `mismatches`; the tests turn it on."""
+
+mismatches: list[str] = []
+
 # What `_new_task_row` gives for a task that a listener's BPMN error took away.
 DIVERTED: Literal["diverted"] = "diverted"
 
@@ -41,7 +50,7 @@ class UserTaskRows:
     an instance keeps for life.
     """
 
-    __slots__ = ("_completed_refs", "_ctx", "_history", "_instance", "_run", "_uow")
+    __slots__ = ("_completed_refs", "_ctx", "_history", "_instance", "_open", "_run", "_uow")
 
     def __init__(
         self,
@@ -58,6 +67,10 @@ class UserTaskRows:
         self._history = history
         # Tasks completed in this call: their rows are closed, the workflow may not know yet.
         self._completed_refs: set[str] = set()
+        # The instance's open rows (task id -> element id) as the workflow's marks give them
+        # before this call acts, kept up to date as rows open and close; None until read
+        # from the table, for a state saved before tasks were marked (see `_open_rows`).
+        self._open = run.task_rows()
 
     def complete(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> bool:
         """Close the row as completed and run the workflow on; `data` must already be valid.
@@ -85,6 +98,7 @@ class UserTaskRows:
                 return False
         now = self._ctx.now()
         self._uow.tasks.close(task.id, state=TaskState.COMPLETED.value, at=now, by=user)
+        self._row_closed(task.id)
         self._completed_refs.add(task.id)
         self._history.record(
             HistoryEventType.TASK_COMPLETED,
@@ -98,7 +112,7 @@ class UserTaskRows:
     def sync(self) -> list[UserTaskRow]:
         """Give each new user task its row and cancel the rows of tasks that went; returns
         the rows created."""
-        open_rows = self._uow.tasks.open_element_ids(self._instance.id)  # task id -> element id
+        open_rows = self._open_rows()
         known = open_rows.keys() | self._completed_refs
         live_refs, new = (
             self._run.open_user_tasks(known) if self._run.incident is None else (set(), [])
@@ -111,6 +125,9 @@ class UserTaskRows:
             if row is None:
                 break
             self._uow.tasks.add(row)
+            # Ordered as the store orders open rows: by creation time, then by id.
+            self._run.mark_task_row(row.id, (row.created_at - _EPOCH) // _MICROSECOND)
+            open_rows[row.id] = row.element_id
             self._history.record(
                 HistoryEventType.TASK_CREATED,
                 element_id=row.element_id,
@@ -118,7 +135,7 @@ class UserTaskRows:
             )
             created.append(row)
         if self._run.incident is None:
-            for ref, element_id in open_rows.items():
+            for ref, element_id in list(open_rows.items()):
                 if ref not in live_refs:
                     try:
                         view = listener_task(self._uow.tasks.get(ref))
@@ -128,12 +145,36 @@ class UserTaskRows:
                         self._run.incident = Incident(element_id, ref, str(err))
                         break
                     self._uow.tasks.close(ref, state=TaskState.CANCELLED.value, at=self._ctx.now())
+                    self._row_closed(ref)
                     self._history.record(
                         HistoryEventType.TASK_CANCELLED,
                         element_id=element_id,
                         data={"task_id": ref},
                     )
         return created
+
+    def _open_rows(self) -> dict[str, str]:
+        """The instance's open rows: task id -> element id, oldest first.
+
+        The workflow's marks give them without a query (`WorkflowRun.task_rows`). A state
+        saved before tasks were marked has its rows read once, and its tasks marked.
+        """
+        if self._open is None:
+            self._open = self._uow.tasks.open_element_ids(self._instance.id)
+            # Numbered in the store's order, before any row created from now on.
+            for number, ref in enumerate(self._open):
+                self._run.mark_task_row(ref, number)
+            self._run.marks_all_task_rows()
+        elif VERIFY:
+            stored = self._uow.tasks.open_element_ids(self._instance.id)
+            if list(stored.items()) != list(self._open.items()):
+                mismatches.append(f"instance {self._instance.id}: {self._open} != {stored}")
+        return self._open
+
+    def _row_closed(self, ref: str) -> None:
+        self._run.unmark_task_row(ref)
+        if self._open is not None:
+            self._open.pop(ref, None)
 
     def _new_task_row(self, task: OpenUserTask) -> UserTaskRow | Literal["diverted"] | None:
         """The row of a new user task; None on an incident, `DIVERTED` when a create or

@@ -51,11 +51,14 @@ from flowdesk.errors import StoreError
 # Bump when the shape of the stored JSON changes; the store keeps it beside each state.
 # flowdesk-2: the root task's data is stored against the workflow's (flowdesk-1 states load too).
 # flowdesk-3: long texts of the workflow's data are read from the variables column.
-SERIALIZER_VERSION = "flowdesk-3"
+# flowdesk-4: a user task with an open row is marked as such (`WorkflowRun.task_rows`).
+SERIALIZER_VERSION = "flowdesk-4"
 # A text of the workflow's data this long or longer is stored in the variables column only.
 # Shorter ones stay in the state: the saving would not pay for the marker and the lookup.
 SHARED_TEXT_MIN = 1024
 _SHARED = {"typename": "flowdesk_variable"}
+# The versions whose states take long texts from the variables column.
+_SHARES_TEXTS = frozenset({"flowdesk-3", SERIALIZER_VERSION})
 # The variables column of the save in progress (see `InstanceSerializer.dump`).
 _columns: ContextVar[Mapping[str, Any] | None] = ContextVar(
     "flowdesk_variables_column", default=None
@@ -264,7 +267,7 @@ class InstanceSerializer:
         stored (texts are stored as they are)."""
         dct = json.loads(state)
         version = dct.pop(cls._serializer.VERSION_KEY, None)
-        if version == SERIALIZER_VERSION:
+        if version in _SHARES_TEXTS:
             data = dct.get("data", {})
             for key in [key for key, value in data.items() if value == _SHARED]:
                 text = variables.get(key)
@@ -275,4 +278,6 @@ class InstanceSerializer:
                         "column, which holds no text of that name"
                     )
                 data[key] = text
-        return cls._serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+        workflow = cls._serializer.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+        workflow.marks_task_rows = version == SERIALIZER_VERSION
+        return workflow

@@ -50,6 +50,11 @@ mismatches: list[str] = []
 class FlowdeskWorkflow(BpmnWorkflow):  # type: ignore[misc]  # Spiff is untyped
     """A `BpmnWorkflow` whose `get_tasks` searches the tree directly (see the module)."""
 
+    # Whether every user task with an open row carries the mark that says so
+    # (`WorkflowRun.task_rows`): true of a new workflow, false of a state saved before
+    # tasks were marked, until the rows have been read once.
+    marks_task_rows = True
+
     def get_tasks(self, first_task: Any = None, **kwargs: Any) -> list[Any]:
         if first_task is not None or not _SUPPORTED.issuperset(kwargs):
             return super().get_tasks(first_task, **kwargs)  # type: ignore[no-any-return]

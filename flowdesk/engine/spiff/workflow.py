@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from collections.abc import Callable, Container, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,8 +96,18 @@ _ENTRY_INPUTS = "flowdesk_entry_inputs"
 # Marks a completed task whose end or take listeners have yet to succeed.
 _AFTER_PENDING = "flowdesk_after_pending"
 
+# Marks a user task that has an open row in the store (see `task_rows`).
+_HAS_ROW = "flowdesk_row"
+
 # Keys Spiff keeps in workflow.data for itself, never shown as process variables.
 _INTERNAL_KEYS = frozenset({"data_objects"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _task_id(task_ref: str) -> UUID:
+    """The task id of a ref (its text): a step looks the same few tasks up by ref several
+    times, and parsing a UUID costs more than the lookup."""
+    return UUID(task_ref)
 
 
 class WorkflowRun:
@@ -528,6 +539,40 @@ class WorkflowRun:
         task = self._task(task_ref)
         return task is not None and task.state == TaskState.READY
 
+    def task_rows(self) -> dict[str, str] | None:
+        """The user tasks marked as having an open row (`mark_task_row`), in the order of
+        their marks (then of their refs): task ref -> element id. None when the workflow
+        comes from a state saved before tasks were marked."""
+        if not self._wf.marks_task_rows:
+            return None
+        top = self._wf
+        marked = [
+            (task.internal_data[_HAS_ROW], str(task.id), task.task_spec.bpmn_id)
+            for workflow in (top, *top.subprocesses.values())
+            for task in workflow.tasks.values()
+            if _HAS_ROW in task.internal_data
+        ]
+        marked.sort()
+        return {ref: element_id for _order, ref, element_id in marked}
+
+    def mark_task_row(self, task_ref: str, order: int) -> None:
+        """Mark a user task as having an open row; `order` places it among the others (the
+        row's creation time, say). The mark is saved with the workflow in the transaction
+        that writes the row, so the two cannot disagree."""
+        task = self._task(task_ref)
+        if task is not None:
+            task.internal_data[_HAS_ROW] = order
+
+    def unmark_task_row(self, task_ref: str) -> None:
+        """The user task's row was closed (see `mark_task_row`)."""
+        task = self._task(task_ref)
+        if task is not None:  # else it is gone from the workflow, and its mark with it
+            task.internal_data.pop(_HAS_ROW, None)
+
+    def marks_all_task_rows(self) -> None:
+        """Every task with an open row is now marked (see `task_rows`)."""
+        self._wf.marks_task_rows = True
+
     def open_user_tasks(self, known: Container[str]) -> tuple[set[str], list[OpenUserTask]]:
         """The refs of every open user task, and a view of each one not in `known`.
 
@@ -606,8 +651,16 @@ class WorkflowRun:
 
     def _task(self, task_ref: str) -> Any:
         try:
-            return self._wf.get_task_from_id(UUID(task_ref))
-        except (ValueError, KeyError, TaskNotFoundException):
+            task_id = _task_id(task_ref)
+        except ValueError:
+            return None
+        # The top workflow's own tasks first: one lookup, where Spiff's makes three.
+        task = self._wf.tasks.get(task_id)
+        if task is not None:
+            return task
+        try:
+            return self._wf.get_task_from_id(task_id)
+        except (KeyError, TaskNotFoundException):
             return None
 
     def _guarded(self, action: Callable[[], Any]) -> None:
