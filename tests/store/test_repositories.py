@@ -474,6 +474,24 @@ def test_tasks_add__round_trips_and_reads_keys_from_the_instance(store, started_
     )
 
 
+def test_tasks_get_with_instance__gives_the_task_and_its_instance_without_its_workflow(
+    store, started_instance
+):
+    with store.unit_of_work() as uow:
+        uow.tasks.add(task_row("i-1", candidate_users=("bob", "ann"), candidate_groups=("x",)))
+        uow.tasks.add(task_row("i-1", id="t-2"))  # no candidates at all
+
+    with store.unit_of_work() as uow:
+        task, instance = uow.tasks.get_with_instance_for_update("t-1")
+        assert task == uow.tasks.get("t-1")
+        assert task.candidate_users == ("ann", "bob")
+        assert uow.tasks.get_with_instance_for_update("t-2")[0] == uow.tasks.get("t-2")
+        assert instance == uow.instances.summary("i-1")
+        assert instance == dataclasses.replace(started_instance, workflow_state=None)
+        with pytest.raises(NotFound):
+            uow.tasks.get_with_instance_for_update("nope")
+
+
 def test_tasks_get__unknown_id_raises_not_found(store):
     with store.unit_of_work() as uow:
         assert uow.tasks.find("nope") is None

@@ -140,16 +140,33 @@ class Execution:
         return execution
 
     @classmethod
-    def open(cls, ctx: EngineContext, uow: UnitOfWork, instance_id: str) -> Execution:
-        row = uow.instances.get(instance_id)
-        if row.workflow_state is None:
-            raise InstanceStateError(instance_id, row.state, "it has no stored workflow state")
+    def open(
+        cls,
+        ctx: EngineContext,
+        uow: UnitOfWork,
+        instance_id: str,
+        *,
+        summary: InstanceRow | None = None,
+    ) -> Execution:
+        """Load an instance. `summary` is its row as this unit of work read it without the
+        serialized workflow (see `UserTaskRepository.get_with_instance_for_update`): the
+        workflow is then read only if the engine does not hold it already."""
+        kept = None
+        if summary is not None:
+            kept = ctx.workflows.take(summary.id, summary.lock_version)
+        if summary is not None and kept is not None:
+            row = summary
+        else:
+            row = uow.instances.get(instance_id)
+            if row.workflow_state is None:
+                raise InstanceStateError(instance_id, row.state, "it has no stored workflow state")
+            kept = ctx.workflows.take(row.id, row.lock_version)
         definition = ctx.specs.definition(uow, row.definition_id)
         script_engine = _script_engine(ctx, row)
-        kept = ctx.workflows.take(row.id, row.lock_version)
         if kept is not None:  # what the last call saved, and nobody saved since
             run = WorkflowRun.resume(kept, script_engine)
         else:
+            assert row.workflow_state is not None  # a row read in full, checked above
             bundle = ctx.specs.bundle(uow, definition)
             run = WorkflowRun.load(row.workflow_state, row.variables, bundle, script_engine)
         return cls(ctx, uow, row, definition, run, is_new=False)

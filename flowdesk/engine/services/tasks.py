@@ -159,12 +159,13 @@ class TaskService:
         """Complete an open task and run its instance on; returns the instance's id."""
         # Locked: a concurrent completion of this task waits here and then finds it completed,
         # before any handler runs; a concurrent claim cannot change who may complete it.
-        row = _open_task(uow, task_id, lock=True)
+        row, instance = uow.tasks.get_with_instance_for_update(task_id)
+        _require_open(row)
         if user is not None and user in excluded_users(row):
             raise NotAuthorized(task_id, user, f"excluded by {EXCLUDED_USERS}")
         if user is not None and not may_complete(row, user, self._ctx.groups_of(user)):
             raise NotAuthorized(task_id, user)
-        execution = Execution.open(self._ctx, uow, row.instance_id)
+        execution = Execution.open(self._ctx, uow, row.instance_id, summary=instance)
         record = task_record(row, execution.run.variables)
         converted, errors = forms.validate(record.form_fields, data)
         if errors:
@@ -271,9 +272,13 @@ def _is_candidate(row: UserTaskRow, user: str, groups: Collection[str]) -> bool:
 
 def _open_task(uow: UnitOfWork, task_id: str, *, lock: bool = False) -> UserTaskRow:
     row = uow.tasks.get_for_update(task_id) if lock else uow.tasks.get(task_id)
-    if row.state != TaskState.OPEN.value:
-        raise TaskStateError(task_id, f"it is {row.state}")
+    _require_open(row)
     return row
+
+
+def _require_open(row: UserTaskRow) -> None:
+    if row.state != TaskState.OPEN.value:
+        raise TaskStateError(row.id, f"it is {row.state}")
 
 
 def _variables(uow: UnitOfWork, row: UserTaskRow) -> dict[str, Any]:

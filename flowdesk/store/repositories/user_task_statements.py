@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, insert, literal_column, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    bindparam,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from flowdesk.store import records
 from flowdesk.store.repositories.base import _CANDIDATES, _INSTANCES, _TASKS
@@ -54,27 +66,66 @@ def _candidate_task_ids(kind: str, values: Collection[str]) -> Select[tuple[str]
 
 # -- Core statements of the hot path (why Core, not the ORM: see `base`) ----------------------
 
-# The task, its instance's keys and its candidates in one statement: one result row per
-# candidate (or one with NULLs for a task without candidates).
+
+class _CandidatePairs(ColumnElement[Any]):
+    """A task's candidates as one JSON array of [kind, value] pairs (NULL or `[]` when it
+    has none), read in the task's own result row: a second statement for the candidates
+    cost twice what the aggregate does, and a join gave one row per candidate."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+def _pairs_from(table: str, aggregate: str, pair: str) -> str:
+    c = _CANDIDATES.name
+    return (
+        f"(SELECT {aggregate}({pair}({c}.kind, {c}.value)) FROM {c} WHERE {c}.task_id = {table}.id)"
+    )
+
+
+@compiles(_CandidatePairs, "sqlite")
+def _candidate_pairs_sqlite(_element: _CandidatePairs, _compiler: SQLCompiler, **_: Any) -> str:
+    return _pairs_from(_TASKS.name, "json_group_array", "json_array")
+
+
+@compiles(_CandidatePairs, "postgresql")
+def _candidate_pairs_postgresql(_element: _CandidatePairs, _compiler: SQLCompiler, **_: Any) -> str:
+    return _pairs_from(_TASKS.name, "json_agg", "json_build_array")
+
+
+# The columns of a task's record: its own, its instance's keys and its candidates.
+_TASK_COLUMNS = (
+    _TASKS,
+    _INSTANCES.c.process_key.label("instance_process_key"),
+    _INSTANCES.c.business_key.label("instance_business_key"),
+    _CandidatePairs().label("candidate_pairs"),
+)
+_TASKS_WITH_INSTANCES = _TASKS.join(_INSTANCES, _INSTANCES.c.id == _TASKS.c.instance_id)
+
 _FIND_TASK_SELECT = (
-    select(
-        _TASKS,
-        _INSTANCES.c.process_key.label("instance_process_key"),
-        _INSTANCES.c.business_key.label("instance_business_key"),
-        _CANDIDATES.c.kind.label("candidate_kind"),
-        _CANDIDATES.c.value.label("candidate_value"),
-    )
-    .select_from(
-        _TASKS.join(_INSTANCES, _INSTANCES.c.id == _TASKS.c.instance_id).outerjoin(
-            _CANDIDATES, _CANDIDATES.c.task_id == _TASKS.c.id
-        )
-    )
-    .where(_TASKS.c.id == bindparam("id"))
-    .order_by(_CANDIDATES.c.kind, _CANDIDATES.c.value)
+    select(*_TASK_COLUMNS).select_from(_TASKS_WITH_INSTANCES).where(_TASKS.c.id == bindparam("id"))
 )
 _FIND_TASK = DriverStatement(_FIND_TASK_SELECT)
 # PostgreSQL locks the task row only (not its instance, not the candidates).
 _FIND_TASK_FOR_UPDATE = DriverStatement(_FIND_TASK_SELECT.with_for_update(of=_TASKS))
+
+# The task as above and its instance's row but for the serialized workflow (`summary`), its
+# columns labelled `instance_<name>`: a completion reads both, and needs the workflow only
+# when the engine does not hold it already.
+_INSTANCE_SUMMARY = tuple(
+    column.label(f"instance_{column.key}")
+    for column in _INSTANCES.c
+    if column.key not in ("workflow_state", "process_key", "business_key")
+)
+_FIND_TASK_AND_INSTANCE_SELECT = (
+    select(*_TASK_COLUMNS, *_INSTANCE_SUMMARY)
+    .select_from(_TASKS_WITH_INSTANCES)
+    .where(_TASKS.c.id == bindparam("id"))
+)
+_FIND_TASK_AND_INSTANCE = DriverStatement(_FIND_TASK_AND_INSTANCE_SELECT)
+_FIND_TASK_AND_INSTANCE_FOR_UPDATE = DriverStatement(
+    _FIND_TASK_AND_INSTANCE_SELECT.with_for_update(of=_TASKS)
+)
 
 _CLOSE_TASK = DriverStatement(
     update(_TASKS)
@@ -94,25 +145,8 @@ _OPEN_TASKS_OF = DriverStatement(
 )
 
 
-# `UserTaskRepository.list`: the tasks with their instance's keys (filters and paging are
-# added per call), then the candidates of the page's tasks in one more statement.
-_LIST_TASKS = select(
-    _TASKS,
-    _INSTANCES.c.process_key.label("instance_process_key"),
-    _INSTANCES.c.business_key.label("instance_business_key"),
-).select_from(_TASKS.join(_INSTANCES, _INSTANCES.c.id == _TASKS.c.instance_id))
-
-_CANDIDATES_OF = (
-    select(_CANDIDATES.c.task_id, _CANDIDATES.c.kind, _CANDIDATES.c.value)
-    .where(_CANDIDATES.c.task_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_CANDIDATES.c.task_id, _CANDIDATES.c.kind, _CANDIDATES.c.value)
-)
-
-_CANDIDATES_OF_ONE = DriverStatement(
-    select(_CANDIDATES.c.task_id, _CANDIDATES.c.kind, _CANDIDATES.c.value)
-    .where(_CANDIDATES.c.task_id == bindparam("id"))
-    .order_by(_CANDIDATES.c.kind, _CANDIDATES.c.value)
-)
+# `UserTaskRepository.list`: the tasks' records (filters and paging are added per call).
+_LIST_TASKS = select(*_TASK_COLUMNS).select_from(_TASKS_WITH_INSTANCES)
 
 _INSERT_TASK = DriverStatement(insert(_TASKS))
 _INSERT_CANDIDATE = DriverStatement(insert(_CANDIDATES))
@@ -124,18 +158,31 @@ def _candidates(kind: str, values: Iterable[str]) -> builtins.list[tuple[str, st
 
 
 def _task_from(rows: Sequence[Mapping[str, Any]]) -> records.UserTaskRow | None:
-    """The task of `_FIND_TASK`'s result rows, or None when there are none."""
-    if not rows:
-        return None
-    candidates = [(r["candidate_kind"], r["candidate_value"]) for r in rows if r["candidate_kind"]]
-    return _task_record(rows[0], candidates)
+    """The task of `_FIND_TASK`'s result, or None when there is none."""
+    return _task_record(rows[0]) if rows else None
 
 
-def _task_record(
-    first: Mapping[Any, Any], candidates: Sequence[tuple[str, str]]
-) -> records.UserTaskRow:
-    """A task row from its columns (and its instance's keys, labelled as in `_FIND_TASK`)
-    and its (kind, value) candidates, sorted."""
+def _instance_summary(values: Mapping[str, Any]) -> records.InstanceRow:
+    """The instance of `_FIND_TASK_AND_INSTANCE`'s result row, without its workflow."""
+    fields = {
+        name: values[f"instance_{name}"]
+        for name in _INSTANCE_FIELDS
+        if name not in ("workflow_state", "process_key", "business_key")
+    }
+    return records.InstanceRow(
+        **fields,
+        process_key=values["instance_process_key"],
+        business_key=values["instance_business_key"],
+        workflow_state=None,
+    )
+
+
+_INSTANCE_FIELDS = tuple(field.name for field in dataclasses.fields(records.InstanceRow))
+
+
+def _task_record(first: Mapping[Any, Any]) -> records.UserTaskRow:
+    """A task row from the columns of `_TASK_COLUMNS`."""
+    candidates = sorted((kind, value) for kind, value in first["candidate_pairs"] or ())
     return records.UserTaskRow(
         id=first["id"],
         instance_id=first["instance_id"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +24,10 @@ from flowdesk.store.repositories.base import (
 )
 from flowdesk.store.repositories.driver_statements import DriverStatement
 from flowdesk.store.repositories.user_task_statements import (
-    _CANDIDATES_OF,
-    _CANDIDATES_OF_ONE,
     _CLOSE_TASK,
     _FIND_TASK,
+    _FIND_TASK_AND_INSTANCE,
+    _FIND_TASK_AND_INSTANCE_FOR_UPDATE,
     _FIND_TASK_FOR_UPDATE,
     _GROUP,
     _INSERT_CANDIDATE,
@@ -39,6 +39,7 @@ from flowdesk.store.repositories.user_task_statements import (
     _candidate_task_ids,
     _candidates,
     _has_candidate,
+    _instance_summary,
     _state_is,
     _task_from,
     _task_record,
@@ -146,7 +147,7 @@ class UserTaskRepository(_Repository):
             # The common lists (an instance's open tasks, a user's): one statement per
             # combination of filters, built once and run on the driver.
             rows = _plain_list(tuple(sorted(given)), state).rows(self._connection, given)
-            return self._with_candidates(rows)
+            return [_task_record(row) for row in rows]
         where: builtins.list[ColumnElement[bool]] = []
         if state is not None:
             where.append(_state_is(state))
@@ -263,6 +264,25 @@ class UserTaskRepository(_Repository):
         return row
 
     @_store_errors
+    def get_with_instance_for_update(
+        self, id: str
+    ) -> tuple[records.UserTaskRow, records.InstanceRow]:
+        """The task, locked as by `get_for_update`, and its instance without the serialized
+        workflow (`workflow_state` None, as `InstanceRepository.summary` gives it), in one
+        statement.
+
+        Raises:
+            NotFound: No task has this id.
+            StoreError: The database failed.
+        """
+        postgresql = self._is_postgresql()
+        stmt = _FIND_TASK_AND_INSTANCE_FOR_UPDATE if postgresql else _FIND_TASK_AND_INSTANCE
+        rows = stmt.rows(self._connection, {"id": id})
+        if not rows:
+            raise errors.NotFound("task", id)
+        return _task_record(rows[0]), _instance_summary(rows[0])
+
+    @_store_errors
     def close(self, id: str, *, state: str, at: datetime, by: str | None = None) -> None:
         """Mark a task completed or cancelled, at `at` (by `by`), as one UPDATE.
 
@@ -373,24 +393,7 @@ class UserTaskRepository(_Repository):
             .limit(limit)
             .offset(offset or None)
         )
-        return self._with_candidates([row._mapping for row in connection.execute(stmt)])
-
-    def _with_candidates(
-        self, tasks: Sequence[Mapping[Any, Any]]
-    ) -> builtins.list[records.UserTaskRow]:
-        """Task rows from `_LIST_TASKS` columns, with their candidates read in one statement
-        per `_IN_BATCH` tasks."""
-        ids = [task["id"] for task in tasks]
-        candidates: dict[str, builtins.list[tuple[str, str]]] = {id: [] for id in ids}
-        if len(ids) == 1:
-            for row in _CANDIDATES_OF_ONE.rows(self._connection, {"id": ids[0]}):
-                candidates[row["task_id"]].append((row["kind"], row["value"]))
-        else:
-            for first in range(0, len(ids), _IN_BATCH):
-                batch = {"ids": ids[first : first + _IN_BATCH]}
-                for task_id, kind, value in self._connection.execute(_CANDIDATES_OF, batch):
-                    candidates[task_id].append((kind, value))
-        return [_task_record(task, candidates[task["id"]]) for task in tasks]
+        return [_task_record(row._mapping) for row in connection.execute(stmt)]
 
 
 # `list` with equality filters only, by the names of the filters given and the state: each
