@@ -67,10 +67,13 @@ class UserTaskRows:
         self._history = history
         # Tasks completed in this call: their rows are closed, the workflow may not know yet.
         self._completed_refs: set[str] = set()
-        # The instance's open rows (task id -> element id) as the workflow's marks give them
-        # before this call acts, kept up to date as rows open and close; None until read
-        # from the table, for a state saved before tasks were marked (see `_open_rows`).
-        self._open = run.task_rows()
+        # The instance's open rows as the workflow's marks give them before this call acts,
+        # kept up to date as rows open and close: task id -> (order, element id). None until
+        # read from the table, for a state saved before tasks were marked (see `_open_rows`).
+        marked = run.task_rows()
+        self._open: dict[str, tuple[int, str]] | None = (
+            None if marked is None else {ref: (order, element) for order, ref, element in marked}
+        )
 
     def complete(self, task: UserTaskRow, data: Mapping[str, Any], user: str | None) -> bool:
         """Close the row as completed and run the workflow on; `data` must already be valid.
@@ -126,8 +129,7 @@ class UserTaskRows:
                 break
             self._uow.tasks.add(row)
             # Ordered as the store orders open rows: by creation time, then by id.
-            self._run.mark_task_row(row.id, (row.created_at - _EPOCH) // _MICROSECOND)
-            open_rows[row.id] = row.element_id
+            self._mark(row.id, (row.created_at - _EPOCH) // _MICROSECOND, row.element_id)
             self._history.record(
                 HistoryEventType.TASK_CREATED,
                 element_id=row.element_id,
@@ -135,7 +137,7 @@ class UserTaskRows:
             )
             created.append(row)
         if self._run.incident is None:
-            for ref, element_id in list(open_rows.items()):
+            for ref, element_id in open_rows.items():
                 if ref not in live_refs:
                     try:
                         view = listener_task(self._uow.tasks.get(ref))
@@ -154,22 +156,31 @@ class UserTaskRows:
         return created
 
     def _open_rows(self) -> dict[str, str]:
-        """The instance's open rows: task id -> element id, oldest first.
+        """The instance's open rows: task id -> element id, in the store's order (oldest
+        first, then by id).
 
         The workflow's marks give them without a query (`WorkflowRun.task_rows`). A state
         saved before tasks were marked has its rows read once, and its tasks marked.
         """
         if self._open is None:
-            self._open = self._uow.tasks.open_element_ids(self._instance.id)
-            # Numbered in the store's order, before any row created from now on.
-            for number, ref in enumerate(self._open):
-                self._run.mark_task_row(ref, number)
-            self._run.marks_all_task_rows()
-        elif VERIFY:
             stored = self._uow.tasks.open_element_ids(self._instance.id)
-            if list(stored.items()) != list(self._open.items()):
-                mismatches.append(f"instance {self._instance.id}: {self._open} != {stored}")
-        return self._open
+            # Numbered in the store's order, before any row created from now on.
+            self._open = {}
+            for number, (ref, element_id) in enumerate(stored.items()):
+                self._mark(ref, number, element_id)
+            self._run.marks_all_task_rows()
+        by_order = sorted(self._open.items(), key=lambda item: (item[1][0], item[0]))
+        rows = {ref: element_id for ref, (_order, element_id) in by_order}
+        if VERIFY:
+            stored = self._uow.tasks.open_element_ids(self._instance.id)
+            if list(stored.items()) != list(rows.items()):
+                mismatches.append(f"instance {self._instance.id}: {rows} != {stored}")
+        return rows
+
+    def _mark(self, ref: str, order: int, element_id: str) -> None:
+        assert self._open is not None
+        self._run.mark_task_row(ref, order)
+        self._open[ref] = (order, element_id)
 
     def _row_closed(self, ref: str) -> None:
         self._run.unmark_task_row(ref)
@@ -228,7 +239,11 @@ class UserTaskRows:
             business_key=self._instance.business_key,
         )
         handler = self._handler(row)
-        changes = handler.on_create(task_record(row, self._run.variables))
+        changes = (
+            handler.on_create(task_record(row, self._run.variables))
+            if _overrides(handler, "on_create")
+            else None
+        )
         if changes:
             allowed = {"assignee", "due", "priority", "candidate_groups", "candidate_users"}
             unknown = set(changes) - allowed
@@ -295,6 +310,8 @@ class UserTaskRows:
             if not self._run.awaits_user(row.id):
                 continue  # an earlier completion ended it (a completion condition, say)
             handler = self._handler(row)
+            if not _overrides(handler, "auto_complete"):
+                continue  # the base class's completes nothing
             record = task_record(row, self._run.variables)
             data = handler.auto_complete(record)
             if data is None:
@@ -309,6 +326,13 @@ class UserTaskRows:
             if self._run.incident is not None:
                 break
         return done
+
+
+def _overrides(handler: handlers.UserTaskHandler, method: str) -> bool:
+    """Whether the handler's class has its own `method`: the base class's `on_create` and
+    `auto_complete` do nothing, and the task record they would be given costs its building
+    (the instance's variables, the form, the documentation) at every new task."""
+    return getattr(type(handler), method) is not getattr(handlers.UserTaskHandler, method)
 
 
 def apply_listener_changes(

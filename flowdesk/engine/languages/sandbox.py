@@ -253,7 +253,9 @@ def evaluate_value(
     Raises:
         ExpressionError: As for `evaluate`.
     """
-    source = expressions.translate_value(_require_text(text), element_id=element_id)
+    if "{" not in _require_text(text) and "\\" not in text:
+        return text  # no expression and nothing escaped: the literal text, as translated
+    source = expressions.translate_value(text, element_id=element_id)
     return _evaluate(source, text, {}, beans, variables, element_id, objects)
 
 

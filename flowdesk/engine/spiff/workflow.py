@@ -539,10 +539,10 @@ class WorkflowRun:
         task = self._task(task_ref)
         return task is not None and task.state == TaskState.READY
 
-    def task_rows(self) -> dict[str, str] | None:
-        """The user tasks marked as having an open row (`mark_task_row`), in the order of
-        their marks (then of their refs): task ref -> element id. None when the workflow
-        comes from a state saved before tasks were marked."""
+    def task_rows(self) -> list[tuple[int, str, str]] | None:
+        """The user tasks marked as having an open row (`mark_task_row`): (order, task ref,
+        element id) each, sorted. None when the workflow comes from a state saved before
+        tasks were marked."""
         if not self._wf.marks_task_rows:
             return None
         top = self._wf
@@ -553,7 +553,7 @@ class WorkflowRun:
             if _HAS_ROW in task.internal_data
         ]
         marked.sort()
-        return {ref: element_id for _order, ref, element_id in marked}
+        return marked
 
     def mark_task_row(self, task_ref: str, order: int) -> None:
         """Mark a user task as having an open row; `order` places it among the others (the
