@@ -236,6 +236,18 @@ def test_utc_datetime__rejects_naive_values_directly():
     assert column_type.process_result_value(stored, dialect) == datetime(2025, 1, 1, tzinfo=UTC)
 
 
+def test_utc_datetime__on_sqlite_binds_sqlites_own_datetime_text_in_utc():
+    """SQLite compares the stored texts: they must be its DATETIME format, in UTC."""
+    dialect = create_engine("sqlite://").dialect
+    bind = models.UTCDateTime().bind_processor(dialect)
+    assert bind is not None
+    assert bind(datetime(2025, 1, 1, 1, tzinfo=CET)) == "2025-01-01 00:00:00.000000"
+    assert bind(datetime(999, 2, 3, 4, 5, 6, 7, tzinfo=UTC)) == "0999-02-03 04:05:06.000007"
+    assert bind(None) is None
+    with pytest.raises(ValueError, match="naive datetime"):
+        bind(datetime(2025, 1, 1))
+
+
 def test_store__in_memory_sqlite_is_shared_across_units_of_work():
     store = Store("sqlite://")
     try:
