@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -107,8 +108,19 @@ def fingerprint_value(value: Any) -> str:
     starts with: encoding a large text variable twice per task cost more than the rest of a
     step.
     """
-    if type(value) is str:
-        return _STRING_MARK + value
+    kind = type(value)
+    if kind is str:
+        return _STRING_MARK + str(value)
+    # The JSON text of a scalar without the encoder `json.dumps` builds for each call (the
+    # same text: fingerprints are stored while a task waits, and compared after).
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
     return json.dumps(value, sort_keys=True, default=repr)
 
 
