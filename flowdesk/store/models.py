@@ -81,9 +81,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         def to_text(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ValueError(f"naive datetime {value.isoformat()} given; use an aware datetime")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            if value.tzinfo is not UTC:  # the engine's own times are UTC already
+                if value.tzinfo is None or value.utcoffset() is None:
+                    raise ValueError(
+                        f"naive datetime {value.isoformat()} given; use an aware datetime"
+                    )
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return to_text
 
