@@ -74,6 +74,17 @@ def test_handler__on_create_sets_assignee_and_due(make_engine, clock) -> None:
     assert (task.assignee, task.due, task.priority) == ("bob", clock.now, 90)
 
 
+def test_handler__on_create_set_on_the_handler_itself_runs_too(make_engine) -> None:
+    handler = flowdesk.UserTaskHandler()
+    handler.on_create = lambda task: {"priority": 77}  # type: ignore[method-assign]
+    engine = make_engine()
+    engine.handlers.register_user_task(handler, element_id="Task_approve")
+    engine.deploy(EXAMPLES / "expense_approval.bpmn")
+    instance = engine.start("expense_approval", user="alice")
+    submit(engine, instance.id, 5000)
+    assert only_task(engine, instance.id).priority == 77
+
+
 def test_handler__validate_refuses_data_and_nothing_changes(make_engine) -> None:
     class NoBigTravel(flowdesk.UserTaskHandler):
         def validate(self, task: flowdesk.Task, data: Mapping[str, Any]) -> None:

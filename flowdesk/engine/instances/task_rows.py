@@ -329,10 +329,12 @@ class UserTaskRows:
 
 
 def _overrides(handler: handlers.UserTaskHandler, method: str) -> bool:
-    """Whether the handler's class has its own `method`: the base class's `on_create` and
-    `auto_complete` do nothing, and the task record they would be given costs its building
-    (the instance's variables, the form, the documentation) at every new task."""
-    return getattr(type(handler), method) is not getattr(handlers.UserTaskHandler, method)
+    """Whether the handler has its own `method` (from its class or set on it): the base
+    class's `on_create` and `auto_complete` do nothing, and the task record they would be
+    given costs its building (the instance's variables, the form, the documentation) at
+    every new task."""
+    own = getattr(handler, method)
+    return getattr(own, "__func__", own) is not getattr(handlers.UserTaskHandler, method)
 
 
 def apply_listener_changes(
