@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import dataclasses
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -76,21 +75,19 @@ class _CandidatePairs(ColumnElement[Any]):
     inherit_cache = True
 
 
-def _pairs_from(table: str, aggregate: str, pair: str) -> str:
-    c = _CANDIDATES.name
-    return (
-        f"(SELECT {aggregate}({pair}({c}.kind, {c}.value)) FROM {c} WHERE {c}.task_id = {table}.id)"
-    )
+def _pairs_from(aggregate: str, pair: str) -> str:
+    c, t = _CANDIDATES.name, _TASKS.name
+    return f"(SELECT {aggregate}({pair}({c}.kind, {c}.value)) FROM {c} WHERE {c}.task_id = {t}.id)"
 
 
 @compiles(_CandidatePairs, "sqlite")
 def _candidate_pairs_sqlite(_element: _CandidatePairs, _compiler: SQLCompiler, **_: Any) -> str:
-    return _pairs_from(_TASKS.name, "json_group_array", "json_array")
+    return _pairs_from("json_group_array", "json_array")
 
 
 @compiles(_CandidatePairs, "postgresql")
 def _candidate_pairs_postgresql(_element: _CandidatePairs, _compiler: SQLCompiler, **_: Any) -> str:
-    return _pairs_from(_TASKS.name, "json_agg", "json_build_array")
+    return _pairs_from("json_agg", "json_build_array")
 
 
 # The columns of a task's record: its own, its instance's keys and its candidates.
@@ -112,13 +109,14 @@ _FIND_TASK_FOR_UPDATE = DriverStatement(_FIND_TASK_SELECT.with_for_update(of=_TA
 # The task as above and its instance's row but for the serialized workflow (`summary`), its
 # columns labelled `instance_<name>`: a completion reads both, and needs the workflow only
 # when the engine does not hold it already.
-_INSTANCE_SUMMARY = tuple(
-    column.label(f"instance_{column.key}")
+# (The instance's keys are in `_TASK_COLUMNS` already.)
+_SUMMARY_KEYS = tuple(
+    column.key
     for column in _INSTANCES.c
     if column.key not in ("workflow_state", "process_key", "business_key")
 )
 _FIND_TASK_AND_INSTANCE_SELECT = (
-    select(*_TASK_COLUMNS, *_INSTANCE_SUMMARY)
+    select(*_TASK_COLUMNS, *(_INSTANCES.c[key].label(f"instance_{key}") for key in _SUMMARY_KEYS))
     .select_from(_TASKS_WITH_INSTANCES)
     .where(_TASKS.c.id == bindparam("id"))
 )
@@ -164,20 +162,13 @@ def _task_from(rows: Sequence[Mapping[str, Any]]) -> records.UserTaskRow | None:
 
 def _instance_summary(values: Mapping[str, Any]) -> records.InstanceRow:
     """The instance of `_FIND_TASK_AND_INSTANCE`'s result row, without its workflow."""
-    fields = {
-        name: values[f"instance_{name}"]
-        for name in _INSTANCE_FIELDS
-        if name not in ("workflow_state", "process_key", "business_key")
-    }
+    fields = {key: values[f"instance_{key}"] for key in _SUMMARY_KEYS}
     return records.InstanceRow(
         **fields,
         process_key=values["instance_process_key"],
         business_key=values["instance_business_key"],
         workflow_state=None,
     )
-
-
-_INSTANCE_FIELDS = tuple(field.name for field in dataclasses.fields(records.InstanceRow))
 
 
 def _task_record(first: Mapping[Any, Any]) -> records.UserTaskRow:
