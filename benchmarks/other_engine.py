@@ -207,25 +207,9 @@ def _driver(interpreter: str, db: str, model: Path) -> Iterator[_Driver]:
 
 
 def _drive(runs: list[LoopRun], window: int) -> None:
-    """Bring each late instance to its window untimed, then time the windows interleaved."""
-    for loop in runs:
-        for current in range(1, loop.last_round - window + 1):
-            if loop.late_step(current) is None:
-                loop.stopped_at = current
-                break
-    for offset in range(window):
-        for loop in runs:
-            early = loop.early_step(offset + 1)
-            if early is not None:
-                loop.early.append(early)
-            if loop.stopped_at is not None:
-                continue
-            late_round = loop.last_round - window + 1 + offset
-            late = loop.late_step(late_round)
-            if late is None:
-                loop.stopped_at = late_round
-            else:
-                loop.late.append(late)
+    """Time the windows interleaved (`loop_cost.interleave`), then check each late instance
+    ends with one more completion."""
+    loop_cost.interleave(runs, window)
     for loop in runs:
         if loop.stopped_at is None:
             loop.ended_correctly = (
