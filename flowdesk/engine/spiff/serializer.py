@@ -30,6 +30,7 @@ registered here as well.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -128,9 +129,9 @@ class _TaskConverter(TaskConverter):  # type: ignore[misc]  # Spiff is untyped
             delta = _changes(before, after)
         internal = task.internal_data
         dct = {
-            "id": str(task.id),
-            "parent": str(parent_ref) if parent is not None else None,
-            "children": [str(child) for child in child_ids(task)],
+            "id": _uuid_text(task.id),
+            "parent": _uuid_text(parent_ref) if parent is not None else None,
+            "children": [_uuid_text(child) for child in child_ids(task)],
             "last_state_change": task.last_state_change,
             "state": state_of(task),
             "task_spec": task.task_spec.name,
@@ -159,6 +160,11 @@ class _TaskConverter(TaskConverter):  # type: ignore[misc]  # Spiff is untyped
             data.pop(key, None)
         task.data = data
         return task
+
+
+# A save writes every task's id, its parent's and its children's: `UUID.__str__` is Python
+# code and was a sixth of converting a workflow; the same tasks are saved step after step.
+_uuid_text = functools.lru_cache(maxsize=4096)(str)
 
 
 def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,6 +209,8 @@ def _escaped(value: Any) -> Any:
     """`value` with its typename-holding dicts wrapped; the same object when none is found,
     so the tasks' live data (which the dict still shares) is never changed."""
     if isinstance(value, dict):
+        if not value:
+            return value  # most tasks' data, internal data and updates: nothing to look at
         if "typename" not in value and not any(
             isinstance(item, (dict, list)) for item in value.values()
         ):
