@@ -55,7 +55,9 @@ class DriverStatement:
         compiled = self._compile(connection, params)
         cursor = self._run(connection, compiled, [params], many=False)
         try:
-            if cursor.description is None:
+            # A statement with result columns returns rows. Asking the cursor costs more on
+            # psycopg, which builds its `description` anew each time (5% of a step's samples).
+            if not compiled.columns and cursor.description is None:
                 return []
             return [self._row(compiled, values) for values in cursor.fetchall()]
         finally:
