@@ -1,7 +1,8 @@
 """The store's entry point: connect to SQLite or PostgreSQL, migrate, and run units of work.
 
-A `Store` owns one SQLAlchemy engine (two for a SQLite file: readers get their own pool of
-`query_only` connections). Constructing it brings the schema to the newest Alembic
+A `Store` owns one SQLAlchemy engine for writers, and readers get their own: `query_only`
+connections to a SQLite file, autocommit connections that run only `SELECT`s on PostgreSQL
+(one engine for both in memory). Constructing it brings the schema to the newest Alembic
 revision; on a database that is already there this costs one query, so many `Store`s (one per
 CLI call, one per test) stay cheap. Concurrent first starts are serialised: PostgreSQL by an
 advisory lock, SQLite by its single writer.
@@ -153,17 +154,17 @@ class Store:
                 "flowdesk supports sqlite:// and postgresql+psycopg://, "
                 f"not {self._url.drivername}://"
             )
-        readonly_options: dict[str, Any] = {_READONLY: True}
-        if backend == "postgresql":
-            readonly_options["postgresql_readonly"] = True
         if backend == "sqlite" and not _in_memory(self._url):
             # Its own pool of connections that stay `query_only`: switching one connection
             # between reading and writing cost two PRAGMAs per unit of work.
             self._readonly_engine = _sqlite_engine(self._url, synchronous, readonly=True)
             self._separate_readonly = True
+        elif backend == "postgresql":
+            self._readonly_engine = _postgresql_readonly_engine(self._url)
+            self._separate_readonly = True
         else:
             self._separate_readonly = False
-            self._readonly_engine = self._engine.execution_options(**readonly_options)
+            self._readonly_engine = self._engine.execution_options(**{_READONLY: True})
         try:
             with self._naming_errors():
                 try:
@@ -231,9 +232,10 @@ class Store:
         """Run one transaction: commit on normal exit, roll back on any exception.
 
         Args:
-            readonly: The caller promises not to write. The database enforces it (PostgreSQL
-                `READ ONLY` transaction, a SQLite file `query_only`), and on a SQLite file
-                the transaction then runs beside a writer instead of waiting for it. In
+            readonly: The caller promises not to write. The store enforces it (PostgreSQL:
+                it runs only `SELECT`s, each a transaction of its own; a SQLite file:
+                `query_only`), and on a SQLite file the transaction then runs beside a
+                writer instead of waiting for it. In
                 memory, where readers and writers share one connection, a write is found
                 when the unit of work ends: it is rolled back with `StoreError`.
 
@@ -387,6 +389,30 @@ def _sqlite_engine(url: URL, synchronous: SqliteSynchronous, *, readonly: bool =
             _begin_on_driver(driver, "BEGIN DEFERRED")
         else:
             _begin_on_driver(driver, "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgresql_readonly_engine(url: URL) -> Engine:
+    """An engine for read-only units of work on PostgreSQL: autocommit connections, on which
+    flowdesk runs nothing but `SELECT`s.
+
+    Each statement is then a transaction of its own, without the `BEGIN` and `COMMIT` round
+    trips a read transaction adds (two of a `tasks()` call's four). Readers see nothing less
+    consistent: at PostgreSQL's default READ COMMITTED every statement of a transaction takes
+    its own snapshot anyway. The server cannot be told that such a statement only reads
+    without a session setting, which transaction-mode PgBouncer would hand to other clients
+    (docs/scaling.md), so flowdesk refuses any other statement before it is sent.
+    """
+    engine = create_engine(url, pool_pre_ping=True, isolation_level="AUTOCOMMIT")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _selects_only(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        words = statement.split(None, 1)
+        if not words or words[0].upper() != "SELECT":
+            raise errors.StoreError(
+                f"a read-only unit of work may only read, not run {words[0] if words else ''!r}"
+            )
 
     return engine
 
