@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import select
 import sqlite3
 import threading
 import time
@@ -41,7 +42,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from flowdesk import errors
@@ -147,8 +148,7 @@ class Store:
                 self._one_at_a_time = threading.RLock()
             self._engine = _sqlite_engine(self._url, synchronous)
         elif (backend, driver) == ("postgresql", "psycopg"):
-            # pre_ping: a long-running worker survives a database restart.
-            self._engine = create_engine(self._url, pool_pre_ping=True)
+            self._engine = _postgresql_engine(self._url)
         else:
             raise ValueError(
                 "flowdesk supports sqlite:// and postgresql+psycopg://, "
@@ -393,6 +393,40 @@ def _sqlite_engine(url: URL, synchronous: SqliteSynchronous, *, readonly: bool =
     return engine
 
 
+def _postgresql_engine(url: URL, **options: Any) -> Engine:
+    """An engine for PostgreSQL whose pool lends only connections the server has not closed,
+    so that a long-running worker goes on without an error after a database restart."""
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "checkout")
+    def _check_open(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # SQLAlchemy's `pool_pre_ping` asks the server, one round trip per call (a quarter of
+        # a read's). A server that closed the connection (restarted, or an administrator
+        # ended it) left its last message or the end of the stream on the socket, where an
+        # idle connection has nothing to read. The pool replaces a connection refused here.
+        if _closed_by_server(dbapi_connection):
+            raise DisconnectionError("PostgreSQL closed this pooled connection")
+
+    return engine
+
+
+def _closed_by_server(connection: Any) -> bool:
+    """Whether a psycopg connection, idle in the pool, is known broken or has something to
+    read (see `_postgresql_engine`); a false alarm only costs a new connection."""
+    if connection.closed or connection.broken:
+        return True
+    try:
+        descriptor = connection.fileno()
+        if hasattr(select, "poll"):  # any descriptor number; select() stops at 1024
+            poller = select.poll()
+            poller.register(descriptor, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([descriptor], [], [], 0)
+        return bool(readable)
+    except (OSError, ValueError):
+        return True
+
+
 def _postgresql_readonly_engine(url: URL) -> Engine:
     """An engine for read-only units of work on PostgreSQL: autocommit connections, on which
     flowdesk runs nothing but `SELECT`s.
@@ -404,7 +438,7 @@ def _postgresql_readonly_engine(url: URL) -> Engine:
     without a session setting, which transaction-mode PgBouncer would hand to other clients
     (docs/scaling.md), so flowdesk refuses any other statement before it is sent.
     """
-    engine = create_engine(url, pool_pre_ping=True, isolation_level="AUTOCOMMIT")
+    engine = _postgresql_engine(url, isolation_level="AUTOCOMMIT")
 
     @event.listens_for(engine, "before_cursor_execute")
     def _selects_only(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:

@@ -1,5 +1,5 @@
-"""Smaller refusals: the `state` filter of `tasks`/`instances`, and store errors that name the
-database they come from."""
+"""Smaller refusals: the `state` filter of `tasks`/`instances`, store errors that name the
+database they come from, and an engine that outlives its PostgreSQL connections."""
 
 from __future__ import annotations
 
@@ -10,9 +10,23 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, only_task, submit
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import flowdesk
+
+ONE_TASK = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    id="d" targetNamespace="t">
+  <bpmn:process id="one" isExecutable="true">
+    <bpmn:startEvent id="S" />
+    <bpmn:sequenceFlow id="f1" sourceRef="S" targetRef="T" />
+    <bpmn:userTask id="T" name="Do it" />
+    <bpmn:sequenceFlow id="f2" sourceRef="T" targetRef="E" />
+    <bpmn:endEvent id="E" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
 
 
 def test_tasks_state_all_lists_every_state_and_an_unknown_state_is_refused(
@@ -93,3 +107,39 @@ def test_a_postgresql_error_names_the_url_without_its_password(db_url: str) -> N
     assert "flowdesk_no_such_database" in str(caught.value)
     assert "s3cret-pw" not in str(caught.value)
     assert caught.value.database is not None and "***" in caught.value.database
+
+
+@pytest.mark.postgresql
+def test_an_engine_goes_on_without_an_error_after_its_postgresql_connections_were_cut(
+    db_url: str, tmp_path: Path
+) -> None:
+    """What a restart of PostgreSQL does to an idle application: every pooled connection, the
+    readers' and the writers', is closed by the server; the next calls get new ones."""
+    path = tmp_path / "one.bpmn"
+    path.write_text(ONE_TASK, encoding="utf-8")
+    engine = flowdesk.Engine(db_url, load_entry_points=False)
+    try:
+        engine.deploy(path)
+        first = engine.start("one")
+        assert [task.name for task in engine.tasks(instance_id=first.id)] == ["Do it"]
+
+        database = make_url(db_url).database
+        admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                cut = connection.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": database},
+                ).scalar_one()
+        finally:
+            admin.dispose()
+        assert cut >= 2  # one connection of each pool was idle in it
+
+        tasks = engine.tasks(instance_id=first.id)  # a read
+        engine.complete(tasks[0].id)  # a write
+        assert engine.instance(first.id).state == "completed"
+    finally:
+        engine.close()
