@@ -442,11 +442,10 @@ def _postgresql_readonly_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _selects_only(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        words = statement.split(None, 1)
-        if not words or words[0].upper() != "SELECT":
-            raise errors.StoreError(
-                f"a read-only unit of work may only read, not run {words[0] if words else ''!r}"
-            )
+        # Per statement of every read: look at the first word only, without copying the SQL.
+        if statement.lstrip()[:6].upper() != "SELECT":
+            first = statement.split(None, 1)[0] if statement.strip() else ""
+            raise errors.StoreError(f"a read-only unit of work may only read, not run {first!r}")
 
     return engine
 

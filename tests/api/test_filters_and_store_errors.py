@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, only_task, submit
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 import flowdesk
@@ -111,7 +112,7 @@ def test_a_postgresql_error_names_the_url_without_its_password(db_url: str) -> N
 
 @pytest.mark.postgresql
 def test_an_engine_goes_on_without_an_error_after_its_postgresql_connections_were_cut(
-    db_url: str, tmp_path: Path
+    db_url: str, pg_admin: Engine, tmp_path: Path
 ) -> None:
     """What a restart of PostgreSQL does to an idle application: every pooled connection, the
     readers' and the writers', is closed by the server; the next calls get new ones."""
@@ -123,20 +124,26 @@ def test_an_engine_goes_on_without_an_error_after_its_postgresql_connections_wer
         first = engine.start("one")
         assert [task.name for task in engine.tasks(instance_id=first.id)] == ["Do it"]
 
-        database = make_url(db_url).database
-        admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as connection:
-                cut = connection.execute(
-                    text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE datname = :name AND pid <> pg_backend_pid()"
-                    ),
-                    {"name": database},
+        database = {"name": make_url(db_url).database}
+        with pg_admin.connect() as connection:  # on the maintenance database, not the test's
+            cut = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = :name"
+                ),
+                database,
+            ).scalar_one()
+            # pg_terminate_backend only signals; wait until the backends have closed their
+            # connections, as they have by the time a restarted server takes calls again.
+            for _ in range(500):
+                left = connection.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"), database
                 ).scalar_one()
-        finally:
-            admin.dispose()
+                if left == 0:
+                    break
+                time.sleep(0.01)
         assert cut >= 2  # one connection of each pool was idle in it
+        assert left == 0
 
         tasks = engine.tasks(instance_id=first.id)  # a read
         engine.complete(tasks[0].id)  # a write
