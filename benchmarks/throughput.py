@@ -8,7 +8,8 @@ Each worker is a separate OS process with its own `Engine` (as separate applicat
 would be), starting and finishing its own instances. The workers warm up (connection, parsed
 spec), meet at a barrier, then run for a fixed time; throughput is all instances finished
 divided by the longest worker's time. Raw SpiffWorkflow runs the same model in memory in one
-process, as the reference.
+process, as the reference. flowdesk on an in-memory SQLite database shows what its own Python
+costs with no disk at all: the most any durability setting could reach on this machine.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ START_VARIABLES = {"team": "sales", "reviewer": "bob"}
 COMPLETIONS: tuple[dict[str, Any], ...] = ({"amount": 120}, {"approved": True}, {})
 WARM_UP_INSTANCES = 3
 MIN_TWO_WORKER_SPEEDUP = 1.6  # the issue's target for 2 workers against 1 on PostgreSQL
+IN_MEMORY = "sqlite://"  # one worker's own database: it deploys the model itself
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,9 @@ class Result:
 
 
 def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
-    """Measure raw Spiff, flowdesk on SQLite (1 worker; synchronous FULL and NORMAL) and on
-    PostgreSQL (1, 2, 4 workers, `sizes.throughput_rounds` times).
+    """Measure raw Spiff, flowdesk on SQLite (1 worker; a file with synchronous FULL and
+    NORMAL, and in memory) and on PostgreSQL (1, 2, 4 workers, `sizes.throughput_rounds`
+    times).
 
     Raw Spiff and SQLite run first and last (mirrored), half the time each. The PostgreSQL
     worker counts run in rounds, each round in the opposite order of the one before (1, 2, 4,
@@ -96,8 +99,11 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
         level: sqlite_file_url(workdir, f"throughput_{level.lower()}")
         for level in ("FULL", "NORMAL")
     }
+    sqlite_urls["in memory"] = IN_MEMORY
     raw = measure_raw(half)
-    sqlite = {level: _measure(url, 1, half, level) for level, url in sqlite_urls.items()}
+    sqlite = {
+        level: _measure(url, 1, half, _durability(level)) for level, url in sqlite_urls.items()
+    }
     rounds: list[dict[int, Result]] = []
     pg_url = fresh_pg(pg) if pg else None
     if pg_url:
@@ -105,16 +111,21 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
             order = sizes.pg_workers if number % 2 == 0 else sizes.pg_workers[::-1]
             rounds.append({w: _measure(pg_url, w, half, "FULL", probe=True) for w in order})
     for level, url in reversed(sqlite_urls.items()):
-        sqlite[level] += _measure(url, 1, half, level)
+        sqlite[level] += _measure(url, 1, half, _durability(level))
     raw += measure_raw(half)
 
     section.rows.append(
         ["raw SpiffWorkflow, in memory", 1, _rate(raw), "", "1.00x", ms(raw.cpu_per_instance)]
     )
+    labels = {
+        "FULL": "flowdesk, SQLite file",
+        "NORMAL": "flowdesk, SQLite file, synchronous=NORMAL",
+        "in memory": "flowdesk, SQLite in memory (no disk)",
+    }
     for level, result in sqlite.items():
         section.rows.append(
             [
-                "flowdesk, SQLite file" + ("" if level == "FULL" else ", synchronous=NORMAL"),
+                labels[level],
                 1,
                 _rate(result),
                 "1.00x" if level == "FULL" else ratio(result.per_second, sqlite["FULL"].per_second),
@@ -125,6 +136,7 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
     section.data["raw"] = raw.per_second
     section.data["sqlite"] = sqlite["FULL"].per_second
     section.data["sqlite_normal"] = sqlite["NORMAL"].per_second
+    section.data["sqlite_memory"] = sqlite["in memory"].per_second
     if not pg_url:
         section.notes.append("PostgreSQL not measured: pass --pg URL or set FLOWDESK_BENCH_PG.")
         return section
@@ -219,6 +231,10 @@ def _spread(values: list[float], form: str) -> str:
     return f"{form.format(min(values))}-{form.format(max(values))}"
 
 
+def _durability(level: str) -> SqliteSynchronous:
+    return "NORMAL" if level == "NORMAL" else "FULL"  # in memory there is nothing to sync
+
+
 def _rate(result: Result) -> str:
     return f"{result.per_second:.1f} ({result.instances} in {result.seconds:.1f} s)"
 
@@ -252,8 +268,9 @@ def _raw_instance(process: raw_spiff.RawProcess) -> None:
 def _measure(
     url: str, workers: int, seconds: float, synchronous: str, *, probe: bool = False
 ) -> Result:
-    with Engine(url, load_entry_points=False) as engine:  # migrate and deploy once, up front
-        engine.deploy(MODEL)
+    if url != IN_MEMORY:
+        with Engine(url, load_entry_points=False) as engine:  # migrate and deploy once, up front
+            engine.deploy(MODEL)
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(workers + 1)  # and this process, which starts the probes
     release = context.Event()  # the workers keep their connections until the probes are read
@@ -306,6 +323,8 @@ def _worker(
     """One worker process: warm up, wait for the others, then start and finish instances."""
     try:
         with Engine(url, load_entry_points=False, sqlite_synchronous=synchronous) as engine:
+            if url == IN_MEMORY:
+                engine.deploy(MODEL)
             for _ in range(WARM_UP_INSTANCES):
                 _flowdesk_instance(engine)
             barrier.wait(timeout=120)

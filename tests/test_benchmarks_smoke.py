@@ -44,4 +44,5 @@ def test_benchmarks__smoke_run_prints_every_section(tmp_path: Path) -> None:
     assert loop["stopped_at"] is None
     assert loop["ended_correctly"] is True
     assert figures["throughput"]["sqlite"] > 0
+    assert figures["throughput"]["sqlite_memory"] > 0  # its worker deployed the model itself
     assert "SQLite file/instance_id" in figures["queries"]
