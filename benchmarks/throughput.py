@@ -39,6 +39,7 @@ START_VARIABLES = {"team": "sales", "reviewer": "bob"}
 COMPLETIONS: tuple[dict[str, Any], ...] = ({"amount": 120}, {"approved": True}, {})
 WARM_UP_INSTANCES = 3
 MIN_TWO_WORKER_SPEEDUP = 1.6  # the target for 2 workers against 1 on PostgreSQL
+MIN_SQLITE_RATE = 300  # the target: instances/s on a SQLite file, one process
 IN_MEMORY = "sqlite://"  # one worker's own database: it deploys the model itself
 
 
@@ -137,6 +138,15 @@ def run(sizes: Sizes, workdir: Path, pg: str | None) -> Section:
     section.data["sqlite"] = sqlite["FULL"].per_second
     section.data["sqlite_normal"] = sqlite["NORMAL"].per_second
     section.data["sqlite_memory"] = sqlite["in memory"].per_second
+    section.notes.append(
+        verdict(
+            sqlite["FULL"].per_second >= MIN_SQLITE_RATE,
+            f"at least {MIN_SQLITE_RATE} instances/s on a SQLite file, one process",
+            f"{sqlite['FULL'].per_second:.1f}/s; with synchronous=NORMAL "
+            f"{sqlite['NORMAL'].per_second:.1f}/s; in memory, no file, "
+            f"{sqlite['in memory'].per_second:.1f}/s",
+        )
+    )
     if not pg_url:
         section.notes.append("PostgreSQL not measured: pass --pg URL or set FLOWDESK_BENCH_PG.")
         return section
